@@ -1,0 +1,44 @@
+/** The command-line program: wires the commands and turns errors into messages and exit codes. */
+import { Command, CommanderError } from 'commander';
+import { InventoryError } from '../inventory/issues.js';
+import { CredentialError } from '../transport/credentials.js';
+import { PhaseSelectionError } from '../workflow/runner.js';
+import { applyCommand } from './apply.js';
+import { UsageError } from './errors.js';
+import { execCommand } from './exec.js';
+import { factsCommand } from './facts.js';
+import { planCommand } from './plan.js';
+import { schemaCommand } from './schema.js';
+import { validateCommand } from './validate.js';
+
+export function program(): Command {
+  const root = new Command('kubestrap')
+    .description('Bootstrap Kubernetes clusters over SSH from one inventory file: host preparation, PKI, control plane, add-ons, joins.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const cmd of [validateCommand(), planCommand(), applyCommand(), factsCommand(), execCommand(), schemaCommand()]) {
+    root.addCommand(cmd.exitOverride());
+  }
+  return root;
+}
+
+/** Errors the user can act on are printed plainly; anything else is a bug and keeps its stack. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await program().parseAsync([...argv]);
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof InventoryError || err instanceof CredentialError) {
+      console.error(`error: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof UsageError || err instanceof PhaseSelectionError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    console.error(err);
+    return 1;
+  }
+}

@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { runPhases, type PhaseOptions } from './run-phases.js';
+import { addHostOptions } from './session.js';
+
+export function addPhaseOptions(cmd: Command): Command {
+  return addHostOptions(cmd)
+    .option('--only <phases>', 'run only these phases (comma-separated)')
+    .option('--skip <phases>', 'skip these phases (comma-separated)');
+}
+
+export function planCommand(): Command {
+  return addPhaseOptions(new Command('plan'))
+    .description('show what apply would change on every host, changing nothing')
+    .option('--diff', 'show file diffs')
+    .addHelpText('after', '\nExample:\n  kubestrap plan -i inventories/lab.yaml --diff')
+    .action(async (options: PhaseOptions) => {
+      process.exitCode = await runPhases('plan', options);
+    });
+}

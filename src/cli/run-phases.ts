@@ -1,0 +1,52 @@
+/** Shared body of the host-touching commands: open a session, run phases, report, close. */
+import { applyPhases } from '../../phases/index.js';
+import type { Phase } from '../workflow/phase.js';
+import { formatPlan, formatSummary } from '../workflow/report.js';
+import { runWorkflow, selectPhases, type Mode, type RendererChoice, type WorkflowResult } from '../workflow/runner.js';
+import { openSession, type HostOptions, type Session } from './session.js';
+
+export interface PhaseOptions extends HostOptions {
+  only?: string;
+  skip?: string;
+  diff?: boolean;
+}
+
+const list = (text: string | undefined) => (text ? text.split(',').map((s) => s.trim()).filter(Boolean) : []);
+
+/**
+ * Runs `phases` in a fresh session; `report` prints the outcome and returns the exit code.
+ * Connections and the log are closed whatever happens.
+ */
+export async function runInSession(
+  command: string,
+  options: HostOptions,
+  phases: readonly Phase[],
+  mode: Mode,
+  renderer: RendererChoice,
+  report: (result: WorkflowResult, session: Session) => number,
+): Promise<number> {
+  const session = await openSession(command, options);
+  try {
+    const result = await runWorkflow(session.loaded.inventory, session.targets, phases, {
+      mode,
+      concurrency: session.concurrency,
+      renderer,
+      connect: session.connect,
+      log: session.log,
+    });
+    await Promise.all(result.connected.map((t) => t.host.close()));
+    return report(result, session);
+  } finally {
+    await session.log.close();
+  }
+}
+
+export async function runPhases(mode: Mode, options: PhaseOptions): Promise<number> {
+  const phases = selectPhases(applyPhases, list(options.only), list(options.skip));
+  return runInSession(mode, options, phases, mode, options.output, (result, session) => {
+    if (mode === 'plan') console.log(formatPlan(result, options.diff ?? false));
+    console.log(formatSummary(result));
+    if (session.log.path) console.log(`log: ${session.log.path}`);
+    return result.ok ? 0 : 1;
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * What every host-touching command does before the first connection: load and validate the
+ * inventory, pick hosts, resolve credentials, set up host-key checking and the run log.
+ * Any problem here stops the command before a single host is contacted.
+ */
+import { Command, Option } from 'commander';
+import type { LoadedInventory } from '../inventory/load.js';
+import { loadInventory } from '../inventory/load.js';
+import { resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
+import { RunLog } from '../log/run-log.js';
+import { resolveTargets, type ConnectTarget } from '../transport/credentials.js';
+import { HostKeyPolicy } from '../transport/host-keys.js';
+import { expandHome } from '../util/paths.js';
+import type { ConnectOptions } from '../workflow/connect.js';
+import type { RendererChoice } from '../workflow/runner.js';
+import { askPassphrase } from './prompt.js';
+import { UsageError } from './errors.js';
+
+export interface HostOptions {
+  inventory: string;
+  hosts?: string;
+  concurrency: string;
+  acceptNewHostKeys?: boolean;
+  knownHosts?: string;
+  logFile?: string;
+  output: RendererChoice;
+}
+
+export function addInventoryOption(cmd: Command): Command {
+  return cmd.requiredOption('-i, --inventory <file>', 'inventory file (YAML, kind: Cluster)');
+}
+
+export function addHostOptions(cmd: Command): Command {
+  return addInventoryOption(cmd)
+    .option('--hosts <names>', 'only these hosts (comma-separated names)')
+    .option('--concurrency <n>', 'hosts worked on at once', '20')
+    .option('--accept-new-host-keys', 'record unknown host keys in the known_hosts file instead of refusing them (changed keys are always refused)')
+    .option('--known-hosts <file>', 'known_hosts file (default: hostDefaults.knownHostsFile)')
+    .option('--log-file <file>', 'where to write the run log (default: ~/.kubestrap/logs/<time>-<command>.log)')
+    .addOption(new Option('--output <style>', 'progress display: auto (tree on a terminal, lines otherwise), plain, silent').choices(['auto', 'plain', 'silent']).default('auto'));
+}
+
+export interface Session {
+  readonly loaded: LoadedInventory;
+  readonly hosts: readonly ResolvedHost[];
+  readonly targets: readonly ConnectTarget[];
+  readonly connect: ConnectOptions;
+  readonly log: RunLog;
+  readonly concurrency: number;
+}
+
+function parseConcurrency(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError(`--concurrency must be a whole number from 1 to 1000, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function pickHosts(all: ResolvedHost[], filter: string | undefined): ResolvedHost[] {
+  if (!filter) return all;
+  const names = filter.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !all.some((h) => h.name === n));
+  if (unknown.length) throw new UsageError(`--hosts: no host named ${unknown.join(', ')} in the inventory`);
+  return all.filter((h) => names.includes(h.name));
+}
+
+export async function openSession(command: string, options: HostOptions): Promise<Session> {
+  const concurrency = parseConcurrency(options.concurrency);
+  const loaded = await loadInventory(options.inventory);
+  const hosts = pickHosts(resolveHosts(loaded.inventory), options.hosts);
+  const log = RunLog.forCommand(command, options.logFile);
+  const targets = await resolveTargets(hosts, { env: process.env, prompt: process.stdin.isTTY ? askPassphrase : undefined });
+  for (const t of targets) {
+    log.redactor.add(t.endpoint.credentials.password);
+    log.redactor.add(t.endpoint.credentials.passphrase);
+  }
+  const defaults = loaded.inventory.hostDefaults;
+  const hostKeys = new HostKeyPolicy({ knownHostsFile: expandHome(options.knownHosts ?? defaults.knownHostsFile), acceptNew: options.acceptNewHostKeys ?? false });
+  log.write('kubestrap', `${command} with inventory ${loaded.file}: ${hosts.length} host(s)`);
+  return { loaded, hosts, targets, connect: { hostKeys, connectTimeoutMs: defaults.connectTimeoutSeconds * 1000, log }, log, concurrency };
+}

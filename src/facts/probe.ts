@@ -1,0 +1,88 @@
+/**
+ * OS facts, probed once per host in a single round trip. kubestrap reasons about capabilities
+ * (which package manager, which init system, can kernel settings be changed) rather than
+ * about distribution names, so derivatives work without a per-distro module.
+ */
+import type { Host } from '../transport/host.js';
+
+export type PackageManager = 'apt' | 'dnf' | 'yum' | 'zypper' | 'apk' | 'none';
+export type InitSystem = 'systemd' | 'openrc' | 'none';
+
+export interface HostFacts {
+  readonly os: { readonly id: string; readonly versionId: string; readonly like: readonly string[]; readonly prettyName: string };
+  readonly packageManager: PackageManager;
+  readonly initSystem: InitSystem;
+  readonly kernel: string;
+  readonly arch: string;
+  readonly cgroupVersion: 1 | 2;
+  readonly cpus: number;
+  readonly memoryMB: number;
+  readonly hostname: string;
+  /** Container technology when the host is a container (lxc, docker, systemd-nspawn, …); kernel-level steps are then impossible. */
+  readonly container: string | undefined;
+  /** Whether machine-wide kernel settings under /proc/sys can be written. */
+  readonly procSysWritable: boolean;
+  readonly productUuid: string;
+  readonly macAddresses: readonly string[];
+}
+
+/** Kept POSIX: the probe must run before we know anything about the host's shell or tools. */
+export const PROBE_SCRIPT = `
+if [ -r /etc/os-release ]; then . /etc/os-release; fi
+echo "os_id=\${ID:-unknown}"
+echo "os_version_id=\${VERSION_ID:-}"
+echo "os_like=\${ID_LIKE:-}"
+echo "os_pretty=\${PRETTY_NAME:-unknown}"
+pm=none
+for c in apt-get:apt dnf:dnf yum:yum zypper:zypper apk:apk; do
+  if command -v "\${c%%:*}" >/dev/null 2>&1; then pm=\${c#*:}; break; fi
+done
+echo "pkg=$pm"
+if [ -d /run/systemd/system ]; then echo init=systemd
+elif command -v openrc >/dev/null 2>&1 || [ -d /run/openrc ]; then echo init=openrc
+else echo init=none; fi
+echo "kernel=$(uname -r)"
+echo "arch=$(uname -m)"
+if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then echo cgroup=2; else echo cgroup=1; fi
+echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"
+echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
+echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
+virt=$(tr '\\0' '\\n' < /proc/1/environ 2>/dev/null | sed -n 's/^container=//p' | head -n1)
+if [ -z "$virt" ]; then virt=$(systemd-detect-virt -c 2>/dev/null || true); fi
+if [ -z "$virt" ] || [ "$virt" = none ]; then
+  if [ -f /.dockerenv ]; then virt=docker; elif [ -f /run/.containerenv ]; then virt=podman; else virt=; fi
+fi
+echo "container=$virt"
+if [ -w /proc/sys/vm/swappiness ]; then echo procsys=rw; else echo procsys=ro; fi
+echo "uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/machine-id 2>/dev/null || true)"
+echo "macs=$(cat /sys/class/net/*/address 2>/dev/null | grep -v '^00:00:00:00:00:00$' | tr '\\n' ' ')"
+`;
+
+export function parseFacts(output: string): HostFacts {
+  const kv = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1).trim());
+  }
+  const get = (k: string) => kv.get(k) ?? '';
+  return {
+    os: { id: get('os_id'), versionId: get('os_version_id'), like: get('os_like').split(/\s+/).filter(Boolean), prettyName: get('os_pretty') },
+    packageManager: (get('pkg') || 'none') as PackageManager,
+    initSystem: (get('init') || 'none') as InitSystem,
+    kernel: get('kernel'),
+    arch: get('arch'),
+    cgroupVersion: get('cgroup') === '2' ? 2 : 1,
+    cpus: Number(get('cpus')) || 0,
+    memoryMB: Math.round((Number(get('mem_kb')) || 0) / 1024),
+    hostname: get('hostname'),
+    container: get('container') || undefined,
+    procSysWritable: get('procsys') === 'rw',
+    productUuid: get('uuid'),
+    macAddresses: get('macs').split(/\s+/).filter(Boolean),
+  };
+}
+
+export async function probeFacts(host: Host): Promise<HostFacts> {
+  const { stdout } = await host.check(PROBE_SCRIPT);
+  return parseFacts(stdout);
+}

@@ -1,0 +1,50 @@
+/** Applies hostDefaults and derived defaults, giving each host the complete settings it runs with. */
+import { isIP } from 'node:net';
+import type { AuthSpec, BastionSpec, HostSpec, Inventory, Role, SudoSpec } from './schema.js';
+
+export interface ResolvedHost {
+  readonly index: number;
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  readonly auth: AuthSpec | undefined;
+  readonly sudo: SudoSpec;
+  readonly hostKey: string | undefined;
+  readonly bastion: BastionSpec | undefined;
+  readonly roles: readonly Role[];
+  readonly nodeName: string;
+  /** IP the node advertises; undefined only for workers reached by DNS name (probed later). */
+  readonly advertiseAddress: string | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: NonNullable<HostSpec['taints']>;
+}
+
+export function resolveHost(inv: Inventory, host: HostSpec, index: number): ResolvedHost {
+  const d = inv.hostDefaults;
+  const user = host.user ?? d.user;
+  return {
+    index,
+    name: host.name,
+    address: host.address,
+    port: host.port ?? d.port,
+    user,
+    auth: host.auth ?? d.auth,
+    sudo: host.sudo ?? d.sudo ?? { mode: user === 'root' ? 'none' : 'passwordless', passwordEnv: undefined },
+    hostKey: host.hostKey,
+    bastion: host.bastion ?? d.bastion,
+    roles: host.roles,
+    nodeName: host.nodeName ?? host.name,
+    advertiseAddress: host.advertiseAddress ?? (isIP(host.address) ? host.address : undefined),
+    labels: host.labels ?? {},
+    taints: host.taints ?? [],
+  };
+}
+
+export function resolveHosts(inv: Inventory): ResolvedHost[] {
+  return inv.hosts.map((h, i) => resolveHost(inv, h, i));
+}
+
+export function isControlPlane(host: { roles: readonly Role[] }): boolean {
+  return host.roles.includes('control-plane');
+}

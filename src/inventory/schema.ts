@@ -1,0 +1,279 @@
+/**
+ * The inventory file format (apiVersion kubestrap.dev/v1alpha1, kind Cluster), defined once.
+ * Types, the YAML reader, the JSON Schema (inventories/schema.json) and the README's field
+ * reference are all derived from the definitions below.
+ */
+import {
+  boolean,
+  integer,
+  list,
+  object,
+  oneOf,
+  optional,
+  record,
+  section,
+  string,
+  withDefault,
+  type Infer,
+} from './schema-dsl.js';
+
+export const API_VERSION = 'kubestrap.dev/v1alpha1';
+export const KIND = 'Cluster';
+
+/** Environment variable names: secrets are referenced, never written into the file. */
+const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternHint: 'a valid environment variable name' };
+const DNS_LABEL = { pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternHint: 'a lower-case DNS label (a-z, 0-9, -)' };
+const NODE_NAME = {
+  pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+  patternHint: 'a lower-case DNS subdomain (a-z, 0-9, ., -) as Kubernetes requires for node names',
+};
+const FINGERPRINT = { pattern: /^SHA256:[A-Za-z0-9+/]{43}$/, patternHint: 'an OpenSSH fingerprint like SHA256:<43 base64 characters> (see ssh-keygen -lf)' };
+const DURATION = { pattern: /^([0-9]+h)?([0-9]+m)?$/, patternHint: 'a duration in hours and minutes such as 8760h' };
+const SHA256_HEX = { pattern: /^[0-9a-f]{64}$/, patternHint: '64 lower-case hex characters' };
+
+const auth = object(
+  'auth',
+  {
+    keyPath: optional(string({ description: 'Private key file for public-key login. `~` expands to the home directory.', example: '~/.ssh/id_ed25519' })),
+    passphraseEnv: optional(
+      string({ description: 'Environment variable holding the key passphrase.', example: 'KUBESTRAP_KEY_PASSPHRASE' }, ENV_NAME),
+    ),
+    passphrasePrompt: optional(boolean({ description: 'Ask for the key passphrase on the terminal (once per key file).' })),
+    agent: optional(boolean({ description: 'Authenticate with the ssh-agent at $SSH_AUTH_SOCK.' })),
+    passwordEnv: optional(string({ description: 'Environment variable holding the login password.', example: 'KUBESTRAP_SSH_PASSWORD' }, ENV_NAME)),
+  },
+  {
+    description:
+      'How to log in. Exactly one of keyPath, agent or passwordEnv. Default: the ssh-agent when $SSH_AUTH_SOCK is set, else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa.',
+  },
+);
+
+const sudo = object(
+  'sudo',
+  {
+    mode: oneOf(['none', 'passwordless', 'password'] as const, {
+      description: 'none: commands run as the login user (which must be root); passwordless: `sudo -n`; password: sudo reads the password from stdin.',
+    }),
+    passwordEnv: optional(string({ description: 'Environment variable holding the sudo password (mode: password).', example: 'KUBESTRAP_SUDO_PASSWORD' }, ENV_NAME)),
+  },
+  { description: 'Privilege escalation for a non-root login user. Default: none for root, passwordless otherwise.' },
+);
+
+const bastion = object(
+  'bastion',
+  {
+    address: string({ description: 'Jump host address (IP or DNS name).', example: 'bastion.example.com' }, { minLength: 1 }),
+    port: withDefault(integer({ description: 'Jump host SSH port.' }, { min: 1, max: 65535 }), 22),
+    user: withDefault(string({ description: 'Jump host login user.' }, { minLength: 1 }), 'root'),
+    auth: optional(auth),
+    hostKey: optional(string({ description: 'Pinned SHA256 fingerprint of the jump host key.', example: 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s' }, FINGERPRINT)),
+  },
+  { description: 'Jump host (like `ssh -J`) through which the host is reached.' },
+);
+
+const taint = object(
+  'taint',
+  {
+    key: string({ description: 'Taint key.', example: 'dedicated' }, { minLength: 1 }),
+    value: optional(string({ description: 'Taint value.', example: 'gpu' })),
+    effect: oneOf(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const, { description: 'Taint effect.' }),
+  },
+  { description: 'A node taint.' },
+);
+
+export const ROLES = ['control-plane', 'worker'] as const;
+
+const host = object(
+  'host',
+  {
+    name: string({ description: 'Unique name of the host in the inventory; also the default Kubernetes node name.', example: 'cp-1' }, NODE_NAME),
+    address: string({ description: 'IP address or DNS name kubestrap connects to.', example: '192.168.56.10' }, { minLength: 1 }),
+    port: optional(integer({ description: 'SSH port. Default: hostDefaults.port, else 22.' }, { min: 1, max: 65535 })),
+    user: optional(string({ description: 'SSH login user. Default: hostDefaults.user, else root.' }, { minLength: 1 })),
+    auth: optional(auth),
+    sudo: optional(sudo),
+    hostKey: optional(
+      string(
+        { description: 'Pinned SHA256 fingerprint of the host key. Without it, the known_hosts file decides.', example: 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s' },
+        FINGERPRINT,
+      ),
+    ),
+    bastion: optional(bastion),
+    roles: list(oneOf(ROLES, { description: 'A role.' }), { description: 'Roles of the host. Control planes also run etcd.', example: ['control-plane'] }, { minItems: 1 }),
+    labels: optional(record(string({ description: 'Label value.' }), { description: 'Node labels.', example: { 'node.kubernetes.io/pool': 'general' } })),
+    taints: optional(list(taint, { description: 'Node taints (control planes also get the control-plane taint unless they are workers too).' })),
+    advertiseAddress: optional(
+      string({ description: 'Address the node advertises to the cluster (node IP, API server advertise address). Default: the SSH address when it is an IP.', example: '10.0.0.10' }),
+    ),
+    nodeName: optional(string({ description: 'Kubernetes node name when it differs from the host name.', example: 'node-a.example.com' }, NODE_NAME)),
+  },
+  { description: 'A machine of the cluster.' },
+);
+
+const hostDefaults = section(
+  'hostDefaults',
+  {
+    port: withDefault(integer({ description: 'SSH port.' }, { min: 1, max: 65535 }), 22),
+    user: withDefault(string({ description: 'SSH login user.' }, { minLength: 1 }), 'root'),
+    auth: optional(auth),
+    sudo: optional(sudo),
+    bastion: optional(bastion),
+    knownHostsFile: withDefault(string({ description: 'known_hosts file used to verify host keys that are not pinned.' }), '~/.ssh/known_hosts'),
+    connectTimeoutSeconds: withDefault(integer({ description: 'SSH connect timeout.' }, { min: 1, max: 600 }), 20),
+  },
+  { description: 'SSH settings applied to every host unless the host sets its own.' },
+);
+
+const extraVolume = object(
+  'extraVolume',
+  {
+    name: string({ description: 'Volume name.', example: 'audit' }, DNS_LABEL),
+    hostPath: string({ description: 'Path on the host.', example: '/var/log/kubernetes' }, { minLength: 1 }),
+    mountPath: string({ description: 'Path in the container.', example: '/var/log/kubernetes' }, { minLength: 1 }),
+    readOnly: withDefault(boolean({ description: 'Mount read-only.' }), false),
+    pathType: withDefault(
+      oneOf(['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] as const, { description: 'hostPath type.' }),
+      'DirectoryOrCreate',
+    ),
+  },
+  { description: 'An extra hostPath volume for a static pod.' },
+);
+
+const envVar = object(
+  'envVar',
+  {
+    name: string({ description: 'Variable name.', example: 'HTTPS_PROXY' }, ENV_NAME),
+    value: string({ description: 'Variable value.', example: 'http://proxy:3128' }),
+  },
+  { description: 'An environment variable.' },
+);
+
+function component(name: string) {
+  return section(
+    name,
+    {
+      extraArgs: withDefault(record(string({ description: 'Flag value.' }), { description: `Extra or overriding command-line flags for ${name} (without leading --).`, example: { v: '2' } }), {}),
+      extraVolumes: withDefault(list(extraVolume, { description: `Extra hostPath volumes for ${name}.` }), []),
+      extraEnvs: withDefault(list(envVar, { description: `Extra environment variables for ${name}.` }), []),
+    },
+    { description: `Settings of the ${name} static pod (like kubeadm's ClusterConfiguration.${name}).` },
+  );
+}
+
+const cluster = object(
+  'cluster',
+  {
+    name: withDefault(string({ description: 'Cluster name (kubeconfig cluster name).' }, DNS_LABEL), 'kubernetes'),
+    kubernetesVersion: string(
+      { description: 'Kubernetes version to install, v1.20.0 or newer.', example: 'v1.23.17' },
+      { pattern: /^v?\d+\.\d+\.\d+$/, patternHint: 'a version like v1.23.17' },
+    ),
+    controlPlaneEndpoint: optional(
+      string({ description: 'Stable address of the API (load balancer or VIP), host[:port]. Required with more than one control plane.', example: 'k8s-api.example.com:6443' }),
+    ),
+    networking: section(
+      'networking',
+      {
+        podSubnet: withDefault(string({ description: 'Pod network CIDR.', example: '172.168.0.0/16' }), '10.244.0.0/16'),
+        serviceSubnet: withDefault(string({ description: 'Service network CIDR (the API gets its 1st address, DNS its 10th).' }), '10.96.0.0/12'),
+        dnsDomain: withDefault(string({ description: 'Cluster DNS domain.' }, { pattern: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, patternHint: 'a DNS domain' }), 'cluster.local'),
+      },
+      { description: 'Cluster networks.' },
+    ),
+    imageRepository: withDefault(
+      string({ description: 'Registry for control-plane, pause, CoreDNS and kube-proxy images (a mirror behind a firewall).', example: 'registry.cn-hangzhou.aliyuncs.com/google_containers' }, { minLength: 1 }),
+      'registry.k8s.io',
+    ),
+    packages: section(
+      'packages',
+      {
+        source: withDefault(oneOf(['upstream', 'mirror', 'offline'] as const, { description: 'Where kubelet/kubectl packages come from.' }), 'upstream'),
+        mirror: optional(string({ description: 'Package repository base URL (source: mirror).', example: 'https://mirrors.aliyun.com/kubernetes-new' })),
+        offlineDir: optional(string({ description: 'Workstation directory of packages/binaries to upload (source: offline).', example: './offline/v1.23.17' })),
+      },
+      { description: 'Kubernetes package source.' },
+    ),
+    containerRuntime: section(
+      'containerRuntime',
+      {
+        source: withDefault(oneOf(['distro', 'docker'] as const, { description: "containerd from the distribution's repositories or Docker's." }), 'distro'),
+        dockerRepository: optional(string({ description: "Base URL of Docker's package repository or a mirror of it (source: docker).", example: 'https://mirrors.aliyun.com/docker-ce' })),
+        cgroupDriver: withDefault(oneOf(['systemd', 'cgroupfs'] as const, { description: 'cgroup driver of containerd and the kubelet (they must match).' }), 'systemd'),
+        socket: withDefault(string({ description: 'CRI socket.' }), 'unix:///run/containerd/containerd.sock'),
+        sandboxImage: optional(string({ description: 'Pause image override. Default: <imageRepository>/pause:<version for the release>.', example: 'registry.local/pause:3.2' })),
+        registryMirrors: withDefault(
+          record(list(string({ description: 'Endpoint URL.' }), { description: 'Mirror endpoints for one registry.' }), {
+            description: 'Registry host → mirror endpoints, written to containerd config.',
+            example: { 'docker.io': ['https://mirror.example.com'] },
+          }),
+          {},
+        ),
+      },
+      { description: 'Container runtime (containerd).' },
+    ),
+    kubeProxy: section(
+      'kubeProxy',
+      {
+        mode: withDefault(oneOf(['ipvs', 'iptables'] as const, { description: 'kube-proxy mode.' }), 'ipvs'),
+        ipvsScheduler: withDefault(string({ description: 'IPVS scheduler (mode: ipvs).' }), 'rr'),
+      },
+      { description: 'kube-proxy settings.' },
+    ),
+    cni: section(
+      'cni',
+      {
+        plugin: withDefault(oneOf(['flannel', 'calico', 'none'] as const, { description: 'CNI plugin to install.' }), 'flannel'),
+        mtu: optional(integer({ description: 'MTU for the pod network.' }, { min: 576, max: 9000 })),
+        calicoManifest: optional(string({ description: 'Calico manifest URL or local file.', example: 'https://raw.githubusercontent.com/projectcalico/calico/v3.26.4/manifests/calico.yaml' })),
+        calicoManifestSha256: optional(string({ description: 'Expected sha256 of the Calico manifest.' }, SHA256_HEX)),
+      },
+      { description: 'Pod network (CNI).' },
+    ),
+    addons: section(
+      'addons',
+      {
+        coreDNS: withDefault(boolean({ description: 'Install CoreDNS.' }), true),
+        kubeProxy: withDefault(boolean({ description: 'Install kube-proxy.' }), true),
+        metricsServer: withDefault(boolean({ description: 'Install metrics-server.' }), true),
+        metricsServerInsecureTLS: withDefault(boolean({ description: 'Run metrics-server with --kubelet-insecure-tls instead of relying on kubelet serving certificates.' }), false),
+      },
+      { description: 'Bundled add-ons.' },
+    ),
+    certificates: section(
+      'certificates',
+      {
+        validity: withDefault(string({ description: 'Validity of leaf certificates.' }, DURATION), '8760h'),
+        caValidity: withDefault(string({ description: 'Validity of CA certificates.' }, DURATION), '87600h'),
+        keyAlgorithm: withDefault(oneOf(['RSA-2048', 'RSA-3072', 'RSA-4096'] as const, { description: 'Key type of every generated key.' }), 'RSA-2048'),
+        certSANs: withDefault(list(string({ description: 'DNS name or IP.' }), { description: 'Extra SANs for the API server certificate.', example: ['k8s.example.com'] }), []),
+      },
+      { description: 'PKI settings.' },
+    ),
+    apiServer: component('apiServer'),
+    controllerManager: component('controllerManager'),
+    scheduler: component('scheduler'),
+    etcd: component('etcd'),
+  },
+  { description: 'Cluster-wide settings (like kubeadm ClusterConfiguration).' },
+);
+
+export const inventorySchema = object(
+  'inventory',
+  {
+    apiVersion: string({ description: `Must be ${API_VERSION}.`, example: API_VERSION }),
+    kind: string({ description: `Must be ${KIND}.`, example: KIND }),
+    hostDefaults,
+    hosts: list(host, { description: 'The machines of the cluster.' }, { minItems: 1 }),
+    cluster,
+  },
+  { description: 'A kubestrap inventory: the hosts and how to build the cluster on them.' },
+);
+
+export type Inventory = Infer<typeof inventorySchema>;
+export type HostSpec = Infer<typeof host>;
+export type AuthSpec = Infer<typeof auth>;
+export type SudoSpec = Infer<typeof sudo>;
+export type BastionSpec = Infer<typeof bastion>;
+export type ClusterSpec = Infer<typeof cluster>;
+export type HostDefaults = Infer<typeof hostDefaults>;
+export type Role = (typeof ROLES)[number];

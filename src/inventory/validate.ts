@@ -1,0 +1,193 @@
+/**
+ * Cross-field rules of an inventory that a per-field schema cannot express: uniqueness across
+ * hosts, network overlaps, role requirements, readable key files. Runs before any host is touched.
+ */
+import { access, constants } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { cidrContains, cidrsOverlap, cidrSize, parseCidr, parseIp, type Cidr } from '../util/cidr.js';
+import { expandHome } from '../util/paths.js';
+import { parseVersion, supportProblem } from '../util/version.js';
+import type { FieldPath } from './issues.js';
+import { API_VERSION, KIND, type AuthSpec, type Inventory } from './schema.js';
+
+export interface Problem {
+  readonly path: FieldPath;
+  readonly message: string;
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const DNS_NAME = /^[a-z0-9*]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
+
+/** Smallest IPv4 service subnet that still holds the API (1st) and DNS (10th) service IPs. */
+const SERVICE_PREFIX_MAX_V4 = 28;
+/** The API server refuses IPv4 service ranges larger than /12 (and IPv6 larger than /108). */
+const SERVICE_PREFIX_MIN = { 4: 12, 6: 108 } as const;
+/** Each node gets a /24 (IPv4) or /64 (IPv6) of the pod subnet, the controller-manager default. */
+const NODE_CIDR_PREFIX = { 4: 24, 6: 64 } as const;
+
+function durationHours(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?$/.exec(text);
+  return m ? Number(m[1] ?? 0) + Number(m[2] ?? 0) / 60 : NaN;
+}
+
+async function checkAuth(auth: AuthSpec | undefined, path: FieldPath, out: Problem[]): Promise<void> {
+  if (!auth) return;
+  const methods = [auth.keyPath !== undefined && 'keyPath', auth.agent && 'agent', auth.passwordEnv !== undefined && 'passwordEnv'].filter(Boolean);
+  if (methods.length > 1) out.push({ path, message: `choose one login method, not ${methods.join(' and ')}` });
+  if (methods.length === 0) out.push({ path, message: 'set one of keyPath, agent: true or passwordEnv' });
+  if ((auth.passphraseEnv || auth.passphrasePrompt) && auth.keyPath === undefined) {
+    out.push({ path: [...path, auth.passphraseEnv ? 'passphraseEnv' : 'passphrasePrompt'], message: 'a passphrase only applies to keyPath' });
+  }
+  if (auth.passphraseEnv && auth.passphrasePrompt) {
+    out.push({ path: [...path, 'passphrasePrompt'], message: 'use passphraseEnv or passphrasePrompt, not both' });
+  }
+  if (auth.keyPath !== undefined) {
+    try {
+      await access(expandHome(auth.keyPath), constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      out.push({ path: [...path, 'keyPath'], message: `cannot read key file ${auth.keyPath}: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}` });
+    }
+  }
+}
+
+function checkNetworks(inv: Inventory, out: Problem[]): void {
+  const net = inv.cluster.networking;
+  const pathOf = (field: string): FieldPath => ['cluster', 'networking', field];
+  const parsed = (field: 'podSubnet' | 'serviceSubnet'): Cidr | undefined => {
+    const result = parseCidr(net[field]);
+    if (typeof result === 'string') {
+      out.push({ path: pathOf(field), message: result });
+      return undefined;
+    }
+    return result;
+  };
+  const pod = parsed('podSubnet');
+  const service = parsed('serviceSubnet');
+  if (service) {
+    if (service.prefix < SERVICE_PREFIX_MIN[service.family]) {
+      out.push({ path: pathOf('serviceSubnet'), message: `${service.text} is too large: the API server accepts at most /${SERVICE_PREFIX_MIN[service.family]}` });
+    } else if (service.family === 4 && service.prefix > SERVICE_PREFIX_MAX_V4) {
+      out.push({
+        path: pathOf('serviceSubnet'),
+        message: `${service.text} is too small: it needs at least 16 addresses (prefix /${SERVICE_PREFIX_MAX_V4} or shorter) for the API and DNS service IPs plus services`,
+      });
+    }
+  }
+  if (pod) {
+    const nodePrefix = NODE_CIDR_PREFIX[pod.family];
+    if (pod.prefix > nodePrefix) {
+      out.push({ path: pathOf('podSubnet'), message: `${pod.text} is too small: every node needs a /${nodePrefix} from it` });
+    } else if (BigInt(inv.hosts.length) > cidrSize(pod) / (1n << BigInt((pod.family === 4 ? 32 : 128) - nodePrefix))) {
+      out.push({ path: pathOf('podSubnet'), message: `${pod.text} holds fewer /${nodePrefix} node ranges than the ${inv.hosts.length} hosts need` });
+    }
+  }
+  if (pod && service && cidrsOverlap(pod, service)) {
+    out.push({ path: pathOf('serviceSubnet'), message: `${service.text} overlaps the pod subnet ${pod.text}` });
+  }
+  inv.hosts.forEach((host, i) => {
+    for (const field of ['address', 'advertiseAddress'] as const) {
+      const value = host[field];
+      const ip = value === undefined ? undefined : parseIp(value);
+      if (!ip) continue;
+      for (const [name, subnet] of [['pod subnet', pod], ['service subnet', service]] as const) {
+        if (subnet && cidrContains(subnet, ip)) {
+          out.push({ path: ['hosts', i, field], message: `${value} lies inside the ${name} ${subnet.text}; host and cluster networks must not overlap` });
+        }
+      }
+    }
+  });
+}
+
+function checkHosts(inv: Inventory, out: Problem[]): void {
+  const firstBy = new Map<string, number>();
+  const unique = (kind: string, key: string, i: number, path: FieldPath, shown: string) => {
+    const id = `${kind}\0${key}`;
+    const first = firstBy.get(id);
+    if (first === undefined) firstBy.set(id, i);
+    else out.push({ path, message: `duplicate ${kind} ${shown} (also used by hosts[${first}] ${inv.hosts[first]!.name})` });
+  };
+  inv.hosts.forEach((host, i) => {
+    const port = host.port ?? inv.hostDefaults.port;
+    unique('host name', host.name, i, ['hosts', i, 'name'], host.name);
+    unique('address', `${host.address}:${port}`, i, ['hosts', i, 'address'], port === 22 ? host.address : `${host.address}:${port}`);
+    unique('node name', host.nodeName ?? host.name, i, ['hosts', i, host.nodeName ? 'nodeName' : 'name'], host.nodeName ?? host.name);
+    if (host.advertiseAddress !== undefined) {
+      if (!isIP(host.advertiseAddress)) out.push({ path: ['hosts', i, 'advertiseAddress'], message: `${JSON.stringify(host.advertiseAddress)} is not an IP address` });
+      else unique('advertise address', host.advertiseAddress, i, ['hosts', i, 'advertiseAddress'], host.advertiseAddress);
+    } else if (isIP(host.address)) {
+      unique('advertise address', host.address, i, ['hosts', i, 'address'], host.address);
+    } else if (host.roles.includes('control-plane')) {
+      out.push({ path: ['hosts', i, 'advertiseAddress'], message: 'required when address is a DNS name: the API server and etcd advertise an IP' });
+    }
+    const roles = new Set(host.roles);
+    if (roles.size !== host.roles.length) out.push({ path: ['hosts', i, 'roles'], message: 'a role is listed twice' });
+    for (const key of Object.keys(host.labels ?? {})) {
+      if (!LABEL_KEY.test(key)) out.push({ path: ['hosts', i, 'labels', key], message: `${JSON.stringify(key)} is not a valid label key` });
+    }
+    if (host.sudo?.mode === 'password' && !host.sudo.passwordEnv) {
+      out.push({ path: ['hosts', i, 'sudo', 'passwordEnv'], message: 'required with mode: password' });
+    }
+    if (host.sudo && host.sudo.mode !== 'password' && host.sudo.passwordEnv) {
+      out.push({ path: ['hosts', i, 'sudo', 'passwordEnv'], message: 'only used with mode: password' });
+    }
+  });
+  const controlPlanes = inv.hosts.filter((h) => h.roles.includes('control-plane'));
+  if (controlPlanes.length === 0) {
+    out.push({ path: ['hosts'], message: 'no host has the control-plane role; at least one is required' });
+  }
+  if (controlPlanes.length > 1 && !inv.cluster.controlPlaneEndpoint) {
+    out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `required with ${controlPlanes.length} control planes (a load balancer or VIP in front of all API servers)` });
+  }
+}
+
+function checkCluster(inv: Inventory, out: Problem[]): void {
+  const c = inv.cluster;
+  const version = parseVersion(c.kubernetesVersion);
+  const versionProblem = version ? supportProblem(version) : `${JSON.stringify(c.kubernetesVersion)} is not a version`;
+  if (versionProblem) out.push({ path: ['cluster', 'kubernetesVersion'], message: versionProblem });
+  if (c.controlPlaneEndpoint !== undefined) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:[\]]+)(?::(\d+))?$/.exec(c.controlPlaneEndpoint);
+    const host = m?.[1]?.replace(/^\[|\]$/g, '');
+    const port = m?.[2] === undefined ? 6443 : Number(m[2]);
+    if (!m || !host || !(isIP(host) || DNS_NAME.test(host)) || port < 1 || port > 65535) {
+      out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `${JSON.stringify(c.controlPlaneEndpoint)} is not host[:port]` });
+    }
+  }
+  c.certificates.certSANs.forEach((san, i) => {
+    if (!isIP(san) && !DNS_NAME.test(san)) out.push({ path: ['cluster', 'certificates', 'certSANs', i], message: `${JSON.stringify(san)} is neither an IP nor a DNS name` });
+  });
+  const leaf = durationHours(c.certificates.validity);
+  const ca = durationHours(c.certificates.caValidity);
+  if (!(leaf > 0)) out.push({ path: ['cluster', 'certificates', 'validity'], message: 'must be longer than zero' });
+  if (leaf > ca) out.push({ path: ['cluster', 'certificates', 'validity'], message: `leaf validity ${c.certificates.validity} outlasts the CA validity ${c.certificates.caValidity}` });
+  if (c.packages.source === 'mirror' && !c.packages.mirror) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'required with source: mirror' });
+  if (c.packages.source === 'offline' && !c.packages.offlineDir) out.push({ path: ['cluster', 'packages', 'offlineDir'], message: 'required with source: offline' });
+  if (c.cni.plugin === 'calico') {
+    if (!c.cni.calicoManifest) out.push({ path: ['cluster', 'cni', 'calicoManifest'], message: 'required with plugin: calico (a pinned URL or a local file)' });
+    else if (/^https?:\/\//.test(c.cni.calicoManifest) && !c.cni.calicoManifestSha256) {
+      out.push({ path: ['cluster', 'cni', 'calicoManifestSha256'], message: 'required for a downloaded manifest, so that what is installed is what was reviewed' });
+    }
+  }
+  for (const name of ['apiServer', 'controllerManager', 'scheduler', 'etcd'] as const) {
+    for (const flag of Object.keys(c[name].extraArgs)) {
+      if (flag.startsWith('-')) out.push({ path: ['cluster', name, 'extraArgs', flag], message: 'write flag names without leading dashes' });
+    }
+  }
+}
+
+export async function validateInventory(inv: Inventory): Promise<Problem[]> {
+  const out: Problem[] = [];
+  if (inv.apiVersion !== API_VERSION) out.push({ path: ['apiVersion'], message: `must be ${API_VERSION}, got ${JSON.stringify(inv.apiVersion)}` });
+  if (inv.kind !== KIND) out.push({ path: ['kind'], message: `must be ${KIND}, got ${JSON.stringify(inv.kind)}` });
+  checkHosts(inv, out);
+  checkNetworks(inv, out);
+  checkCluster(inv, out);
+  await checkAuth(inv.hostDefaults.auth, ['hostDefaults', 'auth'], out);
+  await checkAuth(inv.hostDefaults.bastion?.auth, ['hostDefaults', 'bastion', 'auth'], out);
+  for (const [i, host] of inv.hosts.entries()) {
+    await checkAuth(host.auth, ['hosts', i, 'auth'], out);
+    await checkAuth(host.bastion?.auth, ['hosts', i, 'bastion', 'auth'], out);
+  }
+  return out;
+}

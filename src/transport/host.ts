@@ -1,0 +1,220 @@
+/**
+ * The one way phases reach a machine. A transport (SSH or local) only has to run a POSIX sh
+ * script with optional stdin and forward a port; privilege escalation, atomic file writes and
+ * batched reads are built here, once, on top of that.
+ */
+import type { RunLog } from '../log/run-log.js';
+import { quote, quoteArgv } from './quote.js';
+
+export interface ExecResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+/** What a transport provides. */
+export interface Channel {
+  /** Runs `sh -c script` as the login user. */
+  run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }>;
+  /** Listens on 127.0.0.1 of the workstation and forwards to the host's 127.0.0.1:remotePort. */
+  forward(remotePort: number): Promise<PortForward>;
+  close(): Promise<void>;
+}
+
+export interface PortForward {
+  readonly localPort: number;
+  close(): Promise<void>;
+}
+
+export type Privilege =
+  | { readonly kind: 'root' }
+  | { readonly kind: 'sudo-passwordless' }
+  | { readonly kind: 'sudo-password'; readonly password: string }
+  | { readonly kind: 'login-user' };
+
+export interface ExecOptions {
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+  /** Plain (non-secret) environment variables; secrets go through stdin, never argv or env. */
+  env?: Record<string, string>;
+  /** Run as the login user instead of root. */
+  asLoginUser?: boolean;
+}
+
+export interface FileToWrite {
+  readonly path: string;
+  readonly content: string | Buffer;
+  /** Octal permission bits, e.g. 0o644. Applied even when the file already exists. */
+  readonly mode: number;
+  /** `user:group`; default root:root. */
+  readonly owner?: string;
+}
+
+export interface RemoteFile {
+  readonly content: Buffer;
+  readonly mode: number;
+  readonly owner: string;
+}
+
+export class RemoteCommandError extends Error {
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly result: ExecResult,
+  ) {
+    const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+    super(`${host}: command failed with exit code ${result.code}: ${summarize(command)}${tail ? `\n${tail}` : ''}`);
+    this.name = 'RemoteCommandError';
+  }
+}
+
+function summarize(command: string): string {
+  const firstLine = command.trim().split('\n')[0] ?? '';
+  return firstLine.length > 120 ? `${firstLine.slice(0, 117)}...` : firstLine;
+}
+
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+export class Host {
+  constructor(
+    readonly name: string,
+    private readonly channel: Channel,
+    private readonly privilege: Privilege,
+    private readonly log: RunLog,
+  ) {
+    if (privilege.kind === 'sudo-password') log.redactor.add(privilege.password);
+  }
+
+  /** Wraps a script so that it runs with root privileges when the login user is not root. */
+  private wrap(script: string, asLoginUser: boolean): { command: string; stdinPrefix: string } {
+    if (asLoginUser) return { command: script, stdinPrefix: '' };
+    switch (this.privilege.kind) {
+      case 'root':
+      case 'login-user':
+        return { command: script, stdinPrefix: '' };
+      case 'sudo-passwordless':
+        return { command: `sudo -n -- sh -c ${quote(script)}`, stdinPrefix: '' };
+      case 'sudo-password':
+        // -k ignores cached credentials so sudo always consumes exactly the first stdin line;
+        // -p '' keeps the prompt out of stderr. The password never appears in argv.
+        return { command: `sudo -k -S -p '' -- sh -c ${quote(script)}`, stdinPrefix: `${this.privilege.password}\n` };
+    }
+  }
+
+  async exec(command: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    let script = typeof command === 'string' ? command : quoteArgv(command);
+    if (opts.env && Object.keys(opts.env).length) {
+      const assignments = Object.entries(opts.env).map(([k, v]) => `export ${k}=${quote(v)}`);
+      script = `${assignments.join('; ')}; ${script}`;
+    }
+    const body = opts.stdin === undefined ? Buffer.alloc(0) : Buffer.from(opts.stdin);
+    const { raw, ms } = await this.runScript(script, body, opts);
+    const result = { stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8'), code: raw.code };
+    this.log.command(this.name, script, { ...result, ms, stdinBytes: body.length });
+    return result;
+  }
+
+  private async runScript(script: string, body: Buffer, opts: ExecOptions) {
+    const { command, stdinPrefix } = this.wrap(script, opts.asLoginUser ?? false);
+    const stdin = stdinPrefix || body.length ? Buffer.concat([Buffer.from(stdinPrefix), body]) : undefined;
+    const started = Date.now();
+    const raw = await this.channel.run(command, { stdin, timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    return { raw, ms: Date.now() - started };
+  }
+
+  /** Like exec, but a non-zero exit code is an error naming the host and command. */
+  async check(command: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const result = await this.exec(command, opts);
+    if (result.code !== 0) {
+      const shown = typeof command === 'string' ? command : quoteArgv(command);
+      throw new RemoteCommandError(this.name, this.log.redactor.redact(shown), {
+        ...result,
+        stderr: this.log.redactor.redact(result.stderr),
+        stdout: this.log.redactor.redact(result.stdout),
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Writes files atomically (temp file in the same directory, then rename) in one round trip.
+   * Contents travel on stdin, so secrets never reach a process list or the log.
+   */
+  async writeFiles(files: readonly FileToWrite[]): Promise<void> {
+    if (files.length === 0) return;
+    const lines = ['set -e', 'umask 077'];
+    const chunks: Buffer[] = [];
+    for (const file of files) {
+      const content = Buffer.from(file.content);
+      const dir = file.path.replace(/\/[^/]*$/, '') || '/';
+      const mode = file.mode.toString(8).padStart(4, '0');
+      lines.push(
+        `mkdir -p ${quote(dir)}`,
+        `t=$(mktemp ${quote(`${dir}/.kubestrap.XXXXXX`)})`,
+        `head -c ${content.length} > "$t"`,
+        `chmod ${mode} "$t"`,
+        `chown ${quote(file.owner ?? '0:0')} "$t"`,
+        `mv -f "$t" ${quote(file.path)}`,
+      );
+      chunks.push(content);
+    }
+    await this.check(lines.join('\n'), { stdin: Buffer.concat(chunks) });
+  }
+
+  async writeFile(path: string, content: string | Buffer, mode: number, owner?: string): Promise<void> {
+    await this.writeFiles([{ path, content, mode, ...(owner ? { owner } : {}) }]);
+  }
+
+  /** Reads several files with their mode and owner in one round trip; absent files map to undefined. */
+  async readFiles(paths: readonly string[]): Promise<Map<string, RemoteFile | undefined>> {
+    const out = new Map<string, RemoteFile | undefined>();
+    if (paths.length === 0) return out;
+    const script = paths
+      .map((p) => `if [ -f ${quote(p)} ]; then stat -c 'F %s %a %U:%G' ${quote(p)}; cat ${quote(p)}; else echo N; fi`)
+      .join('\n');
+    const { stdout } = await this.execRaw(script);
+    let offset = 0;
+    for (const path of paths) {
+      const newline = stdout.indexOf(0x0a, offset);
+      const header = stdout.subarray(offset, newline).toString('utf8');
+      offset = newline + 1;
+      if (header === 'N') {
+        out.set(path, undefined);
+        continue;
+      }
+      const [, size, mode, owner] = header.split(' ');
+      const length = Number(size);
+      out.set(path, { content: Buffer.from(stdout.subarray(offset, offset + length)), mode: parseInt(mode ?? '0', 8), owner: owner ?? '' });
+      offset += length;
+    }
+    return out;
+  }
+
+  async readFile(path: string): Promise<Buffer | undefined> {
+    return (await this.readFiles([path])).get(path)?.content;
+  }
+
+  async exists(path: string): Promise<boolean> {
+    const result = await this.exec(`test -e ${quote(path)}`);
+    return result.code === 0;
+  }
+
+  forward(remotePort: number): Promise<PortForward> {
+    return this.channel.forward(remotePort);
+  }
+
+  close(): Promise<void> {
+    return this.channel.close();
+  }
+
+  /** exec for binary output: file contents must not go through a utf8 round trip. */
+  private async execRaw(script: string): Promise<{ stdout: Buffer }> {
+    const { raw, ms } = await this.runScript(script, Buffer.alloc(0), {});
+    const stderr = raw.stderr.toString('utf8');
+    this.log.command(this.name, script, { code: raw.code, stdout: `(${raw.stdout.length} bytes of file data)`, stderr, ms, stdinBytes: 0 });
+    if (raw.code !== 0) {
+      throw new RemoteCommandError(this.name, summarize(script), { code: raw.code, stdout: '', stderr: this.log.redactor.redact(stderr) });
+    }
+    return { stdout: raw.stdout };
+  }
+}

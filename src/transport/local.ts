@@ -1,0 +1,31 @@
+/**
+ * The local channel: commands run on this machine, for `kubestrap join` executed on the node
+ * itself. A port "forward" is the port itself, since the service is already local.
+ */
+import { spawn } from 'node:child_process';
+import type { Channel, PortForward } from './host.js';
+
+export class LocalChannel implements Channel {
+  run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'], ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}) });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        if (signal === 'SIGKILL' && opts.timeoutMs) return reject(new Error(`local command timed out after ${opts.timeoutMs} ms`));
+        resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: code ?? 255 });
+      });
+      child.stdin.on('error', () => undefined); // the command may exit without reading its input
+      child.stdin.end(opts.stdin ?? Buffer.alloc(0));
+    });
+  }
+
+  async forward(remotePort: number): Promise<PortForward> {
+    return { localPort: remotePort, close: async () => undefined };
+  }
+
+  async close(): Promise<void> {}
+}

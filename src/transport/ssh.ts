@@ -1,0 +1,226 @@
+/**
+ * SSH channel with ssh2: one connection per host, reused for every command, with keepalives,
+ * a connect timeout, verified host keys and an optional jump host.
+ */
+import { createServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Channel, PortForward } from './host.js';
+import type { HostKeyPolicy } from './host-keys.js';
+import { quote } from './quote.js';
+
+export interface Credentials {
+  readonly privateKey?: Buffer;
+  readonly passphrase?: string;
+  /** Path of the ssh-agent socket. */
+  readonly agent?: string;
+  readonly password?: string;
+}
+
+export interface SshEndpoint {
+  /** Inventory name, for messages. */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  readonly credentials: Credentials;
+  readonly pinnedHostKey?: string | undefined;
+}
+
+export interface SshOptions {
+  readonly hostKeys: HostKeyPolicy;
+  readonly connectTimeoutMs: number;
+  readonly bastion?: SshEndpoint | undefined;
+}
+
+/** OpenSSH's default MaxSessions is 10; stay below it so parallel work on one host never fails. */
+const MAX_SESSIONS_PER_CONNECTION = 8;
+const KEEPALIVE_INTERVAL_MS = 15_000;
+const KEEPALIVE_COUNT_MAX = 4;
+
+export class SshConnectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SshConnectError';
+  }
+}
+
+function explain(endpoint: SshEndpoint, err: Error & { level?: string; code?: string }, hostKeyRefusal: string | undefined, timeoutMs: number): string {
+  const who = `${endpoint.name} (${endpoint.user}@${endpoint.address}:${endpoint.port})`;
+  if (hostKeyRefusal) return hostKeyRefusal;
+  if (err.level === 'client-authentication') {
+    return `${who}: authentication failed — the server accepted none of the configured methods (${methods(endpoint.credentials)})`;
+  }
+  if (err.code === 'ECONNREFUSED') return `${who}: connection refused — is sshd running and listening on port ${endpoint.port}?`;
+  if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return `${who}: host unreachable (${err.code})`;
+  if (err.code === 'ENOTFOUND') return `${who}: cannot resolve ${endpoint.address}`;
+  if (err.level === 'client-timeout' || /Timed out/i.test(err.message)) return `${who}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (host down or port filtered?)`;
+  return `${who}: ${err.message}`;
+}
+
+function methods(c: Credentials): string {
+  return [c.privateKey && 'private key', c.agent && 'ssh-agent', c.password !== undefined && 'password'].filter(Boolean).join(', ') || 'none';
+}
+
+function connectClient(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKeyRefusal: string | undefined;
+    const config: ConnectConfig = {
+      host: endpoint.address,
+      port: endpoint.port,
+      username: endpoint.user,
+      readyTimeout: options.connectTimeoutMs,
+      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+        options.hostKeys.verify({ name: endpoint.name, address: endpoint.address, port: endpoint.port, pinned: endpoint.pinnedHostKey }, key).then(
+          (verdict) => {
+            if (!verdict.ok) hostKeyRefusal = verdict.reason;
+            verify(verdict.ok);
+          },
+          (err: Error) => {
+            hostKeyRefusal = `${endpoint.name}: cannot check host key: ${err.message}`;
+            verify(false);
+          },
+        );
+      },
+      ...(sock ? { sock: sock as unknown as ConnectConfig['sock'] } : {}),
+      ...(endpoint.credentials.privateKey ? { privateKey: endpoint.credentials.privateKey } : {}),
+      ...(endpoint.credentials.passphrase !== undefined ? { passphrase: endpoint.credentials.passphrase } : {}),
+      ...(endpoint.credentials.agent ? { agent: endpoint.credentials.agent } : {}),
+      ...(endpoint.credentials.password !== undefined ? { password: endpoint.credentials.password } : {}),
+    };
+    client.once('ready', () => resolve(client));
+    client.once('error', (err) => {
+      client.end();
+      reject(new SshConnectError(explain(endpoint, err, hostKeyRefusal, options.connectTimeoutMs)));
+    });
+    try {
+      client.connect(config);
+    } catch (err) {
+      reject(new SshConnectError(`${endpoint.name}: ${(err as Error).message}`));
+    }
+  });
+}
+
+/** A counting semaphore for the sessions of one connection. */
+class Sessions {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  async acquire(): Promise<void> {
+    if (this.active < MAX_SESSIONS_PER_CONNECTION) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
+  }
+}
+
+class SshChannel implements Channel {
+  private readonly sessions = new Sessions();
+
+  constructor(
+    private readonly client: Client,
+    private readonly jump: Client | undefined,
+    private readonly name: string,
+  ) {}
+
+  async run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }) {
+    await this.sessions.acquire();
+    try {
+      return await this.runSession(script, opts);
+    } finally {
+      this.sessions.release();
+    }
+  }
+
+  private runSession(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    return new Promise((resolve, reject) => {
+      // The login shell may be anything; sh -c pins the dialect our quoting targets.
+      this.client.exec(`sh -c ${quote(script)}`, (err, stream: ClientChannel) => {
+        if (err) return reject(new Error(`${this.name}: cannot start a command: ${err.message}`));
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let timedOut = false;
+        const timer = opts.timeoutMs
+          ? setTimeout(() => {
+              timedOut = true;
+              stream.signal('KILL');
+              stream.close();
+            }, opts.timeoutMs)
+          : undefined;
+        stream.on('data', (d: Buffer) => out.push(d));
+        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.on('close', (code: number | null, signal?: string) => {
+          if (timer) clearTimeout(timer);
+          if (timedOut) return reject(new Error(`${this.name}: command timed out after ${opts.timeoutMs} ms`));
+          const stderr = Buffer.concat(errOut);
+          resolve({
+            stdout: Buffer.concat(out),
+            stderr: signal ? Buffer.concat([stderr, Buffer.from(`\n(killed by signal ${signal})`)]) : stderr,
+            code: code ?? 255,
+          });
+        });
+        if (opts.stdin) stream.end(opts.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  forward(remotePort: number): Promise<PortForward> {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      this.client.forwardOut('127.0.0.1', 0, '127.0.0.1', remotePort, (err, stream) => {
+        if (err) {
+          socket.destroy();
+          return;
+        }
+        socket.pipe(stream).pipe(socket);
+        stream.on('error', () => socket.destroy());
+        socket.on('error', () => stream.close());
+      });
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        const localPort = typeof address === 'object' && address ? address.port : 0;
+        resolve({
+          localPort,
+          close: () =>
+            new Promise<void>((done) => {
+              for (const s of sockets) s.destroy();
+              server.close(() => done());
+            }),
+        });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.end();
+    this.jump?.end();
+  }
+}
+
+export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promise<Channel> {
+  if (!options.bastion) return new SshChannel(await connectClient(endpoint, options), undefined, endpoint.name);
+  const jump = await connectClient(options.bastion, options);
+  try {
+    const stream = await new Promise<ClientChannel>((resolve, reject) =>
+      jump.forwardOut('127.0.0.1', 0, endpoint.address, endpoint.port, (err, s) => (err ? reject(new SshConnectError(`${endpoint.name}: jump host ${options.bastion!.name} cannot reach ${endpoint.address}:${endpoint.port}: ${err.message}`)) : resolve(s))),
+    );
+    return new SshChannel(await connectClient(endpoint, options, stream), jump, endpoint.name);
+  } catch (err) {
+    jump.end();
+    throw err;
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The namespace test lab: N real Linux hosts on this machine, each with its own network
+ * namespace and IP on a lab bridge, its own hostname, an overlay root over one cached Debian
+ * base, and a real OpenSSH sshd. Used by the tests, the benches and the demo.
+ * Needs root (namespaces, mounts). Nothing in the machine's own /etc is changed.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, rmdirSync, closeSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The lab scripts live in the source tree; compiled code runs from dist/, so look in both. */
+const SCRIPTS = existsSync(join(HERE, 'host-init.sh')) ? HERE : join(HERE, '..', '..', '..', 'test', 'lab');
+const CACHE = process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab';
+const RUN_DIR = '/run/kubestrap-lab';
+const WORK_DIR = process.env.KUBESTRAP_LAB_WORK ?? '/var/tmp/kubestrap-lab';
+const MAX_LABS = 200;
+export const OPS_SUDO_PASSWORD = process.env.KUBESTRAP_LAB_OPS_PASSWORD ?? 'lab-ops-sudo';
+
+export interface LabHost {
+  readonly name: string;
+  readonly ip: string;
+  /** SHA256 fingerprint of the host's own ed25519 host key. */
+  readonly hostKey: string;
+  readonly netns: string;
+  /** PID (in the root namespace) of the host's PID 1, for nsenter. */
+  readonly pid: number;
+}
+
+export interface Lab {
+  readonly id: number;
+  readonly hosts: readonly LabHost[];
+  readonly gateway: string;
+  readonly clientKey: string;
+  /** Runs a command inside a host as root without SSH (for test setup and assertions). */
+  inside(host: LabHost, command: string): string;
+  stop(): Promise<void>;
+}
+
+function sh(command: string, args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function quiet(command: string, args: string[]): void {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' });
+  } catch {
+    // teardown of something that may already be gone
+  }
+}
+
+export function ensureBaseRootfs(): string {
+  return execFileSync('sh', [join(SCRIPTS, 'base-rootfs.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBESTRAP_LAB_CACHE: CACHE } }).trim().split('\n').pop()!;
+}
+
+/** Takes a free lab id; the directory doubles as a lock and as the record of what to clean up. */
+function allocateId(): number {
+  mkdirSync(RUN_DIR, { recursive: true });
+  for (let id = 1; id <= MAX_LABS; id++) {
+    try {
+      mkdirSync(join(RUN_DIR, String(id)));
+      writeFileSync(join(RUN_DIR, String(id), 'owner'), String(process.pid));
+      return id;
+    } catch {
+      const owner = Number(readFileSafe(join(RUN_DIR, String(id), 'owner')));
+      if (owner && !processAlive(owner)) {
+        teardownById(id);
+        return allocateIdAfterCleanup(id);
+      }
+    }
+  }
+  throw new Error('no free lab id');
+}
+
+function allocateIdAfterCleanup(id: number): number {
+  mkdirSync(join(RUN_DIR, String(id)), { recursive: true });
+  writeFileSync(join(RUN_DIR, String(id), 'owner'), String(process.pid));
+  return id;
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const bridgeName = (id: number) => `kslab${id}`;
+const netnsName = (id: number, n: number) => `kslab${id}-${n}`;
+const vethName = (id: number, n: number) => `ksv${id}x${n}`;
+
+/** Removes everything a lab with this id may have left: processes, namespaces, links, dirs. */
+export function teardownById(id: number): void {
+  const dir = join(RUN_DIR, String(id));
+  for (const line of readFileSafe(join(dir, 'pids')).split('\n').filter(Boolean)) {
+    const pid = Number(line);
+    if (pid && processAlive(pid)) quiet('kill', ['-KILL', String(pid)]);
+  }
+  const prefix = `kslab${id}-`;
+  for (const ns of readdirSafe('/run/netns').filter((n) => n.startsWith(prefix))) {
+    let pids: string[] = [];
+    try {
+      pids = sh('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean);
+    } catch {
+      // namespace already gone
+    }
+    for (const pid of pids) quiet('kill', ['-KILL', pid]);
+    quiet('ip', ['netns', 'del', ns]);
+  }
+  quiet('ip', ['link', 'del', bridgeName(id)]);
+  // The kernel destroys a deleted namespace's links asynchronously; wait so the id can be reused.
+  const vethPrefix = `ksv${id}x`;
+  for (let i = 0; i < 100 && sh('ip', ['-br', 'link']).split('\n').some((l) => l.startsWith(vethPrefix)); i++) {
+    execFileSync('sleep', ['0.05']);
+  }
+  rmSync(join(WORK_DIR, String(id)), { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function readdirSafe(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+async function waitForPort(ip: string, port: number, deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: ip, port, timeout: 1000 });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`lab host ${ip}:${port} did not start sshd in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function sshFingerprint(pubKeyLine: string): string {
+  const blob = Buffer.from(pubKeyLine.trim().split(/\s+/)[1] ?? '', 'base64');
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+export interface LabOptions {
+  readonly hosts: number;
+  /** Host name prefix; hosts are <prefix>-1 … <prefix>-N. */
+  readonly prefix?: string;
+  /** Explicit names (overrides prefix and count). */
+  readonly names?: readonly string[];
+}
+
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const rootfs = ensureBaseRootfs();
+  const id = allocateId();
+  const names = options.names ?? Array.from({ length: options.hosts }, (_, i) => `${options.prefix ?? 'node'}-${i + 1}`);
+  const gateway = `10.77.${id}.1`;
+  const bridge = bridgeName(id);
+  const children: ChildProcess[] = [];
+  const hosts: LabHost[] = [];
+  const pidsFile = join(RUN_DIR, String(id), 'pids');
+  try {
+    sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    sh('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
+    sh('ip', ['link', 'set', bridge, 'up']);
+    const started = names.map((name, i) => {
+      const n = i + 1;
+      const ip = `10.77.${id}.${10 + i}`;
+      const ns = netnsName(id, n);
+      const veth = vethName(id, n);
+      sh('ip', ['netns', 'add', ns]);
+      sh('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      sh('ip', ['link', 'set', veth, 'master', bridge, 'up']);
+      sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', gateway]);
+      const dir = join(WORK_DIR, String(id), name);
+      for (const sub of ['upper/etc/ssh', 'work', 'merged']) mkdirSync(join(dir, sub), { recursive: true });
+      writeFileSync(join(dir, 'upper/etc/hostname'), `${name}\n`);
+      writeFileSync(join(dir, 'upper/etc/hosts'), `127.0.0.1\tlocalhost\n${ip}\t${name}\n`);
+      writeFileSync(join(dir, 'upper/etc/machine-id'), `${createHash('md5').update(`${id}/${name}/${Date.now()}`).digest('hex')}\n`);
+      sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, 'upper/etc/ssh/ssh_host_ed25519_key')]);
+      const hostKey = sshFingerprint(readFileSync(join(dir, 'upper/etc/ssh/ssh_host_ed25519_key.pub'), 'utf8'));
+      const logFd = openSync(join(dir, 'init.log'), 'a');
+      const child = spawn(
+        'nsenter',
+        [`--net=/run/netns/${ns}`, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', join(SCRIPTS, 'host-init.sh'), rootfs, dir, name],
+        { stdio: ['ignore', logFd, logFd], detached: true },
+      );
+      closeSync(logFd);
+      child.unref();
+      children.push(child);
+      writeFileSync(pidsFile, `${child.pid}\n`, { flag: 'a' });
+      const exited = new Promise<never>((_, reject) =>
+        child.once('exit', () => reject(new Error(`lab host ${name} stopped during start:\n${readFileSafe(join(dir, 'init.log'))}`))),
+      );
+      return { host: { name, ip, hostKey, netns: ns, pid: child.pid ?? 0 }, exited };
+    });
+    await Promise.all(started.map((s) => Promise.race([waitForPort(s.host.ip, 22, 30_000), s.exited])));
+    for (const s of started) s.exited.catch(() => undefined);
+    hosts.push(...started.map((s) => s.host));
+  } catch (err) {
+    teardownById(id);
+    throw err;
+  }
+
+  const inside = (host: LabHost, command: string): string => {
+    // the unshare parent's only child is the host's PID 1
+    const init = sh('pgrep', ['-P', String(host.pid)]).trim().split('\n')[0] ?? '';
+    return sh('nsenter', ['-t', init, '-m', '-u', '-i', '-n', '-p', '-r', '-w', 'sh', '-c', command]);
+  };
+
+  return {
+    id,
+    hosts,
+    gateway,
+    clientKey: join(CACHE, 'id_ed25519'),
+    inside,
+    async stop() {
+      for (const child of children) quiet('kill', ['-KILL', String(child.pid)]);
+      await Promise.all(
+        children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)))),
+      );
+      teardownById(id);
+    },
+  };
+}
+
+/** Removes every lab whose owning process is gone (crashed test runs). */
+export function sweepStaleLabs(): void {
+  for (const entry of readdirSafe(RUN_DIR)) {
+    const owner = Number(readFileSafe(join(RUN_DIR, entry, 'owner')));
+    if (!owner || !processAlive(owner)) teardownById(Number(entry));
+  }
+  try {
+    rmdirSync(join(WORK_DIR));
+  } catch {
+    // still in use by a live lab, or absent
+  }
+}
