@@ -111,13 +111,10 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
     const port = host.port ?? inv.hostDefaults.port;
     unique('host name', host.name, i, ['hosts', i, 'name'], host.name);
     unique('address', `${host.address}:${port}`, i, ['hosts', i, 'address'], port === 22 ? host.address : `${host.address}:${port}`);
-    unique('node name', host.nodeName ?? host.name, i, ['hosts', i, host.nodeName ? 'nodeName' : 'name'], host.nodeName ?? host.name);
-    if (host.advertiseAddress !== undefined) {
-      if (!isIP(host.advertiseAddress)) out.push({ path: ['hosts', i, 'advertiseAddress'], message: `${JSON.stringify(host.advertiseAddress)} is not an IP address` });
-      else unique('advertise address', host.advertiseAddress, i, ['hosts', i, 'advertiseAddress'], host.advertiseAddress);
-    } else if (isIP(host.address)) {
-      unique('advertise address', host.address, i, ['hosts', i, 'address'], host.address);
-    } else if (host.roles.includes('control-plane')) {
+    if (host.advertiseAddress !== undefined && !isIP(host.advertiseAddress)) {
+      out.push({ path: ['hosts', i, 'advertiseAddress'], message: `${JSON.stringify(host.advertiseAddress)} is not an IP address` });
+    }
+    if (host.advertiseAddress === undefined && !isIP(host.address) && host.roles.includes('control-plane')) {
       out.push({ path: ['hosts', i, 'advertiseAddress'], message: 'required when address is a DNS name: the API server and etcd advertise an IP' });
     }
     const roles = new Set(host.roles);
@@ -132,12 +129,35 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
       out.push({ path: ['hosts', i, 'sudo', 'passwordEnv'], message: 'only used with mode: password' });
     }
   });
+  checkDerivedIdentities(inv, out);
   const controlPlanes = inv.hosts.filter((h) => h.roles.includes('control-plane'));
   if (controlPlanes.length === 0) {
     out.push({ path: ['hosts'], message: 'no host has the control-plane role; at least one is required' });
   }
   if (controlPlanes.length > 1 && !inv.cluster.controlPlaneEndpoint) {
     out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `required with ${controlPlanes.length} control planes (a load balancer or VIP in front of all API servers)` });
+  }
+}
+
+/**
+ * Node names and advertise addresses default to the host name and address; a clash is only
+ * reported here when one side was set explicitly (plain duplicates are reported as such above).
+ */
+function checkDerivedIdentities(inv: Inventory, out: Problem[]): void {
+  const derived = [
+    { kind: 'node name', field: 'nodeName', value: (h: Inventory['hosts'][number]) => h.nodeName ?? h.name },
+    { kind: 'advertise address', field: 'advertiseAddress', value: (h: Inventory['hosts'][number]) => h.advertiseAddress ?? h.address },
+  ] as const;
+  for (const { kind, field, value } of derived) {
+    const first = new Map<string, number>();
+    inv.hosts.forEach((host, i) => {
+      const v = value(host);
+      const j = first.get(v);
+      if (j === undefined) first.set(v, i);
+      else if (host[field] !== undefined || inv.hosts[j]![field] !== undefined) {
+        out.push({ path: ['hosts', i, host[field] !== undefined ? field : field === 'nodeName' ? 'name' : 'address'], message: `duplicate ${kind} ${v} (also used by hosts[${j}] ${inv.hosts[j]!.name})` });
+      }
+    });
   }
 }
 

@@ -1,0 +1,62 @@
+/** Shared helpers of the lab tests: run the real CLI, open Hosts on lab machines. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunLog } from '../../src/log/run-log.js';
+import { Host, type Privilege } from '../../src/transport/host.js';
+import { HostKeyPolicy } from '../../src/transport/host-keys.js';
+import { openSsh, type SshEndpoint } from '../../src/transport/ssh.js';
+import { labInventory, type LabInventoryOptions } from './inventory.js';
+import { OPS_SUDO_PASSWORD, type Lab, type LabHost } from './lab.js';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built CLI (bin/kubestrap.js → dist/) as a user would, without a TTY. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/kubestrap.js', ...args], {
+      env: { ...process.env, KUBESTRAP_LAB_SUDO_PASSWORD: OPS_SUDO_PASSWORD, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `kubestrap-${prefix}-`));
+}
+
+/** Writes a lab inventory to a temp file and returns its path. */
+export function writeLabInventory(lab: Lab, options: LabInventoryOptions = {}, dir = tempDir('inv')): string {
+  const file = join(dir, 'inventory.yaml');
+  writeFileSync(file, labInventory(lab, options));
+  return file;
+}
+
+/** An SSH endpoint for a lab host with its host key pinned. */
+export function endpoint(lab: Lab, host: LabHost, user = 'root'): SshEndpoint {
+  return { name: host.name, address: host.ip, port: 22, user, credentials: { privateKey: readFileSync(lab.clientKey) }, pinnedHostKey: host.hostKey };
+}
+
+export function privilegeFor(user: string): Privilege {
+  if (user === 'root') return { kind: 'root' };
+  if (user === 'ops') return { kind: 'sudo-password', password: OPS_SUDO_PASSWORD };
+  return { kind: 'sudo-passwordless' };
+}
+
+/** Opens a Host on a lab machine as root, ops (sudo with password) or deploy (passwordless sudo). */
+export async function openLabHost(lab: Lab, host: LabHost, user = 'root', log: RunLog = RunLog.disabled()): Promise<Host> {
+  const policy = new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false });
+  const channel = await openSsh(endpoint(lab, host, user), { hostKeys: policy, connectTimeoutMs: 5000 });
+  return new Host(host.name, channel, privilegeFor(user), log);
+}

@@ -1,0 +1,243 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunLog } from '../../src/log/run-log.js';
+import { Host } from '../../src/transport/host.js';
+import { fingerprint, HostKeyPolicy } from '../../src/transport/host-keys.js';
+import { openSsh, SshConnectError } from '../../src/transport/ssh.js';
+import { connectTarget } from '../../src/workflow/connect.js';
+import { endpoint, openLabHost, tempDir } from './helpers.js';
+import { OPS_SUDO_PASSWORD, startLab, type Lab } from './lab.js';
+
+let lab: Lab;
+let root: Host;
+
+beforeAll(async () => {
+  lab = await startLab({ hosts: 3, prefix: 'tr' });
+  root = await openLabHost(lab, lab.hosts[0]!);
+});
+
+afterAll(async () => {
+  await root?.close();
+  await lab?.stop();
+});
+
+describe('exec over real SSH', () => {
+  it('returns stdout, stderr and the exit code', async () => {
+    const r = await root.exec('echo out; echo err >&2; exit 3');
+    expect(r).toEqual({ stdout: 'out\n', stderr: 'err\n', code: 3 });
+  });
+
+  it('passes stdin and plain environment variables', async () => {
+    const r = await root.exec('printf "%s:" "$GREETING"; cat', { stdin: 'from stdin', env: { GREETING: 'hello world' } });
+    expect(r.stdout).toBe('hello world:from stdin');
+  });
+
+  it('quotes argv for POSIX sh, so hostile arguments arrive verbatim', async () => {
+    const args = ["it's", 'a b', '$(id)', '`id`', '"q"', '\\n', ''];
+    const r = await root.exec(['printf', '%s|', ...args]);
+    expect(r.stdout).toBe(`${args.join('|')}|`);
+  });
+
+  it('runs on the host it was opened for', async () => {
+    expect((await root.exec('hostname')).stdout.trim()).toBe(lab.hosts[0]!.name);
+  });
+
+  it('kills a command that outlives its timeout', async () => {
+    await expect(root.exec('sleep 10', { timeoutMs: 300 })).rejects.toThrow(/timed out after 300 ms/);
+    expect((await root.exec('echo still usable')).stdout).toBe('still usable\n');
+  });
+});
+
+describe('sudo', () => {
+  it('as a non-root user with a sudo password fed on stdin, never in argv or the log', async () => {
+    const dir = tempDir('log');
+    const log = new RunLog(join(dir, 'run.log'));
+    const ops = await openLabHost(lab, lab.hosts[1]!, 'ops', log);
+    try {
+      expect((await ops.exec('id -u')).stdout.trim()).toBe('0');
+      expect((await ops.exec('id -un', { asLoginUser: true })).stdout.trim()).toBe('ops');
+      // a long-running privileged command, while root lists every process's argv
+      const running = ops.exec('sleep 2; echo done');
+      await new Promise((r) => setTimeout(r, 700));
+      const otherRoot = await openLabHost(lab, lab.hosts[1]!);
+      const ps = (await otherRoot.exec('ps -eo args')).stdout;
+      await otherRoot.close();
+      expect(ps).toMatch(/sudo -k -S -p/);
+      expect(ps).not.toContain(OPS_SUDO_PASSWORD);
+      expect((await running).stdout).toBe('done\n');
+      // stdin still reaches the command after sudo consumed the password line
+      expect((await ops.exec('cat', { stdin: 'payload' })).stdout).toBe('payload');
+    } finally {
+      await ops.close();
+      await log.close();
+    }
+    const logText = readFileSync(join(dir, 'run.log'), 'utf8');
+    expect(logText).toContain('id -u');
+    expect(logText).not.toContain(OPS_SUDO_PASSWORD);
+  });
+
+  it('as a user with passwordless sudo', async () => {
+    const deploy = await openLabHost(lab, lab.hosts[2]!, 'deploy');
+    try {
+      expect((await deploy.exec('id -u')).stdout.trim()).toBe('0');
+    } finally {
+      await deploy.close();
+    }
+  });
+
+  it('a wrong sudo password is reported without revealing it', async () => {
+    const wrong = 'not-the-password';
+    const hostKeys = new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false });
+    const target = {
+      host: { index: 1, name: lab.hosts[1]!.name } as never,
+      endpoint: endpoint(lab, lab.hosts[1]!, 'ops'),
+      bastion: undefined,
+      privilege: { kind: 'sudo-password' as const, password: wrong },
+    };
+    const error = await connectTarget(target, { hostKeys, connectTimeoutMs: 5000, log: RunLog.disabled() }).catch((e: Error) => e);
+    expect(String(error)).toMatch(/cannot become root: sudo rejected the password/);
+    expect(String(error)).not.toContain(wrong);
+  });
+});
+
+describe('files', () => {
+  it('writes atomically with the requested mode, even over an existing file, and reads back byte-identical', async () => {
+    const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await root.exec('mkdir -p /etc/kubestrap-test && printf old > /etc/kubestrap-test/key && chmod 644 /etc/kubestrap-test/key');
+    await root.writeFiles([
+      { path: '/etc/kubestrap-test/key', content: binary, mode: 0o600 },
+      { path: '/etc/kubestrap-test/sub/dir/config', content: 'a: 1\n', mode: 0o644 },
+    ]);
+    const files = await root.readFiles(['/etc/kubestrap-test/key', '/etc/kubestrap-test/sub/dir/config', '/etc/kubestrap-test/absent']);
+    expect(files.get('/etc/kubestrap-test/key')).toEqual({ content: binary, mode: 0o600, owner: 'root:root' });
+    expect(files.get('/etc/kubestrap-test/sub/dir/config')).toEqual({ content: Buffer.from('a: 1\n'), mode: 0o644, owner: 'root:root' });
+    expect(files.get('/etc/kubestrap-test/absent')).toBeUndefined();
+    // no temp files left behind
+    expect((await root.exec('ls -A /etc/kubestrap-test')).stdout.split('\n').filter(Boolean).sort()).toEqual(['key', 'sub']);
+  });
+
+  it('writes root-owned files as a sudo user and applies an owner', async () => {
+    const ops = await openLabHost(lab, lab.hosts[1]!, 'ops');
+    try {
+      await ops.writeFile('/etc/kubestrap-test-ops.conf', 'secret: value\n', 0o640, 'root:ops');
+      const file = (await ops.readFiles(['/etc/kubestrap-test-ops.conf'])).get('/etc/kubestrap-test-ops.conf');
+      expect(file).toEqual({ content: Buffer.from('secret: value\n'), mode: 0o640, owner: 'root:ops' });
+      expect(await ops.exists('/etc/kubestrap-test-ops.conf')).toBe(true);
+      expect(await ops.exists('/etc/nothing-here')).toBe(false);
+    } finally {
+      await ops.close();
+    }
+  });
+});
+
+describe('port forwarding', () => {
+  it("reaches a service on the host's 127.0.0.1", async () => {
+    const forward = await root.forward(22);
+    try {
+      const banner = await new Promise<string>((resolve, reject) => {
+        const socket = connect(forward.localPort, '127.0.0.1');
+        socket.once('data', (d) => {
+          resolve(d.toString());
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+      expect(banner).toMatch(/^SSH-2\.0-OpenSSH/);
+    } finally {
+      await forward.close();
+    }
+  });
+});
+
+describe('host keys', () => {
+  const target = () => lab.hosts[2]!;
+
+  async function attempt(policy: HostKeyPolicy, pinned?: string): Promise<Error | undefined> {
+    try {
+      const channel = await openSsh({ ...endpoint(lab, target()), pinnedHostKey: pinned }, { hostKeys: policy, connectTimeoutMs: 5000 });
+      await channel.close();
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  it('refuses an unknown key, showing its fingerprint and how to trust it', async () => {
+    const error = await attempt(new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false }));
+    expect(error).toBeInstanceOf(SshConnectError);
+    expect(error!.message).toContain(`unknown host key ${target().hostKey}`);
+    expect(error!.message).toContain('--accept-new-host-keys');
+  });
+
+  it('records a new key only when asked, then trusts it', async () => {
+    const file = join(tempDir('kh'), 'known_hosts');
+    expect(await attempt(new HostKeyPolicy({ knownHostsFile: file, acceptNew: true }))).toBeUndefined();
+    expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^${target().ip.replace(/\./g, '\\.')} ssh-ed25519 `));
+    expect(await attempt(new HostKeyPolicy({ knownHostsFile: file, acceptNew: false }))).toBeUndefined();
+  });
+
+  it('trusts a hashed known_hosts entry written by ssh-keygen -H', async () => {
+    const file = join(tempDir('kh'), 'known_hosts');
+    const key = lab.inside(target(), 'cat /etc/ssh/ssh_host_ed25519_key.pub').trim().split(/\s+/).slice(0, 2).join(' ');
+    writeFileSync(file, `${target().ip} ${key}\n`);
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
+    expect(readFileSync(file, 'utf8')).toMatch(/^\|1\|/);
+    expect(await attempt(new HostKeyPolicy({ knownHostsFile: file, acceptNew: false }))).toBeUndefined();
+  });
+
+  it('always refuses a changed key, even with --accept-new-host-keys, showing both fingerprints', async () => {
+    const file = join(tempDir('kh'), 'known_hosts');
+    const otherKey = lab.inside(lab.hosts[0]!, 'cat /etc/ssh/ssh_host_ed25519_key.pub').trim().split(/\s+/).slice(0, 2).join(' ');
+    writeFileSync(file, `${target().ip} ${otherKey}\n`);
+    const error = await attempt(new HostKeyPolicy({ knownHostsFile: file, acceptNew: true }));
+    expect(error!.message).toContain('HOST KEY CHANGED');
+    expect(error!.message).toContain(lab.hosts[0]!.hostKey);
+    expect(error!.message).toContain(target().hostKey);
+  });
+
+  it('refuses a key that differs from the pinned fingerprint', async () => {
+    const error = await attempt(new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: true }), lab.hosts[0]!.hostKey);
+    expect(error!.message).toContain('does not match the pinned fingerprint');
+    expect(error!.message).toContain(`pinned in inventory: ${lab.hosts[0]!.hostKey}`);
+    expect(error!.message).toContain(`presented (ssh-ed25519): ${target().hostKey}`);
+  });
+
+  it("computes fingerprints exactly like ssh-keygen -lf", async () => {
+    const pub = lab.inside(target(), 'cat /etc/ssh/ssh_host_ed25519_key.pub').trim().split(/\s+/)[1]!;
+    expect(fingerprint(Buffer.from(pub, 'base64'))).toBe(target().hostKey);
+  });
+});
+
+describe('jump host and password login', () => {
+  it('reaches a host through a bastion', async () => {
+    const policy = new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false });
+    const channel = await openSsh(endpoint(lab, lab.hosts[2]!), { hostKeys: policy, connectTimeoutMs: 5000, bastion: endpoint(lab, lab.hosts[0]!) });
+    const host = new Host(lab.hosts[2]!.name, channel, { kind: 'root' }, RunLog.disabled());
+    try {
+      // sshd sees the connection coming from the bastion, not from the workstation
+      const from = (await host.exec('echo $SSH_CONNECTION')).stdout.split(' ')[0];
+      expect(from).toBe(lab.hosts[0]!.ip);
+      expect((await host.exec('hostname')).stdout.trim()).toBe(lab.hosts[2]!.name);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('logs in with a password', async () => {
+    const policy = new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false });
+    const ep = { ...endpoint(lab, lab.hosts[1]!, 'ops'), credentials: { password: OPS_SUDO_PASSWORD } };
+    const channel = await openSsh(ep, { hostKeys: policy, connectTimeoutMs: 5000 });
+    const out = await channel.run('id -un', {});
+    await channel.close();
+    expect(out.stdout.toString().trim()).toBe('ops');
+  });
+
+  it('names the methods when authentication fails', async () => {
+    const policy = new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false });
+    const ep = { ...endpoint(lab, lab.hosts[1]!, 'ops'), credentials: { password: 'wrong-password' } };
+    await expect(openSsh(ep, { hostKeys: policy, connectTimeoutMs: 5000 })).rejects.toThrow(/authentication failed .*\(password\)/);
+  });
+});
