@@ -5,7 +5,8 @@ import { addHostOptions } from './session.js';
 export function addPhaseOptions(cmd: Command): Command {
   return addHostOptions(cmd)
     .option('--only <phases>', 'run only these phases (comma-separated)')
-    .option('--skip <phases>', 'skip these phases (comma-separated)');
+    .option('--skip <phases>', 'skip these phases (comma-separated)')
+    .option('--report <file>', 'also write the per-host result as JSON to this file');
 }
 
 export function planCommand(): Command {

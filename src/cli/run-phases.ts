@@ -1,7 +1,8 @@
 /** Shared body of the host-touching commands: open a session, run phases, report, close. */
 import { applyPhases } from '../../phases/index.js';
 import type { Phase } from '../workflow/phase.js';
-import { formatPlan, formatSummary } from '../workflow/report.js';
+import { writeFileSync } from 'node:fs';
+import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
 import { runWorkflow, selectPhases, type Mode, type RendererChoice, type WorkflowResult } from '../workflow/runner.js';
 import { openSession, type HostOptions, type Session } from './session.js';
 
@@ -9,6 +10,7 @@ export interface PhaseOptions extends HostOptions {
   only?: string;
   skip?: string;
   diff?: boolean;
+  report?: string;
 }
 
 const list = (text: string | undefined) => (text ? text.split(',').map((s) => s.trim()).filter(Boolean) : []);
@@ -44,6 +46,7 @@ export async function runInSession(
 export async function runPhases(mode: Mode, options: PhaseOptions): Promise<number> {
   const phases = selectPhases(applyPhases, list(options.only), list(options.skip));
   return runInSession(mode, options, phases, mode, options.output, (result, session) => {
+    if (options.report) writeFileSync(options.report, `${JSON.stringify(reportJson(result), null, 2)}\n`);
     if (mode === 'plan') console.log(formatPlan(result, options.diff ?? false));
     console.log(formatSummary(result));
     if (session.log.path) console.log(`log: ${session.log.path}`);

@@ -257,6 +257,23 @@ const cluster = object(
   { description: 'Cluster-wide settings (like kubeadm ClusterConfiguration).' },
 );
 
+const preparation = section(
+  'preparation',
+  {
+    sysctl: withDefault(
+      record(string({ description: 'Value.' }), {
+        description: 'Kernel settings added to, or overriding, the defaults kubestrap writes to /etc/sysctl.d/kubernetes.conf.',
+        example: { 'fs.inotify.max_user_instances': '8192' },
+      }),
+      {},
+    ),
+    kernelModules: withDefault(list(string({ description: 'Module name.' }, { pattern: /^[a-z0-9_-]+$/, patternHint: 'a kernel module name' }), { description: 'Extra kernel modules to load now and at boot.', example: ['nf_conntrack'] }), []),
+    manageEtcHosts: withDefault(boolean({ description: 'Keep a managed block in /etc/hosts with every node of the cluster.' }), true),
+    swapOff: withDefault(boolean({ description: 'Turn swap off now and after reboot (the kubelet refuses to run with swap by default).' }), true),
+  },
+  { description: 'Host preparation settings.' },
+);
+
 export const inventorySchema = object(
   'inventory',
   {
@@ -264,6 +281,7 @@ export const inventorySchema = object(
     kind: string({ description: `Must be ${KIND}.`, example: KIND }),
     hostDefaults,
     hosts: list(host, { description: 'The machines of the cluster.' }, { minItems: 1 }),
+    preparation,
     cluster,
   },
   { description: 'A kubestrap inventory: the hosts and how to build the cluster on them.' },
@@ -276,4 +294,5 @@ export type SudoSpec = Infer<typeof sudo>;
 export type BastionSpec = Infer<typeof bastion>;
 export type ClusterSpec = Infer<typeof cluster>;
 export type HostDefaults = Infer<typeof hostDefaults>;
+export type Preparation = Infer<typeof preparation>;
 export type Role = (typeof ROLES)[number];

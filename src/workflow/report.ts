@@ -35,3 +35,19 @@ export function formatSummary(result: WorkflowResult): string {
   const details = failed.map((o) => `\n${o.name} (${o.status} in ${o.failedPhase}):\n${(o.error ?? '').split('\n').map((l) => `  ${l}`).join('\n')}`);
   return [head, table(rows), ...details].join('\n');
 }
+
+/** The machine-readable result (`--report FILE`), for automation around kubestrap. */
+export function reportJson(result: WorkflowResult) {
+  return {
+    mode: result.mode,
+    ok: result.ok,
+    elapsedMs: result.elapsedMs,
+    hosts: result.outcomes.map((o) => ({
+      name: o.name,
+      status: o.status,
+      ...(o.failedPhase ? { failedPhase: o.failedPhase, error: o.error } : {}),
+      changes: o.changes.map(({ phase, change }) => ({ phase, target: change.target, summary: change.summary })),
+      warnings: o.warnings,
+    })),
+  };
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what kubestrap's tests and demo need on a fresh Debian 12 machine (as root):
+# Debian packages for the lab and the real components the tests use, then npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v openssl >/dev/null || need+=(openssl)
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
+command -v ip >/dev/null || need+=(iproute2)
+command -v nsenter >/dev/null || need+=(util-linux)
+command -v tmux >/dev/null || need+=(tmux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# npm ci runs the `prepare` script, which compiles TypeScript to dist/.
+if [ "${1:-}" = --if-missing ] && [ -d node_modules ] && [ -f dist/src/cli/main.js ]; then exit 0; fi
+npm ci --no-audit --no-fund

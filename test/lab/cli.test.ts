@@ -1,0 +1,133 @@
+/**
+ * The CLI against real lab hosts, as an operator runs it: fan-out, failures, host keys, and
+ * plan/apply idempotency with /etc checksums.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir, writeLabInventory } from './helpers.js';
+import { startLab, type Lab, type LabHost } from './lab.js';
+
+interface Report {
+  ok: boolean;
+  hosts: Array<{ name: string; status: string; failedPhase?: string; error?: string; changes: Array<{ phase: string; target: string }>; warnings: Array<{ phase: string; message: string }> }>;
+}
+
+const FANOUT_HOSTS = 22;
+let lab: Lab;
+
+beforeAll(async () => {
+  lab = await startLab({ hosts: FANOUT_HOSTS, prefix: 'fan' });
+});
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+/** Checksums, modes and owners of every file under /etc, to prove a command changed nothing. */
+function etcFingerprint(host: LabHost): string {
+  return lab.inside(host, "find /etc -xdev \\( -type f -o -type l \\) -exec stat -c '%n %a %U:%G %s %Y' {} + | sort; find /etc -xdev -type f -exec sha256sum {} + | sort");
+}
+
+describe('fan-out', () => {
+  it(`runs one command on ${FANOUT_HOSTS} hosts and collects every result`, async () => {
+    const inventory = writeLabInventory(lab);
+    const r = await runCli(['exec', '-i', inventory, '--', 'echo "$(hostname) $(id -u)"']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').sort();
+    expect(lines).toEqual(lab.hosts.map((h) => `${h.name}: ${h.name} 0`).sort());
+    expect(r.stderr).toContain(`${FANOUT_HOSTS} of ${FANOUT_HOSTS} hosts ok`);
+  });
+
+  it('one unreachable host gets a clear error, the others complete, the exit code is non-zero', async () => {
+    const dead = { name: 'ghost', address: `10.77.${lab.id}.250`, roles: ['worker'] };
+    const inventory = writeLabInventory(lab, { extraHosts: [dead] });
+    const r = await runCli(['exec', '-i', inventory, '--', 'hostname']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toHaveLength(FANOUT_HOSTS);
+    expect(r.stderr).toMatch(/ghost\s+unreachable/);
+    expect(r.stderr).toMatch(new RegExp(`ghost \\(unreachable in connect\\):\\n\\s+ghost \\(root@10\\.77\\.${lab.id}\\.250:22\\): (no SSH answer within 5 s|host unreachable)`));
+    expect(r.stderr).toContain(`${FANOUT_HOSTS} of ${FANOUT_HOSTS + 1} hosts ok`);
+  });
+
+  it('works as a non-root user through sudo with a password from the environment', async () => {
+    const inventory = writeLabInventory(lab, { user: 'ops' });
+    const r = await runCli(['exec', '-i', inventory, '--hosts', `${lab.hosts[0]!.name},${lab.hosts[1]!.name}`, '--', 'id -u; whoami']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${lab.hosts[0]!.name}: root`);
+    const missing = await runCli(['exec', '-i', inventory, '--', 'true'], { KUBESTRAP_LAB_SUDO_PASSWORD: '' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('environment variable KUBESTRAP_LAB_SUDO_PASSWORD is not set');
+  });
+});
+
+describe('host keys from the command line', () => {
+  it('refuses unknown keys with their fingerprints, records them with --accept-new-host-keys, then trusts them', async () => {
+    const knownHosts = join(tempDir('kh'), 'known_hosts');
+    const inventory = writeLabInventory(lab, { pinHostKeys: false, knownHostsFile: knownHosts });
+    const two = `${lab.hosts[0]!.name},${lab.hosts[1]!.name}`;
+    const refused = await runCli(['exec', '-i', inventory, '--hosts', two, '--', 'true']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`unknown host key ${lab.hosts[0]!.hostKey}`);
+    expect(refused.stderr).toContain(`unknown host key ${lab.hosts[1]!.hostKey}`);
+    const accepted = await runCli(['exec', '-i', inventory, '--hosts', two, '--accept-new-host-keys', '--', 'true']);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(readFileSync(knownHosts, 'utf8').trim().split('\n')).toHaveLength(2);
+    const again = await runCli(['exec', '-i', inventory, '--hosts', two, '--', 'true']);
+    expect(again.code, again.stderr).toBe(0);
+  });
+});
+
+describe('plan and apply', () => {
+  it('plan changes nothing on any host; apply converges; a second apply and plan report zero changes', async () => {
+    const hosts = lab.hosts.slice(0, 3);
+    const names = hosts.map((h) => h.name).join(',');
+    const dir = tempDir('plan');
+    const inventory = writeLabInventory(lab, {}, dir);
+    const before = hosts.map(etcFingerprint);
+
+    const plan = await runCli(['plan', '-i', inventory, '--hosts', names, '--output', 'plain', '--report', join(dir, 'plan.json')]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const planned = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Report;
+    expect(planned.hosts.every((h) => h.changes.length > 0)).toBe(true);
+    expect(hosts.map(etcFingerprint)).toEqual(before);
+
+    const apply = await runCli(['apply', '-i', inventory, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply.json')]);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    const applied = JSON.parse(readFileSync(join(dir, 'apply.json'), 'utf8')) as Report;
+    expect(applied.hosts.map((h) => h.changes.length)).toEqual(planned.hosts.map((h) => h.changes.length));
+
+    const second = await runCli(['apply', '-i', inventory, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply2.json')]);
+    expect(second.code).toBe(0);
+    const secondReport = JSON.parse(readFileSync(join(dir, 'apply2.json'), 'utf8')) as Report;
+    expect(secondReport.hosts.map((h) => [h.name, h.changes])).toEqual(hosts.map((h) => [h.name, []]));
+    const replan = await runCli(['plan', '-i', inventory, '--hosts', names, '--output', 'plain']);
+    expect(replan.stdout).toContain('Plan: no changes.');
+  });
+
+  it('every line of the plain progress output names its host', async () => {
+    const inventory = writeLabInventory(lab);
+    const r = await runCli(['plan', '-i', inventory, '--hosts', `${lab.hosts[3]!.name},${lab.hosts[4]!.name}`, '--output', 'plain']);
+    const progress = r.stdout.split('\n').filter((l) => /^[✔✖]/.test(l) && !/^✔ [a-z-]+: /.test(l.replace(/\[.*\]$/, '')));
+    expect(progress.length).toBeGreaterThan(0);
+    for (const line of progress) expect(line).toMatch(new RegExp(`${lab.hosts[3]!.name}|${lab.hosts[4]!.name}`));
+  });
+
+  it('a log file records every remote command, with no secret in it', async () => {
+    const dir = tempDir('log');
+    const inventory = writeLabInventory(lab, { user: 'ops' });
+    const r = await runCli(['plan', '-i', inventory, '--hosts', lab.hosts[5]!.name, '--output', 'silent', '--log-file', join(dir, 'run.log')]);
+    expect(r.code, r.stderr).toBe(0);
+    const log = readFileSync(join(dir, 'run.log'), 'utf8');
+    expect(log).toContain('/proc/sys/net/ipv4/ip_forward');
+    expect(log).toMatch(/exit 0 in \d+ ms/);
+    expect(log).not.toContain(process.env.KUBESTRAP_LAB_OPS_PASSWORD ?? 'lab-ops-sudo');
+  });
+
+  it('refuses an unknown phase name before touching any host', async () => {
+    const inventory = writeLabInventory(lab);
+    const r = await runCli(['apply', '-i', inventory, '--only', 'sysctl,sysctll']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown phase sysctll; phases are:');
+  });
+});
