@@ -58,9 +58,14 @@ function withDoc(json: JsonSchema, doc: FieldDoc, defaultValue?: unknown): JsonS
   return out;
 }
 
-function resolveAlias(node: Node, ctx: ReadContext, path: FieldPath): Node | undefined {
+/** The node when it is of the expected kind; otherwise reports and returns undefined. */
+function nodeOfKind<N extends Node>(node: Node, path: FieldPath, ctx: ReadContext, guard: (n: unknown) => n is N, expected: string): N | undefined {
   if (isAlias(node)) {
     ctx.report(node, path, 'YAML aliases are not supported in inventories; write the value out');
+    return undefined;
+  }
+  if (!guard(node)) {
+    ctx.report(node, path, `expected ${expected}, got ${describe(node)}`);
     return undefined;
   }
   return node;
@@ -77,12 +82,8 @@ function scalar<T>(
     doc,
     required: true,
     read(node, path, ctx) {
-      const n = resolveAlias(node, ctx, path);
+      const n = nodeOfKind(node, path, ctx, isScalar, typeName);
       if (!n) return undefined;
-      if (!isScalar(n)) {
-        ctx.report(n, path, `expected ${typeName}, got ${describe(n)}`);
-        return undefined;
-      }
       const result = accept(n.value);
       if (isProblem(result)) {
         ctx.report(n, path, result.problem);
@@ -165,12 +166,8 @@ export function list<T>(element: Schema<T>, doc: FieldDoc, opts: { minItems?: nu
     required: true,
     element: element as Schema<unknown>,
     read(node, path, ctx) {
-      const n = resolveAlias(node, ctx, path);
+      const n = nodeOfKind(node, path, ctx, isSeq, 'a list');
       if (!n) return undefined;
-      if (!isSeq(n)) {
-        ctx.report(n, path, `expected a list, got ${describe(n)}`);
-        return undefined;
-      }
       if (opts.minItems && n.items.length < opts.minItems) {
         ctx.report(n, path, `needs at least ${opts.minItems} item${opts.minItems === 1 ? '' : 's'}`);
       }
@@ -204,12 +201,8 @@ export function record<T>(element: Schema<T>, doc: FieldDoc, keyCheck?: { patter
     required: true,
     element: element as Schema<unknown>,
     read(node, path, ctx) {
-      const n = resolveAlias(node, ctx, path);
+      const n = nodeOfKind(node, path, ctx, isMap, 'a mapping');
       if (!n) return undefined;
-      if (!isMap(n)) {
-        ctx.report(n, path, `expected a mapping, got ${describe(n)}`);
-        return undefined;
-      }
       const out: Record<string, T> = {};
       for (const pair of n.items) {
         const key = keyOf(pair);
@@ -240,12 +233,8 @@ export function object<F extends Record<string, Schema<unknown>>>(typeName: stri
     required: true,
     fields,
     read(node, path, ctx) {
-      const n = resolveAlias(node, ctx, path);
+      const n = nodeOfKind(node, path, ctx, isMap, `a mapping (${typeName})`);
       if (!n) return undefined;
-      if (!isMap(n)) {
-        ctx.report(n, path, `expected a mapping (${typeName}), got ${describe(n)}`);
-        return undefined;
-      }
       const seen = new Map<string, Pair>();
       for (const pair of n.items) {
         const key = keyOf(pair);
