@@ -4,11 +4,13 @@ import { InventoryError } from '../inventory/issues.js';
 import { CredentialError } from '../transport/credentials.js';
 import { PhaseSelectionError } from '../workflow/runner.js';
 import { applyCommand } from './apply.js';
+import { certsCommand } from './certs.js';
 import { UsageError } from './errors.js';
 import { execCommand } from './exec.js';
 import { factsCommand } from './facts.js';
 import { planCommand } from './plan.js';
 import { schemaCommand } from './schema.js';
+import { tokenCommand } from './token.js';
 import { validateCommand } from './validate.js';
 
 export function program(): Command {
@@ -17,9 +19,15 @@ export function program(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [validateCommand(), planCommand(), applyCommand(), factsCommand(), execCommand(), schemaCommand()]) {
-    root.addCommand(cmd.exitOverride());
+  for (const cmd of [validateCommand(), planCommand(), applyCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand()]) {
+    root.addCommand(cmd);
   }
+  // errors are turned into exit codes by main(), at every level of subcommand
+  const overrideAll = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(overrideAll);
+  };
+  overrideAll(root);
   return root;
 }
 

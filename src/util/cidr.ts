@@ -69,3 +69,9 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
 export function nthAddress(c: Cidr, n: number): string {
   return formatIp(c.family, c.network + BigInt(n));
 }
+
+/** One spelling per address (0:0:0:0:0:0:0:1 and ::1 compare equal); non-IPs pass through. */
+export function canonicalIp(text: string): string {
+  const ip = parseIp(text);
+  return ip ? formatIp(ip.family, ip.value) : text;
+}
