@@ -26,7 +26,7 @@ function formatFindings(findings: readonly Finding[]): string {
 
 /** Runs generation (or renewal) for the inventory into OUT and prints what happened. */
 async function generate(options: GenerateOptions, renew: ReadonlySet<string>): Promise<number> {
-  const { inventory } = await loadInventory(options.inventory);
+  const { inventory } = await loadInventory(options.inventory, { checkKeyFiles: false });
   const config = clusterPki(inventory);
   const nodes = pkiNodes(inventory);
   const existing = new Map(nodes.map((n) => [n.node.nodeName, readNodeFiles(options.out, n.node.nodeName)]));

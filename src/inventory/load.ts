@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseAllDocuments, isNode, type Document, type Node } from 'yaml';
 import { formatPath, InventoryError, type FieldPath, type InventoryIssue } from './issues.js';
 import { inventorySchema, type Inventory } from './schema.js';
-import { validateInventory } from './validate.js';
+import { validateInventory, type ValidateOptions } from './validate.js';
 
 export interface LoadedInventory {
   readonly file: string;
@@ -29,7 +29,7 @@ function locator(doc: Document, lineCounter: LineCounter) {
 }
 
 /** Parses and validates inventory text; throws InventoryError listing every problem. */
-export async function parseInventory(text: string, file: string): Promise<LoadedInventory> {
+export async function parseInventory(text: string, file: string, options: ValidateOptions = {}): Promise<LoadedInventory> {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const issues: InventoryIssue[] = [];
@@ -54,7 +54,7 @@ export async function parseInventory(text: string, file: string): Promise<Loaded
   if (!root) report(undefined, [], 'the file is empty');
   const locate = locator(doc, lineCounter);
   if (inventory) {
-    for (const problem of await validateInventory(inventory)) {
+    for (const problem of await validateInventory(inventory, options)) {
       const { line, column } = locate(problem.path);
       issues.push({ file, line, column, path: formatPath(problem.path), message: problem.message });
     }
@@ -64,7 +64,7 @@ export async function parseInventory(text: string, file: string): Promise<Loaded
   return { file, inventory, locate };
 }
 
-export async function loadInventory(file: string): Promise<LoadedInventory> {
+export async function loadInventory(file: string, options: ValidateOptions = {}): Promise<LoadedInventory> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -72,5 +72,5 @@ export async function loadInventory(file: string): Promise<LoadedInventory> {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new InventoryError([{ file, line: 1, column: 1, path: '', message: `cannot read inventory: ${reason}` }]);
   }
-  return parseInventory(text, file);
+  return parseInventory(text, file, options);
 }

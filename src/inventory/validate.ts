@@ -30,7 +30,7 @@ function durationHours(text: string): number {
   return m ? Number(m[1] ?? 0) + Number(m[2] ?? 0) / 60 : NaN;
 }
 
-async function checkAuth(auth: AuthSpec | undefined, path: FieldPath, out: Problem[]): Promise<void> {
+async function checkAuth(auth: AuthSpec | undefined, path: FieldPath, out: Problem[], checkKeyFiles: boolean): Promise<void> {
   if (!auth) return;
   const methods = [auth.keyPath !== undefined && 'keyPath', auth.agent && 'agent', auth.passwordEnv !== undefined && 'passwordEnv'].filter(Boolean);
   if (methods.length > 1) out.push({ path, message: `choose one login method, not ${methods.join(' and ')}` });
@@ -41,7 +41,7 @@ async function checkAuth(auth: AuthSpec | undefined, path: FieldPath, out: Probl
   if (auth.passphraseEnv && auth.passphrasePrompt) {
     out.push({ path: [...path, 'passphrasePrompt'], message: 'use passphraseEnv or passphrasePrompt, not both' });
   }
-  if (auth.keyPath !== undefined) {
+  if (auth.keyPath !== undefined && checkKeyFiles) {
     try {
       await access(expandHome(auth.keyPath), constants.R_OK);
     } catch (err) {
@@ -196,18 +196,24 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
   }
 }
 
-export async function validateInventory(inv: Inventory): Promise<Problem[]> {
+export interface ValidateOptions {
+  /** Whether SSH key files must be readable (not for commands that touch no host). */
+  readonly checkKeyFiles?: boolean;
+}
+
+export async function validateInventory(inv: Inventory, options: ValidateOptions = {}): Promise<Problem[]> {
+  const keys = options.checkKeyFiles ?? true;
   const out: Problem[] = [];
   if (inv.apiVersion !== API_VERSION) out.push({ path: ['apiVersion'], message: `must be ${API_VERSION}, got ${JSON.stringify(inv.apiVersion)}` });
   if (inv.kind !== KIND) out.push({ path: ['kind'], message: `must be ${KIND}, got ${JSON.stringify(inv.kind)}` });
   checkHosts(inv, out);
   checkNetworks(inv, out);
   checkCluster(inv, out);
-  await checkAuth(inv.hostDefaults.auth, ['hostDefaults', 'auth'], out);
-  await checkAuth(inv.hostDefaults.bastion?.auth, ['hostDefaults', 'bastion', 'auth'], out);
+  await checkAuth(inv.hostDefaults.auth, ['hostDefaults', 'auth'], out, keys);
+  await checkAuth(inv.hostDefaults.bastion?.auth, ['hostDefaults', 'bastion', 'auth'], out, keys);
   for (const [i, host] of inv.hosts.entries()) {
-    await checkAuth(host.auth, ['hosts', i, 'auth'], out);
-    await checkAuth(host.bastion?.auth, ['hosts', i, 'bastion', 'auth'], out);
+    await checkAuth(host.auth, ['hosts', i, 'auth'], out, keys);
+    await checkAuth(host.bastion?.auth, ['hosts', i, 'bastion', 'auth'], out, keys);
   }
   return out;
 }

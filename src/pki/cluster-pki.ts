@@ -86,6 +86,28 @@ function caProblems(certPem: string, keyPem: string, now: Date): string[] {
   return certificateProblems(certPem, keyPem, { commonName: facts.commonName, organizations: facts.organizations, sans: [] }, now).concat(facts.isCA ? [] : ['not a CA certificate']);
 }
 
+/**
+ * Keys are the slow part (RSA prime search). Every key the run needs is started at once so the
+ * thread pool keeps all cores busy; `take` hands them out in order.
+ */
+class KeyPool {
+  private readonly pending: Array<Promise<KeyPair>>;
+  constructor(
+    private readonly algorithm: ClusterPki['keyAlgorithm'],
+    count: number,
+  ) {
+    this.pending = Array.from({ length: count }, () => generateKey(algorithm));
+  }
+  take(): Promise<KeyPair> {
+    return this.pending.shift() ?? generateKey(this.algorithm);
+  }
+}
+
+const wantsRenewal = (renew: ReadonlySet<string>, name: string) => renew.has(name) || renew.has('all');
+const leafNeedsIssue = (have: FileSet, spec: CertSpec, renew: ReadonlySet<string>) =>
+  !have.has(pkiPath(spec.file, 'crt')) || !have.has(pkiPath(spec.file, 'key')) || wantsRenewal(renew, spec.name);
+const kubeconfigNeedsIssue = (have: FileSet, spec: KubeconfigSpec, renew: ReadonlySet<string>) => !have.has(spec.file) || wantsRenewal(renew, spec.file);
+
 interface PlannedCert {
   readonly node: string;
   readonly findingFile: string;
@@ -93,7 +115,14 @@ interface PlannedCert {
   readonly issue: (key: KeyPair) => PkiFile[];
 }
 
-export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNode[], existing: ReadonlyMap<string, FileSet>, options: { renew?: ReadonlySet<string>; now?: Date } = {}): Promise<PkiResult> {
+export interface BuildOptions {
+  readonly renew?: ReadonlySet<string>;
+  readonly now?: Date;
+  /** Leave out the kubeconfig files (kubeadm's `init phase certs all` scope). */
+  readonly withoutKubeconfigs?: boolean;
+}
+
+export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNode[], existing: ReadonlyMap<string, FileSet>, options: BuildOptions = {}): Promise<PkiResult> {
   const now = options.now ?? new Date();
   const renew = options.renew ?? new Set<string>();
   const findings: Finding[] = [];
@@ -119,7 +148,14 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
     } else newCas.push(name);
   }
   const saKeyPem = firstFiles.get('pki/sa.key');
-  const [saKey, ...caKeys] = await Promise.all([saKeyPem ? keyPairFromPem(saKeyPem) : generateKey(config.keyAlgorithm), ...newCas.map(() => generateKey(config.keyAlgorithm))]);
+  const kubeconfigs = options.withoutKubeconfigs ? [] : kubeconfigsFor(config);
+  const leafCount = controlPlanes.reduce((n, { node }) => {
+    const have = existing.get(node.nodeName) ?? new Map<string, string>();
+    return n + CERTIFICATES.filter((c) => c.ca && leafNeedsIssue(have, c, renew)).length + kubeconfigs.filter((k) => kubeconfigNeedsIssue(have, k, renew)).length;
+  }, 0);
+  const pool = new KeyPool(config.keyAlgorithm, newCas.length + (saKeyPem ? 0 : 1) + leafCount);
+  const caKeys = await Promise.all(newCas.map(() => pool.take()));
+  const saKey = saKeyPem ? keyPairFromPem(saKeyPem) : await pool.take();
   newCas.forEach((name, i) => {
     const spec = CERTIFICATES.find((c) => c.name === name)!;
     const key = caKeys[i]!;
@@ -161,15 +197,18 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
     }
     if (!controlPlane) continue;
     for (const spec of CERTIFICATES.filter((c) => c.ca)) planned.push(...planLeaf(config, node, spec, have, cas, renew, now, findings));
-    for (const spec of kubeconfigsFor(config)) planned.push(...planKubeconfig(config, node, spec, have, cas.get('ca')!, renew, now, findings));
+    for (const spec of kubeconfigs) planned.push(...planKubeconfig(config, node, spec, have, cas.get('ca')!, renew, now, findings));
   }
 
-  // 3. Keys for everything new, generated in parallel, then certificates (fast).
-  const keys = await Promise.all(planned.map(() => generateKey(config.keyAlgorithm)));
-  planned.forEach((p, i) => {
-    writes.get(p.node)!.push(...p.issue(keys[i]!));
-    findings.push({ node: p.node, file: p.findingFile, status: p.status, problems: [] });
-  });
+  // 3. Certificates for everything new, each signed as soon as its key is ready.
+  await Promise.all(
+    planned.map(async (p) => {
+      const key = await pool.take();
+      writes.get(p.node)!.push(...p.issue(key));
+      findings.push({ node: p.node, file: p.findingFile, status: p.status, problems: [] });
+    }),
+  );
+  findings.sort((a, b) => a.node.localeCompare(b.node) || a.file.localeCompare(b.file));
   return { writes, findings };
 }
 
@@ -179,8 +218,7 @@ function planLeaf(config: ClusterPki, node: NodePki, spec: CertSpec, have: FileS
   const certPath = pkiPath(spec.file, 'crt');
   const certPem = have.get(certPath);
   const keyPem = have.get(pkiPath(spec.file, 'key'));
-  const renewIt = renew.has(spec.name) || renew.has('all');
-  if (certPem && keyPem && !renewIt) {
+  if (certPem && keyPem && !leafNeedsIssue(have, spec, renew)) {
     const problems = certificateProblems(certPem, keyPem, expected, now);
     findings.push({ node: node.nodeName, file: certPath, status: problems.length ? 'mismatch' : 'kept', problems });
     return [];
@@ -215,7 +253,7 @@ function planKubeconfig(config: ClusterPki, node: NodePki, spec: KubeconfigSpec,
   const userName = spec.clientName(node);
   const server = serverUrl(config, node, spec.server);
   const current = have.get(spec.file);
-  if (current !== undefined && !renew.has(spec.file) && !renew.has('all')) {
+  if (current !== undefined && !kubeconfigNeedsIssue(have, spec, renew)) {
     findings.push({ node: node.nodeName, file: spec.file, ...kubeconfigStatus(current, { userName, server, organizations: spec.organizations(config), clusterName: config.clusterName, ca }, now) });
     return [];
   }
