@@ -98,13 +98,15 @@ describe('real etcd with the generated certificates', () => {
     expect(r.output).toMatch(/is healthy/);
   });
 
-  it('refuses a client certificate issued by a different CA, in the TLS handshake', () => {
+  it('refuses a client certificate issued by a different CA, in the TLS handshake', async () => {
     const r = health('etcd/healthcheck-client', otherPki);
     expect(r.code, r.output).not.toBe(0);
     expect(r.output).toMatch(/is unhealthy/);
     // curl shows the handshake failing, and etcd's log says why it rejected the client
     const tls = spawnSync('curl', ['-sS', '--cacert', join(pki, 'etcd/ca.crt'), '--cert', join(otherPki, 'etcd/healthcheck-client.crt'), '--key', join(otherPki, 'etcd/healthcheck-client.key'), `${clientUrl}/health`], { encoding: 'utf8' });
     expect(tls.status).not.toBe(0);
+    // spawnSync blocked the event loop: let etcd's log lines arrive
+    for (let i = 0; i < 50 && !/rejected connection/.test(etcdLog); i++) await new Promise((r) => setTimeout(r, 100));
     expect(etcdLog).toMatch(/rejected connection .*certificate signed by unknown authority/);
     const ok = spawnSync('curl', ['-sS', '--cacert', join(pki, 'etcd/ca.crt'), '--cert', join(pki, 'etcd/healthcheck-client.crt'), '--key', join(pki, 'etcd/healthcheck-client.key'), `${clientUrl}/health`], { encoding: 'utf8' });
     expect(ok.stdout).toContain('"health":"true"');
