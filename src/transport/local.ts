@@ -8,14 +8,25 @@ import type { Channel, PortForward } from './host.js';
 export class LocalChannel implements Channel {
   run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
     return new Promise((resolve, reject) => {
-      const child = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'], ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}) });
+      // its own process group, so a timeout kills the whole command, not just the shell
+      const child = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      const timer = opts.timeoutMs
+        ? setTimeout(() => {
+            try {
+              process.kill(-child.pid!, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+            reject(new Error(`local command timed out after ${opts.timeoutMs} ms`));
+          }, opts.timeoutMs)
+        : undefined;
       child.stdout.on('data', (d: Buffer) => out.push(d));
       child.stderr.on('data', (d: Buffer) => err.push(d));
       child.on('error', reject);
-      child.on('close', (code, signal) => {
-        if (signal === 'SIGKILL' && opts.timeoutMs) return reject(new Error(`local command timed out after ${opts.timeoutMs} ms`));
+      child.on('close', (code) => {
+        if (timer) clearTimeout(timer);
         resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: code ?? 255 });
       });
       child.stdin.on('error', () => undefined); // the command may exit without reading its input

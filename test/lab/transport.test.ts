@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,7 +183,6 @@ describe('host keys', () => {
     const file = join(tempDir('kh'), 'known_hosts');
     const key = lab.inside(target(), 'cat /etc/ssh/ssh_host_ed25519_key.pub').trim().split(/\s+/).slice(0, 2).join(' ');
     writeFileSync(file, `${target().ip} ${key}\n`);
-    const { execFileSync } = await import('node:child_process');
     execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
     expect(readFileSync(file, 'utf8')).toMatch(/^\|1\|/);
     expect(await attempt(new HostKeyPolicy({ knownHostsFile: file, acceptNew: false }))).toBeUndefined();
@@ -233,6 +233,33 @@ describe('jump host and password login', () => {
     const out = await channel.run('id -un', {});
     await channel.close();
     expect(out.stdout.toString().trim()).toBe('ops');
+  });
+
+  it('logs in with a passphrase-protected key and with an ssh-agent', async () => {
+    const dir = tempDir('keys');
+    const key = join(dir, 'id_pass');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'correct horse', '-f', key]);
+    lab.inside(lab.hosts[2]!, `cat >> /root/.ssh/authorized_keys <<'K'\n${readFileSync(`${key}.pub`, 'utf8')}K`);
+    const policy = new HostKeyPolicy({ knownHostsFile: join(dir, 'known_hosts'), acceptNew: false });
+    const withPassphrase = { ...endpoint(lab, lab.hosts[2]!), credentials: { privateKey: readFileSync(key), passphrase: 'correct horse' } };
+    const channel = await openSsh(withPassphrase, { hostKeys: policy, connectTimeoutMs: 5000 });
+    expect((await channel.run('id -un', {})).stdout.toString().trim()).toBe('root');
+    await channel.close();
+    const wrong = { ...withPassphrase, credentials: { privateKey: readFileSync(key), passphrase: 'wrong' } };
+    await expect(openSsh(wrong, { hostKeys: policy, connectTimeoutMs: 5000 })).rejects.toThrow(/bad passphrase/);
+
+    const socket = join(dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 50 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+      execFileSync('ssh-add', ['-q', lab.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+      const viaAgent = { ...endpoint(lab, lab.hosts[2]!), credentials: { agent: socket } };
+      const agentChannel = await openSsh(viaAgent, { hostKeys: policy, connectTimeoutMs: 5000 });
+      expect((await agentChannel.run('hostname', {})).stdout.toString().trim()).toBe(lab.hosts[2]!.name);
+      await agentChannel.close();
+    } finally {
+      agent.kill();
+    }
   });
 
   it('names the methods when authentication fails', async () => {

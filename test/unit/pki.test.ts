@@ -337,3 +337,30 @@ describe('upload-certs encryption', () => {
     expect(sealed.length).toBe(12 + 5 + 16);
   });
 });
+
+describe('reusing a CA and other key sizes', () => {
+  it('certs generate --ca-from signs everything with the supplied CA', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-cafrom-'));
+    const supplied = join(dir, 'my-ca');
+    execFileSync('mkdir', ['-p', supplied]);
+    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=corporate-k8s-ca', '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign', '-keyout', join(supplied, 'ca.key'), '-out', join(supplied, 'ca.crt')]);
+    writeFileSync(join(dir, 'inventory.yaml'), INVENTORY);
+    const r = cli(['certs', 'generate', '-i', join(dir, 'inventory.yaml'), '--out', join(dir, 'out'), '--ca-from', supplied]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const p = join(dir, 'out', 'cp-1', 'etc', 'kubernetes', 'pki');
+    expect(readFileSync(join(p, 'ca.crt'), 'utf8')).toBe(readFileSync(join(supplied, 'ca.crt'), 'utf8'));
+    expect(openssl(['verify', '-CAfile', join(supplied, 'ca.crt'), join(p, 'apiserver.crt')]).trim()).toMatch(/: OK$/);
+    expect(r.stdout).toMatch(/kept +cp-1: pki\/ca\.crt/);
+    // the other CAs were generated, since none were supplied
+    expect(r.stdout).toMatch(/created +cp-1: pki\/front-proxy-ca\.crt/);
+  });
+
+  it('keyAlgorithm RSA-3072 gives 3072-bit keys', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-3072-'));
+    writeFileSync(join(dir, 'inventory.yaml'), `${INVENTORY}    keyAlgorithm: RSA-3072\n`);
+    const r = cli(['certs', 'generate', '-i', join(dir, 'inventory.yaml'), '--out', join(dir, 'out')]);
+    expect(r.code, r.stderr).toBe(0);
+    const text = openssl(['x509', '-in', join(dir, 'out', 'cp-1', 'etc', 'kubernetes', 'pki', 'apiserver.crt'), '-noout', '-text']);
+    expect(text).toContain('Public-Key: (3072 bit)');
+  });
+});

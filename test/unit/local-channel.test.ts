@@ -1,0 +1,35 @@
+/** The local channel (for `kubestrap join` on the node itself), on this machine. */
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RunLog } from '../../src/log/run-log.js';
+import { Host } from '../../src/transport/host.js';
+import { LocalChannel } from '../../src/transport/local.js';
+
+const host = new Host('localhost', new LocalChannel(), { kind: 'login-user' }, RunLog.disabled());
+
+describe('local channel', () => {
+  it('runs sh scripts with stdin, env and exit codes', async () => {
+    expect(await host.exec('read x; echo "$x-$V"; exit 4', { stdin: 'in\n', env: { V: 'env' } })).toEqual({ stdout: 'in-env\n', stderr: '', code: 4 });
+  });
+
+  it('writes files atomically with modes and reads them back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-local-'));
+    const owner = `${process.getuid!()}:${process.getgid!()}`;
+    await host.writeFiles([{ path: join(dir, 'a/b.conf'), content: 'x=1\n', mode: 0o640, owner }]);
+    expect(readFileSync(join(dir, 'a/b.conf'), 'utf8')).toBe('x=1\n');
+    expect(statSync(join(dir, 'a/b.conf')).mode & 0o777).toBe(0o640);
+    const read = await host.readFiles([join(dir, 'a/b.conf'), join(dir, 'missing')]);
+    expect(read.get(join(dir, 'a/b.conf'))?.mode).toBe(0o640);
+    expect(read.get(join(dir, 'missing'))).toBeUndefined();
+  });
+
+  it('times out', async () => {
+    await expect(host.exec('sleep 5', { timeoutMs: 200 })).rejects.toThrow(/timed out/);
+  });
+
+  it('forwards a port to itself', async () => {
+    expect((await host.forward(6443)).localPort).toBe(6443);
+  });
+});
