@@ -4,6 +4,7 @@ import { addHostOptions } from './session.js';
 
 export function addPhaseOptions(cmd: Command): Command {
   return addHostOptions(cmd)
+    .option('--ignore-preflight-errors <checks>', 'preflight checks whose errors become warnings (comma-separated names, or all)')
     .option('--only <phases>', 'run only these phases (comma-separated)')
     .option('--skip <phases>', 'skip these phases (comma-separated)')
     .option('--report <file>', 'also write the per-host result as JSON to this file');

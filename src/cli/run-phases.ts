@@ -3,10 +3,12 @@ import { applyPhases } from '../../phases/index.js';
 import type { Phase } from '../workflow/phase.js';
 import { writeFileSync } from 'node:fs';
 import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
-import { runWorkflow, selectPhases, type Mode, type RendererChoice, type WorkflowResult } from '../workflow/runner.js';
+import { formatFindings } from '../preflight/checks.js';
+import { runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
 import { openSession, type HostOptions, type Session } from './session.js';
 
 export interface PhaseOptions extends HostOptions {
+  ignorePreflightErrors?: string;
   only?: string;
   skip?: string;
   diff?: boolean;
@@ -26,6 +28,7 @@ export async function runInSession(
   mode: Mode,
   renderer: RendererChoice,
   report: (result: WorkflowResult, session: Session) => number,
+  preflight?: RunOptions['preflight'],
 ): Promise<number> {
   const session = await openSession(command, options);
   try {
@@ -35,6 +38,7 @@ export async function runInSession(
       renderer,
       connect: session.connect,
       log: session.log,
+      ...(preflight ? { preflight } : {}),
     });
     await Promise.all(result.connected.map((t) => t.host.close()));
     return report(result, session);
@@ -45,11 +49,13 @@ export async function runInSession(
 
 export async function runPhases(mode: Mode, options: PhaseOptions): Promise<number> {
   const phases = selectPhases(applyPhases, list(options.only), list(options.skip));
+  const preflight = { ignore: new Set(list(options.ignorePreflightErrors)) };
   return runInSession(mode, options, phases, mode, options.output, (result, session) => {
+    if (result.preflight.length) console.log(formatFindings(result.preflight, result.connected.length));
     if (options.report) writeFileSync(options.report, `${JSON.stringify(reportJson(result), null, 2)}\n`);
     if (mode === 'plan') console.log(formatPlan(result, options.diff ?? false));
     console.log(formatSummary(result));
     if (session.log.path) console.log(`log: ${session.log.path}`);
     return result.ok ? 0 : 1;
-  });
+  }, preflight);
 }

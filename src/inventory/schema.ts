@@ -270,6 +270,16 @@ const preparation = section(
     kernelModules: withDefault(list(string({ description: 'Module name.' }, { pattern: /^[a-z0-9_-]+$/, patternHint: 'a kernel module name' }), { description: 'Extra kernel modules to load now and at boot.', example: ['nf_conntrack'] }), []),
     manageEtcHosts: withDefault(boolean({ description: 'Keep a managed block in /etc/hosts with every node of the cluster.' }), true),
     swapOff: withDefault(boolean({ description: 'Turn swap off now and after reboot (the kubelet refuses to run with swap by default).' }), true),
+    requirements: section(
+      'requirements',
+      {
+        controlPlaneCPUs: withDefault(integer({ description: 'Minimum CPUs of a control plane (preflight NumCPU).' }, { min: 1 }), 2),
+        controlPlaneMemoryMB: withDefault(integer({ description: 'Minimum memory of a control plane in MB (preflight Mem).' }, { min: 1 }), 1700),
+        workerCPUs: withDefault(integer({ description: 'Minimum CPUs of a worker.' }, { min: 1 }), 1),
+        workerMemoryMB: withDefault(integer({ description: 'Minimum memory of a worker in MB.' }, { min: 1 }), 1024),
+      },
+      { description: 'Resources preflight demands of each host.' },
+    ),
   },
   { description: 'Host preparation settings.' },
 );

@@ -6,21 +6,28 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
 }
 
+/** The plan per host; hosts with identical plans (common with many workers) are listed once. */
 export function formatPlan(result: WorkflowResult, showDiff: boolean): string {
-  const lines: string[] = [];
+  const groups = new Map<string, { hosts: string[]; lines: string[] }>();
   for (const outcome of result.outcomes) {
     if (outcome.changes.length === 0 && outcome.warnings.length === 0) continue;
-    lines.push(`${outcome.name}:`);
+    const lines: string[] = [];
     for (const { phase, change } of outcome.changes) {
       lines.push(`  ~ [${phase}] ${change.target}: ${change.summary}`);
       if (showDiff && change.detail) lines.push(...change.detail.split('\n').map((l) => `      ${l}`));
     }
     for (const w of outcome.warnings) lines.push(`  ! [${w.phase}] ${w.message}`);
+    const key = lines.join('\n');
+    const group = groups.get(key) ?? { hosts: [], lines };
+    group.hosts.push(outcome.name);
+    groups.set(key, group);
   }
+  const out: string[] = [];
+  for (const { hosts, lines } of groups.values()) out.push(`${hosts.join(', ')}${hosts.length > 1 ? ` (${hosts.length} hosts)` : ''}:`, ...lines);
   const total = result.outcomes.reduce((n, o) => n + o.changes.length, 0);
   const hostsWithChanges = result.outcomes.filter((o) => o.changes.length).length;
-  lines.push(total === 0 ? 'Plan: no changes. The hosts are in the desired state.' : `Plan: ${total} change${total === 1 ? '' : 's'} on ${hostsWithChanges} host${hostsWithChanges === 1 ? '' : 's'}.`);
-  return lines.join('\n');
+  out.push(total === 0 ? 'Plan: no changes. The hosts are in the desired state.' : `Plan: ${total} change${total === 1 ? '' : 's'} on ${hostsWithChanges} host${hostsWithChanges === 1 ? '' : 's'}.`);
+  return out.join('\n');
 }
 
 export function formatSummary(result: WorkflowResult): string {
@@ -49,5 +56,6 @@ export function reportJson(result: WorkflowResult) {
       changes: o.changes.map(({ phase, change }) => ({ phase, target: change.target, summary: change.summary })),
       warnings: o.warnings,
     })),
+    preflight: result.preflight,
   };
 }

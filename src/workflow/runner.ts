@@ -8,6 +8,9 @@ import type { Inventory } from '../inventory/schema.js';
 import type { RunLog } from '../log/run-log.js';
 import type { ConnectTarget } from '../transport/credentials.js';
 import { connectTarget, type ConnectOptions } from './connect.js';
+import { applyIgnores, evaluate, mirrorUrls, type Observed, type PreflightFinding } from '../preflight/checks.js';
+import { gatherSnapshot } from '../preflight/gather.js';
+import { mapLimit } from '../util/concurrency.js';
 import type { Change, HostTarget, Phase, PhaseContext } from './phase.js';
 
 export type Mode = 'plan' | 'apply';
@@ -15,6 +18,8 @@ export type RendererChoice = 'auto' | 'plain' | 'silent';
 
 export interface RunOptions {
   readonly mode: Mode;
+  /** Run the cluster-wide preflight gate before the phases; errors stop apply before any change. */
+  readonly preflight?: { readonly ignore: ReadonlySet<string> };
   readonly concurrency: number;
   readonly renderer: RendererChoice;
   readonly connect: ConnectOptions;
@@ -28,7 +33,8 @@ export interface HostChange {
 
 export interface HostOutcome {
   readonly name: string;
-  status: 'ok' | 'failed' | 'unreachable';
+  /** blocked: not changed because preflight failed on other hosts. */
+  status: 'ok' | 'failed' | 'unreachable' | 'blocked';
   failedPhase?: string;
   error?: string;
   readonly changes: HostChange[];
@@ -42,6 +48,7 @@ export interface WorkflowResult {
   readonly elapsedMs: number;
   /** Hosts that connected; the caller closes them (or keeps using them). */
   readonly connected: readonly HostTarget[];
+  readonly preflight: readonly PreflightFinding[];
 }
 
 export class PhaseSelectionError extends Error {}
@@ -91,14 +98,46 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
     },
   }));
 
-  const ctx = (): PhaseContext => ({ inventory, hosts: connected, log: options.log });
-  const alive = (t: HostTarget) => outcomes.get(t.spec.name)!.status === 'ok';
+  // inventory order, whatever order the connections completed in, so output is stable
+  const ctx = (): PhaseContext => ({ inventory, hosts: [...connected].sort((a, b) => a.spec.index - b.spec.index), log: options.log });
+  // plan still shows what would change on hosts that failed preflight; apply leaves them alone
+  const preflightFailed = new Set<string>();
+  const alive = (t: HostTarget) => outcomes.get(t.spec.name)!.status === 'ok' && (options.mode === 'plan' || !preflightFailed.has(t.spec.name));
+  let findings: PreflightFinding[] = [];
+  let stopped = false;
+
+  const preflightTask: ListrTask = {
+    title: 'preflight: check every host before any change',
+    task: async (_c, task) => {
+      const context = ctx();
+      const targets = context.hosts.filter(alive);
+      const urls = mirrorUrls(inventory);
+      const observed = await mapLimit(targets, options.concurrency, async (target) => {
+        try {
+          return { target, snapshot: await gatherSnapshot(target.host, urls) };
+        } catch (err) {
+          fail(target.spec.name, 'preflight', err);
+          return undefined;
+        }
+      });
+      const ok = observed.filter((o): o is Observed => o !== undefined);
+      findings = applyIgnores(evaluate(inventory, ok), options.preflight!.ignore);
+      for (const f of findings) options.log.write(f.host, `preflight ${f.severity} ${f.check}: ${f.message}`);
+      const errors = findings.filter((f) => f.severity === 'error');
+      for (const f of errors) preflightFailed.add(f.host);
+      if (errors.length) {
+        stopped = options.mode === 'apply';
+        throw new Error(`${errors.length} preflight error${errors.length === 1 ? '' : 's'} on ${preflightFailed.size} host${preflightFailed.size === 1 ? '' : 's'}${stopped ? '; nothing was changed' : ''}`);
+      }
+      task.title = `preflight: ${targets.length} hosts checked, ${findings.length} warning${findings.length === 1 ? '' : 's'}`;
+    },
+  };
 
   const phaseTask = (phase: Phase): ListrTask => ({
     title: `${phase.name}: ${phase.title}`,
     task: (_ctx, task) => {
       const context = ctx();
-      const selected = (phase.selectHosts ? phase.selectHosts(context) : context.hosts).filter(alive);
+      const selected = stopped ? [] : (phase.selectHosts ? phase.selectHosts(context) : context.hosts).filter(alive);
       if (selected.length === 0) {
         task.skip(`${phase.name}: no hosts`);
         return;
@@ -136,6 +175,7 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
   const list = new Listr(
     [
       { title: 'connect: connect and probe hosts', task: (_c, task) => task.newListr(connectTasks, { concurrent: options.concurrency, exitOnError: false }) },
+      ...(options.preflight ? [preflightTask] : []),
       ...phases.map(phaseTask),
     ],
     {
@@ -148,6 +188,21 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
     },
   );
   await list.run();
+  for (const name of preflightFailed) {
+    const outcome = outcomes.get(name)!;
+    if (outcome.status !== 'ok') continue;
+    outcome.status = 'failed';
+    outcome.failedPhase = 'preflight';
+    outcome.error = findings.filter((f) => f.host === name && f.severity === 'error').map((f) => `[${f.check}] ${f.message}`).join('\n');
+  }
+  if (stopped) {
+    for (const outcome of outcomes.values()) {
+      if (outcome.status !== 'ok') continue;
+      outcome.status = 'blocked';
+      outcome.failedPhase = 'preflight';
+      outcome.error = 'nothing changed: preflight failed on other hosts';
+    }
+  }
   const all = [...outcomes.values()];
-  return { mode: options.mode, outcomes: all, ok: all.every((o) => o.status === 'ok'), elapsedMs: Date.now() - started, connected };
+  return { mode: options.mode, outcomes: all, ok: all.every((o) => o.status === 'ok'), elapsedMs: Date.now() - started, connected, preflight: findings };
 }

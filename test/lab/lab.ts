@@ -196,7 +196,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
       sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
       sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', gateway]);
+      // No default route: lab hosts are air-gapped, so anything that tries the internet fails at
+      // once (network unreachable) instead of waiting for a timeout.
       const dir = join(WORK_DIR, String(id), name);
       for (const sub of ['upper/etc/ssh', 'work', 'merged']) mkdirSync(join(dir, sub), { recursive: true });
       writeFileSync(join(dir, 'upper/etc/hostname'), `${name}\n`);

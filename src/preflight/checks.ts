@@ -1,0 +1,151 @@
+/**
+ * Preflight checks: per host (resources, ports, commands, kernel, swap, clock, runtime sockets,
+ * firewall, SELinux, containers, mirrors) and across hosts (unique hostnames, MAC addresses and
+ * product UUIDs). Each finding has a stable check name, as kubeadm's do, so that operators can
+ * ignore specific ones with --ignore-preflight-errors.
+ */
+import { isControlPlane } from '../inventory/resolve.js';
+import type { Inventory } from '../inventory/schema.js';
+import { kernelAtLeast } from '../util/kernel.js';
+import { parseVersion } from '../util/version.js';
+import type { HostTarget } from '../workflow/phase.js';
+import { RECOMMENDED_COMMANDS, REQUIRED_COMMANDS, type HostSnapshot } from './gather.js';
+
+export type Severity = 'error' | 'warning';
+
+export interface PreflightFinding {
+  readonly check: string;
+  readonly severity: Severity;
+  readonly host: string;
+  readonly message: string;
+}
+
+export interface Observed {
+  readonly target: HostTarget;
+  readonly snapshot: HostSnapshot;
+}
+
+const CONTROL_PLANE_PORTS: ReadonlyArray<{ port: number; owner: string }> = [
+  { port: 6443, owner: 'kube-apiserver' },
+  { port: 2379, owner: 'etcd' },
+  { port: 2380, owner: 'etcd' },
+  { port: 10250, owner: 'kubelet' },
+  { port: 10257, owner: 'kube-controller' },
+  { port: 10259, owner: 'kube-scheduler' },
+];
+const NODE_PORT_RANGE = { from: 30000, to: 32767 };
+const CLOCK_SKEW_WARN_MS = 5_000;
+/** Certificates are backdated 5 minutes; past a minute of skew, tokens and etcd misbehave first. */
+const CLOCK_SKEW_ERROR_MS = 60_000;
+
+/** The image registry and package repository hosts will download from, for the mirror check. */
+export function mirrorUrls(inv: Inventory): string[] {
+  const registry = inv.cluster.imageRepository.split('/')[0]!;
+  const urls = [`https://${registry}/v2/`];
+  if (inv.cluster.packages.source === 'mirror' && inv.cluster.packages.mirror) urls.push(inv.cluster.packages.mirror);
+  if (inv.cluster.packages.source === 'upstream') urls.push('https://pkgs.k8s.io/');
+  return urls;
+}
+
+function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFinding[] {
+  const out: PreflightFinding[] = [];
+  const host = target.spec.name;
+  const add = (check: string, severity: Severity, message: string) => out.push({ check, severity, host, message });
+  const f = target.facts;
+  const cp = isControlPlane(target.spec);
+  const req = inv.preparation.requirements;
+  const [cpus, memory] = cp ? [req.controlPlaneCPUs, req.controlPlaneMemoryMB] : [req.workerCPUs, req.workerMemoryMB];
+  const role = cp ? 'a control plane' : 'a worker';
+  if (f.cpus < cpus) add('NumCPU', 'error', `has ${f.cpus} CPU${f.cpus === 1 ? '' : 's'}; ${role} needs at least ${cpus}`);
+  if (f.memoryMB < memory) add('Mem', 'error', `has ${f.memoryMB} MB of memory; ${role} needs at least ${memory} MB`);
+
+  const ports = cp ? CONTROL_PLANE_PORTS : CONTROL_PLANE_PORTS.filter((p) => p.port === 10250);
+  for (const { port, owner } of ports) {
+    const taken = snapshot.listeners.find((l) => l.port === port);
+    // a re-run on a working node finds its own components there, which is fine
+    if (taken && !taken.process.startsWith(owner)) add(`Port-${port}`, 'error', `port ${port} is in use by ${taken.process === '-' ? 'an unknown process' : taken.process}; ${owner} needs it`);
+  }
+  if (!cp) {
+    const inRange = snapshot.listeners.filter((l) => l.port >= NODE_PORT_RANGE.from && l.port <= NODE_PORT_RANGE.to && l.process !== 'kube-proxy');
+    if (inRange.length) add('Port-30000-32767', 'error', `ports ${inRange.map((l) => `${l.port} (${l.process})`).join(', ')} lie in the NodePort range 30000-32767`);
+  }
+
+  for (const cmd of REQUIRED_COMMANDS) if (snapshot.commands.get(cmd) === false) add(`FileExisting-${cmd}`, 'error', `${cmd} not found in the system path`);
+  const missing = RECOMMENDED_COMMANDS.filter((c) => snapshot.commands.get(c) === false);
+  if (missing.length) add('FileExisting-recommended', 'warning', `${missing.join(', ')} not found in the system path (used by kube-proxy, port-forwarding and network debugging)`);
+
+  if (!kernelAtLeast(f.kernel, 4, 19)) {
+    add(
+      'KernelVersion',
+      'warning',
+      `kernel ${f.kernel} is older than 4.19: IPVS needs nf_conntrack_ipv4 instead of nf_conntrack, overlayfs and cgroup memory accounting have known leaks there (RHEL 7's 3.10); consider an upgrade (preparation.kernel)`,
+    );
+  }
+  const version = parseVersion(inv.cluster.kubernetesVersion);
+  if (f.cgroupVersion === 1 && version && version.minor >= 31) add('CgroupsV1', 'warning', `uses cgroup v1, which Kubernetes ${version.text} keeps only in maintenance mode; prefer cgroup v2`);
+  if (snapshot.swapActive && f.container) add('Swap', 'warning', `swap is on, and inside a container (${f.container}) it cannot be turned off; the kubelet needs failSwapOn: false there`);
+  else if (snapshot.swapActive && !inv.preparation.swapOff) add('Swap', 'error', 'swap is on and preparation.swapOff is false; the kubelet refuses to start with swap');
+
+  const skew = snapshot.clockSkewMs;
+  const skewText = `its clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${skew > 0 ? 'ahead of' : 'behind'} the workstation's`;
+  if (Math.abs(skew) > CLOCK_SKEW_ERROR_MS) add('ClockSkew', 'error', `${skewText}; certificates, tokens and etcd need synchronised clocks (time sync is set up by the base-settings phase)`);
+  else if (Math.abs(skew) > CLOCK_SKEW_WARN_MS) add('ClockSkew', 'warning', skewText);
+
+  const configured = inv.cluster.containerRuntime.socket.replace(/^unix:\/\//, '');
+  const others = snapshot.criSockets.filter((s) => s !== configured);
+  if (others.length) add('CRISocket', 'warning', `other container runtime sockets exist (${others.join(', ')}); kubestrap configures ${configured} explicitly`);
+  if (snapshot.firewalld === 'active') add('Firewalld', 'warning', 'firewalld is active: the Kubernetes ports must be open between nodes');
+  if (snapshot.ufw === 'active') add('Ufw', 'warning', 'ufw is active: the Kubernetes ports must be open between nodes');
+  if (snapshot.selinux === 'Enforcing') add('SELinux', 'warning', 'SELinux is enforcing; containers need it permissive unless the policies are installed');
+  if (f.container) {
+    add('Container', 'warning', `is a container (${f.container}): loading kernel modules, turning swap off and machine-wide kernel settings are impossible here and must be done on the machine that runs it`);
+  }
+  for (const [url, code] of snapshot.mirrors) {
+    if (code === 'unreachable' || code.startsWith('5')) add('Mirror', 'warning', `${url} does not answer from this host (${code}); downloads of packages or images will fail unless they are preloaded`);
+  }
+  return out;
+}
+
+/** Facts that must differ between hosts: a clash breaks node identity or networking. */
+function crossHostChecks(observed: readonly Observed[]): PreflightFinding[] {
+  const out: PreflightFinding[] = [];
+  const clashes = (check: string, what: string, values: (o: Observed) => readonly string[]) => {
+    const owners = new Map<string, string[]>();
+    for (const o of observed) for (const v of new Set(values(o))) owners.set(v, [...(owners.get(v) ?? []), o.target.spec.name]);
+    for (const [value, hosts] of owners) {
+      if (hosts.length < 2) continue;
+      for (const host of hosts) out.push({ check, severity: 'error', host, message: `${what} ${value} is not unique (${hosts.join(', ')}); every node needs its own` });
+    }
+  };
+  clashes('HostnameUnique', 'hostname', (o) => [o.target.facts.hostname.toLowerCase()]);
+  clashes('MacUnique', 'MAC address', (o) => o.target.facts.macAddresses);
+  clashes('ProductUuidUnique', 'product_uuid', (o) => (o.target.facts.productUuid ? [o.target.facts.productUuid] : []));
+  return out;
+}
+
+export function evaluate(inv: Inventory, observed: readonly Observed[]): PreflightFinding[] {
+  return [...observed.flatMap((o) => hostChecks(inv, o)), ...crossHostChecks(observed)];
+}
+
+/** --ignore-preflight-errors: named checks (or `all`) become warnings. */
+export function applyIgnores(findings: readonly PreflightFinding[], ignore: ReadonlySet<string>): PreflightFinding[] {
+  const ignored = (check: string) => ignore.has('all') || [...ignore].some((i) => i.toLowerCase() === check.toLowerCase());
+  return findings.map((f) => (f.severity === 'error' && ignored(f.check) ? { ...f, severity: 'warning', message: `${f.message} (ignored)` } : f));
+}
+
+/** One report for the cluster: identical messages on many hosts are printed once. */
+export function formatFindings(findings: readonly PreflightFinding[], hostCount: number): string {
+  const groups = new Map<string, { f: PreflightFinding; hosts: string[] }>();
+  for (const f of findings) {
+    const key = `${f.severity}\0${f.check}\0${f.message}`;
+    const group = groups.get(key) ?? { f, hosts: [] };
+    group.hosts.push(f.host);
+    groups.set(key, group);
+  }
+  const lines = [...groups.values()]
+    .sort((a, b) => (a.f.severity === b.f.severity ? a.f.check.localeCompare(b.f.check) : a.f.severity === 'error' ? -1 : 1))
+    .map(({ f, hosts }) => `[${f.severity === 'error' ? 'ERROR' : 'WARNING'} ${f.check}] ${hosts.length === hostCount && hostCount > 1 ? `all ${hostCount} hosts` : hosts.join(', ')}: ${f.message}`);
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const warnings = findings.length - errors;
+  return [`preflight: ${hostCount} host${hostCount === 1 ? '' : 's'} checked, ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`, ...lines].join('\n');
+}

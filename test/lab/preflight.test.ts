@@ -1,0 +1,107 @@
+/**
+ * Host preparation on namespace lab hosts over real SSH: preflight stops bad runs before any
+ * change, one broken host does not stop the others, and a re-run completes only what is missing.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir, writeLabInventory } from './helpers.js';
+import { startLab, type Lab } from './lab.js';
+
+interface Report {
+  ok: boolean;
+  hosts: Array<{ name: string; status: string; failedPhase?: string; error?: string; changes: Array<{ phase: string; target: string }>; warnings: Array<{ phase: string; message: string }> }>;
+  preflight: Array<{ check: string; severity: string; host: string; message: string }>;
+}
+
+let lab: Lab;
+
+beforeAll(async () => {
+  lab = await startLab({ hosts: 4, prefix: 'pre' });
+});
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+const changedSomething = (host: (typeof lab.hosts)[number]) =>
+  lab.inside(host, 'ls /etc/sysctl.d/kubernetes.conf /etc/modules-load.d/kubernetes.conf 2>/dev/null | wc -l').trim() !== '0';
+
+describe('preflight', () => {
+  it('catches duplicate hostnames, a port in use, too few CPUs and a missing command — naming each host — and changes nothing', async () => {
+    const [cp, a, b, c] = lab.hosts as [typeof lab.hosts[0], typeof lab.hosts[0], typeof lab.hosts[0], typeof lab.hosts[0]];
+    lab.inside(b, `hostname ${a.name}`);
+    lab.inside(cp, '/usr/sbin/sshd -p 6443 -o PidFile=/run/sshd-6443.pid');
+    lab.inside(c, 'mv /usr/bin/nsenter /usr/bin/nsenter.hidden');
+    const dir = tempDir('preflight');
+    const inventory = writeLabInventory(lab, {}, dir);
+    const withDemands = readFileSync(inventory, 'utf8').replace('cluster:', 'preparation:\n  requirements:\n    workerCPUs: 64\ncluster:');
+    writeFileSync(inventory, withDemands);
+    try {
+      const r = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, 'report.json')]);
+      expect(r.code).toBe(1);
+      const out = r.stdout;
+      expect(out).toMatch(new RegExp(`\\[ERROR HostnameUnique\\] ${a.name}, ${b.name}: hostname ${a.name} is not unique \\(${a.name}, ${b.name}\\)`));
+      expect(out).toMatch(new RegExp(`\\[ERROR Port-6443\\] ${cp.name}: port 6443 is in use by sshd; kube-apiserver needs it`));
+      expect(out).toMatch(new RegExp(`\\[ERROR NumCPU\\] ${a.name}, ${b.name}, ${c.name}: has \\d+ CPUs?; a worker needs at least 64`));
+      expect(out).toMatch(new RegExp(`\\[ERROR FileExisting-nsenter\\] ${c.name}: nsenter not found in the system path`));
+      const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
+      expect(report.hosts.every((h) => h.changes.length === 0)).toBe(true);
+      expect(report.hosts.find((h) => h.name === cp.name)).toMatchObject({ status: 'failed', failedPhase: 'preflight' });
+      for (const host of lab.hosts) expect(changedSomething(host)).toBe(false);
+
+      // ignoring the named checks lets the run go ahead
+      const ignored = await runCli(['plan', '-i', inventory, '--output', 'silent', '--ignore-preflight-errors', 'NumCPU,HostnameUnique,Port-6443,FileExisting-nsenter']);
+      expect(ignored.code, ignored.stdout).toBe(0);
+      expect(ignored.stdout).toContain('(ignored)');
+    } finally {
+      lab.inside(b, `hostname ${b.name}`);
+      lab.inside(cp, 'kill $(cat /run/sshd-6443.pid)');
+      lab.inside(c, 'mv /usr/bin/nsenter.hidden /usr/bin/nsenter');
+    }
+  });
+});
+
+describe('host preparation', () => {
+  it('kernel-level steps end in precise per-host warnings inside containers; the rest completes', async () => {
+    const dir = tempDir('prep');
+    const inventory = writeLabInventory(lab, {}, dir);
+    const r = await runCli(['apply', '-i', inventory, '--hosts', lab.hosts[0]!.name, '--output', 'silent', '--report', join(dir, 'r.json')]);
+    expect(r.code, r.stdout).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
+    const host = report.hosts[0]!;
+    expect(host.warnings).toEqual(
+      expect.arrayContaining([
+        { phase: 'kernel-modules', message: expect.stringMatching(/^cannot load ip_vs, .*inside a container \(kubestrap-lab\)/) },
+        { phase: 'sysctl', message: expect.stringMatching(/^cannot set vm\.overcommit_memory, .*read-only inside a container \(kubestrap-lab\)/) },
+      ]),
+    );
+    expect(host.changes.map((c) => c.target)).toEqual(expect.arrayContaining(['/etc/sysctl.d/kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/hosts']));
+    // the per-namespace settings did apply
+    expect(lab.inside(lab.hosts[0]!, 'sysctl -n net.ipv4.ip_forward').trim()).toBe('1');
+  });
+
+  it('one broken host does not stop the others; the summary names it; a re-run completes only what is missing', async () => {
+    const broken = lab.hosts[2]!;
+    const others = lab.hosts.filter((h) => h !== broken).map((h) => h.name);
+    const dir = tempDir('partial');
+    const inventory = writeLabInventory(lab, {}, dir);
+    lab.inside(broken, 'rm -rf /etc/modules-load.d && echo "not a directory" > /etc/modules-load.d');
+    const first = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, '1.json')]);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toMatch(new RegExp(`${broken.name}\\s+failed\\s+\\d+\\s+\\d+\\s+kernel-modules: `));
+    const r1 = JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')) as Report;
+    expect(r1.hosts.filter((h) => h.status === 'ok').map((h) => h.name).sort()).toEqual(others.sort());
+    // the others finished every phase
+    for (const h of r1.hosts.filter((x) => x.status === 'ok')) expect(new Set(h.changes.map((c) => c.phase))).toContain('hosts-file');
+
+    lab.inside(broken, 'rm -f /etc/modules-load.d && mkdir /etc/modules-load.d');
+    const second = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, '2.json')]);
+    expect(second.code, second.stdout).toBe(0);
+    const r2 = JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as Report;
+    for (const h of r2.hosts) {
+      if (h.name === broken.name) expect(h.changes.length).toBeGreaterThan(0);
+      else expect(h.changes).toEqual([]);
+    }
+  });
+});
