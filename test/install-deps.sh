@@ -13,6 +13,7 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v tmux >/dev/null || need+=(tmux)
+command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
 command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"

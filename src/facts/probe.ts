@@ -9,7 +9,7 @@ export type PackageManager = 'apt' | 'dnf' | 'yum' | 'zypper' | 'apk' | 'none';
 export type InitSystem = 'systemd' | 'openrc' | 'none';
 
 export interface HostFacts {
-  readonly os: { readonly id: string; readonly versionId: string; readonly like: readonly string[]; readonly prettyName: string };
+  readonly os: { readonly id: string; readonly versionId: string; readonly codename: string; readonly like: readonly string[]; readonly prettyName: string };
   readonly packageManager: PackageManager;
   readonly initSystem: InitSystem;
   readonly kernel: string;
@@ -32,6 +32,7 @@ if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os_id=\${ID:-unknown}"
 echo "os_version_id=\${VERSION_ID:-}"
 echo "os_like=\${ID_LIKE:-}"
+echo "os_codename=\${VERSION_CODENAME:-}"
 echo "os_pretty=\${PRETTY_NAME:-unknown}"
 pm=none
 for c in apt-get:apt dnf:dnf yum:yum zypper:zypper apk:apk; do
@@ -66,7 +67,7 @@ export function parseFacts(output: string): HostFacts {
   }
   const get = (k: string) => kv.get(k) ?? '';
   return {
-    os: { id: get('os_id'), versionId: get('os_version_id'), like: get('os_like').split(/\s+/).filter(Boolean), prettyName: get('os_pretty') },
+    os: { id: get('os_id'), versionId: get('os_version_id'), codename: get('os_codename'), like: get('os_like').split(/\s+/).filter(Boolean), prettyName: get('os_pretty') },
     packageManager: (get('pkg') || 'none') as PackageManager,
     initSystem: (get('init') || 'none') as InitSystem,
     kernel: get('kernel'),

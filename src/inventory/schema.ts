@@ -189,7 +189,14 @@ const cluster = object(
       {
         source: withDefault(oneOf(['upstream', 'mirror', 'offline'] as const, { description: 'Where kubelet/kubectl packages come from.' }), 'upstream'),
         mirror: optional(string({ description: 'Package repository base URL (source: mirror).', example: 'https://mirrors.aliyun.com/kubernetes-new' })),
-        offlineDir: optional(string({ description: 'Workstation directory of packages/binaries to upload (source: offline).', example: './offline/v1.23.17' })),
+        offlineDir: optional(string({ description: 'Workstation directory of .deb or .rpm files to upload and install (source: offline).', example: './offline/v1.23.17' })),
+        mirrorLayout: withDefault(
+          oneOf(['pkgs.k8s.io', 'legacy'] as const, {
+            description: 'Layout of the mirror: pkgs.k8s.io (core:/stable:/v1.X/deb|rpm/, versions like 1.28.2-1.1) or the legacy apt/yum layout (kubernetes-xenial, kubernetes-el7-$basearch; versions like 1.23.17-00).',
+          }),
+          'pkgs.k8s.io',
+        ),
+        unsigned: withDefault(boolean({ description: 'The mirror has no signing key: trust it as is (internal mirrors only).' }), false),
       },
       { description: 'Kubernetes package source.' },
     ),
@@ -201,6 +208,7 @@ const cluster = object(
         cgroupDriver: withDefault(oneOf(['systemd', 'cgroupfs'] as const, { description: 'cgroup driver of containerd and the kubelet (they must match).' }), 'systemd'),
         socket: withDefault(string({ description: 'CRI socket.' }), 'unix:///run/containerd/containerd.sock'),
         sandboxImage: optional(string({ description: 'Pause image override. Default: <imageRepository>/pause:<version for the release>.', example: 'registry.local/pause:3.2' })),
+        restrictOOMScoreAdj: withDefault(boolean({ description: 'Tell containerd not to raise OOM scores (needed when nodes run inside containers without CAP_SYS_RESOURCE).' }), false),
         registryMirrors: withDefault(
           record(list(string({ description: 'Endpoint URL.' }), { description: 'Mirror endpoints for one registry.' }), {
             description: 'Registry host → mirror endpoints, written to containerd config.',

@@ -1,0 +1,136 @@
+/**
+ * container-runtime: containerd installed (distribution or Docker repository), configured for
+ * Kubernetes (systemd cgroup driver, sandbox image from the cluster's image repository, registry
+ * mirrors), crictl pointed at it, and the service enabled and running. The runtime's cgroup
+ * driver is checked against the kubelet's when the kubelet is already configured.
+ */
+import { CERTS_D, CONTAINERD_CONFIG, CRICTL_CONFIG, renderContainerdConfig, renderCrictlConfig, renderHostsToml } from '../templates/containerd.js';
+import { sandboxImage } from '../templates/versions.js';
+import { downloadKey, packageOps } from '../src/facts/packages.js';
+import type { HostFacts } from '../src/facts/probe.js';
+import { parseServiceStatus, serviceControl } from '../src/facts/services.js';
+import type { Inventory } from '../src/inventory/schema.js';
+import { parseVersion } from '../src/util/version.js';
+import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
+import type { Change, Phase } from '../src/workflow/phase.js';
+
+type Payload = FilePayload | { kind: 'key'; url: string; path: string } | { kind: 'install'; packages: readonly string[] } | { kind: 'service'; action: 'enable' | 'restart' };
+
+const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
+const DOCKER_KEY = '/etc/apt/keyrings/docker.asc';
+const isRuntimeConfig = (path: string) => path.startsWith('/etc/containerd/') || path === CRICTL_CONFIG;
+
+/** containerd's package name per source and package manager (RHEL has it only from Docker's repo). */
+function runtimePackages(inv: Inventory, facts: HostFacts): string[] | string {
+  const docker = inv.cluster.containerRuntime.source === 'docker';
+  if (facts.packageManager === 'apt') return docker ? ['containerd.io'] : ['containerd'];
+  if (facts.packageManager === 'dnf' || facts.packageManager === 'yum') {
+    return docker ? ['containerd.io'] : `the ${facts.os.prettyName} repositories have no containerd; set cluster.containerRuntime.source: docker (with dockerRepository for a mirror)`;
+  }
+  return `no supported package manager (found ${facts.packageManager}); install containerd yourself`;
+}
+
+/** Docker's repository definition, for source: docker. */
+function dockerRepoFile(inv: Inventory, facts: HostFacts): DesiredFile | undefined {
+  if (inv.cluster.containerRuntime.source !== 'docker') return undefined;
+  const base = (inv.cluster.containerRuntime.dockerRepository ?? 'https://download.docker.com').replace(/\/$/, '');
+  if (facts.packageManager === 'apt') {
+    const distro = facts.os.id === 'ubuntu' ? 'ubuntu' : 'debian';
+    return {
+      path: '/etc/apt/sources.list.d/docker.list',
+      content: `# Managed by kubestrap\ndeb [signed-by=${DOCKER_KEY}] ${base}/linux/${distro} ${facts.os.codename} stable\n`,
+      mode: 0o644,
+    };
+  }
+  return {
+    path: '/etc/yum.repos.d/docker-ce.repo',
+    content: `# Managed by kubestrap\n[docker-ce-stable]\nname=Docker CE Stable\nbaseurl=${base}/linux/centos/$releasever/$basearch/stable\nenabled=1\ngpgcheck=1\ngpgkey=${base}/linux/centos/gpg\n`,
+    mode: 0o644,
+  };
+}
+
+export function desiredRuntimeFiles(inv: Inventory): DesiredFile[] {
+  const rt = inv.cluster.containerRuntime;
+  const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
+  const files: DesiredFile[] = [
+    {
+      path: CONTAINERD_CONFIG,
+      content: renderContainerdConfig({
+        sandboxImage: sandboxImage(inv.cluster.imageRepository, minor, rt.sandboxImage),
+        systemdCgroup: rt.cgroupDriver === 'systemd',
+        restrictOOMScoreAdj: rt.restrictOOMScoreAdj,
+      }),
+      mode: 0o644,
+    },
+    { path: CRICTL_CONFIG, content: renderCrictlConfig(rt.socket), mode: 0o644 },
+  ];
+  for (const [registry, endpoints] of Object.entries(rt.registryMirrors)) {
+    files.push({ path: `${CERTS_D}/${registry}/hosts.toml`, content: renderHostsToml(registry, endpoints), mode: 0o644 });
+  }
+  return files;
+}
+
+export const containerRuntimePhase: Phase<Payload> = {
+  name: 'container-runtime',
+  title: 'containerd (systemd cgroups, sandbox image from the mirror)',
+  description: 'Installs containerd, writes /etc/containerd/config.toml, registry mirrors and /etc/crictl.yaml, and enables the service.',
+  async plan(ctx, target) {
+    const inv = ctx.inventory;
+    const { host, facts } = target;
+    const changes: Change<Payload>[] = [];
+    const warnings: string[] = [];
+    const pkgs = runtimePackages(inv, facts);
+    const state = await host.exec(
+      [
+        'command -v containerd >/dev/null 2>&1 && echo "binary $(containerd --version 2>/dev/null | awk \'{print $3}\')"',
+        `[ -f ${KUBELET_CONFIG} ] && sed -n 's/^cgroupDriver: *//p' ${KUBELET_CONFIG} | sed 's/^/kubelet /'`,
+        serviceControl(facts.initSystem)?.status('containerd') ?? 'true',
+      ].join('\n'),
+    );
+    const out = state.stdout;
+    const binary = /^binary (\S*)/m.exec(out)?.[1];
+    if (binary === undefined) {
+      if (typeof pkgs === 'string') throw new Error(pkgs);
+      const repo = dockerRepoFile(inv, facts);
+      if (repo) changes.push(...(await planFiles(host, [repo])));
+      if (repo && facts.packageManager === 'apt') {
+        const base = (inv.cluster.containerRuntime.dockerRepository ?? 'https://download.docker.com').replace(/\/$/, '');
+        const url = `${base}/linux/${facts.os.id === 'ubuntu' ? 'ubuntu' : 'debian'}/gpg`;
+        changes.push({ target: DOCKER_KEY, summary: `download signing key from ${url}`, payload: { kind: 'key', url, path: DOCKER_KEY } });
+      }
+      changes.push({ target: 'packages', summary: `install ${pkgs.join(' ')}`, payload: { kind: 'install', packages: pkgs } });
+    } else if (/^[01]\.[0-5]\./.test(binary)) {
+      warnings.push(`containerd ${binary} is older than 1.6: Kubernetes 1.26+ needs the CRI v1 API of containerd 1.6 or newer`);
+    }
+    const fileChanges = await planFiles(host, desiredRuntimeFiles(inv));
+    changes.push(...fileChanges);
+
+    const kubeletDriver = /^kubelet (\S+)/m.exec(out)?.[1];
+    if (kubeletDriver && kubeletDriver !== inv.cluster.containerRuntime.cgroupDriver) {
+      warnings.push(`cgroup driver mismatch: the kubelet (${KUBELET_CONFIG}) uses ${kubeletDriver}, containerd is set to ${inv.cluster.containerRuntime.cgroupDriver}; pods will fail to start until both agree`);
+    }
+    const services = serviceControl(facts.initSystem);
+    if (!services) {
+      warnings.push(`no init system kubestrap can drive (${facts.initSystem}${facts.container ? `, container ${facts.container}` : ''}): containerd is configured but must be started by whatever supervises this host`);
+    } else {
+      const status = parseServiceStatus(out);
+      if (!status.enabled || !status.active) changes.push({ target: 'service containerd', summary: 'enable and start', payload: { kind: 'service', action: 'enable' } });
+      else if (fileChanges.some((c) => c.target === CONTAINERD_CONFIG)) changes.push({ target: 'service containerd', summary: 'restart (configuration changed)', payload: { kind: 'service', action: 'restart' } });
+    }
+    return { changes, warnings };
+  },
+  async apply(_ctx, target, changes) {
+    const { host, facts } = target;
+    // the repository first, then the package (which may create /etc/containerd), then our config
+    await applyFiles(host, changes.filter((c) => !isRuntimeConfig(c.target)));
+    for (const { payload } of changes) if (payload.kind === 'key') await host.check(downloadKey(payload.url, payload.path));
+    const ops = packageOps(facts.packageManager);
+    for (const { payload } of changes) if (payload.kind === 'install' && ops) await host.check(ops.install(payload.packages.map((name) => ({ name }))), { timeoutMs: 15 * 60_000 });
+    await applyFiles(host, changes.filter((c) => isRuntimeConfig(c.target)));
+    const services = serviceControl(facts.initSystem);
+    for (const { payload } of changes) {
+      if (payload.kind !== 'service' || !services) continue;
+      await host.check(payload.action === 'enable' ? `${services.enableNow('containerd')} && ${services.restart('containerd')}` : services.restart('containerd'));
+    }
+  },
+};

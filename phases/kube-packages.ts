@@ -1,0 +1,78 @@
+/**
+ * kube-packages: kubelet, kubectl and cri-tools at the cluster's version, from pkgs.k8s.io, a
+ * mirror of it (or of the legacy layout), or package files uploaded from the workstation; pinned
+ * so routine upgrades leave them alone.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { aptRepo, KUBE_PACKAGES, packageVersion, rpmRepo } from '../templates/kube-repos.js';
+import { downloadKey, packageOps, parseInstalled } from '../src/facts/packages.js';
+import { parseVersion } from '../src/util/version.js';
+import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
+import type { Change, Phase } from '../src/workflow/phase.js';
+
+type Payload = FilePayload | { kind: 'key'; url: string; path: string } | { kind: 'install'; packages: ReadonlyArray<{ name: string; version: string }> } | { kind: 'install-files'; paths: readonly string[] } | { kind: 'hold' };
+
+const OFFLINE_DIR = '/var/cache/kubestrap/packages';
+const UPSTREAM = 'https://pkgs.k8s.io';
+
+export const kubePackagesPhase: Phase<Payload> = {
+  name: 'kube-packages',
+  title: 'kubelet, kubectl and cri-tools at the cluster version',
+  description: 'Installs kubelet, kubectl and cri-tools pinned to the cluster version from pkgs.k8s.io, a mirror, or uploaded package files.',
+  async plan(ctx, target) {
+    const { host, facts } = target;
+    const pk = ctx.inventory.cluster.packages;
+    const version = parseVersion(ctx.inventory.cluster.kubernetesVersion)!;
+    const ops = packageOps(facts.packageManager);
+    if (!ops) throw new Error(`no supported package manager (found ${facts.packageManager}); kubestrap handles apt, dnf and yum`);
+    const apt = facts.packageManager === 'apt';
+    const query = await host.check(`${ops.query([...KUBE_PACKAGES])}\n${apt ? `apt-mark showhold ${KUBE_PACKAGES.join(' ')} 2>/dev/null | sed 's/^/held /'` : ''}`);
+    const installed = parseInstalled(query.stdout.split('\n').filter((l) => !l.startsWith('held ')).join('\n'));
+    const held = new Set(query.stdout.split('\n').filter((l) => l.startsWith('held ')).map((l) => l.slice(5)));
+    const wanted = `${version.major}.${version.minor}.${version.patch}`;
+    const kubeOk = (name: string) => installed.get(name)?.startsWith(`${wanted}-`) || installed.get(name) === wanted;
+    const missing = KUBE_PACKAGES.filter((name) => (name === 'cri-tools' ? !installed.has(name) : !kubeOk(name)));
+    const changes: Change<Payload>[] = [];
+    if (missing.length) {
+      const summary = missing.map((n) => `${n} ${n === 'cri-tools' ? '(any)' : wanted}${installed.has(n) ? ` (now ${installed.get(n)})` : ''}`).join(', ');
+      if (pk.source === 'offline') {
+        const files = readdirSync(pk.offlineDir!).filter((f) => f.endsWith(apt ? '.deb' : '.rpm'));
+        if (files.length === 0) throw new Error(`${pk.offlineDir} has no ${apt ? '.deb' : '.rpm'} files for ${facts.os.prettyName}`);
+        const uploads: DesiredFile[] = files.map((f) => ({ path: `${OFFLINE_DIR}/${f}`, content: readFileSync(join(pk.offlineDir!, f)), mode: 0o644 }));
+        changes.push(...(await planFiles(host, uploads)));
+        changes.push({ target: 'packages', summary: `install ${summary} from ${files.length} uploaded file(s)`, payload: { kind: 'install-files', paths: uploads.map((u) => u.path) } });
+      } else {
+        if (pk.source === 'upstream' && version.minor < 24) {
+          throw new Error(`pkgs.k8s.io has no packages for ${version.text} (it starts at v1.24): set cluster.packages.source: mirror with mirrorLayout: legacy, or source: offline`);
+        }
+        const input = { base: pk.source === 'mirror' ? pk.mirror! : UPSTREAM, layout: pk.source === 'mirror' ? pk.mirrorLayout : ('pkgs.k8s.io' as const), minor: version.minor, unsigned: pk.unsigned };
+        const repo = apt ? aptRepo(input) : rpmRepo(input);
+        changes.push(...(await planFiles(host, [{ path: repo.path, content: repo.content, mode: 0o644 }])));
+        if (repo.key && !(await host.exists(repo.key.path))) changes.push({ target: repo.key.path, summary: `download signing key from ${repo.key.url}`, payload: { kind: 'key', ...repo.key } });
+        const pin = packageVersion(version.text, input.layout, apt);
+        changes.push({
+          target: 'packages',
+          summary: `install ${summary}`,
+          payload: { kind: 'install', packages: missing.map((name) => ({ name, version: name === 'cri-tools' ? '' : pin })) },
+        });
+      }
+    }
+    const unheld = apt ? KUBE_PACKAGES.filter((n) => !held.has(n)) : [];
+    if (unheld.length) changes.push({ target: 'package holds', summary: `hold ${unheld.join(' ')} at their version`, payload: { kind: 'hold' } });
+    return { changes };
+  },
+  async apply(_ctx, target, changes) {
+    const { host, facts } = target;
+    const ops = packageOps(facts.packageManager)!;
+    await applyFiles(host, changes);
+    for (const { payload } of changes) {
+      if (payload.kind === 'key') await host.check(downloadKey(payload.url, payload.path));
+    }
+    for (const { payload } of changes) {
+      if (payload.kind === 'install') await host.check(ops.install(payload.packages), { timeoutMs: 15 * 60_000 });
+      if (payload.kind === 'install-files') await host.check(ops.installFiles(payload.paths), { timeoutMs: 15 * 60_000 });
+      if (payload.kind === 'hold') await host.check(ops.hold([...KUBE_PACKAGES]));
+    }
+  },
+};

@@ -1,0 +1,56 @@
+/**
+ * containerd's configuration (config version 2): the CRI plugin with the sandbox image from the
+ * cluster's image repository (left at its default, it points at registry.k8s.io, the most common
+ * failure behind a firewall), the cgroup driver the kubelet uses, and registry mirrors through
+ * hosts.toml files under /etc/containerd/certs.d.
+ */
+export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
+export const CERTS_D = '/etc/containerd/certs.d';
+export const CRICTL_CONFIG = '/etc/crictl.yaml';
+
+export interface ContainerdSettings {
+  readonly sandboxImage: string;
+  readonly systemdCgroup: boolean;
+  /** Lab hosts (containers) cannot raise OOM scores; containerd must not try. */
+  readonly restrictOOMScoreAdj: boolean;
+}
+
+const toml = (s: string) => JSON.stringify(s);
+
+export function renderContainerdConfig(s: ContainerdSettings): string {
+  return `# Managed by kubestrap: containerd for Kubernetes. Changes here are overwritten;
+# set cluster.containerRuntime in the inventory instead.
+version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = ${toml(s.sandboxImage)}
+  restrict_oom_score_adj = ${s.restrictOOMScoreAdj}
+
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        # must match the kubelet's cgroupDriver
+        SystemdCgroup = ${s.systemdCgroup}
+
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = ${toml(CERTS_D)}
+`;
+}
+
+/** The upstream server of a registry as containerd names it (docker.io is special). */
+function upstream(registry: string): string {
+  return registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`;
+}
+
+export function renderHostsToml(registry: string, endpoints: readonly string[]): string {
+  const hosts = endpoints.map((e) => `[host.${toml(e)}]\n  capabilities = ["pull", "resolve"]\n`);
+  return `# Managed by kubestrap: mirrors for ${registry}\nserver = ${toml(upstream(registry))}\n\n${hosts.join('\n')}`;
+}
+
+export function renderCrictlConfig(socket: string): string {
+  return `# Managed by kubestrap\nruntime-endpoint: ${socket}\nimage-endpoint: ${socket}\ntimeout: 10\n`;
+}

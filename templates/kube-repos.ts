@@ -1,0 +1,54 @@
+/**
+ * Kubernetes package repositories: the pkgs.k8s.io layout (one repository per minor release)
+ * and the legacy layout that mirrors such as Aliyun's kubernetes/ tree still serve.
+ */
+export interface RepoInput {
+  readonly base: string;
+  readonly layout: 'pkgs.k8s.io' | 'legacy';
+  readonly minor: number;
+  readonly unsigned: boolean;
+}
+
+export interface RepoDefinition {
+  readonly path: string;
+  readonly content: string;
+  /** Where the signing key comes from and where it goes; absent for unsigned mirrors. */
+  readonly key?: { readonly url: string; readonly path: string };
+}
+
+export const KUBE_PACKAGES = ['kubelet', 'kubectl', 'cri-tools'] as const;
+
+export function aptRepo(r: RepoInput): RepoDefinition {
+  const base = r.base.replace(/\/$/, '');
+  const [url, suite, keyUrl] =
+    r.layout === 'pkgs.k8s.io'
+      ? [`${base}/core:/stable:/v1.${r.minor}/deb/`, '/', `${base}/core:/stable:/v1.${r.minor}/deb/Release.key`]
+      : [`${base}/apt/`, 'kubernetes-xenial main', `${base}/apt/doc/apt-key.gpg`];
+  const keyPath = r.layout === 'pkgs.k8s.io' ? '/etc/apt/keyrings/kubernetes.asc' : '/etc/apt/keyrings/kubernetes.gpg';
+  const options = r.unsigned ? '[trusted=yes]' : `[signed-by=${keyPath}]`;
+  return {
+    path: '/etc/apt/sources.list.d/kubernetes.list',
+    content: `# Managed by kubestrap: Kubernetes 1.${r.minor} packages\ndeb ${options} ${url} ${suite}\n`,
+    ...(r.unsigned ? {} : { key: { url: keyUrl, path: keyPath } }),
+  };
+}
+
+export function rpmRepo(r: RepoInput): RepoDefinition {
+  const base = r.base.replace(/\/$/, '');
+  const [url, keys] =
+    r.layout === 'pkgs.k8s.io'
+      ? [`${base}/core:/stable:/v1.${r.minor}/rpm/`, `${base}/core:/stable:/v1.${r.minor}/rpm/repodata/repomd.xml.key`]
+      : [`${base}/yum/repos/kubernetes-el7-$basearch/`, `${base}/yum/doc/yum-key.gpg ${base}/yum/doc/rpm-package-key.gpg`];
+  const check = r.unsigned ? 'gpgcheck=0\nrepo_gpgcheck=0' : `gpgcheck=1\ngpgkey=${keys}`;
+  return {
+    path: '/etc/yum.repos.d/kubernetes.repo',
+    content: `# Managed by kubestrap: Kubernetes 1.${r.minor} packages\n[kubernetes]\nname=Kubernetes\nbaseurl=${url}\nenabled=1\n${check}\n# upgraded only on purpose (kubestrap upgrade), never by a routine yum update\nexclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n`,
+  };
+}
+
+/** The package version string to pin, per layout and package manager. */
+export function packageVersion(version: string, layout: RepoInput['layout'], apt: boolean): string {
+  const v = version.replace(/^v/, '');
+  if (layout === 'legacy') return apt ? `${v}-00` : `${v}-0`;
+  return apt ? `${v}-*` : v;
+}
