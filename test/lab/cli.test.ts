@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, writeLabInventory } from './helpers.js';
+import { runCli, tempDir, WITHOUT_PACKAGES, writeLabInventory } from './helpers.js';
 import { startLab, type Lab, type LabHost } from './lab.js';
 
 interface Report {
@@ -86,28 +86,28 @@ describe('plan and apply', () => {
     const inventory = writeLabInventory(lab, {}, dir);
     const before = hosts.map(etcFingerprint);
 
-    const plan = await runCli(['plan', '-i', inventory, '--hosts', names, '--output', 'plain', '--report', join(dir, 'plan.json')]);
+    const plan = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain', '--report', join(dir, 'plan.json')]);
     expect(plan.code, plan.stderr).toBe(0);
     const planned = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Report;
     expect(planned.hosts.every((h) => h.changes.length > 0)).toBe(true);
     expect(hosts.map(etcFingerprint)).toEqual(before);
 
-    const apply = await runCli(['apply', '-i', inventory, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply.json')]);
+    const apply = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply.json')]);
     expect(apply.code, apply.stdout + apply.stderr).toBe(0);
     const applied = JSON.parse(readFileSync(join(dir, 'apply.json'), 'utf8')) as Report;
     expect(applied.hosts.map((h) => h.changes.length)).toEqual(planned.hosts.map((h) => h.changes.length));
 
-    const second = await runCli(['apply', '-i', inventory, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply2.json')]);
+    const second = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply2.json')]);
     expect(second.code).toBe(0);
     const secondReport = JSON.parse(readFileSync(join(dir, 'apply2.json'), 'utf8')) as Report;
     expect(secondReport.hosts.map((h) => [h.name, h.changes])).toEqual(hosts.map((h) => [h.name, []]));
-    const replan = await runCli(['plan', '-i', inventory, '--hosts', names, '--output', 'plain']);
+    const replan = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain']);
     expect(replan.stdout).toContain('Plan: no changes.');
   });
 
   it('every line of the plain progress output names its host', async () => {
     const inventory = writeLabInventory(lab);
-    const r = await runCli(['plan', '-i', inventory, '--hosts', `${lab.hosts[3]!.name},${lab.hosts[4]!.name}`, '--output', 'plain']);
+    const r = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', `${lab.hosts[3]!.name},${lab.hosts[4]!.name}`, '--output', 'plain']);
     const progress = r.stdout.split('\n').filter((l) => /^[✔✖]/.test(l) && !/^✔ [a-z-]+: /.test(l.replace(/\[.*\]$/, '')));
     expect(progress.length).toBeGreaterThan(0);
     for (const line of progress) expect(line).toMatch(new RegExp(`${lab.hosts[3]!.name}|${lab.hosts[4]!.name}`));
@@ -116,7 +116,7 @@ describe('plan and apply', () => {
   it('a log file records every remote command, with no secret in it', async () => {
     const dir = tempDir('log');
     const inventory = writeLabInventory(lab, { user: 'ops' });
-    const r = await runCli(['plan', '-i', inventory, '--hosts', lab.hosts[5]!.name, '--output', 'silent', '--log-file', join(dir, 'run.log')]);
+    const r = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', lab.hosts[5]!.name, '--output', 'silent', '--log-file', join(dir, 'run.log')]);
     expect(r.code, r.stderr).toBe(0);
     const log = readFileSync(join(dir, 'run.log'), 'utf8');
     expect(log).toContain('/proc/sys/net/ipv4/ip_forward');

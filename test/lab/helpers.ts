@@ -10,6 +10,12 @@ import { openSsh, type SshEndpoint } from '../../src/transport/ssh.js';
 import { labInventory, type LabInventoryOptions } from './inventory.js';
 import { OPS_SUDO_PASSWORD, type Lab, type LabHost } from './lab.js';
 
+/**
+ * Lab hosts have no internet: tests about other phases skip the two that download packages
+ * (those are tested in packages.test.ts against the lab's package mirror).
+ */
+export const WITHOUT_PACKAGES = ['--skip', 'container-runtime,kube-packages'] as const;
+
 export interface CliResult {
   readonly code: number;
   readonly stdout: string;

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, writeLabInventory } from './helpers.js';
+import { runCli, tempDir, WITHOUT_PACKAGES, writeLabInventory } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
 
 interface Report {
@@ -38,7 +38,7 @@ describe('preflight', () => {
     const withDemands = readFileSync(inventory, 'utf8').replace('cluster:', 'preparation:\n  requirements:\n    workerCPUs: 64\ncluster:');
     writeFileSync(inventory, withDemands);
     try {
-      const r = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, 'report.json')]);
+      const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'plain', '--report', join(dir, 'report.json')]);
       expect(r.code).toBe(1);
       const out = r.stdout;
       expect(out).toMatch(new RegExp(`\\[ERROR HostnameUnique\\] ${a.name}, ${b.name}: hostname ${a.name} is not unique \\(${a.name}, ${b.name}\\)`));
@@ -51,7 +51,7 @@ describe('preflight', () => {
       for (const host of lab.hosts) expect(changedSomething(host)).toBe(false);
 
       // ignoring the named checks lets the run go ahead
-      const ignored = await runCli(['plan', '-i', inventory, '--output', 'silent', '--ignore-preflight-errors', 'NumCPU,HostnameUnique,Port-6443,FileExisting-nsenter']);
+      const ignored = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'silent', '--ignore-preflight-errors', 'NumCPU,HostnameUnique,Port-6443,FileExisting-nsenter']);
       expect(ignored.code, ignored.stdout).toBe(0);
       expect(ignored.stdout).toContain('(ignored)');
     } finally {
@@ -66,7 +66,7 @@ describe('host preparation', () => {
   it('kernel-level steps end in precise per-host warnings inside containers; the rest completes', async () => {
     const dir = tempDir('prep');
     const inventory = writeLabInventory(lab, {}, dir);
-    const r = await runCli(['apply', '-i', inventory, '--hosts', lab.hosts[0]!.name, '--output', 'silent', '--report', join(dir, 'r.json')]);
+    const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', lab.hosts[0]!.name, '--output', 'silent', '--report', join(dir, 'r.json')]);
     expect(r.code, r.stdout).toBe(0);
     const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
     const host = report.hosts[0]!;
@@ -87,7 +87,7 @@ describe('host preparation', () => {
     const dir = tempDir('partial');
     const inventory = writeLabInventory(lab, {}, dir);
     lab.inside(broken, 'rm -rf /etc/modules-load.d && echo "not a directory" > /etc/modules-load.d');
-    const first = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, '1.json')]);
+    const first = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'plain', '--report', join(dir, '1.json')]);
     expect(first.code).toBe(1);
     expect(first.stdout).toMatch(new RegExp(`${broken.name}\\s+failed\\s+\\d+\\s+\\d+\\s+kernel-modules: `));
     const r1 = JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')) as Report;
@@ -96,7 +96,7 @@ describe('host preparation', () => {
     for (const h of r1.hosts.filter((x) => x.status === 'ok')) expect(new Set(h.changes.map((c) => c.phase))).toContain('hosts-file');
 
     lab.inside(broken, 'rm -f /etc/modules-load.d && mkdir /etc/modules-load.d');
-    const second = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, '2.json')]);
+    const second = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'plain', '--report', join(dir, '2.json')]);
     expect(second.code, second.stdout).toBe(0);
     const r2 = JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as Report;
     for (const h of r2.hosts) {
