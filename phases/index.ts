@@ -1,18 +1,31 @@
 /** The apply workflow: the only place where phase order is decided. */
 import type { Phase } from '../src/workflow/phase.js';
 import { containerRuntimePhase } from './container-runtime.js';
+import { firewallPhase } from './firewall.js';
+import { hostnamePhase } from './hostname.js';
 import { hostsFilePhase } from './hosts-file.js';
-import { kubePackagesPhase } from './kube-packages.js';
 import { kernelModulesPhase } from './kernel-modules.js';
+import { kernelPhase } from './kernel.js';
+import { kubePackagesPhase } from './kube-packages.js';
+import { limitsPhase } from './limits.js';
+import { selinuxPhase } from './selinux.js';
 import { swapPhase } from './swap.js';
 import { sysctlPhase } from './sysctl.js';
+import { timeSyncPhase } from './time-sync.js';
 
 export const applyPhases: readonly Phase[] = [
+  // a kernel upgrade reboots the host: before anything that sets live kernel state
+  kernelPhase as Phase,
+  hostnamePhase as Phase,
   swapPhase as Phase,
   // modules before sysctl: the net.bridge.* settings exist only once br_netfilter is loaded
   kernelModulesPhase as Phase,
   sysctlPhase as Phase,
   hostsFilePhase as Phase,
+  limitsPhase as Phase,
+  timeSyncPhase as Phase,
+  selinuxPhase as Phase,
+  firewallPhase as Phase,
   containerRuntimePhase as Phase,
   kubePackagesPhase as Phase,
 ];

@@ -278,6 +278,31 @@ const preparation = section(
     kernelModules: withDefault(list(string({ description: 'Module name.' }, { pattern: /^[a-z0-9_-]+$/, patternHint: 'a kernel module name' }), { description: 'Extra kernel modules to load now and at boot.', example: ['nf_conntrack'] }), []),
     manageEtcHosts: withDefault(boolean({ description: 'Keep a managed block in /etc/hosts with every node of the cluster.' }), true),
     swapOff: withDefault(boolean({ description: 'Turn swap off now and after reboot (the kubelet refuses to run with swap by default).' }), true),
+    setHostname: withDefault(boolean({ description: 'Set each host name to its node name.' }), true),
+    limits: section(
+      'limits',
+      {
+        nofile: withDefault(string({ description: 'Open files limit (soft and hard).' }, { pattern: /^(\d+|unlimited)$/, patternHint: 'a number or unlimited' }), '655360'),
+        nproc: withDefault(string({ description: 'Processes limit (soft and hard).' }, { pattern: /^(\d+|unlimited)$/, patternHint: 'a number or unlimited' }), '655360'),
+        memlock: withDefault(string({ description: 'Locked memory limit (soft and hard).' }, { pattern: /^(\d+|unlimited)$/, patternHint: 'a number or unlimited' }), 'unlimited'),
+      },
+      { description: 'Resource limits written to /etc/security/limits.d/kubernetes.conf.' },
+    ),
+    timeSync: withDefault(oneOf(['auto', 'none'] as const, { description: 'auto: make sure chrony or systemd-timesyncd runs (installing chrony if neither exists); none: leave time alone.' }), 'auto'),
+    selinux: withDefault(oneOf(['permissive', 'leave'] as const, { description: 'SELinux on RHEL-family hosts: set permissive (now and in /etc/selinux/config) or leave it.' }), 'permissive'),
+    firewall: withDefault(
+      oneOf(['open-ports', 'disable', 'leave'] as const, { description: 'An active firewalld or ufw: open the Kubernetes ports for the host\'s roles, disable it, or leave it.' }),
+      'open-ports',
+    ),
+    kernel: section(
+      'kernel',
+      {
+        minimum: withDefault(string({ description: 'Kernel version below which preflight and the kernel phase warn.' }, { pattern: /^\d+\.\d+$/, patternHint: 'a version like 4.19' }), '4.19'),
+        upgrade: withDefault(boolean({ description: 'Upgrade kernels below the minimum (RHEL 7 family: kernel-ml from the repository below), then reboot and wait for the host.' }), false),
+        repository: withDefault(string({ description: 'Base URL of an ELRepo-style repository with kernel-ml.' }), 'https://elrepo.org/linux/kernel/el7/$basearch/'),
+      },
+      { description: 'Kernel version policy.' },
+    ),
     requirements: section(
       'requirements',
       {

@@ -74,11 +74,12 @@ function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFi
   const missing = RECOMMENDED_COMMANDS.filter((c) => snapshot.commands.get(c) === false);
   if (missing.length) add('FileExisting-recommended', 'warning', `${missing.join(', ')} not found in the system path (used by kube-proxy, port-forwarding and network debugging)`);
 
-  if (!kernelAtLeast(f.kernel, 4, 19)) {
+  const [minMajor, minMinor] = inv.preparation.kernel.minimum.split('.').map(Number) as [number, number];
+  if (!kernelAtLeast(f.kernel, minMajor, minMinor)) {
     add(
       'KernelVersion',
       'warning',
-      `kernel ${f.kernel} is older than 4.19: IPVS needs nf_conntrack_ipv4 instead of nf_conntrack, overlayfs and cgroup memory accounting have known leaks there (RHEL 7's 3.10); consider an upgrade (preparation.kernel)`,
+      `kernel ${f.kernel} is older than ${inv.preparation.kernel.minimum}: before 4.19 IPVS needs nf_conntrack_ipv4 instead of nf_conntrack, and overlayfs and cgroup memory accounting have known leaks (RHEL 7's 3.10); consider preparation.kernel.upgrade`,
     );
   }
   const version = parseVersion(inv.cluster.kubernetesVersion);

@@ -18,6 +18,8 @@ export interface Channel {
   run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }>;
   /** Listens on 127.0.0.1 of the workstation and forwards to the host's 127.0.0.1:remotePort. */
   forward(remotePort: number): Promise<PortForward>;
+  /** Opens a new connection after the host went away on purpose (reboot), waiting up to `timeoutMs`. */
+  reconnect(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -201,6 +203,10 @@ export class Host {
 
   forward(remotePort: number): Promise<PortForward> {
     return this.channel.forward(remotePort);
+  }
+
+  reconnect(timeoutMs: number): Promise<void> {
+    return this.channel.reconnect(timeoutMs);
   }
 
   close(): Promise<void> {

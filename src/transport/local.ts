@@ -38,5 +38,9 @@ export class LocalChannel implements Channel {
     return { localPort: remotePort, close: async () => undefined };
   }
 
+  async reconnect(): Promise<void> {
+    throw new Error('cannot wait for this machine to come back: kubestrap runs on it');
+  }
+
   async close(): Promise<void> {}
 }

@@ -122,14 +122,40 @@ class Sessions {
   }
 }
 
+interface Connection {
+  readonly client: Client;
+  readonly jump: Client | undefined;
+}
+
 class SshChannel implements Channel {
   private readonly sessions = new Sessions();
+  private client: Client;
+  private jump: Client | undefined;
 
   constructor(
-    private readonly client: Client,
-    private readonly jump: Client | undefined,
+    connection: Connection,
     private readonly name: string,
-  ) {}
+    private readonly open: () => Promise<Connection>,
+  ) {
+    this.client = connection.client;
+    this.jump = connection.jump;
+  }
+
+  async reconnect(timeoutMs: number): Promise<void> {
+    await this.close();
+    const deadline = Date.now() + timeoutMs;
+    let last: Error | undefined;
+    while (Date.now() < deadline) {
+      try {
+        ({ client: this.client, jump: this.jump } = await this.open());
+        return;
+      } catch (err) {
+        last = err as Error;
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    }
+    throw new Error(`${this.name}: did not come back within ${Math.round(timeoutMs / 1000)} s${last ? ` (${last.message})` : ''}`);
+  }
 
   async run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }) {
     await this.sessions.acquire();
@@ -211,16 +237,21 @@ class SshChannel implements Channel {
   }
 }
 
-export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promise<Channel> {
-  if (!options.bastion) return new SshChannel(await connectClient(endpoint, options), undefined, endpoint.name);
+async function connect(endpoint: SshEndpoint, options: SshOptions): Promise<Connection> {
+  if (!options.bastion) return { client: await connectClient(endpoint, options), jump: undefined };
   const jump = await connectClient(options.bastion, options);
   try {
     const stream = await new Promise<ClientChannel>((resolve, reject) =>
       jump.forwardOut('127.0.0.1', 0, endpoint.address, endpoint.port, (err, s) => (err ? reject(new SshConnectError(`${endpoint.name}: jump host ${options.bastion!.name} cannot reach ${endpoint.address}:${endpoint.port}: ${err.message}`)) : resolve(s))),
     );
-    return new SshChannel(await connectClient(endpoint, options, stream), jump, endpoint.name);
+    return { client: await connectClient(endpoint, options, stream), jump };
   } catch (err) {
     jump.end();
     throw err;
   }
+}
+
+export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promise<Channel> {
+  const open = () => connect(endpoint, options);
+  return new SshChannel(await open(), endpoint.name, open);
 }

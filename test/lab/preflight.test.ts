@@ -63,6 +63,18 @@ describe('preflight', () => {
 });
 
 describe('host preparation', () => {
+  it('sets the host name to the node name, now and in /etc/hostname', async () => {
+    const host = lab.hosts[1]!;
+    lab.inside(host, 'hostname renamed-by-someone; echo renamed-by-someone > /etc/hostname');
+    const dir = tempDir('hostname');
+    const inventory = writeLabInventory(lab, {}, dir);
+    const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--only', 'hostname', '--hosts', host.name, '--output', 'silent', '--report', join(dir, 'r.json')]);
+    expect(r.code, r.stdout).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
+    expect(report.hosts[0]!.changes.map((c) => c.target).sort()).toEqual(['/etc/hostname', 'running host name']);
+    expect(lab.inside(host, 'hostname; cat /etc/hostname').trim().split('\n')).toEqual([host.name, host.name]);
+  });
+
   it('kernel-level steps end in precise per-host warnings inside containers; the rest completes', async () => {
     const dir = tempDir('prep');
     const inventory = writeLabInventory(lab, {}, dir);
@@ -79,6 +91,8 @@ describe('host preparation', () => {
     expect(host.changes.map((c) => c.target)).toEqual(expect.arrayContaining(['/etc/sysctl.d/kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/hosts']));
     // the per-namespace settings did apply
     expect(lab.inside(lab.hosts[0]!, 'sysctl -n net.ipv4.ip_forward').trim()).toBe('1');
+    expect(lab.inside(lab.hosts[0]!, 'cat /etc/security/limits.d/kubernetes.conf')).toContain('* soft nofile 655360');
+    expect(host.warnings).toEqual(expect.arrayContaining([{ phase: 'time-sync', message: expect.stringMatching(/clock belongs to the machine running this container/) }]));
   });
 
   it('one broken host does not stop the others; the summary names it; a re-run completes only what is missing', async () => {
