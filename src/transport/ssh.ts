@@ -33,8 +33,12 @@ export interface SshOptions {
   readonly bastion?: SshEndpoint | undefined;
 }
 
-/** OpenSSH's default MaxSessions is 10; stay below it so parallel work on one host never fails. */
-const MAX_SESSIONS_PER_CONNECTION = 8;
+/**
+ * OpenSSH's default MaxSessions is 10, and sshd frees a session slot a moment after the channel
+ * closes; stay well below it. Hardened servers allow fewer, so a refused channel is retried.
+ */
+const MAX_SESSIONS_PER_CONNECTION = 5;
+const CHANNEL_OPEN_RETRIES = 20;
 const KEEPALIVE_INTERVAL_MS = 15_000;
 const KEEPALIVE_COUNT_MAX = 4;
 
@@ -104,6 +108,9 @@ function connectClient(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex
   });
 }
 
+/** sshd refused a new channel on this connection (too many sessions); worth retrying. */
+class ChannelRefused extends Error {}
+
 /** A counting semaphore for the sessions of one connection. */
 class Sessions {
   private active = 0;
@@ -160,7 +167,14 @@ class SshChannel implements Channel {
   async run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }) {
     await this.sessions.acquire();
     try {
-      return await this.runSession(script, opts);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.runSession(script, opts);
+        } catch (err) {
+          if (!(err instanceof ChannelRefused) || attempt >= CHANNEL_OPEN_RETRIES) throw err;
+          await new Promise((r) => setTimeout(r, 25 * attempt));
+        }
+      }
     } finally {
       this.sessions.release();
     }
@@ -170,7 +184,7 @@ class SshChannel implements Channel {
     return new Promise((resolve, reject) => {
       // The login shell may be anything; sh -c pins the dialect our quoting targets.
       this.client.exec(`sh -c ${quote(script)}`, (err, stream: ClientChannel) => {
-        if (err) return reject(new Error(`${this.name}: cannot start a command: ${err.message}`));
+        if (err) return reject(/open failed/.test(err.message) ? new ChannelRefused(`${this.name}: the server refused another session (MaxSessions): ${err.message}`) : new Error(`${this.name}: cannot start a command: ${err.message}`));
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         let timedOut = false;

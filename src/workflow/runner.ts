@@ -11,7 +11,8 @@ import { connectTarget, type ConnectOptions } from './connect.js';
 import { applyIgnores, evaluate, mirrorUrls, type Observed, type PreflightFinding } from '../preflight/checks.js';
 import { gatherSnapshot } from '../preflight/gather.js';
 import { mapLimit } from '../util/concurrency.js';
-import type { Change, HostTarget, Phase, PhaseContext } from './phase.js';
+import type { Change, HostTarget, Phase, PhaseContext, PhasePlan } from './phase.js';
+import { readAhead, type HostPlans } from './read-ahead.js';
 
 export type Mode = 'plan' | 'apply';
 export type RendererChoice = 'auto' | 'plain' | 'silent';
@@ -106,22 +107,26 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
   let findings: PreflightFinding[] = [];
   let stopped = false;
 
-  const preflightTask: ListrTask = {
-    title: 'preflight: check every host before any change',
+  const plans = new Map<string, HostPlans>();
+  const readTask: ListrTask = {
+    title: options.preflight ? 'read: preflight checks and plans of every phase, on every host' : 'read: plans of every phase, on every host',
     task: async (_c, task) => {
       const context = ctx();
       const targets = context.hosts.filter(alive);
       const urls = mirrorUrls(inventory);
       const observed = await mapLimit(targets, options.concurrency, async (target) => {
         try {
-          return { target, snapshot: await gatherSnapshot(target.host, urls) };
+          const [snapshot, hostPlans] = await Promise.all([options.preflight ? gatherSnapshot(target.host, urls) : undefined, readAhead(phases, context, target)]);
+          plans.set(target.spec.name, hostPlans);
+          return snapshot && { target, snapshot };
         } catch (err) {
           fail(target.spec.name, 'preflight', err);
           return undefined;
         }
       });
+      if (!options.preflight) return;
       const ok = observed.filter((o): o is Observed => o !== undefined);
-      findings = applyIgnores(evaluate(inventory, ok), options.preflight!.ignore);
+      findings = applyIgnores(evaluate(inventory, ok), options.preflight.ignore);
       for (const f of findings) options.log.write(f.host, `preflight ${f.severity} ${f.check}: ${f.message}`);
       const errors = findings.filter((f) => f.severity === 'error');
       for (const f of errors) preflightFailed.add(f.host);
@@ -133,7 +138,18 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
     },
   };
 
-  const phaseTask = (phase: Phase): ListrTask => ({
+  /** The plan to act on: read ahead while still exact, read again after an earlier change. */
+  const planFor = async (index: number, context: PhaseContext, target: HostTarget): Promise<PhasePlan> => {
+    const ahead = plans.get(target.spec.name);
+    const outcome = ahead?.outcomes[index];
+    if (ahead && outcome && (options.mode === 'plan' || index <= ahead.firstChange)) {
+      if ('error' in outcome) throw outcome.error;
+      return outcome.plan;
+    }
+    return phases[index]!.plan(context, target);
+  };
+
+  const phaseTask = (phase: Phase, index: number): ListrTask => ({
     title: `${phase.name}: ${phase.title}`,
     task: (_ctx, task) => {
       const context = ctx();
@@ -149,7 +165,7 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
             const name = target.spec.name;
             const outcome = outcomes.get(name)!;
             try {
-              const plan = await phase.plan(context, target);
+              const plan = await planFor(index, context, target);
               for (const message of plan.warnings ?? []) {
                 outcome.warnings.push({ phase: phase.name, message });
                 options.log.write(name, `WARNING in ${phase.name}: ${message}`);
@@ -175,7 +191,7 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
   const list = new Listr(
     [
       { title: 'connect: connect and probe hosts', task: (_c, task) => task.newListr(connectTasks, { concurrent: options.concurrency, exitOnError: false }) },
-      ...(options.preflight ? [preflightTask] : []),
+      ...(phases.length || options.preflight ? [readTask] : []),
       ...phases.map(phaseTask),
     ],
     {
