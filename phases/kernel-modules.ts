@@ -16,17 +16,18 @@ type Payload = FilePayload | { kind: 'load'; modules: readonly string[] };
 /** Evidence that a built-in module is active when /sys/module has no entry for it. */
 const FEATURE_PROBES: Readonly<Record<string, string>> = {
   br_netfilter: '[ -d /proc/sys/net/bridge ]',
-  overlay: 'grep -qw overlay /proc/filesystems',
+  overlay: '{ while read -r a b; do [ "$b" = overlay ] || [ "$a" = overlay ] && exit 0; done < /proc/filesystems; false; }',
   ip_vs: '[ -e /proc/net/ip_vs ]',
   nf_conntrack: '[ -e /proc/sys/net/netfilter/nf_conntrack_max ]',
 };
 
 /** One line per module: `name present|missing`, then `loadable yes|no`. */
 async function moduleState(host: Host, modules: readonly string[]): Promise<{ missing: string[]; loadable: boolean }> {
+  // cheapest evidence first: a directory test and a builtin probe before any grep
   const lines = modules.map((m) => {
     const builtin = `grep -q ${quote(`/${m}.ko`)} /lib/modules/"$(uname -r)"/modules.builtin 2>/dev/null`;
-    const probe = FEATURE_PROBES[m] ? ` || ${FEATURE_PROBES[m]}` : '';
-    return `if [ -d /sys/module/${m} ] || ${builtin}${probe}; then echo "${m} present"; else echo "${m} missing"; fi`;
+    const probe = FEATURE_PROBES[m] ? `${FEATURE_PROBES[m]} || ` : '';
+    return `if [ -d /sys/module/${m} ] || ${probe}${builtin}; then echo "${m} present"; else echo "${m} missing"; fi`;
   });
   lines.push('if [ -d /lib/modules/"$(uname -r)"/kernel ] && command -v modprobe >/dev/null; then echo "loadable yes"; else echo "loadable no"; fi');
   const { stdout } = await host.check(lines.join('\n'));

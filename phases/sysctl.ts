@@ -21,17 +21,27 @@ const procPath = (key: string) => `/proc/sys/${key.replace(/\./g, '/')}`;
 const normalize = (v: string) => v.trim().split(/\s+/).join(' ');
 
 async function readLive(host: Host, keys: readonly string[]): Promise<Map<string, LiveState>> {
-  const script = keys
-    .map((k) => {
+  // states from shell builtins, values from one grep over all present files: a handful of
+  // processes per host whatever the number of keys (the shell's `read` cannot read /proc/sys)
+  const script = [
+    'set --',
+    ...keys.map((k) => {
       const p = quote(procPath(k));
-      return `if [ ! -e ${p} ]; then printf '%s\\tabsent\\t\\n' ${quote(k)}; elif [ -w ${p} ]; then printf '%s\\trw\\t%s\\n' ${quote(k)} "$(cat ${p})"; else printf '%s\\tro\\t%s\\n' ${quote(k)} "$(cat ${p} 2>/dev/null)"; fi`;
-    })
-    .join('\n');
+      return `if [ ! -e ${p} ]; then echo "state ${k} absent"; else set -- "$@" ${p}; if [ -w ${p} ]; then echo "state ${k} rw"; else echo "state ${k} ro"; fi; fi`;
+    }),
+    'if [ $# -gt 0 ]; then grep -H "" "$@" 2>/dev/null | sed "s/^/value /"; fi',
+    'true',
+  ].join('\n');
   const { stdout } = await host.check(script);
+  const values = new Map<string, string>();
+  for (const line of stdout.split('\n').filter((l) => l.startsWith('value /'))) {
+    const colon = line.indexOf(':');
+    values.set(line.slice('value '.length, colon), line.slice(colon + 1));
+  }
   const out = new Map<string, LiveState>();
-  for (const line of stdout.split('\n').filter(Boolean)) {
-    const [key, state, ...value] = line.split('\t');
-    out.set(key!, { state: state as LiveState['state'], value: value.join(' ') });
+  for (const line of stdout.split('\n').filter((l) => l.startsWith('state '))) {
+    const [, key, state] = line.split(' ') as [string, string, LiveState['state']];
+    out.set(key, { state, value: values.get(procPath(key)) ?? '' });
   }
   return out;
 }

@@ -77,6 +77,66 @@ function summarize(command: string): string {
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
+type RawResult = { stdout: Buffer; stderr: Buffer; code: number };
+
+interface Queued {
+  readonly script: string;
+  readonly timeoutMs: number;
+  resolve(r: RawResult): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Collects the commands issued in one tick and runs them as one remote script, each in its own
+ * subshell (in parallel, stdin from /dev/null), then splits the output back by byte counts.
+ */
+class Batcher {
+  private queue: Queued[] = [];
+
+  constructor(private readonly runOne: (script: string, timeoutMs: number) => Promise<RawResult>) {}
+
+  run(script: string, timeoutMs: number): Promise<RawResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ script, timeoutMs, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 1) {
+      const [only] = batch as [Queued];
+      return this.runOne(only.script, only.timeoutMs).then(only.resolve, only.reject);
+    }
+    const parts = batch.map((q, i) => `( (\n${q.script}\n) >"$d/${i}.o" 2>"$d/${i}.e" </dev/null; echo $? >"$d/${i}.c" ) &`);
+    const script = [
+      'd=$(mktemp -d) || exit 97',
+      ...parts,
+      'wait',
+      `for i in ${batch.map((_, i) => i).join(' ')}; do printf '%s %s %s\\n' "$(cat "$d/$i.c")" "$(($(wc -c <"$d/$i.o")))" "$(($(wc -c <"$d/$i.e")))"; cat "$d/$i.o" "$d/$i.e"; done`,
+      'rm -rf "$d"',
+    ].join('\n');
+    try {
+      const raw = await this.runOne(script, Math.max(...batch.map((q) => q.timeoutMs)));
+      if (raw.code !== 0) throw new Error(`batched commands could not run (exit ${raw.code}): ${raw.stderr.toString('utf8').trim()}`);
+      let offset = 0;
+      for (const q of batch) {
+        const newline = raw.stdout.indexOf(0x0a, offset);
+        const [code, outLength, errLength] = raw.stdout.subarray(offset, newline).toString('utf8').split(' ').map(Number) as [number, number, number];
+        offset = newline + 1;
+        const stdout = Buffer.from(raw.stdout.subarray(offset, offset + outLength));
+        offset += outLength;
+        const stderr = Buffer.from(raw.stdout.subarray(offset, offset + errLength));
+        offset += errLength;
+        q.resolve({ stdout, stderr, code });
+      }
+    } catch (err) {
+      for (const q of batch) q.reject(err);
+    }
+  }
+}
+
 export class Host {
   constructor(
     readonly name: string,
@@ -116,13 +176,22 @@ export class Host {
     return result;
   }
 
-  private async runScript(script: string, body: Buffer, opts: ExecOptions) {
-    const { command, stdinPrefix } = this.wrap(script, opts.asLoginUser ?? false);
-    const stdin = stdinPrefix || body.length ? Buffer.concat([Buffer.from(stdinPrefix), body]) : undefined;
+  private async runScript(script: string, body: Buffer, opts: ExecOptions): Promise<{ raw: RawResult; ms: number }> {
     const started = Date.now();
-    const raw = await this.channel.run(command, { stdin, timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // Commands without input, issued in the same tick (phases reading ahead in parallel), share
+    // one remote session: one round trip and one sshd session instead of one each.
+    const raw = body.length === 0 && !opts.asLoginUser ? await this.batcher.run(script, timeoutMs) : await this.runAlone(script, body, opts.asLoginUser ?? false, timeoutMs);
     return { raw, ms: Date.now() - started };
   }
+
+  private runAlone(script: string, body: Buffer, asLoginUser: boolean, timeoutMs: number): Promise<RawResult> {
+    const { command, stdinPrefix } = this.wrap(script, asLoginUser);
+    const stdin = stdinPrefix || body.length ? Buffer.concat([Buffer.from(stdinPrefix), body]) : undefined;
+    return this.channel.run(command, { stdin, timeoutMs });
+  }
+
+  private readonly batcher = new Batcher((script, timeoutMs) => this.runAlone(script, Buffer.alloc(0), false, timeoutMs));
 
   /** Like exec, but a non-zero exit code is an error naming the host and command. */
   async check(command: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -171,24 +240,27 @@ export class Host {
   async readFiles(paths: readonly string[]): Promise<Map<string, RemoteFile | undefined>> {
     const out = new Map<string, RemoteFile | undefined>();
     if (paths.length === 0) return out;
-    const script = paths
-      .map((p) => `if [ -f ${quote(p)} ]; then stat -c 'F %s %a %U:%G' ${quote(p)}; cat ${quote(p)}; else echo N; fi`)
-      .join('\n');
+    // one stat and one cat for all present files, whatever their number
+    const list = paths.map(quote).join(' ');
+    const script = `set --; for p in ${list}; do if [ -f "$p" ]; then echo P; set -- "$@" "$p"; else echo N; fi; done\nif [ $# -gt 0 ]; then stat -c '%s %a %U:%G' "$@" && cat "$@"; fi`;
     const { stdout } = await this.execRaw(script);
     let offset = 0;
-    for (const path of paths) {
+    const nextLine = () => {
       const newline = stdout.indexOf(0x0a, offset);
-      const header = stdout.subarray(offset, newline).toString('utf8');
+      const line = stdout.subarray(offset, newline).toString('utf8');
       offset = newline + 1;
-      if (header === 'N') {
-        out.set(path, undefined);
-        continue;
-      }
-      const [, size, mode, owner] = header.split(' ');
+      return line;
+    };
+    const present = paths.map(() => nextLine() === 'P');
+    const stats = present.filter(Boolean).map(() => nextLine().split(' '));
+    let next = 0;
+    paths.forEach((path, i) => {
+      if (!present[i]) return out.set(path, undefined);
+      const [size, mode, owner] = stats[next++]!;
       const length = Number(size);
       out.set(path, { content: Buffer.from(stdout.subarray(offset, offset + length)), mode: parseInt(mode ?? '0', 8), owner: owner ?? '' });
       offset += length;
-    }
+    });
     return out;
   }
 
