@@ -21,6 +21,14 @@ export default defineConfig({
           globalSetup: ['test/lab/global-setup.ts'],
         },
       },
+      {
+        test: {
+          name: 'vm',
+          include: ['test/vm/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 1_200_000,
+        },
+      },
     ],
   },
 });

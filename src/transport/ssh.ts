@@ -95,9 +95,17 @@ function connectClient(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex
       ...(endpoint.credentials.agent ? { agent: endpoint.credentials.agent } : {}),
       ...(endpoint.credentials.password !== undefined ? { password: endpoint.credentials.password } : {}),
     };
-    client.once('ready', () => resolve(client));
-    client.once('error', (err) => {
+    let settled = false;
+    client.once('ready', () => {
+      settled = true;
+      resolve(client);
+    });
+    // kept for the connection's whole life: a dropped connection (reboot, network) must not
+    // crash the process; the commands in flight fail on their own
+    client.on('error', (err) => {
       client.end();
+      if (settled) return;
+      settled = true;
       reject(new SshConnectError(explain(endpoint, err, hostKeyRefusal, options.connectTimeoutMs)));
     });
     try {
