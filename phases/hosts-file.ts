@@ -4,7 +4,7 @@
  */
 import type { Change, Phase } from '../src/workflow/phase.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
-import type { ResolvedHost } from '../src/inventory/resolve.js';
+import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
 
 export const BLOCK_BEGIN = '# BEGIN kubestrap: cluster nodes (managed, edits are overwritten)';
 export const BLOCK_END = '# END kubestrap';
@@ -32,7 +32,8 @@ export const hostsFilePhase: Phase<FilePayload> = {
   selectHosts: (ctx) => (ctx.inventory.preparation.manageEtcHosts ? ctx.hosts : []),
   async plan(ctx, target) {
     const current = (await target.host.readFile('/etc/hosts'))?.toString('utf8') ?? '';
-    const block = renderBlock(ctx.hosts.map((t) => t.spec).sort((a, b) => a.index - b.index));
+    // every node of the inventory, not only the hosts of this run (--hosts, unreachable ones)
+    const block = renderBlock(resolveHosts(ctx.inventory));
     const changes: Change<FilePayload>[] = await planFiles(target.host, [{ path: '/etc/hosts', content: withBlock(current, block), mode: 0o644 }]);
     return { changes };
   },

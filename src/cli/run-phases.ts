@@ -3,7 +3,7 @@ import { applyPhases } from '../../phases/index.js';
 import type { Phase } from '../workflow/phase.js';
 import { writeFileSync } from 'node:fs';
 import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
-import { formatFindings } from '../preflight/checks.js';
+import { formatFindings, formatObserved } from '../preflight/checks.js';
 import { runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
 import { openSession, type HostOptions, type Session } from './session.js';
 
@@ -51,7 +51,7 @@ export async function runPhases(mode: Mode, options: PhaseOptions): Promise<numb
   const phases = selectPhases(applyPhases, list(options.only), list(options.skip));
   const preflight = { ignore: new Set(list(options.ignorePreflightErrors)) };
   return runInSession(mode, options, phases, mode, options.output, (result, session) => {
-    if (result.preflight.length) console.log(formatFindings(result.preflight, result.connected.length));
+    if (result.observed.length) console.log(`${formatObserved(result.observed)}\n${formatFindings(result.preflight, result.observed.length)}`);
     if (options.report) writeFileSync(options.report, `${JSON.stringify(reportJson(result), null, 2)}\n`);
     if (mode === 'plan') console.log(formatPlan(result, options.diff ?? false));
     console.log(formatSummary(result));

@@ -134,6 +134,21 @@ export function applyIgnores(findings: readonly PreflightFinding[], ignore: Read
   return findings.map((f) => (f.severity === 'error' && ignored(f.check) ? { ...f, severity: 'warning', message: `${f.message} (ignored)` } : f));
 }
 
+/** What each host is, one line each: the facts preflight judged. */
+export function formatObserved(observed: readonly Observed[]): string {
+  const rows = [['HOST', 'OS', 'ARCH', 'CPU', 'MEMORY', 'KERNEL', 'CGROUP', 'SWAP', 'CLOCK', 'FIREWALL', 'SELINUX', 'CONTAINER']];
+  for (const { target, snapshot } of observed) {
+    const f = target.facts;
+    const firewall = snapshot.firewalld === 'active' ? 'firewalld' : snapshot.ufw === 'active' ? 'ufw' : 'off';
+    rows.push([
+      target.spec.name, f.os.prettyName, f.arch, String(f.cpus), `${f.memoryMB} MB`, f.kernel, `v${f.cgroupVersion}`, snapshot.swapActive ? 'on' : 'off',
+      `${snapshot.clockSkewMs >= 0 ? '+' : ''}${(snapshot.clockSkewMs / 1000).toFixed(1)} s`, firewall, snapshot.selinux === 'absent' ? '-' : snapshot.selinux, f.container ?? '-',
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+}
+
 /** One report for the cluster: identical messages on many hosts are printed once. */
 export function formatFindings(findings: readonly PreflightFinding[], hostCount: number): string {
   const groups = new Map<string, { f: PreflightFinding; hosts: string[] }>();

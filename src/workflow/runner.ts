@@ -50,6 +50,8 @@ export interface WorkflowResult {
   /** Hosts that connected; the caller closes them (or keeps using them). */
   readonly connected: readonly HostTarget[];
   readonly preflight: readonly PreflightFinding[];
+  /** What preflight observed on each host, for the cluster report. */
+  readonly observed: readonly Observed[];
 }
 
 export class PhaseSelectionError extends Error {}
@@ -105,6 +107,7 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
   const preflightFailed = new Set<string>();
   const alive = (t: HostTarget) => outcomes.get(t.spec.name)!.status === 'ok' && (options.mode === 'plan' || !preflightFailed.has(t.spec.name));
   let findings: PreflightFinding[] = [];
+  let seen: Observed[] = [];
   let stopped = false;
 
   const plans = new Map<string, HostPlans>();
@@ -126,6 +129,7 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
       });
       if (!options.preflight) return;
       const ok = observed.filter((o): o is Observed => o !== undefined);
+      seen = ok;
       findings = applyIgnores(evaluate(inventory, ok), options.preflight.ignore);
       for (const f of findings) options.log.write(f.host, `preflight ${f.severity} ${f.check}: ${f.message}`);
       const errors = findings.filter((f) => f.severity === 'error');
@@ -220,5 +224,5 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
     }
   }
   const all = [...outcomes.values()];
-  return { mode: options.mode, outcomes: all, ok: all.every((o) => o.status === 'ok'), elapsedMs: Date.now() - started, connected, preflight: findings };
+  return { mode: options.mode, outcomes: all, ok: all.every((o) => o.status === 'ok'), elapsedMs: Date.now() - started, connected, preflight: findings, observed: seen };
 }

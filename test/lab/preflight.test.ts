@@ -78,6 +78,8 @@ describe('host preparation', () => {
   it('kernel-level steps end in precise per-host warnings inside containers; the rest completes', async () => {
     const dir = tempDir('prep');
     const inventory = writeLabInventory(lab, {}, dir);
+    // a swap entry as a real machine's fstab would have one (lab hosts have no swap device)
+    lab.inside(lab.hosts[0]!, 'printf "/dev/sdb1 none swap sw 0 0\\n" >> /etc/fstab');
     const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', lab.hosts[0]!.name, '--output', 'silent', '--report', join(dir, 'r.json')]);
     expect(r.code, r.stdout).toBe(0);
     const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
@@ -93,6 +95,19 @@ describe('host preparation', () => {
     expect(lab.inside(lab.hosts[0]!, 'sysctl -n net.ipv4.ip_forward').trim()).toBe('1');
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/security/limits.d/kubernetes.conf')).toContain('* soft nofile 655360');
     expect(host.warnings).toEqual(expect.arrayContaining([{ phase: 'time-sync', message: expect.stringMatching(/clock belongs to the machine running this container/) }]));
+    // every managed file with its content and mode
+    const files = lab.inside(lab.hosts[0]!, 'stat -c "%n %a %U" /etc/sysctl.d/kubernetes.conf /etc/modules-load.d/kubernetes.conf /etc/security/limits.d/kubernetes.conf /etc/hosts /etc/hostname');
+    for (const line of files.trim().split('\n')) expect(line).toMatch(/ 644 root$/);
+    expect(lab.inside(lab.hosts[0]!, 'cat /etc/sysctl.d/kubernetes.conf')).toContain('net.bridge.bridge-nf-call-iptables = 1');
+    expect(lab.inside(lab.hosts[0]!, 'cat /etc/modules-load.d/kubernetes.conf').trim().split('\n').slice(1)).toEqual(['overlay', 'br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']);
+    // fstab swap entry commented out, with a dated backup of the original
+    expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab')).toContain('# /dev/sdb1 none swap sw 0 0 # disabled by kubestrap');
+    expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab.kubestrap-*')).toMatch(/^\/dev\/sdb1 none swap sw 0 0$/m);
+    // /etc/hosts: one managed block listing every node, also after another run
+    await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', lab.hosts[0]!.name, '--output', 'silent']);
+    const etcHosts = lab.inside(lab.hosts[0]!, 'cat /etc/hosts');
+    expect(etcHosts.split('# BEGIN kubestrap')).toHaveLength(2);
+    for (const h of lab.hosts) expect(etcHosts).toContain(`${h.ip}\t${h.name}`);
   });
 
   it('one broken host does not stop the others; the summary names it; a re-run completes only what is missing', async () => {
@@ -106,8 +121,11 @@ describe('host preparation', () => {
     expect(first.stdout).toMatch(new RegExp(`${broken.name}\\s+failed\\s+\\d+\\s+\\d+\\s+kernel-modules: `));
     const r1 = JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')) as Report;
     expect(r1.hosts.filter((h) => h.status === 'ok').map((h) => h.name).sort()).toEqual(others.sort());
-    // the others finished every phase
-    for (const h of r1.hosts.filter((x) => x.status === 'ok')) expect(new Set(h.changes.map((c) => c.phase))).toContain('hosts-file');
+    // the others finished every phase, up to the last ones
+    for (const h of lab.hosts.filter((x) => x !== broken)) {
+      expect(lab.inside(h, 'grep -c "# BEGIN kubestrap" /etc/hosts; ls /etc/security/limits.d/kubernetes.conf').trim().split('\n')).toEqual(['1', '/etc/security/limits.d/kubernetes.conf']);
+    }
+    expect(lab.inside(broken, 'ls /etc/security/limits.d/kubernetes.conf 2>/dev/null || echo absent').trim()).toBe('absent');
 
     lab.inside(broken, 'rm -f /etc/modules-load.d && mkdir /etc/modules-load.d');
     const second = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'plain', '--report', join(dir, '2.json')]);
