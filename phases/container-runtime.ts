@@ -49,7 +49,7 @@ function dockerRepoFile(inv: Inventory, facts: HostFacts): DesiredFile | undefin
   };
 }
 
-export function desiredRuntimeFiles(inv: Inventory): DesiredFile[] {
+function desiredRuntimeFiles(inv: Inventory): DesiredFile[] {
   const rt = inv.cluster.containerRuntime;
   const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
   const files: DesiredFile[] = [

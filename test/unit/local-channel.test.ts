@@ -1,5 +1,5 @@
 /** The local channel (for `kubestrap join` on the node itself), on this machine. */
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,5 +31,26 @@ describe('local channel', () => {
 
   it('forwards a port to itself', async () => {
     expect((await host.forward(6443)).localPort).toBe(6443);
+  });
+});
+
+describe('commands issued together share one session', () => {
+  it('keeps each command\'s stdout, stderr and exit code apart, binary-safe', async () => {
+    const scripts = ['printf "a\\nb"; echo err >&2; exit 3', 'cat; echo "stdin was empty"', 'exit 0', 'sleep 0.2; echo late'];
+    const results = await Promise.all(scripts.map((s) => host.exec(s)));
+    expect(results).toEqual([
+      { stdout: 'a\nb', stderr: 'err\n', code: 3 },
+      { stdout: 'stdin was empty\n', stderr: '', code: 0 },
+      { stdout: '', stderr: '', code: 0 },
+      { stdout: 'late\n', stderr: '', code: 0 },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-batch-'));
+    const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    writeFileSync(join(dir, 'bin'), binary);
+    writeFileSync(join(dir, 'text'), 'hello\n');
+    const [a, b] = await Promise.all([host.readFiles([join(dir, 'bin')]), host.readFiles([join(dir, 'missing'), join(dir, 'text')])]);
+    expect(a.get(join(dir, 'bin'))?.content).toEqual(binary);
+    expect(b.get(join(dir, 'missing'))).toBeUndefined();
+    expect(b.get(join(dir, 'text'))?.content.toString()).toBe('hello\n');
   });
 });
