@@ -7,6 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // generous limits, not timing assertions: RSA keygen and real etcd on a busy 2-core machine
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {

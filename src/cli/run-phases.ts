@@ -53,7 +53,7 @@ export async function runPhases(mode: Mode, options: PhaseOptions): Promise<numb
   return runInSession(mode, options, phases, mode, options.output, (result, session) => {
     if (result.observed.length) console.log(`${formatObserved(result.observed)}\n${formatFindings(result.preflight, result.observed.length)}`);
     if (options.report) writeFileSync(options.report, `${JSON.stringify(reportJson(result), null, 2)}\n`);
-    if (mode === 'plan') console.log(formatPlan(result, options.diff ?? false));
+    console.log(formatPlan(result, options.diff ?? false));
     console.log(formatSummary(result));
     if (session.log.path) console.log(`log: ${session.log.path}`);
     return result.ok ? 0 : 1;

@@ -6,7 +6,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
 }
 
-/** The plan per host; hosts with identical plans (common with many workers) are listed once. */
+/** The changes (planned or applied) and warnings per host; hosts with identical ones (common with many workers) are listed once. */
 export function formatPlan(result: WorkflowResult, showDiff: boolean): string {
   const groups = new Map<string, { hosts: string[]; lines: string[] }>();
   for (const outcome of result.outcomes) {
@@ -26,7 +26,9 @@ export function formatPlan(result: WorkflowResult, showDiff: boolean): string {
   for (const { hosts, lines } of groups.values()) out.push(`${hosts.join(', ')}${hosts.length > 1 ? ` (${hosts.length} hosts)` : ''}:`, ...lines);
   const total = result.outcomes.reduce((n, o) => n + o.changes.length, 0);
   const hostsWithChanges = result.outcomes.filter((o) => o.changes.length).length;
-  out.push(total === 0 ? 'Plan: no changes. The hosts are in the desired state.' : `Plan: ${total} change${total === 1 ? '' : 's'} on ${hostsWithChanges} host${hostsWithChanges === 1 ? '' : 's'}.`);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (result.mode === 'plan') out.push(total === 0 ? 'Plan: no changes. The hosts are in the desired state.' : `Plan: ${plural(total, 'change')} on ${plural(hostsWithChanges, 'host')}.`);
+  else out.push(total === 0 ? 'Applied: no changes were needed.' : `Applied: ${plural(total, 'change')} on ${plural(hostsWithChanges, 'host')}.`);
   return out.join('\n');
 }
 
