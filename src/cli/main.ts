@@ -8,6 +8,7 @@ import { certsCommand } from './certs.js';
 import { UsageError } from './errors.js';
 import { execCommand } from './exec.js';
 import { factsCommand } from './facts.js';
+import { initCommand } from './init.js';
 import { planCommand } from './plan.js';
 import { schemaCommand } from './schema.js';
 import { tokenCommand } from './token.js';
@@ -19,7 +20,7 @@ export function program(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [validateCommand(), planCommand(), applyCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand()]) {
     root.addCommand(cmd);
   }
   // errors are turned into exit codes by main(), at every level of subcommand
@@ -38,6 +39,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    // enquirer rejects with an empty value on Ctrl-C
+    if (err === '' || (err instanceof Error && err.message === '')) {
+      console.error('\naborted; nothing was written');
+      return 130;
+    }
     if (err instanceof InventoryError || err instanceof CredentialError) {
       console.error(`error: ${err.message}`);
       return 1;

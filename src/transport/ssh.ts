@@ -6,7 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Channel, PortForward } from './host.js';
-import type { HostKeyPolicy } from './host-keys.js';
+import type { HostKeyVerdict } from './host-keys.js';
 import { quote } from './quote.js';
 
 export interface Credentials {
@@ -27,8 +27,13 @@ export interface SshEndpoint {
   readonly pinnedHostKey?: string | undefined;
 }
 
+/** Decides whether a presented host key is trusted (known_hosts and pins, or an operator's answer). */
+export interface HostKeyVerifier {
+  verify(target: { name: string; address: string; port: number; pinned?: string | undefined }, keyBlob: Buffer): Promise<HostKeyVerdict>;
+}
+
 export interface SshOptions {
-  readonly hostKeys: HostKeyPolicy;
+  readonly hostKeys: HostKeyVerifier;
   readonly connectTimeoutMs: number;
   readonly bastion?: SshEndpoint | undefined;
 }

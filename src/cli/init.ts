@@ -1,0 +1,73 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { InventoryError } from '../inventory/issues.js';
+import { parseInventory } from '../inventory/load.js';
+import { checks, inventoryFor, parseAnswers, type Answers } from '../wizard/answers.js';
+import { confirm, interview } from '../wizard/interview.js';
+import { renderInventory } from '../wizard/render.js';
+import { UsageError } from './errors.js';
+import { runPhases } from './run-phases.js';
+
+interface InitOptions {
+  out: string;
+  answers?: string;
+  force?: boolean;
+  plan?: boolean;
+}
+
+function answersProblems(a: Answers): string[] {
+  const problems: string[] = [];
+  const note = (where: string, p: string | undefined) => p && problems.push(`${where}: ${p}`);
+  note('kubernetesVersion', checks.version(a.kubernetesVersion));
+  if (a.hosts.length === 0) problems.push('hosts: at least one host is needed');
+  a.hosts.forEach((h, i) => note(`hosts[${i}].address`, checks.address(h.address)));
+  note('podSubnet', checks.clearOfHosts(a.podSubnet, a.hosts.map((h) => h.address)));
+  note('serviceSubnet', checks.networks(a.podSubnet, a.serviceSubnet, a.hosts.map((h) => h.address)));
+  return problems;
+}
+
+/** Writes the whole file or nothing: an interrupted init never leaves half an inventory. */
+function writeAtomically(path: string, text: string): void {
+  const temp = `${path}.kubestrap-init-${process.pid}`;
+  writeFileSync(temp, text, { mode: 0o644 });
+  renameSync(temp, path);
+}
+
+export function initCommand(): Command {
+  return new Command('init')
+    .description('write an inventory by answering questions (checked as you go, hosts contacted over SSH); or from --answers FILE')
+    .requiredOption('-o, --out <file>', 'inventory file to write')
+    .option('--answers <file>', 'take every answer from this YAML file instead of asking (for scripts and CI)')
+    .option('--force', 'overwrite an existing file without asking')
+    .option('--no-plan', 'do not offer preflight and plan after writing')
+    .addHelpText('after', '\nExamples:\n  kubestrap init -o cluster.yaml\n  kubestrap init -o cluster.yaml --answers answers.yaml --force')
+    .action(async (options: InitOptions) => {
+      const interactive = !options.answers;
+      if (interactive && !(process.stdin.isTTY && process.stdout.isTTY)) {
+        throw new UsageError('kubestrap init asks questions and needs a terminal; without one, give every answer in a file: kubestrap init -o FILE --answers ANSWERS.yaml [--force]');
+      }
+      if (existsSync(options.out) && !options.force) {
+        if (!interactive) throw new UsageError(`${options.out} exists; add --force to overwrite it`);
+        if (!(await confirm(`${options.out} exists. Overwrite it?`))) return;
+      }
+      const answers = options.answers ? parseAnswers(readFileSync(options.answers, 'utf8')) : await interview();
+      const problems = answersProblems(answers);
+      if (problems.length) throw new UsageError(`${options.answers ?? 'answers'}: ${problems.join('; ')}`);
+      const text = renderInventory(inventoryFor(answers));
+      try {
+        // the same validator as `kubestrap validate`, before anything is written
+        await parseInventory(text, options.out);
+      } catch (err) {
+        if (err instanceof InventoryError) throw new UsageError(`the answers do not make a valid inventory:\n${err.message}`);
+        throw err;
+      }
+      writeAtomically(options.out, text);
+      console.log(`wrote ${options.out}`);
+      if (!interactive || options.plan === false) return;
+      if (!(await confirm('Run the preflight checks and show the plan now?', true))) return;
+      const base = { inventory: options.out, concurrency: '20', output: 'auto' as const };
+      const planned = await runPhases('plan', base);
+      if (planned === 0 && (await confirm('Apply it now?'))) process.exitCode = await runPhases('apply', base);
+      else process.exitCode = planned;
+    });
+}

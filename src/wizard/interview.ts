@@ -1,0 +1,118 @@
+/**
+ * The interactive questions of `kubestrap init` (enquirer; only ever reached with a terminal).
+ * Each answer is checked as it is given and re-asked with the reason; every host is contacted
+ * over SSH while its answers are fresh, showing the host key's fingerprint for the operator to
+ * trust (it is then pinned in the inventory).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import enquirer from 'enquirer';
+import { fingerprint, keyType } from '../transport/host-keys.js';
+import { openSsh, type Credentials } from '../transport/ssh.js';
+import { expandHome } from '../util/paths.js';
+import { CHINA_PROFILE, checks, DEFAULTS, SUPPORTED_VERSIONS, type Answers, type HostAnswer, type MirrorProfile } from './answers.js';
+
+type Prompt = Parameters<typeof enquirer.prompt>[0];
+
+async function ask<T>(question: Record<string, unknown>): Promise<T> {
+  const answer = await enquirer.prompt({ name: 'value', ...question } as Prompt);
+  return (answer as { value: T }).value;
+}
+
+const validate = (check: (v: string) => string | undefined) => (value: string) => check(value.trim()) ?? true;
+
+function credentialsFor(auth: HostAnswer['auth']): Credentials {
+  if ('keyPath' in auth) return { privateKey: readFileSync(expandHome(auth.keyPath)) };
+  if ('agent' in auth) return { agent: process.env.SSH_AUTH_SOCK ?? '' };
+  return { password: process.env[auth.passwordEnv] ?? '' };
+}
+
+/** Connects once; the operator sees the host key and decides. Returns the trusted fingerprint or why it failed. */
+async function checkHost(host: Omit<HostAnswer, 'hostKey'>): Promise<{ hostKey: string } | { problem: string }> {
+  let trusted: string | undefined;
+  let rejected = false;
+  try {
+    const channel = await openSsh(
+      { name: host.name, address: host.address, port: host.port ?? 22, user: host.user, credentials: credentialsFor(host.auth) },
+      {
+        connectTimeoutMs: 10_000,
+        hostKeys: {
+          verify: async (_target, key) => {
+            const print = fingerprint(key);
+            const ok = await ask<boolean>({ type: 'confirm', message: `${host.address} presents ${keyType(key)} key ${print}. Trust it (check it on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub)?`, initial: false });
+            if (ok) trusted = print;
+            else rejected = true;
+            return ok ? { ok: true } : { ok: false, reason: `host key ${print} rejected` };
+          },
+        },
+      },
+    );
+    await channel.run('true', {});
+    await channel.close();
+    return { hostKey: trusted! };
+  } catch (err) {
+    return { problem: rejected ? 'you did not trust its host key' : (err as Error).message };
+  }
+}
+
+async function askHost(index: number, firstHost: boolean): Promise<HostAnswer> {
+  for (;;) {
+    const address = (await ask<string>({ type: 'input', message: `Host ${index + 1}: address (IP or DNS name)`, validate: validate(checks.address) })).trim();
+    const name = (await ask<string>({ type: 'input', message: 'Node name', initial: `node-${index + 1}`, validate: (v: string) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v) || 'lower-case letters, digits, - and .' })).trim();
+    const user = (await ask<string>({ type: 'input', message: 'SSH user', initial: 'root' })).trim();
+    const method = await ask<string>({ type: 'select', message: 'Log in with', choices: ['key file', 'ssh-agent', 'password from an environment variable'] });
+    let auth: HostAnswer['auth'];
+    if (method === 'key file') {
+      const keyPath = await ask<string>({ type: 'input', message: 'Private key file', initial: '~/.ssh/id_ed25519', validate: (v: string) => existsSync(expandHome(v.trim())) || `cannot read ${v}` });
+      auth = { keyPath: keyPath.trim() };
+    } else if (method === 'ssh-agent') auth = { agent: true };
+    else auth = { passwordEnv: (await ask<string>({ type: 'input', message: 'Environment variable with the password', initial: 'KUBESTRAP_SSH_PASSWORD' })).trim() };
+    let sudo: HostAnswer['sudo'];
+    if (user !== 'root') {
+      const mode = await ask<string>({ type: 'select', message: 'sudo', choices: ['passwordless', 'password from an environment variable'] });
+      sudo = mode === 'passwordless' ? { mode: 'passwordless' } : { mode: 'password', passwordEnv: (await ask<string>({ type: 'input', message: 'Environment variable with the sudo password', initial: 'KUBESTRAP_SUDO_PASSWORD' })).trim() };
+    }
+    const role = await ask<string>({ type: 'select', message: 'Roles', choices: firstHost ? ['control-plane', 'control-plane and worker', 'worker'] : ['worker', 'control-plane', 'control-plane and worker'] });
+    const roles: HostAnswer['roles'] = role === 'worker' ? ['worker'] : role === 'control-plane' ? ['control-plane'] : ['control-plane', 'worker'];
+    const host = { name, address, user, auth, ...(sudo ? { sudo } : {}), roles };
+    const checked = await checkHost(host);
+    if ('hostKey' in checked) return { ...host, hostKey: checked.hostKey };
+    console.error(`  ${address}: ${checked.problem} — let's try this host again`);
+  }
+}
+
+export async function interview(): Promise<Answers> {
+  const clusterName = (await ask<string>({ type: 'input', message: 'Cluster name', initial: DEFAULTS.clusterName, validate: (v: string) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v.trim()) || 'a lower-case DNS label' })).trim();
+  const kubernetesVersion = await ask<string>({ type: 'select', message: 'Kubernetes version', choices: [...SUPPORTED_VERSIONS] });
+  const hosts: HostAnswer[] = [];
+  do hosts.push(await askHost(hosts.length, hosts.length === 0));
+  while (await ask<boolean>({ type: 'confirm', message: 'Add another host?', initial: hosts.length < 2 }));
+  const controlPlanes = hosts.filter((h) => h.roles.includes('control-plane'));
+  const endpointNeeded = controlPlanes.length > 1;
+  const endpoint = (
+    await ask<string>({
+      type: 'input',
+      message: endpointNeeded ? 'Control-plane endpoint (load balancer or VIP, host:port) — required with several control planes' : 'Control-plane endpoint (host:port; empty: the first control plane)',
+      validate: (v: string) => (!v.trim() ? !endpointNeeded || 'required with more than one control plane' : /^[^\s:]+(:\d+)?$/.test(v.trim()) || 'host or host:port'),
+    })
+  ).trim();
+  const addresses = hosts.map((h) => h.address);
+  const podSubnet = (await ask<string>({ type: 'input', message: 'Pod subnet', initial: DEFAULTS.podSubnet, validate: validate((v) => checks.clearOfHosts(v, addresses)) })).trim();
+  const serviceSubnet = (await ask<string>({ type: 'input', message: 'Service subnet', initial: DEFAULTS.serviceSubnet, validate: validate((v) => checks.networks(podSubnet, v, addresses)) })).trim();
+  const kubeProxyMode = await ask<Answers['kubeProxyMode']>({ type: 'select', message: 'kube-proxy mode', choices: ['ipvs', 'iptables'] });
+  const cni = await ask<Answers['cni']>({ type: 'select', message: 'Pod network (CNI)', choices: ['flannel', 'calico', 'none'] });
+  const profile = await ask<string>({ type: 'select', message: 'Images and packages from', choices: ['upstream (registry.k8s.io, pkgs.k8s.io)', `China mirrors (${CHINA_PROFILE.imageRepository})`, 'custom mirrors'] });
+  const mirrorProfile: MirrorProfile = profile.startsWith('upstream') ? 'upstream' : profile.startsWith('China') ? 'china' : 'custom';
+  const custom =
+    mirrorProfile === 'custom'
+      ? {
+          imageRepository: (await ask<string>({ type: 'input', message: 'Image repository', validate: (v: string) => !!v.trim() || 'required' })).trim(),
+          packageMirror: (await ask<string>({ type: 'input', message: 'Package mirror URL (pkgs.k8s.io layout)', validate: (v: string) => /^https?:\/\//.test(v.trim()) || 'an http(s) URL' })).trim(),
+        }
+      : {};
+  const cgroupDriver = await ask<Answers['cgroupDriver']>({ type: 'select', message: 'cgroup driver (containerd and kubelet)', choices: ['systemd', 'cgroupfs'] });
+  return { clusterName, kubernetesVersion, hosts, ...(endpoint ? { controlPlaneEndpoint: endpoint } : {}), podSubnet, serviceSubnet, kubeProxyMode, cni, mirrorProfile, ...custom, cgroupDriver };
+}
+
+export async function confirm(message: string, initial = false): Promise<boolean> {
+  return ask<boolean>({ type: 'confirm', message, initial });
+}
