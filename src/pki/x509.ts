@@ -100,7 +100,9 @@ export function issueCertificate(req: CertificateRequest): string {
   if (!signingKey) throw new Error(`no signing key for ${req.subject.commonName}`);
   const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
   cert.signature = sign('sha256', der, signingKey).toString('binary');
-  return forge.pki.certificateToPem(cert);
+  // forge writes CRLF line ends; Go (kubeadm, client-go) writes LF, and kubeadm compares the
+  // CA embedded in kubeconfigs byte for byte with its own encoding
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, "\n");
 }
 
 /** The certificate's facts as kubestrap compares them with a spec. */
