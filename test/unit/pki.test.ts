@@ -129,6 +129,8 @@ describe('certificates, read back with openssl', () => {
     expect(readFileSync(join(pki, `${e.file}.key`), 'utf8')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
     expect(statSync(join(pki, `${e.file}.key`)).mode & 0o777).toBe(0o600);
     expect(statSync(crt).mode & 0o777).toBe(0o644);
+    // LF line ends, as Go writes PEM (kubeadm compares kubeconfig CA data byte for byte)
+    expect(readFileSync(crt, 'utf8')).not.toContain('\r');
   });
 
   it.each(TABLE.filter((e) => e.ca))('openssl verify accepts $file against its CA', (e) => {
