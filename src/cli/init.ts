@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { InventoryError } from '../inventory/issues.js';
 import { parseInventory } from '../inventory/load.js';
 import { checks, inventoryFor, parseAnswers, type Answers } from '../wizard/answers.js';
@@ -13,6 +13,24 @@ interface InitOptions {
   answers?: string;
   force?: boolean;
   plan?: boolean;
+  clusterName?: string;
+  kubernetesVersion?: string;
+  controlPlaneEndpoint?: string;
+  podSubnet?: string;
+  serviceSubnet?: string;
+  kubeProxyMode?: Answers['kubeProxyMode'];
+  cni?: Answers['cni'];
+  mirrorProfile?: Answers['mirrorProfile'];
+  imageRepository?: string;
+  packageMirror?: string;
+  cgroupDriver?: Answers['cgroupDriver'];
+}
+
+/** Answers given as flags win over the answers file (scripts often vary just one). */
+const FLAG_ANSWERS = ['clusterName', 'kubernetesVersion', 'controlPlaneEndpoint', 'podSubnet', 'serviceSubnet', 'kubeProxyMode', 'cni', 'mirrorProfile', 'imageRepository', 'packageMirror', 'cgroupDriver'] as const;
+
+function flagAnswers(options: InitOptions): Partial<Answers> {
+  return Object.fromEntries(FLAG_ANSWERS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]])) as Partial<Answers>;
 }
 
 function answersProblems(a: Answers): string[] {
@@ -40,7 +58,18 @@ export function initCommand(): Command {
     .option('--answers <file>', 'take every answer from this YAML file instead of asking (for scripts and CI)')
     .option('--force', 'overwrite an existing file without asking')
     .option('--no-plan', 'do not offer preflight and plan after writing')
-    .addHelpText('after', '\nExamples:\n  kubestrap init -o cluster.yaml\n  kubestrap init -o cluster.yaml --answers answers.yaml --force')
+    .option('--cluster-name <name>', 'answer: cluster name')
+    .option('--kubernetes-version <version>', 'answer: Kubernetes version, e.g. v1.30.13')
+    .option('--control-plane-endpoint <host:port>', 'answer: API load balancer or VIP')
+    .option('--pod-subnet <cidr>', 'answer: pod subnet')
+    .option('--service-subnet <cidr>', 'answer: service subnet')
+    .addOption(new Option('--kube-proxy-mode <mode>', 'answer: kube-proxy mode').choices(['ipvs', 'iptables']))
+    .addOption(new Option('--cni <plugin>', 'answer: pod network').choices(['flannel', 'calico', 'none']))
+    .addOption(new Option('--mirror-profile <profile>', 'answer: where images and packages come from').choices(['upstream', 'china', 'custom']))
+    .option('--image-repository <registry>', 'answer: image repository (custom profile)')
+    .option('--package-mirror <url>', 'answer: package mirror (custom profile)')
+    .addOption(new Option('--cgroup-driver <driver>', 'answer: cgroup driver').choices(['systemd', 'cgroupfs']))
+    .addHelpText('after', '\nExamples:\n  kubestrap init -o cluster.yaml\n  kubestrap init -o cluster.yaml --answers answers.yaml --kubernetes-version v1.30.13 --force')
     .action(async (options: InitOptions) => {
       const interactive = !options.answers;
       if (interactive && !(process.stdin.isTTY && process.stdout.isTTY)) {
@@ -50,7 +79,10 @@ export function initCommand(): Command {
         if (!interactive) throw new UsageError(`${options.out} exists; add --force to overwrite it`);
         if (!(await confirm(`${options.out} exists. Overwrite it?`))) return;
       }
-      const answers = options.answers ? parseAnswers(readFileSync(options.answers, 'utf8')) : await interview();
+      // hosts come from the terminal or the answers file; flags answer everything else (and are
+      // then not asked, or override the file)
+      const flags = flagAnswers(options);
+      const answers = options.answers ? { ...parseAnswers(readFileSync(options.answers, 'utf8')), ...flags } : await interview(flags);
       const problems = answersProblems(answers);
       if (problems.length) throw new UsageError(`${options.answers ?? 'answers'}: ${problems.join('; ')}`);
       const text = renderInventory(inventoryFor(answers));

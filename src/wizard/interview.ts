@@ -80,37 +80,43 @@ async function askHost(index: number, firstHost: boolean): Promise<HostAnswer> {
   }
 }
 
-export async function interview(): Promise<Answers> {
-  const clusterName = (await ask<string>({ type: 'input', message: 'Cluster name', initial: DEFAULTS.clusterName, validate: (v: string) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v.trim()) || 'a lower-case DNS label' })).trim();
-  const kubernetesVersion = await ask<string>({ type: 'select', message: 'Kubernetes version', choices: [...SUPPORTED_VERSIONS] });
+/** Asks everything not already answered by flags (`preset`). */
+export async function interview(preset: Partial<Answers> = {}): Promise<Answers> {
+  const answered = <K extends keyof Answers>(key: K, question: () => Promise<Answers[K]>): Promise<Answers[K]> =>
+    preset[key] !== undefined ? Promise.resolve(preset[key] as Answers[K]) : question();
+  const clusterName = await answered('clusterName', async () => (await ask<string>({ type: 'input', message: 'Cluster name', initial: DEFAULTS.clusterName, validate: (v: string) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v.trim()) || 'a lower-case DNS label' })).trim());
+  const kubernetesVersion = await answered('kubernetesVersion', () => ask<string>({ type: 'select', message: 'Kubernetes version', choices: [...SUPPORTED_VERSIONS] }));
   const hosts: HostAnswer[] = [];
   do hosts.push(await askHost(hosts.length, hosts.length === 0));
   while (await ask<boolean>({ type: 'confirm', message: 'Add another host?', initial: hosts.length < 2 }));
   const controlPlanes = hosts.filter((h) => h.roles.includes('control-plane'));
   const endpointNeeded = controlPlanes.length > 1;
-  const endpoint = (
+  const endpoint = await answered('controlPlaneEndpoint', async () => (
     await ask<string>({
       type: 'input',
       message: endpointNeeded ? 'Control-plane endpoint (load balancer or VIP, host:port) — required with several control planes' : 'Control-plane endpoint (host:port; empty: the first control plane)',
       validate: (v: string) => (!v.trim() ? !endpointNeeded || 'required with more than one control plane' : /^[^\s:]+(:\d+)?$/.test(v.trim()) || 'host or host:port'),
     })
-  ).trim();
+  ).trim());
   const addresses = hosts.map((h) => h.address);
-  const podSubnet = (await ask<string>({ type: 'input', message: 'Pod subnet', initial: DEFAULTS.podSubnet, validate: validate((v) => checks.clearOfHosts(v, addresses)) })).trim();
-  const serviceSubnet = (await ask<string>({ type: 'input', message: 'Service subnet', initial: DEFAULTS.serviceSubnet, validate: validate((v) => checks.networks(podSubnet, v, addresses)) })).trim();
-  const kubeProxyMode = await ask<Answers['kubeProxyMode']>({ type: 'select', message: 'kube-proxy mode', choices: ['ipvs', 'iptables'] });
-  const cni = await ask<Answers['cni']>({ type: 'select', message: 'Pod network (CNI)', choices: ['flannel', 'calico', 'none'] });
-  const profile = await ask<string>({ type: 'select', message: 'Images and packages from', choices: ['upstream (registry.k8s.io, pkgs.k8s.io)', `China mirrors (${CHINA_PROFILE.imageRepository})`, 'custom mirrors'] });
-  const mirrorProfile: MirrorProfile = profile.startsWith('upstream') ? 'upstream' : profile.startsWith('China') ? 'china' : 'custom';
+  const podSubnet = await answered('podSubnet', async () => (await ask<string>({ type: 'input', message: 'Pod subnet', initial: DEFAULTS.podSubnet, validate: validate((v) => checks.clearOfHosts(v, addresses)) })).trim());
+  const serviceSubnet = await answered('serviceSubnet', async () => (await ask<string>({ type: 'input', message: 'Service subnet', initial: DEFAULTS.serviceSubnet, validate: validate((v) => checks.networks(podSubnet, v, addresses)) })).trim());
+  const kubeProxyMode = await answered('kubeProxyMode', () => ask<Answers['kubeProxyMode']>({ type: 'select', message: 'kube-proxy mode', choices: ['ipvs', 'iptables'] }));
+  const cni = await answered('cni', () => ask<Answers['cni']>({ type: 'select', message: 'Pod network (CNI)', choices: ['flannel', 'calico', 'none'] }));
+  const mirrorProfile = await answered('mirrorProfile', async (): Promise<MirrorProfile> => {
+    const profile = await ask<string>({ type: 'select', message: 'Images and packages from', choices: ['upstream (registry.k8s.io, pkgs.k8s.io)', `China mirrors (${CHINA_PROFILE.imageRepository})`, 'custom mirrors'] });
+    return profile.startsWith('upstream') ? 'upstream' : profile.startsWith('China') ? 'china' : 'custom';
+  });
   const custom =
-    mirrorProfile === 'custom'
+    mirrorProfile === 'custom' && !(preset.imageRepository && preset.packageMirror)
       ? {
           imageRepository: (await ask<string>({ type: 'input', message: 'Image repository', validate: (v: string) => !!v.trim() || 'required' })).trim(),
           packageMirror: (await ask<string>({ type: 'input', message: 'Package mirror URL (pkgs.k8s.io layout)', validate: (v: string) => /^https?:\/\//.test(v.trim()) || 'an http(s) URL' })).trim(),
         }
       : {};
-  const cgroupDriver = await ask<Answers['cgroupDriver']>({ type: 'select', message: 'cgroup driver (containerd and kubelet)', choices: ['systemd', 'cgroupfs'] });
-  return { clusterName, kubernetesVersion, hosts, ...(endpoint ? { controlPlaneEndpoint: endpoint } : {}), podSubnet, serviceSubnet, kubeProxyMode, cni, mirrorProfile, ...custom, cgroupDriver };
+  const cgroupDriver = await answered('cgroupDriver', () => ask<Answers['cgroupDriver']>({ type: 'select', message: 'cgroup driver (containerd and kubelet)', choices: ['systemd', 'cgroupfs'] }));
+  // flags also carry the custom mirror settings, which have no question of their own once given
+  return { clusterName, kubernetesVersion, hosts, ...(endpoint ? { controlPlaneEndpoint: endpoint } : {}), podSubnet, serviceSubnet, kubeProxyMode, cni, mirrorProfile, ...custom, cgroupDriver, ...preset };
 }
 
 export async function confirm(message: string, initial = false): Promise<boolean> {

@@ -141,6 +141,11 @@ describe('kubestrap init', () => {
     const r = await runCli(['init', '-o', scripted, '--answers', answers]);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(scripted, 'utf8')).toBe(text);
+    // flags answer too, and win over the file
+    const flagged = join(dir, 'flagged.yaml');
+    const withFlags = await runCli(['init', '-o', flagged, '--answers', answers, '--kubernetes-version', 'v1.30.13', '--kube-proxy-mode', 'iptables', '--pod-subnet', '172.168.0.0/16']);
+    expect(withFlags.code, withFlags.stderr).toBe(0);
+    expect(readFileSync(flagged, 'utf8')).toBe(text.replace('v1.32.5', 'v1.30.13').replace('mode: ipvs', 'mode: iptables').replace('podSubnet: 10.244.0.0/16', 'podSubnet: 172.168.0.0/16'));
     const refused = await runCli(['init', '-o', scripted, '--answers', answers]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('exists; add --force');
@@ -163,13 +168,12 @@ describe('kubestrap init', () => {
     expect(result.stderr).toContain('--answers');
   });
 
-  it('Ctrl-C leaves no file behind', async () => {
+  it('does not ask what flags answered; Ctrl-C leaves no file behind', async () => {
     const out = join(tempDir('ctrlc'), 'cluster.yaml');
-    const t = new Terminal(`node bin/kubestrap.js init -o ${out}`);
+    const t = new Terminal(`node bin/kubestrap.js init -o ${out} --cluster-name lab --kubernetes-version v1.30.13`);
     try {
-      await t.answer(/Cluster name/, 'Enter');
-      await t.answer(/Kubernetes version/, 'Enter');
       await t.answer(/Host 1: address/, 'C-c');
+      expect(t.screen()).not.toMatch(/Cluster name|Kubernetes version/);
       await t.waitFor(/aborted; nothing was written/);
       await t.waitFor(/EXIT=130/);
     } finally {
