@@ -30,22 +30,27 @@ function runtimePackages(inv: Inventory, facts: HostFacts): string[] | string {
   return `no supported package manager (found ${facts.packageManager}); install containerd yourself`;
 }
 
-/** Docker's repository definition, for source: docker. */
-function dockerRepoFile(inv: Inventory, facts: HostFacts): DesiredFile | undefined {
+/** Docker's repository definition for source: docker, and (apt) where its signing key comes from. */
+function dockerRepo(inv: Inventory, facts: HostFacts): { file: DesiredFile; keyUrl?: string } | undefined {
   if (inv.cluster.containerRuntime.source !== 'docker') return undefined;
   const base = (inv.cluster.containerRuntime.dockerRepository ?? 'https://download.docker.com').replace(/\/$/, '');
   if (facts.packageManager === 'apt') {
     const distro = facts.os.id === 'ubuntu' ? 'ubuntu' : 'debian';
     return {
-      path: '/etc/apt/sources.list.d/docker.list',
-      content: `# Managed by kubestrap\ndeb [signed-by=${DOCKER_KEY}] ${base}/linux/${distro} ${facts.os.codename} stable\n`,
-      mode: 0o644,
+      file: {
+        path: '/etc/apt/sources.list.d/docker.list',
+        content: `# Managed by kubestrap\ndeb [signed-by=${DOCKER_KEY}] ${base}/linux/${distro} ${facts.os.codename} stable\n`,
+        mode: 0o644,
+      },
+      keyUrl: `${base}/linux/${distro}/gpg`,
     };
   }
   return {
-    path: '/etc/yum.repos.d/docker-ce.repo',
-    content: `# Managed by kubestrap\n[docker-ce-stable]\nname=Docker CE Stable\nbaseurl=${base}/linux/centos/$releasever/$basearch/stable\nenabled=1\ngpgcheck=1\ngpgkey=${base}/linux/centos/gpg\n`,
-    mode: 0o644,
+    file: {
+      path: '/etc/yum.repos.d/docker-ce.repo',
+      content: `# Managed by kubestrap\n[docker-ce-stable]\nname=Docker CE Stable\nbaseurl=${base}/linux/centos/$releasever/$basearch/stable\nenabled=1\ngpgcheck=1\ngpgkey=${base}/linux/centos/gpg\n`,
+      mode: 0o644,
+    },
   };
 }
 
@@ -91,13 +96,9 @@ export const containerRuntimePhase: Phase<Payload> = {
     const binary = /^binary (\S*)/m.exec(out)?.[1];
     if (binary === undefined) {
       if (typeof pkgs === 'string') throw new Error(pkgs);
-      const repo = dockerRepoFile(inv, facts);
-      if (repo) changes.push(...(await planFiles(host, [repo])));
-      if (repo && facts.packageManager === 'apt') {
-        const base = (inv.cluster.containerRuntime.dockerRepository ?? 'https://download.docker.com').replace(/\/$/, '');
-        const url = `${base}/linux/${facts.os.id === 'ubuntu' ? 'ubuntu' : 'debian'}/gpg`;
-        changes.push({ target: DOCKER_KEY, summary: `download signing key from ${url}`, payload: { kind: 'key', url, path: DOCKER_KEY } });
-      }
+      const repo = dockerRepo(inv, facts);
+      if (repo) changes.push(...(await planFiles(host, [repo.file])));
+      if (repo?.keyUrl) changes.push({ target: DOCKER_KEY, summary: `download signing key from ${repo.keyUrl}`, payload: { kind: 'key', url: repo.keyUrl, path: DOCKER_KEY } });
       changes.push({ target: 'packages', summary: `install ${pkgs.join(' ')}`, payload: { kind: 'install', packages: pkgs } });
     } else if (/^[01]\.[0-5]\./.test(binary)) {
       warnings.push(`containerd ${binary} is older than 1.6: Kubernetes 1.26+ needs the CRI v1 API of containerd 1.6 or newer`);

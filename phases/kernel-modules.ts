@@ -42,7 +42,7 @@ export const kernelModulesPhase: Phase<Payload> = {
   async plan(ctx, target) {
     const modules = requiredModules({
       ipvs: ctx.inventory.cluster.kubeProxy.mode === 'ipvs',
-      kernelBefore419: !kernelAtLeast(target.facts.kernel, 4, 19),
+      kernelBefore419: !kernelAtLeast(target.facts.kernel, '4.19'),
       extra: ctx.inventory.preparation.kernelModules,
     });
     const changes: Change<Payload>[] = await planFiles(target.host, [{ path: MODULES_FILE, content: renderModulesLoad(modules), mode: 0o644 }]);

@@ -19,9 +19,8 @@ export const kernelPhase: Phase<Payload> = {
   description: 'Checks the running kernel against preparation.kernel.minimum; with preparation.kernel.upgrade, installs kernel-ml (RHEL 7 family), reboots and waits.',
   async plan(ctx, target) {
     const policy = ctx.inventory.preparation.kernel;
-    const [major, minor] = policy.minimum.split('.').map(Number) as [number, number];
     const f = target.facts;
-    if (kernelAtLeast(f.kernel, major, minor)) return { changes: [] };
+    if (kernelAtLeast(f.kernel, policy.minimum)) return { changes: [] };
     const below = `kernel ${f.kernel} is older than ${policy.minimum}`;
     if (!policy.upgrade) return { changes: [], warnings: [`${below}; set preparation.kernel.upgrade: true to upgrade it (RHEL 7 family), or upgrade it yourself`] };
     if (f.container) return { changes: [], warnings: [`${below}, but this is a container (${f.container}): the kernel is the machine's`] };
@@ -43,7 +42,6 @@ export const kernelPhase: Phase<Payload> = {
     await new Promise((r) => setTimeout(r, 5000));
     await host.reconnect(REBOOT_TIMEOUT_MS);
     const kernel = (await host.check('uname -r')).stdout.trim();
-    const [major, minor] = upgrade.payload.minimum.split('.').map(Number) as [number, number];
-    if (!kernelAtLeast(kernel, major, minor)) throw new Error(`after the reboot the host still runs kernel ${kernel}; check the boot entries (grub2-editenv list)`);
+    if (!kernelAtLeast(kernel, upgrade.payload.minimum)) throw new Error(`after the reboot the host still runs kernel ${kernel}; check the boot entries (grub2-editenv list)`);
   },
 };

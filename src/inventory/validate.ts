@@ -5,6 +5,7 @@
 import { access, constants } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { cidrContains, cidrsOverlap, cidrSize, parseCidr, parseIp, type Cidr } from '../util/cidr.js';
+import { durationHours } from '../util/duration.js';
 import { expandHome } from '../util/paths.js';
 import { parseVersion, supportProblem } from '../util/version.js';
 import type { FieldPath } from './issues.js';
@@ -24,11 +25,6 @@ const SERVICE_PREFIX_MAX_V4 = 28;
 const SERVICE_PREFIX_MIN = { 4: 12, 6: 108 } as const;
 /** Each node gets a /24 (IPv4) or /64 (IPv6) of the pod subnet, the controller-manager default. */
 const NODE_CIDR_PREFIX = { 4: 24, 6: 64 } as const;
-
-function durationHours(text: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?$/.exec(text);
-  return m ? Number(m[1] ?? 0) + Number(m[2] ?? 0) / 60 : NaN;
-}
 
 async function checkAuth(auth: AuthSpec | undefined, path: FieldPath, out: Problem[], checkKeyFiles: boolean): Promise<void> {
   if (!auth) return;

@@ -1,16 +1,12 @@
 /** The PKI inputs an inventory defines: cluster-wide settings and each node's identity. */
 import { isControlPlane, resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
+import { durationHours } from '../util/duration.js';
 import { parseVersion } from '../util/version.js';
 import { parseServiceSubnet, type ClusterPki, type NodePki } from './catalogue.js';
 import type { PkiNode } from './cluster-pki.js';
 
 export const API_BIND_PORT = 6443;
-
-function hours(duration: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?$/.exec(duration);
-  return Number(m?.[1] ?? 0) + Number(m?.[2] ?? 0) / 60;
-}
 
 export function clusterPki(inv: Inventory): ClusterPki {
   const c = inv.cluster;
@@ -23,8 +19,8 @@ export function clusterPki(inv: Inventory): ClusterPki {
     serviceSubnet: parseServiceSubnet(c.networking.serviceSubnet),
     controlPlaneEndpoint: c.controlPlaneEndpoint,
     certSANs: c.certificates.certSANs,
-    validityHours: hours(c.certificates.validity),
-    caValidityHours: hours(c.certificates.caValidity),
+    validityHours: durationHours(c.certificates.validity),
+    caValidityHours: durationHours(c.certificates.caValidity),
     keyAlgorithm: c.certificates.keyAlgorithm,
   };
 }

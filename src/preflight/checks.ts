@@ -74,8 +74,7 @@ function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFi
   const missing = RECOMMENDED_COMMANDS.filter((c) => snapshot.commands.get(c) === false);
   if (missing.length) add('FileExisting-recommended', 'warning', `${missing.join(', ')} not found in the system path (used by kube-proxy, port-forwarding and network debugging)`);
 
-  const [minMajor, minMinor] = inv.preparation.kernel.minimum.split('.').map(Number) as [number, number];
-  if (!kernelAtLeast(f.kernel, minMajor, minMinor)) {
+  if (!kernelAtLeast(f.kernel, inv.preparation.kernel.minimum)) {
     add(
       'KernelVersion',
       'warning',

@@ -67,18 +67,15 @@ function allocateId(): number {
     } catch {
       const owner = Number(readFileSafe(join(RUN_DIR, String(id), 'owner')));
       if (owner && !processAlive(owner)) {
+        // left by a crashed run: clean it up and take it
         teardownById(id);
-        return allocateIdAfterCleanup(id);
+        mkdirSync(join(RUN_DIR, String(id)), { recursive: true });
+        writeFileSync(join(RUN_DIR, String(id), 'owner'), String(process.pid));
+        return id;
       }
     }
   }
   throw new Error('no free lab id');
-}
-
-function allocateIdAfterCleanup(id: number): number {
-  mkdirSync(join(RUN_DIR, String(id)), { recursive: true });
-  writeFileSync(join(RUN_DIR, String(id), 'owner'), String(process.pid));
-  return id;
 }
 
 function readFileSafe(path: string): string {

@@ -66,38 +66,28 @@ describe('kubestrap init', () => {
     try {
       await t.answer(/Cluster name/, 'Enter');
       await t.answer(/Kubernetes version/, 'Down', 'Enter');
+      // after the address: default name, user and login method, the lab key, the default role
+      const rest = async () => {
+        for (const prompt of [/Node name/, /SSH user/, /Log in with/]) await t.answer(prompt, 'Enter');
+        await t.answer(/Private key file/, ...key);
+        await t.answer(/Roles/, 'Enter');
+      };
       await t.answer(/Host 1: address/, `10.77.${lab.id}.300`, 'Enter');
       await t.fix(/is not a valid IP address/, ...t.clear(20), one.ip, 'Enter');
-      await t.answer(/Node name/, 'Enter');
-      await t.answer(/SSH user/, 'Enter');
-      await t.answer(/Log in with/, 'Enter');
-      await t.answer(/Private key file/, ...key);
-      await t.answer(/Roles/, 'Enter');
+      await rest();
       // the host key is shown; refusing it asks for the host again
       await t.answer(new RegExp(`presents ssh-ed25519 key ${one.hostKey.replace(/[+/]/g, '\\$&')}`), 'n');
       await t.waitFor(/you did not trust its host key/);
       await t.answer(/Host 1: address/, one.ip, 'Enter');
-      await t.answer(/Node name/, 'Enter');
-      await t.answer(/SSH user/, 'Enter');
-      await t.answer(/Log in with/, 'Enter');
-      await t.answer(/Private key file/, ...key);
-      await t.answer(/Roles/, 'Enter');
+      await rest();
       await t.answer(/Trust it/, 'y');
       await t.answer(/Add another host/, 'y');
       // an unreachable host is reported and asked again
       await t.answer(/Host 2: address/, `10.77.${lab.id}.250`, 'Enter');
-      await t.answer(/Node name/, 'Enter');
-      await t.answer(/SSH user/, 'Enter');
-      await t.answer(/Log in with/, 'Enter');
-      await t.answer(/Private key file/, ...key);
-      await t.answer(/Roles/, 'Enter');
+      await rest();
       await t.waitFor(/let's try this host again/, 30_000);
       await t.answer(/Host 2: address/, two.ip, 'Enter');
-      await t.answer(/Node name/, 'Enter');
-      await t.answer(/SSH user/, 'Enter');
-      await t.answer(/Log in with/, 'Enter');
-      await t.answer(/Private key file/, ...key);
-      await t.answer(/Roles/, 'Enter');
+      await rest();
       await t.answer(new RegExp(`presents ssh-ed25519 key ${two.hostKey.replace(/[+/]/g, '\\$&')}`), 'y');
       await t.answer(/Add another host/, 'n');
       await t.answer(/Control-plane endpoint/, 'Enter');
