@@ -26,6 +26,18 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // Real Kubernetes nodes (systemd-nspawn hosts running containerd and the kubelet): one
+          // cluster at a time; limits sized for cluster bring-up on 2 cores, not timing assertions.
+          fileParallelism: false,
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          globalSetup: ['test/e2e/global-setup.ts'],
+        },
+      },
+      {
+        test: {
           name: 'vm',
           include: ['test/vm/**/*.test.ts'],
           testTimeout: 600_000,

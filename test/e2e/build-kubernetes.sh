@@ -9,12 +9,15 @@ set -eu
 VERSION=1.20.2
 CACHE=${KUBESTRAP_LAB_CACHE:-/var/cache/kubestrap-lab}
 OUT=$CACHE/kubernetes-$VERSION
-WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubelet cmd/kube-proxy cmd/kubeadm"
-if [ -f "$OUT/.ready" ]; then echo "$OUT"; exit 0; fi
+BINARIES="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl kubeadm"
+# Only what is not cached yet is built (a cache from before a binary was added stays valid).
+missing() { for b in $BINARIES; do [ -x "$OUT/bin/$b" ] || printf '%s ' "$b"; done; }
+if [ -z "$(missing)" ]; then echo "$OUT"; exit 0; fi
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.kubernetes-build.lock"
 flock 9
-if [ -f "$OUT/.ready" ]; then echo "$OUT"; exit 0; fi
+if [ -z "$(missing)" ]; then echo "$OUT"; exit 0; fi
+WHAT=$(for b in $(missing); do printf 'cmd/%s ' "$b"; done)
 
 need=""
 command -v go >/dev/null || need="$need golang-go"
@@ -51,12 +54,10 @@ mkdir -p "$GOPATH/src/k8s.io"
 ln -sfn "$SRC" "$GOPATH/src/k8s.io/kubernetes"
 cd "$GOPATH/src/k8s.io/kubernetes"
 make WHAT="$WHAT" KUBE_BUILD_PLATFORMS=linux/amd64 >&2
-rm -rf "$OUT.building"
-mkdir -p "$OUT.building/bin"
-for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm; do
-  cp "_output/local/bin/linux/amd64/$b" "$OUT.building/bin/$b" 2>/dev/null || cp "_output/bin/$b" "$OUT.building/bin/$b"
+mkdir -p "$OUT/bin"
+for b in $(missing); do
+  # copy then rename, so an interrupted copy never looks like a cached binary
+  cp "_output/local/bin/linux/amd64/$b" "$OUT/bin/.$b.tmp" 2>/dev/null || cp "_output/bin/$b" "$OUT/bin/.$b.tmp"
+  mv "$OUT/bin/.$b.tmp" "$OUT/bin/$b"
 done
-touch "$OUT.building/.ready"
-rm -rf "$OUT"
-mv "$OUT.building" "$OUT"
 echo "$OUT"

@@ -1,17 +1,19 @@
 #!/bin/sh
 # Builds (once) the Debian bookworm root filesystem shared read-only by every lab host, plus the
 # lab's SSH client key. Cached outside the repository; bump BASE_VERSION when this file changes.
+# Optional arguments NAME EXTRA_PACKAGES build a variant (the e2e nodes' root with containerd)
+# in its own cache directory. Prints the root's path.
 set -eu
 BASE_VERSION=3
 CACHE=${KUBESTRAP_LAB_CACHE:-/var/cache/kubestrap-lab}
-ROOTFS=$CACHE/rootfs-v$BASE_VERSION
-PACKAGES=systemd-sysv,udev,dbus,openssh-server,iproute2,kmod,procps,sudo,iputils-ping,ca-certificates,iptables,tini,curl
+ROOTFS=$CACHE/${1:-rootfs-v$BASE_VERSION}
+PACKAGES=systemd-sysv,udev,dbus,openssh-server,iproute2,kmod,procps,sudo,iputils-ping,ca-certificates,iptables,tini,curl${2:+,$2}
 # The lab's sudo-with-password user; a throwaway credential that exists only inside lab hosts.
 OPS_PASSWORD=${KUBESTRAP_LAB_OPS_PASSWORD:-lab-ops-sudo}
 
 if [ -f "$ROOTFS/.kubestrap-lab-ready" ]; then echo "$ROOTFS"; exit 0; fi
 mkdir -p "$CACHE"
-exec 9>"$CACHE/.build.lock"
+exec 9>"$ROOTFS.lock"
 flock 9
 if [ -f "$ROOTFS/.kubestrap-lab-ready" ]; then echo "$ROOTFS"; exit 0; fi
 
@@ -21,7 +23,7 @@ fi
 MIRROR=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v security | head -n1)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
-TMP=$CACHE/rootfs-building
+TMP=$ROOTFS.building
 rm -rf "$TMP"
 debootstrap --variant=minbase --include="$PACKAGES" bookworm "$TMP" "$MIRROR" >&2
 

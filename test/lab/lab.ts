@@ -1,10 +1,14 @@
 /**
- * The namespace test lab: N real Linux hosts on this machine, each with its own network
- * namespace and IP on a lab bridge, its own hostname, an overlay root over one cached Debian
- * base, and a real OpenSSH sshd. Used by the tests, the benches and the demo.
- * Needs root (namespaces, mounts). Nothing in the machine's own /etc is changed.
+ * The test lab: N real Linux hosts on this machine, each with its own network namespace and IP
+ * on a lab bridge, its own hostname, an overlay root over one cached Debian root, and a real
+ * OpenSSH sshd. Two kinds of host:
+ * - 'namespace' (default, fast): new mount/uts/ipc/pid namespaces with sshd as PID 1;
+ * - 'systemd': a systemd-nspawn container booting systemd as PID 1 in its own cgroup, so units,
+ *   systemctl and journald work as on a real machine (the e2e lab's Kubernetes nodes).
+ * Used by the tests, the benches and the demo. Needs root (namespaces, mounts, cgroups).
+ * Nothing in the machine's own /etc is changed.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, rmdirSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -37,6 +41,8 @@ export interface Lab {
   readonly clientKey: string;
   /** Runs a command inside a host as root without SSH (for test setup and assertions). */
   inside(host: LabHost, command: string): string;
+  /** Like inside, without blocking (for work on several hosts at once); rejects with stderr. */
+  run(host: LabHost, command: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -95,6 +101,11 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** cgroup v1 hierarchies a systemd host gets its own group in (what runc and the kubelet use). */
+const CGROUP_HIERARCHIES = ['systemd', 'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids'];
+const CGROUP_ROOT = '/sys/fs/cgroup';
+const NSPAWN_PROPAGATE = '/run/systemd/nspawn/propagate';
+
 const bridgeName = (id: number) => `kslab${id}`;
 const netnsName = (id: number, n: number) => `kslab${id}-${n}`;
 const vethName = (id: number, n: number) => `ksv${id}x${n}`;
@@ -107,6 +118,10 @@ export function teardownById(id: number): void {
     if (pid && processAlive(pid)) quiet('kill', ['-KILL', String(pid)]);
   }
   const prefix = `kslab${id}-`;
+  removeHostCgroups(prefix);
+  // systemd-nspawn keeps a directory per container for `machinectl bind`; nothing else uses it
+  for (const dir of readdirSafe(NSPAWN_PROPAGATE).filter((n) => n.startsWith(prefix))) rmSync(join(NSPAWN_PROPAGATE, dir), { recursive: true, force: true });
+  for (const dir of [NSPAWN_PROPAGATE, dirname(NSPAWN_PROPAGATE)]) quiet('rmdir', [dir]);
   for (const ns of readdirSafe('/run/netns').filter((n) => n.startsWith(prefix))) {
     let pids: string[] = [];
     try {
@@ -125,6 +140,27 @@ export function teardownById(id: number): void {
   }
   rmSync(join(WORK_DIR, String(id)), { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Kills every process in a systemd host's cgroups (its containers too), then removes the groups. */
+function removeHostCgroups(prefix: string): void {
+  const groups = (hierarchy: string) => readdirSafe(join(CGROUP_ROOT, hierarchy)).filter((g) => g.startsWith(prefix)).map((g) => join(CGROUP_ROOT, hierarchy, g));
+  for (let round = 0; round < 100; round++) {
+    const pids = groups('pids').flatMap((g) => execFileSync('find', [g, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' }).split('\n').filter(Boolean));
+    if (pids.length === 0) break;
+    for (const pid of pids) quiet('kill', ['-KILL', pid]);
+    execFileSync('sleep', ['0.05']);
+  }
+  for (const hierarchy of CGROUP_HIERARCHIES) {
+    // children first: a cgroup directory can only be removed once it has no children
+    for (const group of groups(hierarchy)) quiet('find', [group, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', '+']);
+  }
+}
+
+function createHostCgroups(group: string): void {
+  for (const hierarchy of CGROUP_HIERARCHIES) mkdirSync(join(CGROUP_ROOT, hierarchy, group), { recursive: true });
+  // a new cpuset group starts with no CPUs or memory nodes; give it the machine's
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(CGROUP_ROOT, 'cpuset', group, file), readFileSync(join(CGROUP_ROOT, 'cpuset', file)));
 }
 
 function readdirSafe(path: string): string[] {
@@ -167,10 +203,24 @@ export interface LabOptions {
   readonly prefix?: string;
   /** Explicit names (overrides prefix and count). */
   readonly names?: readonly string[];
+  /** 'namespace' (default): sshd as PID 1. 'systemd': systemd-nspawn booting systemd. */
+  readonly kind?: 'namespace' | 'systemd';
+  /** The root filesystem under each host's overlay (default: the base root). */
+  readonly rootfs?: string;
+  /**
+   * Paths inside each host backed by a per-host directory on this machine's disk instead of the
+   * overlay (e.g. /var/lib/containerd, whose overlay snapshots cannot live on an overlay).
+   */
+  readonly diskPaths?: readonly string[];
+  /** Directories of this machine shown read-only inside every systemd host: { path inside: source }. */
+  readonly readOnlyBinds?: Readonly<Record<string, string>>;
+  /** A default route through the lab bridge (still air-gapped: this machine does not forward). */
+  readonly defaultRoute?: boolean;
 }
 
 export async function startLab(options: LabOptions): Promise<Lab> {
-  const rootfs = ensureBaseRootfs();
+  const rootfs = options.rootfs ?? ensureBaseRootfs();
+  const kind = options.kind ?? 'namespace';
   const id = allocateId();
   const names = options.names ?? Array.from({ length: options.hosts }, (_, i) => `${options.prefix ?? 'node'}-${i + 1}`);
   const gateway = `10.77.${id}.1`;
@@ -193,8 +243,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
       sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
       sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      // No default route: lab hosts are air-gapped, so anything that tries the internet fails at
-      // once (network unreachable) instead of waiting for a timeout.
+      // By default no default route: lab hosts are air-gapped, so anything that tries the internet
+      // fails at once (network unreachable) instead of waiting for a timeout.
+      if (options.defaultRoute) sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', gateway]);
       const dir = join(WORK_DIR, String(id), name);
       for (const sub of ['upper/etc/ssh', 'work', 'merged']) mkdirSync(join(dir, sub), { recursive: true });
       writeFileSync(join(dir, 'upper/etc/hostname'), `${name}\n`);
@@ -202,12 +253,22 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       writeFileSync(join(dir, 'upper/etc/machine-id'), `${createHash('md5').update(`${id}/${name}/${Date.now()}`).digest('hex')}\n`);
       sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, 'upper/etc/ssh/ssh_host_ed25519_key')]);
       const hostKey = sshFingerprint(readFileSync(join(dir, 'upper/etc/ssh/ssh_host_ed25519_key.pub'), 'utf8'));
+      const disk = (options.diskPaths ?? []).map((path) => {
+        const source = join(dir, 'disk', path.replace(/^\/+/, '').replaceAll('/', '_'));
+        mkdirSync(source, { recursive: true });
+        return `--bind=${source}:${path}`;
+      });
+      const shared = Object.entries(options.readOnlyBinds ?? {}).map(([path, source]) => `--bind-ro=${source}:${path}`);
       const logFd = openSync(join(dir, 'init.log'), 'a');
-      const child = spawn(
-        'nsenter',
-        [`--net=/run/netns/${ns}`, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', join(SCRIPTS, 'host-init.sh'), rootfs, dir, name],
-        { stdio: ['ignore', logFd, logFd], detached: true },
-      );
+      let command: string[];
+      if (kind === 'systemd') {
+        createHostCgroups(ns);
+        command = ['unshare', '--mount', '--propagation', 'private', 'sh', join(SCRIPTS, 'nspawn-host.sh'), rootfs, dir, name, ns, ...disk, ...shared];
+      } else {
+        if (disk.length || shared.length) throw new Error('diskPaths and readOnlyBinds need kind: systemd');
+        command = ['nsenter', `--net=/run/netns/${ns}`, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', join(SCRIPTS, 'host-init.sh'), rootfs, dir, name];
+      }
+      const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', logFd, logFd], detached: true });
       closeSync(logFd);
       child.unref();
       children.push(child);
@@ -217,7 +278,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       );
       return { host: { name, ip, hostKey, netns: ns, pid: child.pid ?? 0 }, exited };
     });
-    await Promise.all(started.map((s) => Promise.race([waitForPort(s.host.ip, 22, 30_000), s.exited])));
+    await Promise.all(started.map((s) => Promise.race([waitForPort(s.host.ip, 22, kind === 'systemd' ? 90_000 : 30_000), s.exited])));
     for (const s of started) s.exited.catch(() => undefined);
     hosts.push(...started.map((s) => s.host));
   } catch (err) {
@@ -225,11 +286,15 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     throw err;
   }
 
-  const inside = (host: LabHost, command: string): string => {
-    // the unshare parent's only child is the host's PID 1
-    const init = sh('pgrep', ['-P', String(host.pid)]).trim().split('\n')[0] ?? '';
-    return sh('nsenter', ['-t', init, '-m', '-u', '-i', '-n', '-p', '-r', '-w', 'sh', '-c', command]);
-  };
+  // the host's PID 1 is the only child of the process we started (unshare --fork, or nspawn)
+  const enter = (host: LabHost, command: string) => ['-t', sh('pgrep', ['-P', String(host.pid)]).trim().split('\n')[0] ?? '', '-m', '-u', '-i', '-n', '-p', '-r', '-w', 'sh', '-c', command];
+  const inside = (host: LabHost, command: string): string => sh('nsenter', enter(host, command));
+  const run = (host: LabHost, command: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile('nsenter', enter(host, command), { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${host.name}: ${command}: ${stderr.trim() || err.message}`)) : resolve(stdout),
+      );
+    });
 
   return {
     id,
@@ -237,6 +302,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     gateway,
     clientKey: join(CACHE, 'id_ed25519'),
     inside,
+    run,
     async stop() {
       for (const child of children) quiet('kill', ['-KILL', String(child.pid)]);
       await Promise.all(

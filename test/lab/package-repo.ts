@@ -6,27 +6,57 @@
  * (flat) and like pkgs.k8s.io (core:/stable:/v1.23/deb/).
  */
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join, normalize } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import type { Lab } from './lab.js';
 
 const CACHE = process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab';
 const REPO_VERSION = 1;
 export const FAKE_KUBE_VERSION = '1.23.17';
 
-function fakeDeb(dir: string, name: string, version: string, binary: string, output: string): void {
-  const root = join(dir, `build-${name}`);
+export interface DebSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  readonly depends?: string;
+  /** Installed path → file content, or a file on this machine to copy (mode 0755 for bin/ paths). */
+  readonly files: Readonly<Record<string, string | { readonly copyFrom: string }>>;
+  readonly postinst?: string;
+}
+
+/** Builds a .deb into `dir` with dpkg-deb (root-owned files). */
+export function buildDeb(dir: string, spec: DebSpec): void {
+  const root = join(dir, `build-${spec.name}`);
   mkdirSync(join(root, 'DEBIAN'), { recursive: true });
-  mkdirSync(join(root, 'usr/bin'), { recursive: true });
-  writeFileSync(join(root, 'DEBIAN/control'), `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: kubestrap lab <lab@kubestrap.invalid>\nDescription: FAKE ${name} for kubestrap's lab tests (prints a version, does nothing else)\n`);
-  writeFileSync(join(root, `usr/bin/${binary}`), `#!/bin/sh\necho '${output}'\n`);
-  chmodSync(join(root, `usr/bin/${binary}`), 0o755);
-  execFileSync('dpkg-deb', ['--root-owner-group', '-b', root, join(dir, `${name}_${version}_amd64.deb`)], { stdio: 'ignore' });
+  const depends = spec.depends ? `Depends: ${spec.depends}\n` : '';
+  writeFileSync(join(root, 'DEBIAN/control'), `Package: ${spec.name}\nVersion: ${spec.version}\nArchitecture: amd64\nMaintainer: kubestrap lab <lab@kubestrap.invalid>\n${depends}Description: ${spec.description}\n`);
+  if (spec.postinst) {
+    writeFileSync(join(root, 'DEBIAN/postinst'), `#!/bin/sh\nset -e\n${spec.postinst}\n`);
+    chmodSync(join(root, 'DEBIAN/postinst'), 0o755);
+  }
+  for (const [path, source] of Object.entries(spec.files)) {
+    const target = join(root, path);
+    mkdirSync(dirname(target), { recursive: true });
+    if (typeof source === 'string') writeFileSync(target, source);
+    else copyFileSync(source.copyFrom, target);
+    chmodSync(target, /\/s?bin\//.test(path) ? 0o755 : 0o644);
+  }
+  execFileSync('dpkg-deb', ['--root-owner-group', '-b', root, join(dir, `${spec.name}_${spec.version}_amd64.deb`)], { stdio: 'ignore' });
   rmSync(root, { recursive: true });
 }
 
-function index(dir: string): void {
+function fakeDeb(dir: string, name: string, version: string, binary: string, output: string): void {
+  buildDeb(dir, {
+    name,
+    version,
+    description: `FAKE ${name} for kubestrap's lab tests (prints a version, does nothing else)`,
+    files: { [`usr/bin/${binary}`]: `#!/bin/sh\necho '${output}'\n` },
+  });
+}
+
+/** Writes the Packages index of a flat repository. */
+export function index(dir: string): void {
   const packages = execFileSync('dpkg-scanpackages', ['-m', '.', '/dev/null'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   writeFileSync(join(dir, 'Packages'), packages);
 }

@@ -1,0 +1,115 @@
+#!/bin/sh
+# Test infrastructure for the end-to-end lab: the container images a 1.20.2 node needs, built
+# from the binaries of build-kubernetes.sh and Debian packages, because no registry is reachable
+# here. Each image is a one-layer docker-archive tarball (what `ctr images import` reads) named
+# under registry.local, so the lab cluster uses an image mirror exactly like a firewalled site.
+# Cached outside the repository, keyed by Kubernetes version and IMAGES_VERSION (bump it when
+# this file changes). Prints the directory holding the tarballs.
+set -eu
+IMAGES_VERSION=1
+K8S=1.20.2
+CACHE=${KUBESTRAP_LAB_CACHE:-/var/cache/kubestrap-lab}
+OUT=$CACHE/images-$K8S-v$IMAGES_VERSION
+HERE=$(cd "$(dirname "$0")" && pwd)
+if [ -f "$OUT/.ready" ]; then echo "$OUT"; exit 0; fi
+mkdir -p "$CACHE"
+exec 9>"$OUT.lock"
+flock 9
+if [ -f "$OUT/.ready" ]; then echo "$OUT"; exit 0; fi
+
+BIN=$(sh "$HERE/build-kubernetes.sh")/bin
+need=""
+command -v gcc >/dev/null || need="$need gcc"
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need="$need libc6-dev"
+command -v etcd >/dev/null || need="$need etcd-server"
+command -v etcdctl >/dev/null || need="$need etcd-client"
+command -v xtables-nft-multi >/dev/null || need="$need iptables"
+command -v conntrack >/dev/null || need="$need conntrack"
+if [ -n "$need" ]; then
+  apt-get update -qq >&2
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >&2
+fi
+
+W=$OUT.building
+rm -rf "$W"
+mkdir -p "$W"
+
+# Copies binaries and the shared libraries they load (as listed by ldd) into an image root.
+add_with_libs() {
+  root=$1; shift
+  for f in "$@"; do
+    mkdir -p "$root$(dirname "$f")"
+    cp -L "$f" "$root$f"
+    ldd "$f" 2>/dev/null | awk '/=>/ {print $3} /^\t\// {print $1}' | while read -r lib; do
+      [ -f "$lib" ] || continue
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
+  done
+}
+
+# image NAME TAG ENTRYPOINT_JSON: packs $W/NAME.root into $OUT/NAME.tar as registry.local/NAME:TAG.
+image() {
+  name=$1; tag=$2; entrypoint=$3
+  root=$W/$name.root; box=$W/$name.box
+  mkdir -p "$box" "$root/tmp" "$root/etc"
+  chmod 1777 "$root/tmp"
+  [ -f "$root/etc/passwd" ] || printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
+  [ -f "$root/etc/group" ] || printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+  tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$root" -cf "$box/layer.tar" .
+  diff=$(sha256sum "$box/layer.tar" | cut -d' ' -f1)
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Entrypoint":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$entrypoint" "$diff" > "$box/config.json"
+  cfg=$(sha256sum "$box/config.json" | cut -d' ' -f1)
+  mv "$box/config.json" "$box/$cfg.json"
+  printf '[{"Config":"%s.json","RepoTags":["registry.local/%s:%s"],"Layers":["layer.tar"]}]' "$cfg" "$name" "$tag" > "$box/manifest.json"
+  tar -C "$box" -cf "$W/$name.tar" .
+  rm -rf "$box" "$root"
+}
+
+# pause: built from the Kubernetes source tree (static, like the upstream image)
+PAUSE_C=$(find "$CACHE/kubernetes-build/src" -path '*/build/pause/linux/pause.c' | head -n1)
+mkdir -p "$W/pause.root"
+gcc -Os -static -DVERSION=v3.2-kubestrap-lab -o "$W/pause.root/pause" "$PAUSE_C"
+strip "$W/pause.root/pause"
+image pause 3.2 '["/pause"]'
+
+for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  mkdir -p "$W/$c.root/usr/local/bin"
+  cp "$BIN/$c" "$W/$c.root/usr/local/bin/$c"
+  image "$c" "v$K8S" "[\"/usr/local/bin/$c\"]"
+done
+
+# kube-proxy needs iptables (nft backend, like the nodes), its extensions and conntrack
+mkdir -p "$W/kube-proxy.root/usr/local/bin" "$W/kube-proxy.root/usr/sbin"
+cp "$BIN/kube-proxy" "$W/kube-proxy.root/usr/local/bin/kube-proxy"
+add_with_libs "$W/kube-proxy.root" /usr/sbin/xtables-nft-multi /usr/sbin/conntrack /usr/lib/x86_64-linux-gnu/xtables/*.so
+for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+  ln -s xtables-nft-multi "$W/kube-proxy.root/usr/sbin/$t"
+done
+image kube-proxy "v$K8S" '["/usr/local/bin/kube-proxy"]'
+
+# etcd: Debian's 3.4 server and client, tagged with the version it is
+ETCD_VERSION=$(etcd --version | sed -n 's/^etcd Version: //p')
+add_with_libs "$W/etcd.root" /usr/bin/etcd /usr/bin/etcdctl
+mkdir -p "$W/etcd.root/usr/local/bin"
+ln -s /usr/bin/etcd "$W/etcd.root/usr/local/bin/etcd"
+ln -s /usr/bin/etcdctl "$W/etcd.root/usr/local/bin/etcdctl"
+image etcd "$ETCD_VERSION" '["/usr/bin/etcd"]'
+
+# busybox: Debian's static build, for test pods
+(cd "$W" && apt-get download busybox-static >&2)
+dpkg-deb -x "$W"/busybox-static_*.deb "$W/busybox.deb"
+mkdir -p "$W/busybox.root/bin"
+cp "$W/busybox.deb/bin/busybox" "$W/busybox.root/bin/busybox"
+for applet in $("$W/busybox.root/bin/busybox" --list); do
+  [ -e "$W/busybox.root/bin/$applet" ] || ln -s busybox "$W/busybox.root/bin/$applet"
+done
+rm -rf "$W/busybox.deb" "$W"/busybox-static_*.deb
+image busybox 1 '["/bin/sh"]'
+
+printf '%s\n' "$ETCD_VERSION" > "$W/etcd-version"
+touch "$W/.ready"
+rm -rf "$OUT"
+mv "$W" "$OUT"
+echo "$OUT"

@@ -1,0 +1,166 @@
+/**
+ * The end-to-end lab: real Kubernetes 1.20.2 nodes on this machine. Each node is a systemd lab
+ * host (systemd-nspawn, systemd as PID 1) on the lab bridge, reachable over real SSH, with
+ * Debian's containerd, runc and CNI plugins, the lab's images already in containerd under
+ * registry.local (no registry is reachable here), and the lab's package mirror (kubelet,
+ * kubectl, kubeadm 1.20.2 built from Debian's source) served on the bridge.
+ *
+ * What stands in for the world around a real node:
+ * - the "network fabric": each node's pod subnet is routed to it from the other nodes (what a
+ *   cloud route table or a CNI's host-gw mode would do);
+ * - `installLabCni`: the bridge + host-local + portmap plugins from Debian, configured per node
+ *   (CNI images such as Flannel's cannot be built here);
+ * - machine-wide kernel settings that a node's kubelet insists on (vm.overcommit_memory,
+ *   kernel.panic, kernel.panic_on_oops) are set before the nodes start, because the nodes'
+ *   /proc/sys is read-only, and restored afterwards; fs.inotify.max_user_instances is raised
+ *   for the same time (every node's systemd, containerd and kubelet take instances from one
+ *   machine-wide pool).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startLab, type Lab, type LabHost } from '../lab/lab.js';
+import { serveRepo, type ServedRepo } from '../lab/package-repo.js';
+import { e2eScript, ensureE2eRepo, E2E_KUBE_VERSION } from './package-repo.js';
+
+export const IMAGE_REPOSITORY = 'registry.local';
+export const POD_SUBNET = '10.244.0.0/16';
+export const SERVICE_SUBNET = '10.96.0.0/12';
+const IMAGES_INSIDE = '/var/cache/kubestrap-lab-images';
+const SAVED_SYSCTLS = '/run/kubestrap-lab/e2e-machine-sysctls.json';
+/** Values the 1.20 kubelet sets at start (and fails on when it cannot). */
+const KUBELET_MACHINE_SYSCTLS: Readonly<Record<string, string>> = { 'vm.overcommit_memory': '1', 'kernel.panic': '10', 'kernel.panic_on_oops': '1' };
+const INOTIFY_INSTANCES = 'fs.inotify.max_user_instances';
+const INOTIFY_NEEDED = 1024;
+/** Node paths kept on this machine's disk: containerd's overlay snapshots cannot live on an overlay. */
+const NODE_DISK_PATHS = ['/var/lib/containerd', '/var/lib/kubelet', '/var/lib/etcd', '/var/log/pods', '/var/log/containers'];
+
+export interface ClusterLab {
+  readonly lab: Lab;
+  readonly controlPlane: LabHost;
+  readonly workers: readonly LabHost[];
+  readonly nodes: readonly LabHost[];
+  /** The lab package mirror's Kubernetes tree (pkgs.k8s.io layout, unsigned). */
+  readonly packageMirror: string;
+  readonly kubernetesVersion: string;
+  /** Tag of the lab's etcd image (Debian's etcd, tagged with the version it is). */
+  readonly etcdImageTag: string;
+  podSubnetOf(node: LabHost): string;
+  stop(): Promise<void>;
+}
+
+function sysctl(name: string): string {
+  return readFileSync(join('/proc/sys', name.replaceAll('.', '/')), 'utf8').trim();
+}
+
+function setSysctl(name: string, value: string): void {
+  writeFileSync(join('/proc/sys', name.replaceAll('.', '/')), value);
+}
+
+/** Saves the machine-wide values the e2e lab changes (once: a crashed run's file keeps the originals). */
+function claimMachineSysctls(): void {
+  mkdirSync(join(SAVED_SYSCTLS, '..'), { recursive: true });
+  if (!existsSync(SAVED_SYSCTLS)) {
+    const names = [...Object.keys(KUBELET_MACHINE_SYSCTLS), INOTIFY_INSTANCES];
+    writeFileSync(SAVED_SYSCTLS, JSON.stringify(Object.fromEntries(names.map((n) => [n, sysctl(n)]))));
+  }
+  for (const [name, value] of Object.entries(KUBELET_MACHINE_SYSCTLS)) setSysctl(name, value);
+  if (Number(sysctl(INOTIFY_INSTANCES)) < INOTIFY_NEEDED) setSysctl(INOTIFY_INSTANCES, String(INOTIFY_NEEDED));
+}
+
+/** Puts back the machine-wide values saved by claimMachineSysctls (no-op when nothing is saved). */
+export function restoreMachineSysctls(): void {
+  if (!existsSync(SAVED_SYSCTLS)) return;
+  const saved = JSON.parse(readFileSync(SAVED_SYSCTLS, 'utf8')) as Record<string, string>;
+  for (const [name, value] of Object.entries(saved)) setSysctl(name, value);
+  rmSync(SAVED_SYSCTLS);
+}
+
+function script(name: string): string {
+  return execFileSync('sh', [e2eScript(name)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+}
+
+/** Builds (or finds cached) everything the nodes need: binaries, images, root filesystem, packages. */
+export function ensureE2eArtifacts(): { images: string; rootfs: string; repo: string } {
+  return { images: script('build-images.sh'), rootfs: script('node-rootfs.sh'), repo: ensureE2eRepo() };
+}
+
+export interface ClusterLabOptions {
+  readonly workers?: number;
+}
+
+export async function startClusterLab(options: ClusterLabOptions = {}): Promise<ClusterLab> {
+  const { images, rootfs, repo: repoRoot } = ensureE2eArtifacts();
+  const workers = options.workers ?? 2;
+  claimMachineSysctls();
+  let lab: Lab | undefined;
+  let repo: ServedRepo | undefined;
+  const stop = async () => {
+    await repo?.close();
+    await lab?.stop();
+    restoreMachineSysctls();
+  };
+  try {
+    lab = await startLab({
+      hosts: workers + 1,
+      names: ['cp-1', ...Array.from({ length: workers }, (_, i) => `worker-${i + 1}`)],
+      kind: 'systemd',
+      rootfs,
+      diskPaths: NODE_DISK_PATHS,
+      defaultRoute: true,
+      readOnlyBinds: { [IMAGES_INSIDE]: images },
+    });
+    const started = lab;
+    repo = await serveRepo(started, repoRoot);
+    const podSubnetOf = (node: LabHost) => `10.244.${started.hosts.indexOf(node)}.0/24`;
+    for (const node of started.hosts) {
+      for (const other of started.hosts.filter((h) => h !== node)) {
+        execFileSync('ip', ['-n', node.netns, 'route', 'add', podSubnetOf(other), 'via', other.ip]);
+      }
+    }
+    // Control planes need every image; workers only what runs on every node.
+    const workerImages = ['pause', 'kube-proxy', 'busybox'];
+    await Promise.all(
+      started.hosts.map(async (node, i) => {
+        await started.run(node, waitForCri);
+        const wanted = i === 0 ? ['pause', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'busybox'] : workerImages;
+        await started.run(node, wanted.map((name) => `ctr -n k8s.io images import ${IMAGES_INSIDE}/${name}.tar >/dev/null`).join(' && '));
+      }),
+    );
+    return {
+      lab: started,
+      controlPlane: started.hosts[0]!,
+      workers: started.hosts.slice(1),
+      nodes: started.hosts,
+      packageMirror: `${repo.url}/kubernetes`,
+      kubernetesVersion: `v${E2E_KUBE_VERSION}`,
+      etcdImageTag: readFileSync(join(images, 'etcd-version'), 'utf8').trim(),
+      podSubnetOf,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+// containerd starts without its CRI plugin when inotify instances run out: wait for it to be ok
+const waitForCri = `for i in $(seq 1 150); do ctr plugins ls 2>/dev/null | grep -q 'cri .* ok' && exit 0; sleep 0.2; done; echo 'containerd CRI plugin not ok:' >&2; ctr plugins ls | grep cri >&2; exit 1`;
+
+/** The lab network's CNI configuration for one node (stands in for a CNI add-on's DaemonSet). */
+export function labCniConfig(podSubnet: string): string {
+  return `${JSON.stringify(
+    {
+      cniVersion: '0.4.0',
+      name: 'kubestrap-lab',
+      plugins: [
+        { type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: podSubnet }]], routes: [{ dst: '0.0.0.0/0' }] } },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+export const LAB_CNI_PATH = '/etc/cni/net.d/10-kubestrap-lab.conflist';

@@ -1,0 +1,8 @@
+/** Before e2e tests: remove labs left by crashed runs and put back machine-wide settings they changed. */
+import { sweepStaleLabs } from '../lab/lab.js';
+import { restoreMachineSysctls } from './cluster-lab.js';
+
+export default function setup(): void {
+  sweepStaleLabs();
+  restoreMachineSysctls();
+}

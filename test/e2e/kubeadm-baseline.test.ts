@@ -1,0 +1,106 @@
+/**
+ * Baseline: the reference kubeadm 1.20.2 (built from Debian's source; test infrastructure, not
+ * part of kubestrap) bootstraps the e2e lab's nodes, driven over SSH the way its users drive it.
+ * Proves the lab itself is sound before kubestrap is measured on it: all nodes Ready, a pod on
+ * each worker Running, pods reach each other across nodes.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Host } from '../../src/transport/host.js';
+import { openLabHost } from '../lab/helpers.js';
+import { IMAGE_REPOSITORY, LAB_CNI_PATH, labCniConfig, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { busyboxPod, kubectl } from './kubectl.js';
+
+let cluster: ClusterLab;
+let hosts: Map<string, Host>;
+const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kubestrap-e2e-')), 'admin.conf');
+
+// What kubeadm's documentation has users do by hand on every node before `kubeadm init/join`.
+const CONTAINERD_CONFIG = `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${IMAGE_REPOSITORY}/pause:3.2"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+`;
+
+function prepareNode(host: Host, mirror: string): Promise<unknown> {
+  return host.check(
+    [
+      `rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*`,
+      `echo 'deb [trusted=yes] ${mirror}/core:/stable:/v1.20/deb/ /' > /etc/apt/sources.list.d/kubernetes.list`,
+      `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubelet=1.20.2-1.1 kubeadm=1.20.2-1.1 kubectl=1.20.2-1.1 cri-tools >/dev/null`,
+      `printf '%s' '${CONTAINERD_CONFIG}' > /etc/containerd/config.toml && systemctl restart containerd`,
+      `sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1`,
+    ].join(' && '),
+    { timeoutMs: 300_000 },
+  );
+}
+
+// Checks that cannot pass on a lab node, each for a reason of the lab, not of the cluster:
+// no kernel config or loadable modules in this VM, no CoreDNS image.
+const IGNORED_PREFLIGHT = 'SystemVerification,ImagePull';
+
+beforeAll(async () => {
+  cluster = await startClusterLab({ workers: 2 });
+  hosts = new Map(await Promise.all(cluster.nodes.map(async (n) => [n.name, await openLabHost(cluster.lab, n)] as const)));
+});
+
+afterAll(async () => {
+  for (const host of hosts?.values() ?? []) await host.close();
+  await cluster?.stop();
+});
+
+test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings the lab up: 3 nodes Ready, a pod Running on each worker, pods reach each other across nodes", async () => {
+  await Promise.all([...hosts.values()].map((h) => prepareNode(h, cluster.packageMirror)));
+  const cp = hosts.get(cluster.controlPlane.name)!;
+  const config = [
+    { apiVersion: 'kubeadm.k8s.io/v1beta2', kind: 'InitConfiguration', localAPIEndpoint: { advertiseAddress: cluster.controlPlane.ip, bindPort: 6443 }, nodeRegistration: { criSocket: '/run/containerd/containerd.sock' } },
+    {
+      apiVersion: 'kubeadm.k8s.io/v1beta2',
+      kind: 'ClusterConfiguration',
+      kubernetesVersion: cluster.kubernetesVersion,
+      imageRepository: IMAGE_REPOSITORY,
+      etcd: { local: { imageTag: cluster.etcdImageTag } },
+      networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET },
+    },
+    { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'cgroupfs' },
+    { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', conntrack: { maxPerCore: 0 } },
+  ]
+    .map((doc) => JSON.stringify(doc))
+    .join('\n---\n');
+  await cp.writeFiles([{ path: '/root/kubeadm.yaml', content: config, mode: 0o600 }]);
+  await cp.check(`kubeadm init --config /root/kubeadm.yaml --ignore-preflight-errors=${IGNORED_PREFLIGHT} >/root/kubeadm-init.log 2>&1 || { tail -40 /root/kubeadm-init.log >&2; exit 1; }`, { timeoutMs: 600_000 });
+  const joinCommand = (await cp.check('kubeadm token create --print-join-command')).stdout.trim();
+  expect(joinCommand).toMatch(/^kubeadm join \S+:6443 --token \S+\s+--discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$/);
+  await Promise.all(
+    cluster.workers.map((w) =>
+      hosts.get(w.name)!.check(`${joinCommand} --cri-socket /run/containerd/containerd.sock --ignore-preflight-errors=SystemVerification >/root/kubeadm-join.log 2>&1 || { tail -40 /root/kubeadm-join.log >&2; exit 1; }`, { timeoutMs: 600_000 }),
+    ),
+  );
+  for (const node of cluster.nodes) await hosts.get(node.name)!.writeFiles([{ path: LAB_CNI_PATH, content: labCniConfig(cluster.podSubnetOf(node)), mode: 0o644 }]);
+
+  const admin = await cp.readFiles(['/etc/kubernetes/admin.conf']);
+  writeFileSync(kubeconfig, admin.get('/etc/kubernetes/admin.conf')!.content, { mode: 0o600 });
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=300s'], 320_000);
+  const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { conditions: Array<{ type: string; status: string }> } }> };
+  expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
+  for (const n of nodes.items) expect(n.status.conditions.find((c) => c.type === 'Ready')?.status, n.metadata.name).toBe('True');
+
+  const pods = cluster.workers.map((w) => ({ name: `probe-${w.name}`, node: w.name }));
+  for (const pod of pods) {
+    const file = join(kubeconfig, '..', `${pod.name}.json`);
+    writeFileSync(file, busyboxPod(pod.name, pod.node));
+    await kubectl(kubeconfig, ['apply', '-f', file]);
+  }
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'pod', '-l', 'app=kubestrap-e2e', '--timeout=180s'], 200_000);
+  const running = JSON.parse(await kubectl(kubeconfig, ['get', 'pods', '-l', 'app=kubestrap-e2e', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; spec: { nodeName: string }; status: { phase: string; podIP: string } }> };
+  expect(running.items.map((p) => [p.spec.nodeName, p.status.phase]).sort()).toEqual(cluster.workers.map((w) => [w.name, 'Running']));
+  const [first, second] = running.items;
+  const ping = await kubectl(kubeconfig, ['exec', first!.metadata.name, '--', 'ping', '-c', '2', '-W', '5', second!.status.podIP]);
+  expect(ping).toMatch(/2 packets transmitted, 2 packets received/);
+}, 900_000);

@@ -1,0 +1,24 @@
+/** The real kubectl (/usr/bin/kubectl) against a lab cluster, with a given kubeconfig. */
+import { execFile } from 'node:child_process';
+
+export function kubectl(kubeconfig: string, args: readonly string[], timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 32 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout),
+    );
+  });
+}
+
+/** Test pods: the lab's busybox, never pulled (the image is in every node's containerd). */
+export function busyboxPod(name: string, nodeName: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: 'kubestrap-e2e' } },
+    spec: {
+      nodeName,
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'main', image: 'registry.local/busybox:1', imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
+    },
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * The e2e lab's Kubernetes package repository, laid out like pkgs.k8s.io (core:/stable:/v1.20/deb/)
+ * and served on the lab bridge like any internal mirror: REAL kubelet, kubectl and kubeadm
+ * 1.20.2 packages wrapping the binaries built from Debian's source (kubelet with its systemd unit,
+ * kubeadm with its kubelet drop-in, as the upstream packages ship them), and a STAND-IN
+ * cri-tools package: crictl cannot be built here (Debian has neither the package nor its
+ * source), so it carries a FAKE crictl that answers, through containerd's own `ctr`, the few
+ * calls the reference kubeadm makes (info, inspecti, pull, pods, stopp, rmp).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDeb, index } from '../lab/package-repo.js';
+
+const CACHE = process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab';
+const REPO_VERSION = 2;
+export const E2E_KUBE_VERSION = '1.20.2';
+const PACKAGE_REVISION = '1.1';
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** Scripts live in the source tree; compiled code runs from dist/. */
+const SCRIPTS = existsSync(join(HERE, 'build-kubernetes.sh')) ? HERE : join(HERE, '..', '..', '..', 'test', 'e2e');
+
+export function e2eScript(name: string): string {
+  return join(SCRIPTS, name);
+}
+
+/** Builds (or finds cached) the Kubernetes binaries; returns the directory holding them. */
+export function kubernetesBinaries(): string {
+  const out = execFileSync('sh', [e2eScript('build-kubernetes.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return join(out.trim().split('\n').pop()!, 'bin');
+}
+
+const KUBELET_UNIT = `[Unit]
+Description=kubelet: The Kubernetes Node Agent
+Documentation=https://kubernetes.io/docs/home/
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+// The drop-in the upstream kubeadm package installs, so the reference kubeadm runs as its users run it.
+const KUBEADM_DROP_IN = `[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`;
+
+// The calls kubeadm 1.20 makes (cmd/kubeadm/app/util/runtime), answered with ctr; anything else fails loudly.
+const FAKE_CRICTL = `#!/bin/sh
+# FAKE crictl of kubestrap's e2e lab (see the package description): kubeadm's calls only.
+[ "$1" = -r ] && shift 2
+ctr="ctr -n k8s.io"
+case "$1" in
+  info) ctr plugins ls | grep -q 'cri .* ok' ;;
+  inspecti) $ctr images ls -q "name==$2" | grep -q . ;;
+  pull) echo "fake crictl: no registry is reachable in the lab; $2 is not among the imported images" >&2; exit 1 ;;
+  pods) $ctr containers ls -q ;;
+  stopp) $ctr tasks kill -s SIGKILL "$2" 2>/dev/null; true ;;
+  rmp) $ctr tasks delete -f "$2" 2>/dev/null; $ctr containers delete "$2" ;;
+  *) echo "fake crictl (kubestrap e2e lab): '$1' is not supported" >&2; exit 1 ;;
+esac
+`;
+
+/** Builds the repository once (cached by version); returns its root directory. */
+export function ensureE2eRepo(): string {
+  const root = join(CACHE, `e2e-repo-${E2E_KUBE_VERSION}-v${REPO_VERSION}`);
+  if (existsSync(join(root, '.ready'))) return root;
+  const bin = kubernetesBinaries();
+  const building = `${root}.building`;
+  rmSync(building, { recursive: true, force: true });
+  const minor = E2E_KUBE_VERSION.split('.').slice(0, 2).join('.');
+  const repo = join(building, 'kubernetes', 'core:', 'stable:', `v${minor}`, 'deb');
+  mkdirSync(repo, { recursive: true });
+  const version = `${E2E_KUBE_VERSION}-${PACKAGE_REVISION}`;
+  buildDeb(repo, {
+    name: 'kubelet',
+    version,
+    description: `Kubernetes node agent ${E2E_KUBE_VERSION} (built from Debian's kubernetes source for kubestrap's e2e lab)`,
+    depends: 'iptables, conntrack, ebtables, ethtool, socat, iproute2, mount',
+    files: { 'usr/bin/kubelet': { copyFrom: join(bin, 'kubelet') }, 'lib/systemd/system/kubelet.service': KUBELET_UNIT },
+    postinst: 'if [ -d /run/systemd/system ]; then systemctl daemon-reload; systemctl enable kubelet >/dev/null 2>&1 || true; fi',
+  });
+  buildDeb(repo, {
+    name: 'kubectl',
+    version,
+    description: `Kubernetes command-line client ${E2E_KUBE_VERSION} (built from Debian's kubernetes source for kubestrap's e2e lab)`,
+    files: { 'usr/bin/kubectl': { copyFrom: join(bin, 'kubectl') } },
+  });
+  buildDeb(repo, {
+    name: 'kubeadm',
+    version,
+    description: `kubeadm ${E2E_KUBE_VERSION}, the reference kubestrap's e2e baseline runs (built from Debian's kubernetes source)`,
+    depends: 'kubelet',
+    files: { 'usr/bin/kubeadm': { copyFrom: join(bin, 'kubeadm') }, 'lib/systemd/system/kubelet.service.d/10-kubeadm.conf': KUBEADM_DROP_IN },
+    postinst: 'if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi',
+  });
+  buildDeb(repo, {
+    name: 'cri-tools',
+    version: `1.20.0-${PACKAGE_REVISION}`,
+    description: 'STAND-IN for cri-tools in kubestrap e2e lab: a FAKE crictl answering the calls kubeadm makes through ctr (crictl cannot be built here)',
+    files: { 'usr/bin/crictl': FAKE_CRICTL },
+  });
+  index(repo);
+  writeFileSync(join(building, '.ready'), '');
+  rmSync(root, { recursive: true, force: true });
+  renameSync(building, root);
+  return root;
+}
