@@ -15,6 +15,7 @@ command -v nsenter >/dev/null || need+=(util-linux)
 command -v tmux >/dev/null || need+=(tmux)
 command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
 command -v curl >/dev/null || need+=(curl)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   apt-get update -qq

@@ -55,8 +55,12 @@ if [ -z "$virt" ] || [ "$virt" = none ]; then
 fi
 echo "container=$virt"
 if [ -w /proc/sys/vm/swappiness ]; then echo procsys=rw; else echo procsys=ro; fi
-echo "uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/machine-id 2>/dev/null || true)"
-echo "macs=$(cat /sys/class/net/*/address 2>/dev/null | grep -v '^00:00:00:00:00:00$' | tr '\\n' ' ')"
+# A container sees its machine's DMI and, through a sysfs mounted outside its network namespace,
+# the machine's interfaces: its own identity is its machine-id and what netlink (ip) shows it.
+if [ -n "$virt" ]; then uuid=$(cat /etc/machine-id 2>/dev/null); else uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/machine-id 2>/dev/null); fi
+echo "uuid=$uuid"
+if command -v ip >/dev/null 2>&1; then macs=$(ip -o link 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1)}'); else macs=$(cat /sys/class/net/*/address 2>/dev/null); fi
+echo "macs=$(printf '%s\\n' "$macs" | grep -v '^00:00:00:00:00:00$' | tr '\\n' ' ')"
 `;
 
 export function parseFacts(output: string): HostFacts {

@@ -148,7 +148,7 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
 const waitForCri = `for i in $(seq 1 150); do ctr plugins ls 2>/dev/null | grep -q 'cri .* ok' && exit 0; sleep 0.2; done; echo 'containerd CRI plugin not ok:' >&2; ctr plugins ls | grep cri >&2; exit 1`;
 
 /** The lab network's CNI configuration for one node (stands in for a CNI add-on's DaemonSet). */
-export function labCniConfig(podSubnet: string): string {
+function labCniConfig(podSubnet: string): string {
   return `${JSON.stringify(
     {
       cniVersion: '0.4.0',
@@ -163,4 +163,11 @@ export function labCniConfig(podSubnet: string): string {
   )}\n`;
 }
 
-export const LAB_CNI_PATH = '/etc/cni/net.d/10-kubestrap-lab.conflist';
+const LAB_CNI_PATH = '/etc/cni/net.d/10-kubestrap-lab.conflist';
+
+/** Configures the lab's pod network on every node (what applying a CNI add-on would do). */
+export async function installLabCni(cluster: ClusterLab): Promise<void> {
+  await Promise.all(
+    cluster.nodes.map((node) => cluster.lab.run(node, `mkdir -p /etc/cni/net.d && cat > ${LAB_CNI_PATH} <<'CNI'\n${labCniConfig(cluster.podSubnetOf(node))}CNI`)),
+  );
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Host } from '../../src/transport/host.js';
 import { openLabHost } from '../lab/helpers.js';
-import { IMAGE_REPOSITORY, LAB_CNI_PATH, labCniConfig, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { IMAGE_REPOSITORY, installLabCni, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { busyboxPod, kubectl } from './kubectl.js';
 
 let cluster: ClusterLab;
@@ -31,7 +31,6 @@ const CONTAINERD_CONFIG = `version = 2
 function prepareNode(host: Host, mirror: string): Promise<unknown> {
   return host.check(
     [
-      `rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*`,
       `echo 'deb [trusted=yes] ${mirror}/core:/stable:/v1.20/deb/ /' > /etc/apt/sources.list.d/kubernetes.list`,
       `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubelet=1.20.2-1.1 kubeadm=1.20.2-1.1 kubectl=1.20.2-1.1 cri-tools >/dev/null`,
       `printf '%s' '${CONTAINERD_CONFIG}' > /etc/containerd/config.toml && systemctl restart containerd`,
@@ -82,7 +81,7 @@ test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings
       hosts.get(w.name)!.check(`${joinCommand} --cri-socket /run/containerd/containerd.sock --ignore-preflight-errors=SystemVerification >/root/kubeadm-join.log 2>&1 || { tail -40 /root/kubeadm-join.log >&2; exit 1; }`, { timeoutMs: 600_000 }),
     ),
   );
-  for (const node of cluster.nodes) await hosts.get(node.name)!.writeFiles([{ path: LAB_CNI_PATH, content: labCniConfig(cluster.podSubnetOf(node)), mode: 0o644 }]);
+  await installLabCni(cluster);
 
   const admin = await cp.readFiles(['/etc/kubernetes/admin.conf']);
   writeFileSync(kubeconfig, admin.get('/etc/kubernetes/admin.conf')!.content, { mode: 0o600 });

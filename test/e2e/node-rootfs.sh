@@ -8,7 +8,7 @@
 # own network namespace; nspawn mounts all of /proc/sys read-only).
 # Cached outside the repository; bump NODE_VERSION when this file changes. Prints its path.
 set -eu
-NODE_VERSION=2
+NODE_VERSION=3
 CACHE=${KUBESTRAP_LAB_CACHE:-/var/cache/kubestrap-lab}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(sh "$HERE/../lab/base-rootfs.sh" "e2e-rootfs-v$NODE_VERSION" containerd,runc,containernetworking-plugins,conntrack,socat,ethtool,ebtables,iptables,kmod | tail -n1)
@@ -44,6 +44,10 @@ ExecStart=/usr/local/sbin/kubestrap-lab-node-setup
 WantedBy=sysinit.target
 UNIT
 ln -sf /etc/systemd/system/kubestrap-lab-node.service "$ROOT/etc/systemd/system/sysinit.target.wants/kubestrap-lab-node.service"
+# An air-gapped site: no Debian mirror and no DNS server are reachable from the lab, so none is
+# configured (apt and name lookups fail at once instead of waiting for timeouts).
+: > "$ROOT/etc/apt/sources.list"
+echo '# kubestrap e2e lab: no DNS server (names come from /etc/hosts)' > "$ROOT/etc/resolv.conf"
 # where the upstream kubernetes-cni package puts the plugins (and containerd looks by default)
 mkdir -p "$ROOT/opt/cni"
 ln -sfn /usr/lib/cni "$ROOT/opt/cni/bin"

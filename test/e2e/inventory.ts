@@ -1,0 +1,25 @@
+/** The e2e lab's inventory: 1 control plane + workers on the lab's Kubernetes nodes. */
+import { stringify } from 'yaml';
+import { labInventoryObject } from '../lab/inventory.js';
+import { IMAGE_REPOSITORY, POD_SUBNET, SERVICE_SUBNET, type ClusterLab } from './cluster-lab.js';
+
+export function e2eInventoryObject(cluster: ClusterLab, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return labInventoryObject(cluster.lab, {
+    controlPlanes: 1,
+    cluster: {
+      kubernetesVersion: cluster.kubernetesVersion,
+      networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET },
+      imageRepository: IMAGE_REPOSITORY,
+      packages: { source: 'mirror', mirror: cluster.packageMirror, mirrorLayout: 'pkgs.k8s.io', unsigned: true },
+      // nodes are containers sharing one kernel: no CAP_SYS_RESOURCE, no systemd cgroup delegation
+      containerRuntime: { cgroupDriver: 'cgroupfs', restrictOOMScoreAdj: true },
+      // the lab kernel has no IPVS
+      kubeProxy: { mode: 'iptables' },
+      ...overrides,
+    },
+  });
+}
+
+export function e2eInventory(cluster: ClusterLab, overrides: Record<string, unknown> = {}): string {
+  return `# kubestrap e2e lab (generated): real 1.20.2 nodes, images under ${IMAGE_REPOSITORY}\n${stringify(e2eInventoryObject(cluster, overrides))}`;
+}
