@@ -1,0 +1,285 @@
+/**
+ * The control plane's static pods (etcd, kube-apiserver, kube-controller-manager,
+ * kube-scheduler) as typed Pod values, the way kubeadm writes them: flags `--name=value` merged
+ * with the user's extraArgs and sorted, probes, hostPath volumes sorted by name, requests,
+ * annotations, priority class. Pure: everything about the node comes in through the input.
+ *
+ * Version differences (kubeadm-spec §4 gives 1.30+; the 1.20 shape was checked against the
+ * reference kubeadm 1.20.2's own output, test/unit/control-plane-kubeadm.test.ts; the cut-over
+ * releases in between are the best known ones and named here):
+ * - kube-apiserver --insecure-port=0 and KCM/scheduler --port=0 until 1.23 (flags gone in 1.24);
+ * - etcd probes: /health until 1.21; /health?exclude=NOSPACE&serializable=true (startup
+ *   /health?serializable=false) 1.22–1.30; /livez + /readyz from 1.31;
+ * - etcd ephemeral-storage request until 1.22; corrupt-check and watch-progress flags from 1.24;
+ * - seccompProfile RuntimeDefault and the numeric priority from 1.24.
+ */
+import { stringify } from 'yaml';
+import type { Pod, Container, Probe, Volume, VolumeMount, EnvVar } from '../src/kube/objects.js';
+
+export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
+export const PKI_DIR = '/etc/kubernetes/pki';
+export const ETCD_DATA_DIR = '/var/lib/etcd';
+const FLEXVOLUME_DIR = '/usr/libexec/kubernetes/kubelet-plugins/volume/exec';
+/** CA bundle directories mounted into kube-apiserver and KCM when the node has them. */
+export const OPTIONAL_CA_DIRS = ['/etc/ca-certificates', '/usr/share/ca-certificates', '/usr/local/share/ca-certificates', '/etc/pki'] as const;
+
+export interface ComponentSettings {
+  readonly extraArgs: Readonly<Record<string, string>>;
+  readonly extraVolumes: ReadonlyArray<{ name: string; hostPath: string; mountPath: string; readOnly: boolean; pathType?: string }>;
+  readonly extraEnvs: ReadonlyArray<{ name: string; value: string }>;
+}
+
+export interface ControlPlaneInput {
+  readonly minor: number;
+  readonly kubernetesVersion: string;
+  readonly nodeName: string;
+  readonly advertiseAddress: string;
+  readonly bindPort: number;
+  readonly imageRepository: string;
+  readonly etcdImageTag: string;
+  readonly clusterName: string;
+  readonly dnsDomain: string;
+  readonly serviceSubnet: string;
+  readonly podSubnet?: string;
+  /** Of OPTIONAL_CA_DIRS, those present on the node. */
+  readonly presentCaDirs: readonly string[];
+  readonly apiServer: ComponentSettings;
+  readonly controllerManager: ComponentSettings;
+  readonly scheduler: ComponentSettings;
+  readonly etcd: ComponentSettings;
+}
+
+export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+
+/** Default flags merged with extraArgs (same name replaces), rendered sorted as kubeadm does. */
+export function renderFlags(defaults: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>>): string[] {
+  const merged = { ...defaults, ...extra };
+  return Object.keys(merged)
+    .sort()
+    .map((name) => `--${name}=${merged[name]}`);
+}
+
+const hostUrl = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
+
+interface HostPathVolume {
+  readonly name: string;
+  readonly path: string;
+  readonly type: string;
+  readonly readOnly: boolean;
+  readonly mountPath?: string;
+}
+
+function probe(host: string, port: number, path: string, scheme: 'HTTP' | 'HTTPS', kind: 'liveness' | 'readiness' | 'startup'): Probe {
+  const httpGet = { host, path, port, scheme };
+  if (kind === 'readiness') return { failureThreshold: 3, httpGet, periodSeconds: 1, timeoutSeconds: 15 };
+  return { failureThreshold: kind === 'liveness' ? 8 : 24, httpGet, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 15 };
+}
+
+function pod(input: ControlPlaneInput, name: ComponentName, container: Omit<Container, 'name' | 'imagePullPolicy' | 'volumeMounts'>, volumes: readonly HostPathVolume[], settings: ComponentSettings, annotations?: Record<string, string>): Pod {
+  const all: HostPathVolume[] = [
+    ...volumes,
+    ...settings.extraVolumes.map((v) => ({ name: v.name, path: v.hostPath, mountPath: v.mountPath, readOnly: v.readOnly, type: v.pathType ?? 'DirectoryOrCreate' })),
+  ].sort((a, b) => a.name.localeCompare(b.name));
+  const env: EnvVar[] = [...settings.extraEnvs].sort((a, b) => a.name.localeCompare(b.name));
+  const modern = input.minor >= 24;
+  // kubeadm sorts volumes by name, and the mounts too, except etcd's (data, then certificates)
+  const mountOrder = name === 'etcd' ? [...volumes, ...all.filter((v) => !volumes.includes(v))] : all;
+  const volumeMounts: VolumeMount[] = mountOrder.map((v) => ({ mountPath: v.mountPath ?? v.path, name: v.name, ...(v.readOnly ? { readOnly: true } : {}) }));
+  const podVolumes: Volume[] = all.map((v) => ({ hostPath: { path: v.path, type: v.type }, name: v.name }));
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...(annotations ? { annotations } : {}), labels: { component: name, tier: 'control-plane' }, name, namespace: 'kube-system' },
+    spec: {
+      containers: [{ ...container, ...(env.length ? { env } : {}), imagePullPolicy: 'IfNotPresent', name, volumeMounts }],
+      hostNetwork: true,
+      ...(modern ? { priority: 2000001000 } : {}),
+      priorityClassName: 'system-node-critical',
+      ...(modern ? { securityContext: { seccompProfile: { type: 'RuntimeDefault' } } } : {}),
+      volumes: podVolumes,
+    },
+  };
+}
+
+function caVolumes(input: ControlPlaneInput): HostPathVolume[] {
+  const dirs = input.presentCaDirs.flatMap((dir) => (dir === '/etc/pki' && input.minor >= 31 ? ['/etc/pki/ca-trust', '/etc/pki/tls/certs'] : [dir]));
+  return [
+    { name: 'ca-certs', path: '/etc/ssl/certs', type: 'DirectoryOrCreate', readOnly: true },
+    { name: 'k8s-certs', path: PKI_DIR, type: 'DirectoryOrCreate', readOnly: true },
+    ...dirs.map((path) => ({ name: path.slice(1).replaceAll('/', '-'), path, type: 'DirectoryOrCreate', readOnly: true })),
+  ];
+}
+
+function etcdPod(input: ControlPlaneInput): Pod {
+  const adv = hostUrl(input.advertiseAddress);
+  const flags: Record<string, string> = {
+    'advertise-client-urls': `https://${adv}:2379`,
+    'cert-file': `${PKI_DIR}/etcd/server.crt`,
+    'client-cert-auth': 'true',
+    'data-dir': ETCD_DATA_DIR,
+    'initial-advertise-peer-urls': `https://${adv}:2380`,
+    'initial-cluster': `${input.nodeName}=https://${adv}:2380`,
+    'key-file': `${PKI_DIR}/etcd/server.key`,
+    'listen-client-urls': `https://127.0.0.1:2379,https://${adv}:2379`,
+    'listen-metrics-urls': 'http://127.0.0.1:2381',
+    'listen-peer-urls': `https://${adv}:2380`,
+    name: input.nodeName,
+    'peer-cert-file': `${PKI_DIR}/etcd/peer.crt`,
+    'peer-client-cert-auth': 'true',
+    'peer-key-file': `${PKI_DIR}/etcd/peer.key`,
+    'peer-trusted-ca-file': `${PKI_DIR}/etcd/ca.crt`,
+    'snapshot-count': '10000',
+    'trusted-ca-file': `${PKI_DIR}/etcd/ca.crt`,
+    ...(input.minor >= 24 ? { 'experimental-initial-corrupt-check': 'true', 'experimental-watch-progress-notify-interval': '5s' } : {}),
+  };
+  const at = (path: string, kind: 'liveness' | 'readiness' | 'startup') => probe('127.0.0.1', 2381, path, 'HTTP', kind);
+  const probes =
+    input.minor >= 31
+      ? { livenessProbe: at('/livez', 'liveness'), readinessProbe: at('/readyz', 'readiness'), startupProbe: at('/readyz', 'startup') }
+      : input.minor >= 22
+        ? { livenessProbe: at('/health?exclude=NOSPACE&serializable=true', 'liveness'), startupProbe: at('/health?serializable=false', 'startup') }
+        : { livenessProbe: at('/health', 'liveness'), startupProbe: at('/health', 'startup') };
+  return pod(
+    input,
+    'etcd',
+    {
+      command: ['etcd', ...renderFlags(flags, input.etcd.extraArgs)],
+      image: `${input.imageRepository}/etcd:${input.etcdImageTag}`,
+      ...probes,
+      resources: { requests: { cpu: '100m', ...(input.minor <= 22 ? { 'ephemeral-storage': '100Mi' } : {}), memory: '100Mi' } },
+    },
+    [
+      { name: 'etcd-data', path: ETCD_DATA_DIR, type: 'DirectoryOrCreate', readOnly: false },
+      { name: 'etcd-certs', path: `${PKI_DIR}/etcd`, type: 'DirectoryOrCreate', readOnly: false },
+    ],
+    input.etcd,
+    { 'kubeadm.kubernetes.io/etcd.advertise-client-urls': `https://${adv}:2379` },
+  );
+}
+
+function apiServerPod(input: ControlPlaneInput): Pod {
+  const adv = input.advertiseAddress;
+  const flags: Record<string, string> = {
+    'advertise-address': adv,
+    'allow-privileged': 'true',
+    'authorization-mode': 'Node,RBAC',
+    'client-ca-file': `${PKI_DIR}/ca.crt`,
+    'enable-admission-plugins': 'NodeRestriction',
+    'enable-bootstrap-token-auth': 'true',
+    'etcd-cafile': `${PKI_DIR}/etcd/ca.crt`,
+    'etcd-certfile': `${PKI_DIR}/apiserver-etcd-client.crt`,
+    'etcd-keyfile': `${PKI_DIR}/apiserver-etcd-client.key`,
+    'etcd-servers': adv.includes(':') ? 'https://[::1]:2379' : 'https://127.0.0.1:2379',
+    ...(input.minor <= 23 ? { 'insecure-port': '0' } : {}),
+    'kubelet-client-certificate': `${PKI_DIR}/apiserver-kubelet-client.crt`,
+    'kubelet-client-key': `${PKI_DIR}/apiserver-kubelet-client.key`,
+    'kubelet-preferred-address-types': 'InternalIP,ExternalIP,Hostname',
+    'proxy-client-cert-file': `${PKI_DIR}/front-proxy-client.crt`,
+    'proxy-client-key-file': `${PKI_DIR}/front-proxy-client.key`,
+    'requestheader-allowed-names': 'front-proxy-client',
+    'requestheader-client-ca-file': `${PKI_DIR}/front-proxy-ca.crt`,
+    'requestheader-extra-headers-prefix': 'X-Remote-Extra-',
+    'requestheader-group-headers': 'X-Remote-Group',
+    'requestheader-username-headers': 'X-Remote-User',
+    'secure-port': String(input.bindPort),
+    'service-account-issuer': `https://kubernetes.default.svc.${input.dnsDomain}`,
+    'service-account-key-file': `${PKI_DIR}/sa.pub`,
+    'service-account-signing-key-file': `${PKI_DIR}/sa.key`,
+    'service-cluster-ip-range': input.serviceSubnet,
+    'tls-cert-file': `${PKI_DIR}/apiserver.crt`,
+    'tls-private-key-file': `${PKI_DIR}/apiserver.key`,
+  };
+  const host = input.apiServer.extraArgs['advertise-address'] ?? adv;
+  const port = Number(input.apiServer.extraArgs['secure-port'] ?? input.bindPort);
+  return pod(
+    input,
+    'kube-apiserver',
+    {
+      command: ['kube-apiserver', ...renderFlags(flags, input.apiServer.extraArgs)],
+      image: `${input.imageRepository}/kube-apiserver:${input.kubernetesVersion}`,
+      livenessProbe: probe(host, port, '/livez', 'HTTPS', 'liveness'),
+      readinessProbe: probe(host, port, '/readyz', 'HTTPS', 'readiness'),
+      resources: { requests: { cpu: '250m' } },
+      startupProbe: probe(host, port, '/livez', 'HTTPS', 'startup'),
+    },
+    caVolumes(input),
+    input.apiServer,
+    { 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': `${hostUrl(adv)}:${input.bindPort}` },
+  );
+}
+
+function controllerManagerPod(input: ControlPlaneInput): Pod {
+  const conf = '/etc/kubernetes/controller-manager.conf';
+  const flags: Record<string, string> = {
+    'authentication-kubeconfig': conf,
+    'authorization-kubeconfig': conf,
+    'bind-address': '127.0.0.1',
+    'client-ca-file': `${PKI_DIR}/ca.crt`,
+    'cluster-name': input.clusterName,
+    'cluster-signing-cert-file': `${PKI_DIR}/ca.crt`,
+    'cluster-signing-key-file': `${PKI_DIR}/ca.key`,
+    controllers: '*,bootstrapsigner,tokencleaner',
+    kubeconfig: conf,
+    'leader-elect': 'true',
+    ...(input.minor <= 23 ? { port: '0' } : {}),
+    'requestheader-client-ca-file': `${PKI_DIR}/front-proxy-ca.crt`,
+    'root-ca-file': `${PKI_DIR}/ca.crt`,
+    'service-account-private-key-file': `${PKI_DIR}/sa.key`,
+    'use-service-account-credentials': 'true',
+    ...(input.podSubnet ? { 'allocate-node-cidrs': 'true', 'cluster-cidr': input.podSubnet, 'service-cluster-ip-range': input.serviceSubnet } : {}),
+  };
+  const at = (kind: 'liveness' | 'startup') => probe('127.0.0.1', 10257, '/healthz', 'HTTPS', kind);
+  return pod(
+    input,
+    'kube-controller-manager',
+    {
+      command: ['kube-controller-manager', ...renderFlags(flags, input.controllerManager.extraArgs)],
+      image: `${input.imageRepository}/kube-controller-manager:${input.kubernetesVersion}`,
+      livenessProbe: at('liveness'),
+      resources: { requests: { cpu: '200m' } },
+      startupProbe: at('startup'),
+    },
+    [
+      ...caVolumes(input),
+      { name: 'flexvolume-dir', path: input.controllerManager.extraArgs['flex-volume-plugin-dir'] ?? FLEXVOLUME_DIR, type: 'DirectoryOrCreate', readOnly: false },
+      { name: 'kubeconfig', path: conf, type: 'FileOrCreate', readOnly: true },
+    ],
+    input.controllerManager,
+  );
+}
+
+function schedulerPod(input: ControlPlaneInput): Pod {
+  const conf = '/etc/kubernetes/scheduler.conf';
+  const flags: Record<string, string> = {
+    'authentication-kubeconfig': conf,
+    'authorization-kubeconfig': conf,
+    'bind-address': '127.0.0.1',
+    kubeconfig: conf,
+    'leader-elect': 'true',
+    ...(input.minor <= 23 ? { port: '0' } : {}),
+  };
+  const at = (kind: 'liveness' | 'startup') => probe('127.0.0.1', 10259, '/healthz', 'HTTPS', kind);
+  return pod(
+    input,
+    'kube-scheduler',
+    {
+      command: ['kube-scheduler', ...renderFlags(flags, input.scheduler.extraArgs)],
+      image: `${input.imageRepository}/kube-scheduler:${input.kubernetesVersion}`,
+      livenessProbe: at('liveness'),
+      resources: { requests: { cpu: '100m' } },
+      startupProbe: at('startup'),
+    },
+    [{ name: 'kubeconfig', path: conf, type: 'FileOrCreate', readOnly: true }],
+    input.scheduler,
+  );
+}
+
+export function controlPlanePods(input: ControlPlaneInput): Record<ComponentName, Pod> {
+  return { etcd: etcdPod(input), 'kube-apiserver': apiServerPod(input), 'kube-controller-manager': controllerManagerPod(input), 'kube-scheduler': schedulerPod(input) };
+}
+
+/** A manifest file's text: the object with kubeadm's creationTimestamp/status placeholders. */
+export function manifestYaml(pod: Pod): string {
+  const withPlaceholders = { ...pod, metadata: { ...pod.metadata, creationTimestamp: null }, status: {} };
+  return stringify(withPlaceholders, { indentSeq: false, sortMapEntries: true });
+}
