@@ -1,17 +1,20 @@
 /** The apply workflow: the only place where phase order is decided. */
 import type { Phase } from '../src/workflow/phase.js';
 import { containerRuntimePhase } from './container-runtime.js';
+import { controlPlanePhase } from './control-plane.js';
 import { firewallPhase } from './firewall.js';
 import { hostnamePhase } from './hostname.js';
 import { hostsFilePhase } from './hosts-file.js';
 import { kernelModulesPhase } from './kernel-modules.js';
 import { kernelPhase } from './kernel.js';
+import { kubeletStartPhase } from './kubelet-start.js';
 import { kubePackagesPhase } from './kube-packages.js';
 import { limitsPhase } from './limits.js';
 import { selinuxPhase } from './selinux.js';
 import { swapPhase } from './swap.js';
 import { sysctlPhase } from './sysctl.js';
 import { timeSyncPhase } from './time-sync.js';
+import { waitControlPlanePhase } from './wait-control-plane.js';
 
 export const applyPhases: readonly Phase[] = [
   // a kernel upgrade reboots the host: before anything that sets live kernel state
@@ -28,4 +31,8 @@ export const applyPhases: readonly Phase[] = [
   firewallPhase as Phase,
   containerRuntimePhase as Phase,
   kubePackagesPhase as Phase,
+  // the first control plane: files, then the kubelet that runs them, then the API server
+  controlPlanePhase as Phase,
+  kubeletStartPhase as Phase,
+  waitControlPlanePhase as Phase,
 ];

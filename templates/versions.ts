@@ -15,3 +15,25 @@ export function pauseTag(minor: number): string {
 export function sandboxImage(imageRepository: string, minor: number, override?: string): string {
   return override ?? `${imageRepository}/pause:${pauseTag(minor)}`;
 }
+
+/** The etcd image tag kubeadm pairs with each minor release (cluster.etcd.imageTag overrides). */
+const ETCD: Readonly<Record<number, string>> = {
+  20: '3.4.13-0', 21: '3.4.13-0', 22: '3.5.0-0', 23: '3.5.6-0', 24: '3.5.6-0', 25: '3.5.6-0', 26: '3.5.6-0', 27: '3.5.7-0', 28: '3.5.9-0', 29: '3.5.10-0', 30: '3.5.12-0', 31: '3.5.15-0', 32: '3.5.16-0', 33: '3.5.21-0',
+};
+
+export function etcdImageTag(minor: number, override?: string): string {
+  const tag = override ?? ETCD[minor];
+  if (!tag) throw new Error(`no etcd version known for Kubernetes 1.${minor}`);
+  return tag;
+}
+
+/** CoreDNS image path and tag per minor release (1.20 still used the flat coredns:1.7.0 name). */
+const COREDNS: Readonly<Record<number, string>> = {
+  20: 'coredns:1.7.0', 21: 'coredns/coredns:v1.8.0', 22: 'coredns/coredns:v1.8.4', 23: 'coredns/coredns:v1.8.6', 24: 'coredns/coredns:v1.8.6', 25: 'coredns/coredns:v1.9.3', 26: 'coredns/coredns:v1.9.3', 27: 'coredns/coredns:v1.10.1', 28: 'coredns/coredns:v1.10.1', 29: 'coredns/coredns:v1.11.1', 30: 'coredns/coredns:v1.11.1', 31: 'coredns/coredns:v1.11.3', 32: 'coredns/coredns:v1.11.3', 33: 'coredns/coredns:v1.12.0',
+};
+
+export function coreDnsImage(imageRepository: string, minor: number): string {
+  const image = COREDNS[minor];
+  if (!image) throw new Error(`no CoreDNS version known for Kubernetes 1.${minor}`);
+  return `${imageRepository}/${image}`;
+}

@@ -15,6 +15,7 @@ import {
   string,
   withDefault,
   type Infer,
+  type Schema,
 } from './schema-dsl.js';
 
 export const API_VERSION = 'kubestrap.dev/v1alpha1';
@@ -148,10 +149,11 @@ const envVar = object(
   { description: 'An environment variable.' },
 );
 
-function component(name: string) {
+function component<E extends Record<string, Schema<unknown>>>(name: string, extra: E = {} as E) {
   return section(
     name,
     {
+      ...extra,
       extraArgs: withDefault(record(string({ description: 'Flag value.' }), { description: `Extra or overriding command-line flags for ${name} (without leading --).`, example: { v: '2' } }), {}),
       extraVolumes: withDefault(list(extraVolume, { description: `Extra hostPath volumes for ${name}.` }), []),
       extraEnvs: withDefault(list(envVar, { description: `Extra environment variables for ${name}.` }), []),
@@ -224,6 +226,9 @@ const cluster = object(
       {
         mode: withDefault(oneOf(['ipvs', 'iptables'] as const, { description: 'kube-proxy mode.' }), 'ipvs'),
         ipvsScheduler: withDefault(string({ description: 'IPVS scheduler (mode: ipvs).' }), 'rr'),
+        conntrackMaxPerCore: optional(
+          integer({ description: 'conntrack.maxPerCore of kube-proxy; 0 leaves the kernel limit alone (nodes in containers, where it is read-only).', example: 0 }, { min: 0, max: 1_000_000 }),
+        ),
       },
       { description: 'kube-proxy settings.' },
     ),
@@ -260,7 +265,9 @@ const cluster = object(
     apiServer: component('apiServer'),
     controllerManager: component('controllerManager'),
     scheduler: component('scheduler'),
-    etcd: component('etcd'),
+    etcd: component('etcd', {
+      imageTag: optional(string({ description: "etcd image tag (default: the version kubeadm pairs with the release).", example: '3.5.6-0' }, { minLength: 1 })),
+    }),
   },
   { description: 'Cluster-wide settings (like kubeadm ClusterConfiguration).' },
 );

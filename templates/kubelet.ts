@@ -1,0 +1,84 @@
+/**
+ * The kubelet's files on a node, as kubeadm lays them out (kubeadm-spec §9): config.yaml
+ * (KubeletConfiguration), kubeadm-flags.env and the systemd drop-in that starts the kubelet with
+ * them. Pure functions of the cluster settings and the node.
+ *
+ * Version differences: until 1.23 the kubelet needs --container-runtime=remote to use a CRI
+ * socket (dockershim era); from 1.24 --pod-infra-container-image tells the kubelet which sandbox
+ * image to keep (it must match containerd's sandbox_image, which kubestrap also sets).
+ */
+import { stringify } from 'yaml';
+import { sandboxImage } from './versions.js';
+
+export const KUBELET_CONFIG_PATH = '/var/lib/kubelet/config.yaml';
+export const KUBELET_FLAGS_PATH = '/var/lib/kubelet/kubeadm-flags.env';
+/** Same name as the packages' drop-in, in /etc so that it wins over a packaged copy in /usr/lib. */
+export const KUBELET_DROP_IN_PATH = '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf';
+
+export interface KubeletInput {
+  readonly minor: number;
+  readonly cgroupDriver: 'systemd' | 'cgroupfs';
+  readonly clusterDns: string;
+  readonly clusterDomain: string;
+  readonly criSocket: string;
+  readonly imageRepository: string;
+  readonly sandboxImageOverride?: string;
+  readonly nodeName: string;
+  readonly hostname: string;
+  readonly nodeIp: string;
+  /** Taints registered by the kubelet itself (workers joining with taints), key=value:Effect. */
+  readonly registerTaints?: readonly string[];
+}
+
+export function kubeletConfiguration(input: KubeletInput): Record<string, unknown> {
+  return {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: '/etc/kubernetes/pki/ca.crt' } },
+    authorization: { mode: 'Webhook' },
+    cgroupDriver: input.cgroupDriver,
+    clusterDNS: [input.clusterDns],
+    clusterDomain: input.clusterDomain,
+    healthzBindAddress: '127.0.0.1',
+    healthzPort: 10248,
+    rotateCertificates: true,
+    staticPodPath: '/etc/kubernetes/manifests',
+  };
+}
+
+export function kubeletConfigYaml(input: KubeletInput): string {
+  return stringify(kubeletConfiguration(input), { sortMapEntries: true, indentSeq: false });
+}
+
+/** Go's %q for the simple values flags hold (quotes and backslashes escaped). */
+const goQuote = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+
+export function kubeletFlags(input: KubeletInput): string[] {
+  const flags: Record<string, string> = {
+    ...(input.minor <= 23 ? { 'container-runtime': 'remote' } : {}),
+    'container-runtime-endpoint': input.criSocket,
+    ...(input.minor >= 24 ? { 'pod-infra-container-image': sandboxImage(input.imageRepository, input.minor, input.sandboxImageOverride) } : {}),
+    ...(input.nodeName !== input.hostname.toLowerCase() ? { 'hostname-override': input.nodeName } : {}),
+    // explicit, so that hosts with several interfaces register the address the inventory names
+    'node-ip': input.nodeIp,
+    ...(input.registerTaints?.length ? { 'register-with-taints': input.registerTaints.join(',') } : {}),
+  };
+  return Object.keys(flags)
+    .sort()
+    .map((k) => `--${k}=${flags[k]}`);
+}
+
+export function kubeletFlagsEnv(input: KubeletInput): string {
+  return `KUBELET_KUBEADM_ARGS=${goQuote(kubeletFlags(input).join(' '))}\n`;
+}
+
+export const KUBELET_DROP_IN = `# Managed by kubestrap: how systemd starts the kubelet (kubeadm's layout)
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+EnvironmentFile=-/etc/sysconfig/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`;
