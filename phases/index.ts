@@ -1,5 +1,6 @@
 /** The apply workflow: the only place where phase order is decided. */
 import type { Phase } from '../src/workflow/phase.js';
+import { clusterObjectsPhase } from './cluster-objects.js';
 import { containerRuntimePhase } from './container-runtime.js';
 import { controlPlanePhase } from './control-plane.js';
 import { firewallPhase } from './firewall.js';
@@ -35,4 +36,5 @@ export const applyPhases: readonly Phase[] = [
   controlPlanePhase as Phase,
   kubeletStartPhase as Phase,
   waitControlPlanePhase as Phase,
+  clusterObjectsPhase as Phase,
 ];

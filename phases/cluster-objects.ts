@@ -1,0 +1,179 @@
+/**
+ * cluster-objects: what `kubeadm init` puts into the API once it answers: bootstrap RBAC,
+ * cluster-info, kubeadm-config and kubelet-config, the control-plane node's labels and taint,
+ * a join token, and the bundled add-ons (kube-proxy, CoreDNS). Talks to the API through the
+ * control plane's SSH connection with admin.conf; every object is compared with the live one, so
+ * a second apply changes nothing.
+ */
+import { ApiClient, isSubset, refOf, type ObjectRef } from '../src/kube/api-client.js';
+import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
+import { tokenSecret } from '../src/kube/bootstrap-objects.js';
+import { clusterObjects } from '../src/kube/cluster-objects.js';
+import type { KubeObject } from '../src/kube/objects.js';
+import type { Inventory } from '../src/inventory/schema.js';
+import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken } from '../src/pki/bootstrap-token.js';
+import { serverUrl } from '../src/pki/catalogue.js';
+import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
+import { parseVersion } from '../src/util/version.js';
+import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
+import { coreDnsImage, etcdImageTag } from '../templates/versions.js';
+import { kubeletConfiguration } from '../templates/kubelet.js';
+import { clusterDnsIp, firstControlPlane, firstControlPlaneName, kubeletInput } from './control-plane.js';
+
+type Payload = { kind: 'object'; object: KubeObject } | { kind: 'token' } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } | { kind: 'pending' };
+
+interface Taint {
+  readonly key: string;
+  readonly effect: string;
+}
+
+/** The join token kubestrap keeps for the cluster (kubeadm makes a new one at every init). */
+export const JOIN_TOKEN_DESCRIPTION = 'kubestrap: join token for the nodes of the inventory';
+const TOKEN_TTL_SECONDS = 24 * 3600;
+/** A token closer than this to its expiry is replaced, so printed join commands stay usable. */
+const TOKEN_MIN_REMAINING_MS = 2 * 3600 * 1000;
+
+function markings(minor: number, criSocket: string): { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } {
+  return {
+    labels: {
+      'node-role.kubernetes.io/control-plane': '',
+      ...(minor <= 23 ? { 'node-role.kubernetes.io/master': '' } : {}),
+      'node.kubernetes.io/exclude-from-external-load-balancers': '',
+    },
+    taints: [...(minor <= 24 ? [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }] : []), ...(minor >= 24 ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [])],
+    annotations: { 'kubeadm.alpha.kubernetes.io/cri-socket': criSocket },
+  };
+}
+
+function clusterConfiguration(inv: Inventory, minor: number): Record<string, unknown> {
+  const c = inv.cluster;
+  const version = parseVersion(c.kubernetesVersion)!;
+  return {
+    apiVersion: minor >= 31 ? 'kubeadm.k8s.io/v1beta4' : minor >= 22 ? 'kubeadm.k8s.io/v1beta3' : 'kubeadm.k8s.io/v1beta2',
+    kind: 'ClusterConfiguration',
+    apiServer: { ...(c.certificates.certSANs.length ? { certSANs: c.certificates.certSANs } : {}), extraArgs: c.apiServer.extraArgs },
+    certificatesDir: '/etc/kubernetes/pki',
+    clusterName: c.name,
+    ...(c.controlPlaneEndpoint ? { controlPlaneEndpoint: c.controlPlaneEndpoint } : {}),
+    controllerManager: { extraArgs: c.controllerManager.extraArgs },
+    dns: {},
+    etcd: { local: { dataDir: '/var/lib/etcd', imageTag: etcdImageTag(minor, c.etcd.imageTag), extraArgs: c.etcd.extraArgs } },
+    imageRepository: c.imageRepository,
+    kubernetesVersion: `v${version.major}.${version.minor}.${version.patch}`,
+    networking: { dnsDomain: c.networking.dnsDomain, podSubnet: c.networking.podSubnet, serviceSubnet: c.networking.serviceSubnet },
+    scheduler: { extraArgs: c.scheduler.extraArgs },
+  };
+}
+
+export function desiredObjects(inv: Inventory, target: HostTarget, caCertPem: string): KubeObject[] {
+  const c = inv.cluster;
+  const minor = parseVersion(c.kubernetesVersion)!.minor;
+  const pki = clusterPki(inv);
+  const server = serverUrl(pki, nodePki(target.spec), 'endpoint');
+  const version = parseVersion(c.kubernetesVersion)!;
+  return [
+    ...clusterObjects({ minor, server, caCertPem, clusterConfiguration: clusterConfiguration(inv, minor), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, target)) }),
+    ...(c.addons.kubeProxy
+      ? kubeProxyObjects({
+          image: `${c.imageRepository}/kube-proxy:v${version.major}.${version.minor}.${version.patch}`,
+          server,
+          podSubnet: c.networking.podSubnet,
+          mode: c.kubeProxy.mode,
+          ipvsScheduler: c.kubeProxy.ipvsScheduler,
+          conntrackMaxPerCore: c.kubeProxy.conntrackMaxPerCore,
+        })
+      : []),
+    ...(c.addons.coreDNS ? coreDnsObjects({ image: coreDnsImage(c.imageRepository, minor), dnsDomain: c.networking.dnsDomain, clusterDns: clusterDnsIp(inv), minor }) : []),
+  ];
+}
+
+const describe = (r: ObjectRef) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+
+/** The join token kubestrap manages, if one exists with enough time left. */
+export async function currentJoinToken(api: ApiClient, now: Date): Promise<{ id: string; secret: string } | undefined> {
+  const secrets = await api.list('/api/v1/namespaces/kube-system/secrets?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken');
+  for (const s of secrets) {
+    const data = (s.data ?? {}) as Record<string, string>;
+    const field = (k: string) => (data[k] ? Buffer.from(data[k]!, 'base64').toString('utf8') : '');
+    if (field('description') !== JOIN_TOKEN_DESCRIPTION) continue;
+    const expires = Date.parse(field('expiration'));
+    if (Number.isFinite(expires) && expires - now.getTime() > TOKEN_MIN_REMAINING_MS) return { id: field('token-id'), secret: field('token-secret') };
+  }
+  return undefined;
+}
+
+async function readAdmin(target: HostTarget): Promise<{ admin: string; ca: string } | undefined> {
+  const files = await target.host.readFiles(['/etc/kubernetes/admin.conf', '/etc/kubernetes/pki/ca.crt']);
+  const admin = files.get('/etc/kubernetes/admin.conf')?.content.toString('utf8');
+  const ca = files.get('/etc/kubernetes/pki/ca.crt')?.content.toString('utf8');
+  return admin && ca ? { admin, ca } : undefined;
+}
+
+export async function withApi<T>(target: HostTarget, use: (api: ApiClient, ca: string) => Promise<T>): Promise<T | undefined> {
+  const creds = await readAdmin(target);
+  if (!creds) return undefined;
+  const api = await ApiClient.open(target.host, API_BIND_PORT, creds.admin);
+  try {
+    return await use(api, creds.ca);
+  } finally {
+    await api.close();
+  }
+}
+
+export const clusterObjectsPhase: Phase<Payload> = {
+  name: 'cluster-objects',
+  title: 'bootstrap objects, control-plane marking, join token, kube-proxy and CoreDNS',
+  description: 'Creates or updates the RBAC, cluster-info, kubeadm-config and kubelet-config objects, labels and taints the control plane, keeps a join token, and installs kube-proxy and CoreDNS.',
+  selectHosts: (ctx) => {
+    const first = firstControlPlane(ctx);
+    return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
+  },
+  async plan(ctx, target) {
+    const minor = parseVersion(ctx.inventory.cluster.kubernetesVersion)!.minor;
+    const mark = markings(minor, ctx.inventory.cluster.containerRuntime.socket);
+    const planned = await withApi(target, async (api, ca) => {
+      const changes: Change<Payload>[] = [];
+      for (const object of desiredObjects(ctx.inventory, target, ca)) {
+        const live = await api.get(refOf(object));
+        if (!live) changes.push({ target: describe(refOf(object)), summary: 'create', payload: { kind: 'object', object } });
+        else if (!isSubset(object, live)) changes.push({ target: describe(refOf(object)), summary: 'update', payload: { kind: 'object', object } });
+      }
+      if (!(await currentJoinToken(api, new Date()))) changes.push({ target: 'join token', summary: 'create (valid 24h)', payload: { kind: 'token' } });
+      const node = (await api.get({ apiVersion: 'v1', kind: 'Node', name: target.spec.nodeName })) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { taints?: Taint[] } } | undefined;
+      const marked =
+        node &&
+        isSubset(mark.labels, node.metadata?.labels ?? {}) &&
+        isSubset(mark.annotations, node.metadata?.annotations ?? {}) &&
+        mark.taints.every((t) => (node.spec?.taints ?? []).some((n) => n.key === t.key && n.effect === t.effect));
+      if (!marked) changes.push({ target: `Node ${target.spec.nodeName}`, summary: `label ${Object.keys(mark.labels).join(', ')}; taint ${mark.taints.map((t) => `${t.key}:${t.effect}`).join(', ')}`, payload: { kind: 'mark', ...mark } });
+      return changes;
+    });
+    return { changes: planned ?? [{ target: 'cluster objects', summary: 'create bootstrap objects, join token and add-ons once the API server answers', payload: { kind: 'pending' } }] };
+  },
+  async apply(_ctx, target, changes) {
+    const done = await withApi(target, async (api) => {
+      for (const { payload } of changes) {
+        if (payload.kind === 'object') await api.apply(payload.object);
+        if (payload.kind === 'token') {
+          await api.apply(tokenSecret(generateToken(), { description: JOIN_TOKEN_DESCRIPTION, ttlSeconds: TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() }) as unknown as KubeObject);
+        }
+        if (payload.kind === 'mark') await markNode(api, target.spec.nodeName, payload);
+        if (payload.kind === 'pending') throw new Error('the API server does not answer with admin.conf yet; re-run apply once the control plane is up');
+      }
+      return true;
+    });
+    if (!done) throw new Error('/etc/kubernetes/admin.conf or the cluster CA is missing on the control plane');
+  },
+};
+
+/** Waits for the kubelet to register the node (up to a minute), then adds labels, annotation and taints. */
+async function markNode(api: ApiClient, name: string, mark: { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> }): Promise<void> {
+  const ref = { apiVersion: 'v1', kind: 'Node', name };
+  let node: { spec?: { taints?: Taint[] } } | undefined;
+  for (let i = 0; i < 60 && !(node = await api.get(ref)); i++) await new Promise((r) => setTimeout(r, 1000));
+  if (!node) throw new Error(`the kubelet on ${name} did not register its Node within a minute`);
+  const existing = node.spec?.taints ?? [];
+  const taints = [...existing, ...mark.taints.filter((t) => !existing.some((e) => e.key === t.key && e.effect === t.effect))];
+  // Node taints are replaced as a whole list by a patch: send the existing ones with ours
+  await api.patch(ref, { metadata: { labels: mark.labels, annotations: mark.annotations }, spec: { taints } });
+}

@@ -1,0 +1,175 @@
+/**
+ * A small typed Kubernetes API client over a port forwarded through the control plane's SSH
+ * connection (the API need not be reachable from the workstation), authenticated with the
+ * admin kubeconfig's client certificate. Objects are written with server-side apply (field
+ * manager "kubestrap"), so re-applying the same object is a no-op on the server too.
+ */
+import { request } from 'node:https';
+import { parse } from 'yaml';
+import type { Host, PortForward } from '../transport/host.js';
+import type { KubeObject } from './objects.js';
+
+interface Credentials {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Client credentials from a kubeconfig with embedded data (as admin.conf has). */
+export function kubeconfigCredentials(kubeconfig: string): Credentials {
+  const doc = parse(kubeconfig) as {
+    clusters?: Array<{ cluster: Record<string, string> }>;
+    users?: Array<{ user: Record<string, string> }>;
+  };
+  const cluster = doc.clusters?.[0]?.cluster ?? {};
+  const user = doc.users?.[0]?.user ?? {};
+  const decode = (field: string, value?: string) => {
+    if (!value) throw new Error(`kubeconfig has no ${field}`);
+    return Buffer.from(value, 'base64').toString('utf8');
+  };
+  return {
+    ca: decode('certificate-authority-data', cluster['certificate-authority-data']),
+    cert: decode('client-certificate-data', user['client-certificate-data']),
+    key: decode('client-key-data', user['client-key-data']),
+  };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Kind → plural resource name (every kind kubestrap writes or reads). */
+const PLURALS: Readonly<Record<string, string>> = {
+  ConfigMap: 'configmaps',
+  Secret: 'secrets',
+  ServiceAccount: 'serviceaccounts',
+  Service: 'services',
+  Node: 'nodes',
+  Role: 'roles',
+  RoleBinding: 'rolebindings',
+  ClusterRole: 'clusterroles',
+  ClusterRoleBinding: 'clusterrolebindings',
+  Deployment: 'deployments',
+  DaemonSet: 'daemonsets',
+};
+
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+export function objectPath(ref: ObjectRef): string {
+  const plural = PLURALS[ref.kind];
+  if (!plural) throw new Error(`kubestrap's API client does not know the kind ${ref.kind}`);
+  const base = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+  return `${base}${ref.namespace ? `/namespaces/${ref.namespace}` : ''}/${plural}/${encodeURIComponent(ref.name)}`;
+}
+
+export const refOf = (o: KubeObject): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
+
+export class ApiClient {
+  private constructor(
+    private readonly forward: PortForward,
+    private readonly credentials: Credentials,
+  ) {}
+
+  /** Forwards the node's API port to the workstation and authenticates with the kubeconfig. */
+  static async open(host: Host, apiPort: number, kubeconfig: string): Promise<ApiClient> {
+    return new ApiClient(await host.forward(apiPort), kubeconfigCredentials(kubeconfig));
+  }
+
+  async request(method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.forward.localPort,
+          // the serving certificate names the cluster, not the forwarded loopback address
+          servername: 'kubernetes',
+          method,
+          path,
+          ca: this.credentials.ca,
+          cert: this.credentials.cert,
+          key: this.credentials.key,
+          headers: { accept: 'application/json', ...(body ? { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } : {}) },
+          timeout: 30_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`API request ${method} ${path} timed out`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  private async json(method: string, path: string, body?: string, contentType?: string): Promise<unknown> {
+    const res = await this.request(method, path, body, contentType);
+    if (res.status >= 300) {
+      const message = (() => {
+        try {
+          return (JSON.parse(res.body) as { message?: string }).message ?? res.body;
+        } catch {
+          return res.body;
+        }
+      })();
+      throw new ApiError(res.status, `${method} ${path}: ${res.status} ${message}`);
+    }
+    return JSON.parse(res.body);
+  }
+
+  /** The live object, or undefined when it does not exist. */
+  async get(ref: ObjectRef): Promise<Record<string, unknown> | undefined> {
+    try {
+      return (await this.json('GET', objectPath(ref))) as Record<string, unknown>;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(path: string): Promise<Array<Record<string, unknown>>> {
+    return ((await this.json('GET', path)) as { items: Array<Record<string, unknown>> }).items;
+  }
+
+  /** Server-side apply: creates or updates the fields kubestrap owns. */
+  async apply(object: KubeObject): Promise<void> {
+    await this.json('PATCH', `${objectPath(refOf(object))}?fieldManager=kubestrap&force=true`, JSON.stringify(object), 'application/apply-patch+yaml');
+  }
+
+  async patch(ref: ObjectRef, patch: unknown): Promise<void> {
+    await this.json('PATCH', objectPath(ref), JSON.stringify(patch), 'application/strategic-merge-patch+json');
+  }
+
+  async delete(ref: ObjectRef): Promise<void> {
+    try {
+      await this.json('DELETE', objectPath(ref));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.forward.close();
+  }
+}
+
+/** True when every field of `desired` is present with the same value in `live` (server defaults aside). */
+export function isSubset(desired: unknown, live: unknown): boolean {
+  if (desired === null || typeof desired !== 'object') return desired === live || (typeof live === 'number' && String(live) === desired);
+  if (Array.isArray(desired)) {
+    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]));
+  }
+  if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
+  return Object.entries(desired).every(([k, v]) => v === undefined || isSubset(v, (live as Record<string, unknown>)[k]));
+}
