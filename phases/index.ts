@@ -1,5 +1,6 @@
 /** The apply workflow: the only place where phase order is decided. */
 import type { Phase } from '../src/workflow/phase.js';
+import { adminKubeconfigPhase } from './admin-kubeconfig.js';
 import { clusterObjectsPhase } from './cluster-objects.js';
 import { containerRuntimePhase } from './container-runtime.js';
 import { controlPlanePhase } from './control-plane.js';
@@ -37,4 +38,5 @@ export const applyPhases: readonly Phase[] = [
   kubeletStartPhase as Phase,
   waitControlPlanePhase as Phase,
   clusterObjectsPhase as Phase,
+  adminKubeconfigPhase as Phase,
 ];

@@ -1,7 +1,9 @@
 /** Shared body of the host-touching commands: open a session, run phases, report, close. */
+import { adminKubeconfigPhase, savedClusterFiles } from '../../phases/admin-kubeconfig.js';
 import { applyPhases } from '../../phases/index.js';
+import type { Inventory } from '../inventory/schema.js';
 import type { Phase } from '../workflow/phase.js';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
 import { formatFindings, formatObserved } from '../preflight/checks.js';
 import { runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
@@ -56,6 +58,15 @@ export async function runPhases(mode: Mode, options: PhaseOptions): Promise<numb
     console.log(formatPlan(result, options.diff ?? false));
     console.log(formatSummary(result));
     if (session.log.path) console.log(`log: ${session.log.path}`);
+    if (mode === 'apply' && result.ok && phases.includes(adminKubeconfigPhase as Phase)) printClusterAccess(session.loaded.inventory);
     return result.ok ? 0 : 1;
   }, preflight);
+}
+
+/** Where the admin kubeconfig is and how nodes join; the join command goes to stdout only, never to the log. */
+function printClusterAccess(inv: Inventory): void {
+  const files = savedClusterFiles(inv);
+  if (!existsSync(files.admin)) return;
+  console.log(`\nadmin kubeconfig: ${files.admin} (context ${files.context})\n  kubectl --kubeconfig ${files.admin} get nodes`);
+  if (existsSync(files.join)) console.log(`join a node (token valid for at least 2 more hours; saved in ${files.join}):\n  ${readFileSync(files.join, 'utf8').trim()}`);
 }
