@@ -13,8 +13,10 @@ export function e2eInventoryObject(cluster: ClusterLab, overrides: Record<string
       packages: { source: 'mirror', mirror: cluster.packageMirror, mirrorLayout: 'pkgs.k8s.io', unsigned: true },
       // nodes are containers sharing one kernel: no CAP_SYS_RESOURCE, no systemd cgroup delegation
       containerRuntime: { cgroupDriver: 'cgroupfs', restrictOOMScoreAdj: true },
-      // the lab kernel has no IPVS
-      kubeProxy: { mode: 'iptables' },
+      // the lab kernel has no IPVS; conntrack limits are machine-wide (read-only in a node)
+      kubeProxy: { mode: 'iptables', conntrackMaxPerCore: 0 },
+      // the lab's etcd image is Debian's etcd, tagged with the version it is
+      etcd: { imageTag: cluster.etcdImageTag },
       ...overrides,
     },
   });

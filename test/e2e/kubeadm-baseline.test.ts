@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Host } from '../../src/transport/host.js';
 import { openLabHost } from '../lab/helpers.js';
 import { IMAGE_REPOSITORY, installLabCni, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { askBootstrapRbac, expectedBootstrapRbac } from './bootstrap-rbac.js';
 import { busyboxPod, kubectl } from './kubectl.js';
 
 let cluster: ClusterLab;
@@ -102,4 +103,6 @@ test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings
   const [first, second] = running.items;
   const ping = await kubectl(kubeconfig, ['exec', first!.metadata.name, '--', 'ping', '-c', '2', '-W', '5', second!.status.podIP]);
   expect(ping).toMatch(/2 packets transmitted, 2 packets received/);
+  // the RBAC table kubestrap's cluster must answer the same way (control-plane.test.ts)
+  expect(await askBootstrapRbac(kubeconfig)).toEqual(expectedBootstrapRbac());
 }, 900_000);

@@ -9,6 +9,13 @@ export function kubectl(kubeconfig: string, args: readonly string[], timeoutMs =
   });
 }
 
+/** stdout whatever the exit code (kubectl auth can-i answers "no" with exit code 1). */
+export function kubectlAnswer(kubeconfig: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve) => {
+    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve(stdout.trim() || `error: ${stderr.trim() || err?.message}`));
+  });
+}
+
 /** Test pods: the lab's busybox, never pulled (the image is in every node's containerd). */
 export function busyboxPod(name: string, nodeName: string): string {
   return JSON.stringify({
