@@ -1,12 +1,18 @@
 /**
  * cluster-objects: what `kubeadm init` puts into the API once it answers: bootstrap RBAC,
  * cluster-info, kubeadm-config and kubelet-config, the control-plane node's labels and taint,
- * a join token, and the bundled add-ons (kube-proxy, CoreDNS). Talks to the API through the
+ * a join token, the bundled add-ons (kube-proxy, CoreDNS, the CNI, metrics-server), and the
+ * approval of kubelet serving certificates that name only their own node. Talks to the API through the
  * control plane's SSH connection with admin.conf; every object is compared with the live one, so
  * a second apply changes nothing.
  */
 import { ApiClient, isSubset, refOf, type ObjectRef } from '../src/kube/api-client.js';
 import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
+import { calicoObjects, loadCalicoManifest } from '../src/kube/calico.js';
+import { metricsServerObjects } from '../src/kube/metrics-server.js';
+import { pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
+import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
+import { flannelObjects } from '../templates/flannel.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
 import { clusterObjects } from '../src/kube/cluster-objects.js';
 import type { KubeObject } from '../src/kube/objects.js';
@@ -15,12 +21,12 @@ import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken } from '../sr
 import { serverUrl } from '../src/pki/catalogue.js';
 import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { parseVersion } from '../src/util/version.js';
-import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
+import type { Change, HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { coreDnsImage, etcdImageTag } from '../templates/versions.js';
 import { kubeletConfiguration } from '../templates/kubelet.js';
 import { clusterDnsIp, firstControlPlane, firstControlPlaneName, kubeletInput } from './control-plane.js';
 
-type Payload = { kind: 'object'; object: KubeObject } | { kind: 'token' } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } | { kind: 'pending' };
+type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } | { kind: 'pending' };
 
 interface Taint {
   readonly key: string;
@@ -65,14 +71,15 @@ function clusterConfiguration(inv: Inventory, minor: number): Record<string, unk
   };
 }
 
-export function desiredObjects(inv: Inventory, target: HostTarget, caCertPem: string): KubeObject[] {
+/** Every API object of the cluster, for the first control plane `spec` (its current host name: `hostname`). */
+export async function desiredObjects(inv: Inventory, spec: ResolvedHost, hostname: string, caCertPem: string): Promise<KubeObject[]> {
   const c = inv.cluster;
   const minor = parseVersion(c.kubernetesVersion)!.minor;
   const pki = clusterPki(inv);
-  const server = serverUrl(pki, nodePki(target.spec), 'endpoint');
+  const server = serverUrl(pki, nodePki(spec), 'endpoint');
   const version = parseVersion(c.kubernetesVersion)!;
   return [
-    ...clusterObjects({ minor, server, caCertPem, clusterConfiguration: clusterConfiguration(inv, minor), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, target)) }),
+    ...clusterObjects({ minor, server, caCertPem, clusterConfiguration: clusterConfiguration(inv, minor), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, spec, hostname)) }),
     ...(c.addons.kubeProxy
       ? kubeProxyObjects({
           image: `${c.imageRepository}/kube-proxy:v${version.major}.${version.minor}.${version.patch}`,
@@ -84,7 +91,27 @@ export function desiredObjects(inv: Inventory, target: HostTarget, caCertPem: st
         })
       : []),
     ...(c.addons.coreDNS ? coreDnsObjects({ image: coreDnsImage(c.imageRepository, minor), dnsDomain: c.networking.dnsDomain, clusterDns: clusterDnsIp(inv), minor }) : []),
+    ...(await cniObjects(inv)),
+    ...(c.addons.metricsServer ? metricsServerObjects({ imageRepository: c.imageRepository, insecureTls: c.addons.metricsServerInsecureTLS }) : []),
   ];
+}
+
+async function cniObjects(inv: Inventory): Promise<KubeObject[]> {
+  const { cni, networking } = inv.cluster;
+  const input = { podSubnet: networking.podSubnet, mtu: cni.mtu, imageRepository: cni.imageRepository };
+  if (cni.plugin === 'flannel') return flannelObjects(input);
+  if (cni.plugin === 'calico') return calicoObjects(await loadCalicoManifest(cni.calicoManifest!, cni.calicoManifestSha256), input);
+  return [];
+}
+
+/** Each inventory node's own names and addresses: all a serving certificate may carry. */
+function nodeIdentities(ctx: PhaseContext): Map<string, { names: string[]; addresses: string[] }> {
+  return new Map(
+    resolveHosts(ctx.inventory).map((h) => {
+      const facts = ctx.hosts.find((t) => t.spec.name === h.name)?.facts;
+      return [h.nodeName, { names: [h.nodeName, ...(facts ? [facts.hostname] : [])], addresses: [h.address, ...(h.advertiseAddress ? [h.advertiseAddress] : [])] }];
+    }),
+  );
 }
 
 const describe = (r: ObjectRef) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
@@ -122,8 +149,8 @@ export async function withApi<T>(target: HostTarget, use: (api: ApiClient, ca: s
 
 export const clusterObjectsPhase: Phase<Payload> = {
   name: 'cluster-objects',
-  title: 'bootstrap objects, control-plane marking, join token, kube-proxy and CoreDNS',
-  description: 'Creates or updates the RBAC, cluster-info, kubeadm-config and kubelet-config objects, labels and taints the control plane, keeps a join token, and installs kube-proxy and CoreDNS.',
+  title: 'bootstrap objects, control-plane marking, join token and add-ons',
+  description: 'Creates or updates the RBAC, cluster-info, kubeadm-config and kubelet-config objects, labels and taints the control plane, keeps a join token, installs kube-proxy, CoreDNS, the CNI and metrics-server, and approves kubelet serving certificates.',
   selectHosts: (ctx) => {
     const first = firstControlPlane(ctx);
     return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
@@ -131,12 +158,25 @@ export const clusterObjectsPhase: Phase<Payload> = {
   async plan(ctx, target) {
     const minor = parseVersion(ctx.inventory.cluster.kubernetesVersion)!.minor;
     const mark = markings(minor, ctx.inventory.cluster.containerRuntime.socket);
+    const warnings: string[] = [];
     const planned = await withApi(target, async (api, ca) => {
       const changes: Change<Payload>[] = [];
-      for (const object of desiredObjects(ctx.inventory, target, ca)) {
+      for (const object of await desiredObjects(ctx.inventory, target.spec, target.facts.hostname, ca)) {
         const live = await api.get(refOf(object));
         if (!live) changes.push({ target: describe(refOf(object)), summary: 'create', payload: { kind: 'object', object } });
         else if (!isSubset(object, live)) changes.push({ target: describe(refOf(object)), summary: 'update', payload: { kind: 'object', object } });
+      }
+      const identities = nodeIdentities(ctx);
+      for (const csr of pendingServingCsrs(await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests'))) {
+        const problem = servingCsrProblem(csr, identities.get(csr.node));
+        if (problem) warnings.push(`kubelet serving certificate request ${csr.name} left pending: ${problem}`);
+        else changes.push({ target: `CertificateSigningRequest ${csr.name}`, summary: `approve ${csr.node}'s kubelet serving certificate (${[...csr.dnsNames, ...csr.ips].join(', ')})`, payload: { kind: 'approve', csr: csr.object, node: csr.node } });
+      }
+      // this node's kubelet asks for its serving certificate once the API answers: approve it in this run
+      const servingCert = ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS;
+      const self = target.spec.nodeName;
+      if (servingCert && !changes.some((c) => c.payload.kind === 'approve' && c.payload.node === self) && !(await target.host.exists(KUBELET_SERVING_CERT))) {
+        changes.push({ target: `kubelet serving certificate of ${self}`, summary: 'approve the request the kubelet makes (signed by the cluster CA)', payload: { kind: 'await-serving-csr', node: self } });
       }
       if (!(await currentJoinToken(api, new Date()))) changes.push({ target: 'join token', summary: 'create (valid 24h)', payload: { kind: 'token' } });
       const node = (await api.get({ apiVersion: 'v1', kind: 'Node', name: target.spec.nodeName })) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { taints?: Taint[] } } | undefined;
@@ -148,12 +188,14 @@ export const clusterObjectsPhase: Phase<Payload> = {
       if (!marked) changes.push({ target: `Node ${target.spec.nodeName}`, summary: `label ${Object.keys(mark.labels).join(', ')}; taint ${mark.taints.map((t) => `${t.key}:${t.effect}`).join(', ')}`, payload: { kind: 'mark', ...mark } });
       return changes;
     });
-    return { changes: planned ?? [{ target: 'cluster objects', summary: 'create bootstrap objects, join token and add-ons once the API server answers', payload: { kind: 'pending' } }] };
+    return { changes: planned ?? [{ target: 'cluster objects', summary: 'create bootstrap objects, join token and add-ons once the API server answers', payload: { kind: 'pending' } }], warnings };
   },
-  async apply(_ctx, target, changes) {
+  async apply(ctx, target, changes) {
     const done = await withApi(target, async (api) => {
       for (const { payload } of changes) {
         if (payload.kind === 'object') await api.apply(payload.object);
+        if (payload.kind === 'approve') await api.approveCsr(payload.csr, approvalMessage(payload.node));
+        if (payload.kind === 'await-serving-csr') await approveWhenAsked(api, payload.node, nodeIdentities(ctx).get(payload.node));
         if (payload.kind === 'token') {
           await api.apply(tokenSecret(generateToken(), { description: JOIN_TOKEN_DESCRIPTION, ttlSeconds: TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() }) as unknown as KubeObject);
         }
@@ -165,6 +207,26 @@ export const clusterObjectsPhase: Phase<Payload> = {
     if (!done) throw new Error('/etc/kubernetes/admin.conf or the cluster CA is missing on the control plane');
   },
 };
+
+const KUBELET_SERVING_CERT = '/var/lib/kubelet/pki/kubelet-server-current.pem';
+const SERVING_CSR_WAIT_MS = 90_000;
+const approvalMessage = (node: string) => `kubestrap: the request names only ${node}'s own names and addresses`;
+
+/** Waits for the node's kubelet to ask for its serving certificate, checks the request, approves it. */
+async function approveWhenAsked(api: ApiClient, node: string, identity: { names: string[]; addresses: string[] } | undefined): Promise<void> {
+  const deadline = Date.now() + SERVING_CSR_WAIT_MS;
+  for (;;) {
+    const csr = pendingServingCsrs(await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests')).find((c) => c.node === node);
+    if (csr) {
+      const problem = servingCsrProblem(csr, identity);
+      if (problem) throw new Error(`kubelet serving certificate request ${csr.name} not approved: ${problem}`);
+      await api.approveCsr(csr.object, approvalMessage(node));
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`the kubelet on ${node} did not ask for a serving certificate within ${SERVING_CSR_WAIT_MS / 1000} s (serverTLSBootstrap is on because metrics-server trusts kubelet certificates)`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
 
 /** Waits for the kubelet to register the node (up to a minute), then adds labels, annotation and taints. */
 async function markNode(api: ApiClient, name: string, mark: { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> }): Promise<void> {

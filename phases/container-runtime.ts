@@ -54,7 +54,7 @@ function dockerRepo(inv: Inventory, facts: HostFacts): { file: DesiredFile; keyU
   };
 }
 
-function desiredRuntimeFiles(inv: Inventory): DesiredFile[] {
+export function desiredRuntimeFiles(inv: Inventory): DesiredFile[] {
   const rt = inv.cluster.containerRuntime;
   const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
   const files: DesiredFile[] = [

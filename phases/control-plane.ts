@@ -5,7 +5,8 @@
  * systemd drop-in. Existing material is read back from the node, so a second apply changes
  * nothing and a re-run after a partial failure completes only what is missing.
  */
-import { resolveHosts, isControlPlane } from '../src/inventory/resolve.js';
+import { resolveHosts, isControlPlane, type ResolvedHost } from '../src/inventory/resolve.js';
+import type { Pod } from '../src/kube/objects.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { buildClusterPki, type FileSet } from '../src/pki/cluster-pki.js';
 import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
@@ -41,10 +42,10 @@ export function clusterDnsIp(inv: Inventory): string {
   return nthAddress(subnet(inv.cluster.networking.serviceSubnet), 10);
 }
 
-export function controlPlaneInput(inv: Inventory, target: HostTarget, presentCaDirs: readonly string[]): ControlPlaneInput {
+export function controlPlaneInput(inv: Inventory, spec: ResolvedHost, presentCaDirs: readonly string[]): ControlPlaneInput {
   const c = inv.cluster;
   const version = parseVersion(c.kubernetesVersion)!;
-  const node = nodePki(target.spec);
+  const node = nodePki(spec);
   return {
     minor: version.minor,
     kubernetesVersion: `v${version.major}.${version.minor}.${version.patch}`,
@@ -65,7 +66,8 @@ export function controlPlaneInput(inv: Inventory, target: HostTarget, presentCaD
   };
 }
 
-export function kubeletInput(inv: Inventory, target: HostTarget): KubeletInput {
+/** The kubelet's settings on a node; `hostname` is the host's current name (facts). */
+export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: string): KubeletInput {
   const c = inv.cluster;
   return {
     minor: parseVersion(c.kubernetesVersion)!.minor,
@@ -75,20 +77,25 @@ export function kubeletInput(inv: Inventory, target: HostTarget): KubeletInput {
     criSocket: c.containerRuntime.socket,
     imageRepository: c.imageRepository,
     sandboxImageOverride: c.containerRuntime.sandboxImage,
-    nodeName: target.spec.nodeName,
-    hostname: target.facts.hostname,
-    nodeIp: nodePki(target.spec).advertiseAddress,
+    nodeName: spec.nodeName,
+    hostname,
+    nodeIp: nodePki(spec).advertiseAddress,
+    serverTlsBootstrap: c.addons.metricsServer && !c.addons.metricsServerInsecureTLS,
   };
 }
 
 /** The kubelet's own files (every node: control planes here, workers when they join). */
-export function kubeletFiles(inv: Inventory, target: HostTarget): DesiredFile[] {
-  const input = kubeletInput(inv, target);
+export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: string): DesiredFile[] {
+  const input = kubeletInput(inv, spec, hostname);
   return [
     { path: KUBELET_CONFIG_PATH, content: kubeletConfigYaml(input), mode: 0o644 },
     { path: KUBELET_FLAGS_PATH, content: kubeletFlagsEnv(input), mode: 0o644 },
     { path: KUBELET_DROP_IN_PATH, content: KUBELET_DROP_IN, mode: 0o644 },
   ];
+}
+
+export function manifestFiles(pods: Record<string, Pod>): DesiredFile[] {
+  return Object.entries(pods).map(([name, pod]) => ({ path: `${MANIFESTS_DIR}/${name}.yaml`, content: manifestYaml(pod), mode: 0o600 }));
 }
 
 /** Reads the node's current PKI and kubeconfigs (relative to /etc/kubernetes) and its CA dirs. */
@@ -118,11 +125,11 @@ export const controlPlanePhase: Phase<FilePayload> = {
     if (mismatches.length) {
       throw new Error(`existing certificates do not match the inventory (kubestrap leaves them alone; renew them with kubestrap certs renew): ${mismatches.map((m) => `${m.file}: ${m.problems.join('; ')}`).join(' | ')}`);
     }
-    const pods = controlPlanePods(controlPlaneInput(ctx.inventory, target, caDirs));
+    const pods = controlPlanePods(controlPlaneInput(ctx.inventory, target.spec, caDirs));
     const desired: DesiredFile[] = [
       ...(pki.writes.get(node.node.nodeName) ?? []).map((f) => ({ path: `${KUBERNETES_DIR}/${f.path}`, content: f.content, mode: f.mode, secret: f.mode === 0o600 })),
-      ...Object.entries(pods).map(([name, pod]) => ({ path: `${MANIFESTS_DIR}/${name}.yaml`, content: manifestYaml(pod), mode: 0o600 })),
-      ...kubeletFiles(ctx.inventory, target),
+      ...manifestFiles(pods),
+      ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname),
     ];
     return { changes: await planFiles(target.host, desired) };
   },

@@ -18,7 +18,8 @@ import { sysctlPhase } from './sysctl.js';
 import { timeSyncPhase } from './time-sync.js';
 import { waitControlPlanePhase } from './wait-control-plane.js';
 
-export const applyPhases: readonly Phase[] = [
+/** Host preparation: every node, before Kubernetes runs on it. */
+const preparePhases: readonly Phase[] = [
   // a kernel upgrade reboots the host: before anything that sets live kernel state
   kernelPhase as Phase,
   hostnamePhase as Phase,
@@ -33,10 +34,21 @@ export const applyPhases: readonly Phase[] = [
   firewallPhase as Phase,
   containerRuntimePhase as Phase,
   kubePackagesPhase as Phase,
-  // the first control plane: files, then the kubelet that runs them, then the API server
+];
+
+/** The first control plane (kubeadm init): files, then the kubelet that runs them, then the API. */
+const initPhases: readonly Phase[] = [
   controlPlanePhase as Phase,
   kubeletStartPhase as Phase,
   waitControlPlanePhase as Phase,
   clusterObjectsPhase as Phase,
   adminKubeconfigPhase as Phase,
 ];
+
+export const applyPhases: readonly Phase[] = [...preparePhases, ...initPhases];
+
+/** Names usable with --only/--skip for several phases at once. */
+export const PHASE_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  prepare: preparePhases.map((p) => p.name),
+  init: initPhases.map((p) => p.name),
+};

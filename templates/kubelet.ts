@@ -28,6 +28,8 @@ export interface KubeletInput {
   readonly nodeIp: string;
   /** Taints registered by the kubelet itself (workers joining with taints), key=value:Effect. */
   readonly registerTaints?: readonly string[];
+  /** Serving certificate from the cluster CA (requested by the kubelet, approved by kubestrap). */
+  readonly serverTlsBootstrap: boolean;
 }
 
 export function kubeletConfiguration(input: KubeletInput): Record<string, unknown> {
@@ -42,6 +44,7 @@ export function kubeletConfiguration(input: KubeletInput): Record<string, unknow
     healthzBindAddress: '127.0.0.1',
     healthzPort: 10248,
     rotateCertificates: true,
+    ...(input.serverTlsBootstrap ? { serverTLSBootstrap: true } : {}),
     staticPodPath: '/etc/kubernetes/manifests',
   };
 }

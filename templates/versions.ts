@@ -27,13 +27,21 @@ export function etcdImageTag(minor: number, override?: string): string {
   return tag;
 }
 
-/** CoreDNS image path and tag per minor release (1.20 still used the flat coredns:1.7.0 name). */
+/** CoreDNS tag per minor release. */
 const COREDNS: Readonly<Record<number, string>> = {
-  20: 'coredns:1.7.0', 21: 'coredns/coredns:v1.8.0', 22: 'coredns/coredns:v1.8.4', 23: 'coredns/coredns:v1.8.6', 24: 'coredns/coredns:v1.8.6', 25: 'coredns/coredns:v1.9.3', 26: 'coredns/coredns:v1.9.3', 27: 'coredns/coredns:v1.10.1', 28: 'coredns/coredns:v1.10.1', 29: 'coredns/coredns:v1.11.1', 30: 'coredns/coredns:v1.11.1', 31: 'coredns/coredns:v1.11.3', 32: 'coredns/coredns:v1.11.3', 33: 'coredns/coredns:v1.12.0',
+  20: '1.7.0', 21: 'v1.8.0', 22: 'v1.8.4', 23: 'v1.8.6', 24: 'v1.8.6', 25: 'v1.9.3', 26: 'v1.9.3', 27: 'v1.10.1', 28: 'v1.10.1', 29: 'v1.11.1', 30: 'v1.11.1', 31: 'v1.11.3', 32: 'v1.11.3', 33: 'v1.12.0',
 };
 
+const UPSTREAM_REGISTRIES = ['registry.k8s.io', 'k8s.gcr.io'];
+
+/**
+ * CoreDNS's image. Upstream keeps it one level down (coredns/coredns) since 1.21; mirrors such as
+ * registry.cn-hangzhou.aliyuncs.com/google_containers keep every image flat, so, like kubeadm,
+ * a custom image repository gets <repository>/coredns:<tag>.
+ */
 export function coreDnsImage(imageRepository: string, minor: number): string {
-  const image = COREDNS[minor];
-  if (!image) throw new Error(`no CoreDNS version known for Kubernetes 1.${minor}`);
-  return `${imageRepository}/${image}`;
+  const tag = COREDNS[minor];
+  if (!tag) throw new Error(`no CoreDNS version known for Kubernetes 1.${minor}`);
+  const nested = minor >= 21 && UPSTREAM_REGISTRIES.includes(imageRepository);
+  return `${imageRepository}/${nested ? 'coredns/coredns' : 'coredns'}:${tag}`;
 }

@@ -1,6 +1,6 @@
 /** Shared body of the host-touching commands: open a session, run phases, report, close. */
 import { adminKubeconfigPhase, savedClusterFiles } from '../../phases/admin-kubeconfig.js';
-import { applyPhases } from '../../phases/index.js';
+import { applyPhases, PHASE_GROUPS } from '../../phases/index.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { Phase } from '../workflow/phase.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ export async function runInSession(
 }
 
 export async function runPhases(mode: Mode, options: PhaseOptions): Promise<number> {
-  const phases = selectPhases(applyPhases, list(options.only), list(options.skip));
+  const phases = selectPhases(applyPhases, list(options.only), list(options.skip), PHASE_GROUPS);
   const preflight = { ignore: new Set(list(options.ignorePreflightErrors)) };
   return runInSession(mode, options, phases, mode, options.output, (result, session) => {
     if (result.observed.length) console.log(`${formatObserved(result.observed)}\n${formatFindings(result.preflight, result.observed.length)}`);

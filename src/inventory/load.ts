@@ -1,5 +1,7 @@
 /** Reads an inventory file with source positions, so every problem can name file:line:column. */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { expandHome } from '../util/paths.js';
 import { LineCounter, parseAllDocuments, isNode, type Document, type Node } from 'yaml';
 import { formatPath, InventoryError, type FieldPath, type InventoryIssue } from './issues.js';
 import { inventorySchema, type Inventory } from './schema.js';
@@ -72,5 +74,13 @@ export async function loadInventory(file: string, options: ValidateOptions = {})
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new InventoryError([{ file, line: 1, column: 1, path: '', message: `cannot read inventory: ${reason}` }]);
   }
-  return parseInventory(text, file, options);
+  const loaded = await parseInventory(text, file, options);
+  return { ...loaded, inventory: withLocalPathsFrom(dirname(file), loaded.inventory) };
+}
+
+/** Local files named in an inventory (the Calico manifest, offline packages) live beside it. */
+function withLocalPathsFrom(dir: string, inv: Inventory): Inventory {
+  const local = (p: string | undefined) => (p && !/^https?:\/\//.test(p) ? resolve(dir, expandHome(p)) : p);
+  const { cni, packages } = inv.cluster;
+  return { ...inv, cluster: { ...inv.cluster, cni: { ...cni, calicoManifest: local(cni.calicoManifest) }, packages: { ...packages, offlineDir: local(packages.offlineDir) } } };
 }

@@ -239,6 +239,9 @@ const cluster = object(
         mtu: optional(integer({ description: 'MTU for the pod network.' }, { min: 576, max: 9000 })),
         calicoManifest: optional(string({ description: 'Calico manifest URL or local file.', example: 'https://raw.githubusercontent.com/projectcalico/calico/v3.26.4/manifests/calico.yaml' })),
         calicoManifestSha256: optional(string({ description: 'Expected sha256 of the Calico manifest.' }, SHA256_HEX)),
+        imageRepository: optional(
+          string({ description: 'Registry (and path) holding the CNI images when docker.io/quay.io are out of reach (flannel, flannel-cni-plugin; calico/*).', example: 'registry.example.com/cni' }, { minLength: 1 }),
+        ),
       },
       { description: 'Pod network (CNI).' },
     ),

@@ -43,20 +43,14 @@ export class ApiError extends Error {
   }
 }
 
-/** Kind → plural resource name (every kind kubestrap writes or reads). */
-const PLURALS: Readonly<Record<string, string>> = {
-  ConfigMap: 'configmaps',
-  Secret: 'secrets',
-  ServiceAccount: 'serviceaccounts',
-  Service: 'services',
-  Node: 'nodes',
-  Role: 'roles',
-  RoleBinding: 'rolebindings',
-  ClusterRole: 'clusterroles',
-  ClusterRoleBinding: 'clusterrolebindings',
-  Deployment: 'deployments',
-  DaemonSet: 'daemonsets',
-};
+/** Kind → plural resource name: Kubernetes' regular English plural, with its few exceptions. */
+export function pluralOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (lower === 'endpoints') return lower;
+  if (/(s|x|ch|sh)$/.test(lower)) return `${lower}es`;
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
 
 export interface ObjectRef {
   readonly apiVersion: string;
@@ -66,8 +60,7 @@ export interface ObjectRef {
 }
 
 export function objectPath(ref: ObjectRef): string {
-  const plural = PLURALS[ref.kind];
-  if (!plural) throw new Error(`kubestrap's API client does not know the kind ${ref.kind}`);
+  const plural = pluralOf(ref.kind);
   const base = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
   return `${base}${ref.namespace ? `/namespaces/${ref.namespace}` : ''}/${plural}/${encodeURIComponent(ref.name)}`;
 }
@@ -142,21 +135,27 @@ export class ApiClient {
     return ((await this.json('GET', path)) as { items: Array<Record<string, unknown>> }).items;
   }
 
-  /** Server-side apply: creates or updates the fields kubestrap owns. */
+  /** Creates the object, or replaces the existing one with it (kubeadm's create-or-update). */
   async apply(object: KubeObject): Promise<void> {
-    await this.json('PATCH', `${objectPath(refOf(object))}?fieldManager=kubestrap&force=true`, JSON.stringify(object), 'application/apply-patch+yaml');
+    const path = objectPath(refOf(object));
+    try {
+      await this.json('POST', path.slice(0, path.lastIndexOf('/')), JSON.stringify(object));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+      const live = (await this.json('GET', path)) as { metadata: { resourceVersion: string } };
+      await this.json('PUT', path, JSON.stringify({ ...object, metadata: { ...object.metadata, resourceVersion: live.metadata.resourceVersion } }));
+    }
   }
 
   async patch(ref: ObjectRef, patch: unknown): Promise<void> {
     await this.json('PATCH', objectPath(ref), JSON.stringify(patch), 'application/strategic-merge-patch+json');
   }
 
-  async delete(ref: ObjectRef): Promise<void> {
-    try {
-      await this.json('DELETE', objectPath(ref));
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 404)) throw err;
-    }
+  /** Approves a certificate signing request (the approval subresource takes the whole object). */
+  async approveCsr(csr: Record<string, unknown>, message: string): Promise<void> {
+    const name = (csr.metadata as { name: string }).name;
+    const conditions = [{ type: 'Approved', status: 'True', reason: 'KubestrapApprove', message, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }];
+    await this.json('PUT', `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(name)}/approval`, JSON.stringify({ ...csr, status: { conditions } }));
   }
 
   close(): Promise<void> {

@@ -57,13 +57,20 @@ export interface WorkflowResult {
 export class PhaseSelectionError extends Error {}
 
 /** Applies --only / --skip, refusing names that are not phases (a typo must not run everything). */
-export function selectPhases(phases: readonly Phase[], only: readonly string[] = [], skip: readonly string[] = []): Phase[] {
+/**
+ * The phases --only/--skip leave; a name may also be a group (e.g. `prepare`, `init`), which
+ * stands for its phases.
+ */
+export function selectPhases(phases: readonly Phase[], only: readonly string[] = [], skip: readonly string[] = [], groups: Readonly<Record<string, readonly string[]>> = {}): Phase[] {
   const known = new Set(phases.map((p) => p.name));
-  const unknown = [...only, ...skip].filter((n) => !known.has(n));
+  const unknown = [...only, ...skip].filter((n) => !known.has(n) && !groups[n]);
   if (unknown.length) {
-    throw new PhaseSelectionError(`unknown phase${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; phases are: ${[...known].join(', ')}`);
+    const groupNames = Object.keys(groups);
+    throw new PhaseSelectionError(`unknown phase${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; phases are: ${[...known].join(', ')}${groupNames.length ? `; groups: ${groupNames.join(', ')}` : ''}`);
   }
-  return phases.filter((p) => (only.length === 0 || only.includes(p.name)) && !skip.includes(p.name));
+  const expand = (names: readonly string[]) => names.flatMap((n) => groups[n] ?? [n]);
+  const [onlyNames, skipNames] = [expand(only), expand(skip)];
+  return phases.filter((p) => (onlyNames.length === 0 || onlyNames.includes(p.name)) && !skipNames.includes(p.name));
 }
 
 function errorText(err: unknown): string {

@@ -1,6 +1,7 @@
 /**
  * Manual control of the e2e lab: `up [inventory-out]` starts the Kubernetes node hosts and keeps
- * them until SIGTERM/SIGINT, writing their kubestrap inventory to inventory-out;
+ * them (with the lab's pod network configured) until SIGTERM/SIGINT, writing their kubestrap
+ * inventory to inventory-out;
  * `sweep` removes labs left by crashed runs and restores machine-wide settings.
  */
 import { writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     return;
   }
   if (command === 'up') {
-    const cluster = await startClusterLab();
+    const cluster = await startClusterLab({ withCni: true });
     if (out) writeFileSync(out, e2eInventory(cluster));
     console.log(JSON.stringify({ id: cluster.lab.id, packageMirror: cluster.packageMirror, nodes: cluster.nodes }, null, 2));
     const stop = () => void cluster.stop().then(() => process.exit(0));

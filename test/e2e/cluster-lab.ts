@@ -87,6 +87,8 @@ export function ensureE2eArtifacts(): { images: string; rootfs: string; repo: st
 
 export interface ClusterLabOptions {
   readonly workers?: number;
+  /** Configure the lab's pod network on every node at start (the demo; tests do it themselves). */
+  readonly withCni?: boolean;
 }
 
 export async function startClusterLab(options: ClusterLabOptions = {}): Promise<ClusterLab> {
@@ -127,7 +129,7 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
         await started.run(node, wanted.map((name) => `ctr -n k8s.io images import ${IMAGES_INSIDE}/${name}.tar >/dev/null`).join(' && '));
       }),
     );
-    return {
+    const cluster: ClusterLab = {
       lab: started,
       controlPlane: started.hosts[0]!,
       workers: started.hosts.slice(1),
@@ -138,6 +140,8 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
       podSubnetOf,
       stop,
     };
+    if (options.withCni) await installLabCni(cluster);
+    return cluster;
   } catch (err) {
     await stop();
     throw err;

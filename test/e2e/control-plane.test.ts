@@ -41,7 +41,7 @@ async function waitFor(ok: () => Promise<boolean>, timeoutMs: number): Promise<v
 
 const savedPath = (output: string, what: RegExp) => what.exec(output)?.[1] ?? '';
 
-test('kubestrap apply brings the control plane up from its own PKI and manifests: node Ready, the four control-plane pods Running, kube-proxy and CoreDNS accepted', async () => {
+test('kubestrap apply brings the control plane up from its own PKI and manifests: node Ready, the four control-plane pods Running, kube-proxy running, CoreDNS, Flannel and metrics-server accepted, this kubelet's serving certificate approved', async () => {
   const result = await runCli(['apply', '-i', inventory], env);
   applyOutput = result.stdout;
   expect(result.code, result.stdout + result.stderr).toBe(0);
@@ -60,8 +60,15 @@ test('kubestrap apply brings the control plane up from its own PKI and manifests
   expect(node.metadata.labels).toHaveProperty('node-role.kubernetes.io/master', '');
   expect(node.spec.taints).toContainEqual(expect.objectContaining({ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }));
   // add-ons: accepted by the API server (CoreDNS's image cannot be built here, so its pods wait)
-  const addons = await kubectl(kubeconfig, ['get', '-n', 'kube-system', 'daemonset/kube-proxy', 'deployment/coredns', 'service/kube-dns', 'configmap/kube-proxy', 'configmap/coredns', '-o', 'name']);
-  expect(addons.trim().split('\n').sort()).toEqual(['configmap/coredns', 'configmap/kube-proxy', 'daemonset.apps/kube-proxy', 'deployment.apps/coredns', 'service/kube-dns']);
+  const addons = await kubectl(kubeconfig, ['get', '-n', 'kube-system', 'daemonset/kube-proxy', 'deployment/coredns', 'service/kube-dns', 'configmap/kube-proxy', 'configmap/coredns', 'deployment/metrics-server', 'service/metrics-server', '-o', 'name']);
+  expect(addons.trim().split('\n').sort()).toEqual(['configmap/coredns', 'configmap/kube-proxy', 'daemonset.apps/kube-proxy', 'deployment.apps/coredns', 'deployment.apps/metrics-server', 'service/kube-dns', 'service/metrics-server']);
+  const more = await kubectl(kubeconfig, ['get', 'apiservice/v1beta1.metrics.k8s.io', 'daemonset/kube-flannel-ds', 'configmap/kube-flannel-cfg', '-n', 'kube-flannel', '-o', 'name']);
+  expect(more.trim().split('\n').sort()).toEqual(['apiservice.apiregistration.k8s.io/v1beta1.metrics.k8s.io', 'configmap/kube-flannel-cfg', 'daemonset.apps/kube-flannel-ds']);
+  expect(await kubectl(kubeconfig, ['get', 'configmap/kube-flannel-cfg', '-n', 'kube-flannel', '-o', 'jsonpath={.data.net-conf\\.json}'])).toContain('"Network": "10.244.0.0/16"');
+  // metrics-server trusts kubelet serving certificates: kubestrap approved this kubelet's request
+  const csrs = JSON.parse(await kubectl(kubeconfig, ['get', 'csr', '-o', 'json'])) as { items: Array<{ spec: { signerName: string; username: string }; status: { conditions?: Array<{ type: string; reason: string }> } }> };
+  const serving = csrs.items.filter((c) => c.spec.signerName === 'kubernetes.io/kubelet-serving' && c.spec.username === `system:node:${cluster.controlPlane.name}`);
+  expect(serving.flatMap((c) => c.status.conditions ?? []).map((c) => `${c.type} ${c.reason}`)).toContain('Approved KubestrapApprove');
   expect((await kubectl(kubeconfig, ['get', 'service', 'kube-dns', '-n', 'kube-system', '-o', 'jsonpath={.spec.clusterIP}'])).trim()).toBe('10.96.0.10');
   await kubectl(kubeconfig, ['rollout', 'status', 'daemonset/kube-proxy', '-n', 'kube-system', '--timeout=180s'], 200_000);
 });
@@ -101,7 +108,12 @@ test('the workers join with the printed join command (reference kubeadm 1.20.2 o
   expect(nodes).toEqual(cluster.nodes.map((n) => `node/${n.name}`).sort());
 });
 
-test('a second kubestrap apply changes nothing', async () => {
+test("the next apply approves the joined workers' serving certificates (and only theirs); the one after changes nothing", async () => {
+  const approve = await runCli(['apply', '-i', inventory], env);
+  expect(approve.code, approve.stdout + approve.stderr).toBe(0);
+  const approved = [...approve.stdout.matchAll(/approve (\S+)'s kubelet serving certificate/g)].map((m) => m[1]).sort();
+  expect(approved).toEqual(cluster.workers.map((w) => w.name).sort());
+  expect(approve.stdout).toMatch(/Applied: 2 changes on 1 host/);
   const again = await runCli(['apply', '-i', inventory], env);
   expect(again.code, again.stdout + again.stderr).toBe(0);
   expect(again.stdout).toContain('Applied: no changes were needed.');

@@ -2,7 +2,9 @@
 # `npm run demo`: kubestrap's main job on the bundled e2e lab: real Kubernetes 1.20.2 nodes
 # (systemd-nspawn hosts with containerd, reachable over SSH). Builds the lab's binaries, images
 # and packages on first use (Kubernetes from Debian's source: ~25 min once, then cached), then
-# runs validate, facts, plan, apply, and a second apply that must change nothing.
+# runs validate, facts, plan, apply (host preparation and the control plane on the first node),
+# shows the node and pods with the real kubectl and the admin kubeconfig kubestrap saved, and
+# runs a second apply that must change nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash test/install-deps.sh --if-missing
@@ -11,6 +13,7 @@ node dist/test/e2e/cli.js sweep
 work=$(mktemp -d /tmp/kubestrap-demo.XXXXXX)
 node dist/test/e2e/cli.js up "$work/lab.yaml" > "$work/lab.json" &
 lab=$!
+export KUBESTRAP_HOME="$work/home"
 trap 'kill $lab 2>/dev/null; wait $lab 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 18000); do [ -s "$work/lab.yaml" ] && break; kill -0 $lab 2>/dev/null || break; sleep 0.2; done
 [ -s "$work/lab.yaml" ] || { echo "the e2e lab did not start" >&2; exit 1; }
@@ -20,7 +23,11 @@ step cat "$work/lab.yaml"
 step node bin/kubestrap.js validate -i "$work/lab.yaml"
 step node bin/kubestrap.js facts -i "$work/lab.yaml"
 step node bin/kubestrap.js plan -i "$work/lab.yaml"
-step node bin/kubestrap.js apply -i "$work/lab.yaml"
+step node bin/kubestrap.js apply -i "$work/lab.yaml" | tee "$work/apply.out"
+kubeconfig=$(sed -n 's/^admin kubeconfig: \([^ ]*\).*/\1/p' "$work/apply.out")
+step kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node --all --timeout=240s
+step kubectl --kubeconfig "$kubeconfig" get nodes -o wide
+step kubectl --kubeconfig "$kubeconfig" get pods -A -o wide
 step node bin/kubestrap.js apply -i "$work/lab.yaml" --report "$work/second.json"
 changes=$(node -e 'const r=require(process.argv[1]); console.log(r.hosts.reduce((n,h)=>n+h.changes.length,0))' "$work/second.json")
 echo

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, writeLabInventory } from './helpers.js';
+import { PREPARE_ONLY, runCli, tempDir, writeLabInventory } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
 import { ensurePackageRepo, FAKE_KUBE_VERSION, serveRepo, useRepoAsDistroMirror, type ServedRepo } from './package-repo.js';
 
@@ -51,7 +51,7 @@ describe('container runtime and Kubernetes packages (FAKE kubelet/kubectl/cri-to
   it('a broken package source fails that host only; the others are fully prepared', async () => {
     const broken = lab.hosts[2]!;
     lab.inside(broken, `echo 'deb [trusted=yes] http://${lab.gateway}:1/nowhere ./' > /etc/apt/sources.list.d/broken.list`);
-    const r = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, '1.json')]);
+    const r = await runCli(['apply', '-i', inventory, ...PREPARE_ONLY, '--output', 'plain', '--report', join(dir, '1.json')]);
     expect(r.code).toBe(1);
     const first = report('1.json');
     const failed = first.hosts.find((h) => h.name === broken.name)!;
@@ -87,14 +87,14 @@ describe('container runtime and Kubernetes packages (FAKE kubelet/kubectl/cri-to
   it('after fixing the source, a re-run completes only the broken host; then nothing changes anywhere', async () => {
     const broken = lab.hosts[2]!;
     lab.inside(broken, 'rm /etc/apt/sources.list.d/broken.list');
-    const r = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, '2.json')]);
+    const r = await runCli(['apply', '-i', inventory, ...PREPARE_ONLY, '--output', 'plain', '--report', join(dir, '2.json')]);
     expect(r.code, r.stdout).toBe(0);
     for (const h of report('2.json').hosts) {
       if (h.name === broken.name) expect(h.changes.map((c) => c.phase)).toEqual(expect.arrayContaining(['container-runtime', 'kube-packages']));
       else expect(h.changes).toEqual([]);
     }
     expect(lab.inside(broken, 'kubelet --version').trim()).toBe(`Kubernetes v${FAKE_KUBE_VERSION}`);
-    const again = await runCli(['apply', '-i', inventory, '--output', 'plain', '--report', join(dir, '3.json')]);
+    const again = await runCli(['apply', '-i', inventory, ...PREPARE_ONLY, '--output', 'plain', '--report', join(dir, '3.json')]);
     expect(again.code).toBe(0);
     expect(report('3.json').hosts.map((h) => h.changes.length)).toEqual([0, 0, 0]);
   });

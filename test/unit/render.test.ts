@@ -1,0 +1,94 @@
+/**
+ * `kubestrap render` for three releases, compared with golden files (test/golden/<version>/),
+ * and every rendered API object and static pod validated against the Kubernetes v1.33 schemas
+ * (kubernetes-models 4.5). Unknown fields are not caught by those schemas; the e2e suite writes
+ * every object with server-side apply to a real 1.20 API server, which refuses fields its schema
+ * does not declare.
+ *
+ * The goldens were read once by hand against kubeadm-spec (§4 flags, probes, volumes, requests;
+ * §6 objects; §9 kubelet files; §10 add-ons):
+ * - v1.20.2: the manifests equal the reference kubeadm 1.20.2's own output (control-plane-kubeadm
+ *   test); insecure-port/port=0, /health etcd probes, master label and taint, kubelet-config-1.20.
+ * - v1.23.17: as 1.20 plus the 1.22+ etcd probes (/health?exclude=NOSPACE&serializable=true,
+ *   startup /health?serializable=false), no etcd ephemeral-storage request, CoreDNS v1.8.6.
+ * - v1.33.1: no insecure ports, seccompProfile RuntimeDefault and priority 2000001000, etcd
+ *   /livez + /readyz probes with readiness, corrupt-check and watch-progress flags,
+ *   super-admin.conf, kubeadm:cluster-admins binding, control-plane taint only, kubelet-config
+ *   without suffix, --pod-infra-container-image, CoreDNS cache block with disable success/denial.
+ * Regenerate with UPDATE_GOLDEN=1 after a deliberate change, and read the diff.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { parseInventory } from '../../src/inventory/load.js';
+import { renderCluster, type RenderedFile } from '../../src/render/render.js';
+
+const GOLDEN = join(__dirname, '..', 'golden');
+const FIXTURE_CALICO = join(__dirname, '..', 'fixtures', 'calico-minimal.yaml');
+
+/** The three example inventories, with the 1.23 runbook's Calico manifest pointed at the stand-in fixture. */
+async function inventoryFor(version: string) {
+  const file = { 'v1.20.2': 'lab-e2e.yaml', 'v1.23.17': '1cp-2workers.yaml', 'v1.33.1': 'single-node.yaml' }[version]!;
+  const doc = parse(readFileSync(join(__dirname, '..', '..', 'inventories', file), 'utf8')) as { cluster: { cni?: { calicoManifest?: string } } };
+  if (doc.cluster.cni?.calicoManifest) doc.cluster.cni.calicoManifest = FIXTURE_CALICO;
+  return (await parseInventory(stringify(doc), file, { checkKeyFiles: false })).inventory;
+}
+
+// Keys, certificates and kubeconfigs are random at every render; so is the CA inside cluster-info.
+const isRandom = (f: RenderedFile) => /\/etc\/kubernetes\/(pki\/|[a-z-]+\.conf$)/.test(f.path) || f.path.includes('configmap-kube-public-cluster-info');
+
+const VERSIONS = ['v1.20.2', 'v1.23.17', 'v1.33.1'];
+const rendered = new Map<string, RenderedFile[]>();
+
+async function render(version: string): Promise<RenderedFile[]> {
+  if (!rendered.has(version)) {
+    const out = mkdtempSync(join(tmpdir(), 'kubestrap-render-'));
+    rendered.set(version, await renderCluster(await inventoryFor(version), out));
+    rmSync(out, { recursive: true, force: true });
+  }
+  return rendered.get(version)!;
+}
+
+describe.each(VERSIONS)('render %s', (version) => {
+  test('every non-random file equals its golden copy', async () => {
+    const files = (await render(version)).filter((f) => !isRandom(f));
+    const dir = join(GOLDEN, version);
+    if (process.env.UPDATE_GOLDEN) {
+      rmSync(dir, { recursive: true, force: true });
+      for (const f of files) {
+        mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+        writeFileSync(join(dir, f.path), f.content);
+      }
+    }
+    for (const f of files) {
+      const golden = join(dir, f.path);
+      expect(existsSync(golden), `${f.path} has no golden copy (UPDATE_GOLDEN=1 creates it)`).toBe(true);
+      expect(f.content, f.path).toBe(readFileSync(golden, 'utf8'));
+    }
+  });
+
+  test('every API object and static pod validates against the Kubernetes v1.33 schemas', async () => {
+    const files = await render(version);
+    const objects = files.filter((f) => f.path.startsWith('cluster/') || f.path.includes('/etc/kubernetes/manifests/')).map((f) => ({ path: f.path, object: parse(f.content) as { apiVersion: string; kind: string } }));
+    expect(objects.length).toBeGreaterThan(30);
+    for (const { path, object } of objects) {
+      const group = object.apiVersion.includes('/') ? object.apiVersion : `${object.apiVersion}`;
+      const mod = (await import(`kubernetes-models/${group}/${object.kind}`)) as Record<string, new (o: unknown) => { validate(): void }>;
+      const Model = mod[object.kind]!;
+      expect(() => new Model(object).validate(), path).not.toThrow();
+    }
+  });
+});
+
+test('the Calico manifest is adapted: the pod CIDR in CALICO_IPV4POOL_CIDR, images from the CNI mirror', async () => {
+  const inv = await inventoryFor('v1.23.17');
+  const files = await renderCluster({ ...inv, cluster: { ...inv.cluster, cni: { ...inv.cluster.cni, imageRepository: 'mirror.example.com/calico', mtu: 1440 } } }, mkdtempSync(join(tmpdir(), 'kubestrap-render-')));
+  const node = parse(files.find((f) => f.path.includes('daemonset-kube-system-calico-node'))!.content) as { spec: { template: { spec: { containers: Array<{ image: string; env: Array<{ name: string; value: string }> }>; initContainers: Array<{ image: string }> } } } };
+  const container = node.spec.template.spec.containers[0]!;
+  expect(container.env).toContainEqual({ name: 'CALICO_IPV4POOL_CIDR', value: inv.cluster.networking.podSubnet });
+  expect(container.image).toBe('mirror.example.com/calico/node:v3.25.2');
+  expect(node.spec.template.spec.initContainers[0]!.image).toBe('mirror.example.com/calico/cni:v3.25.2');
+  expect(files.find((f) => f.path.includes('configmap-kube-system-calico-config'))!.content).toContain('veth_mtu: "1440"');
+});
