@@ -17,7 +17,7 @@ import type { Inventory } from '../src/inventory/schema.js';
 import { stateDir } from '../src/util/paths.js';
 import type { Phase } from '../src/workflow/phase.js';
 import { currentJoinToken, withApi } from './cluster-objects.js';
-import { firstControlPlane, firstControlPlaneName } from './control-plane.js';
+import { onFirstControlPlane } from './control-plane.js';
 
 interface Payload {
   readonly path: string;
@@ -59,10 +59,7 @@ export const adminKubeconfigPhase: Phase<Payload> = {
   name: 'admin-kubeconfig',
   title: 'admin kubeconfig and join command saved on the workstation',
   description: "Saves the cluster's admin kubeconfig (own context name) and the current join command under ~/.kubestrap/clusters.",
-  selectHosts: (ctx) => {
-    const first = firstControlPlane(ctx);
-    return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
-  },
+  selectHosts: onFirstControlPlane,
   async plan(ctx, target) {
     const server = serverUrl(clusterPki(ctx.inventory), nodePki(target.spec), 'endpoint');
     const files = clusterFiles(ctx.inventory, server);

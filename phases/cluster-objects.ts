@@ -24,7 +24,7 @@ import { parseVersion } from '../src/util/version.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { coreDnsImage, etcdImageTag } from '../templates/versions.js';
 import { kubeletConfiguration } from '../templates/kubelet.js';
-import { clusterDnsIp, firstControlPlane, firstControlPlaneName, kubeletInput } from './control-plane.js';
+import { clusterDnsIp, onFirstControlPlane, kubeletInput } from './control-plane.js';
 
 type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } | { kind: 'pending' };
 
@@ -151,10 +151,7 @@ export const clusterObjectsPhase: Phase<Payload> = {
   name: 'cluster-objects',
   title: 'bootstrap objects, control-plane marking, join token and add-ons',
   description: 'Creates or updates the RBAC, cluster-info, kubeadm-config and kubelet-config objects, labels and taints the control plane, keeps a join token, installs kube-proxy, CoreDNS, the CNI and metrics-server, and approves kubelet serving certificates.',
-  selectHosts: (ctx) => {
-    const first = firstControlPlane(ctx);
-    return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
-  },
+  selectHosts: onFirstControlPlane,
   async plan(ctx, target) {
     const minor = parseVersion(ctx.inventory.cluster.kubernetesVersion)!.minor;
     const mark = markings(minor, ctx.inventory.cluster.containerRuntime.socket);

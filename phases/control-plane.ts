@@ -23,13 +23,19 @@ const KUBERNETES_DIR = '/etc/kubernetes';
 /** Files of /etc/kubernetes kubestrap's PKI owns: certificates, keys and kubeconfigs. */
 const LIST_PKI = `find ${KUBERNETES_DIR}/pki -type f 2>/dev/null; find ${KUBERNETES_DIR} -maxdepth 1 -name '*.conf' -type f 2>/dev/null`;
 
-export function firstControlPlane(ctx: PhaseContext): HostTarget | undefined {
+function firstControlPlane(ctx: PhaseContext): HostTarget | undefined {
   return ctx.hosts.find((h) => isControlPlane(h.spec));
 }
 
 /** The control plane's first host, as the inventory orders them (even if it did not connect). */
-export function firstControlPlaneName(inv: Inventory): string {
+function firstControlPlaneName(inv: Inventory): string {
   return resolveHosts(inv).find(isControlPlane)!.name;
+}
+
+/** selectHosts of the init phases: the inventory's first control plane, when it connected. */
+export function onFirstControlPlane(ctx: PhaseContext): readonly HostTarget[] {
+  const first = firstControlPlane(ctx);
+  return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
 }
 
 function subnet(text: string): Cidr {
@@ -113,10 +119,7 @@ export const controlPlanePhase: Phase<FilePayload> = {
   name: 'control-plane',
   title: 'PKI, kubeconfigs, static-pod manifests and kubelet files on the first control plane',
   description: 'Generates (or keeps) the PKI and kubeconfigs, writes the etcd, kube-apiserver, kube-controller-manager and kube-scheduler manifests and the kubelet configuration.',
-  selectHosts: (ctx) => {
-    const first = firstControlPlane(ctx);
-    return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
-  },
+  selectHosts: onFirstControlPlane,
   async plan(ctx, target) {
     const { files, caDirs } = await readNodeState(target);
     const node = { node: nodePki(target.spec), controlPlane: true };

@@ -7,7 +7,7 @@ import { parseServiceStatus, serviceControl } from '../src/facts/services.js';
 import { quote } from '../src/transport/quote.js';
 import type { Phase } from '../src/workflow/phase.js';
 import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH } from '../templates/kubelet.js';
-import { firstControlPlane, firstControlPlaneName } from './control-plane.js';
+import { onFirstControlPlane } from './control-plane.js';
 
 const CONFIG_FILES = [KUBELET_CONFIG_PATH, KUBELET_FLAGS_PATH, KUBELET_DROP_IN_PATH, '/etc/kubernetes/kubelet.conf'];
 
@@ -23,10 +23,7 @@ export const kubeletStartPhase: Phase<Payload> = {
   name: 'kubelet-start',
   title: 'kubelet enabled and running with its current configuration',
   description: 'Enables and starts the kubelet, or restarts it when its configuration changed after it started.',
-  selectHosts: (ctx) => {
-    const first = firstControlPlane(ctx);
-    return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
-  },
+  selectHosts: onFirstControlPlane,
   async plan(_ctx, target) {
     const services = serviceControl(target.facts.initSystem);
     if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem}): the kubelet needs a service manager to keep it running`);

@@ -8,7 +8,7 @@
 import { diagnose, evidenceScript, formatDiagnosis, parseEvidence } from '../src/kube/diagnose.js';
 import { API_BIND_PORT } from '../src/pki/from-inventory.js';
 import type { Phase } from '../src/workflow/phase.js';
-import { firstControlPlane, firstControlPlaneName } from './control-plane.js';
+import { onFirstControlPlane } from './control-plane.js';
 
 export const CONTROL_PLANE_TIMEOUT_MS = Number(process.env.KUBESTRAP_CONTROL_PLANE_TIMEOUT_MS ?? 4 * 60_000);
 const POLL_MS = 1000;
@@ -21,10 +21,7 @@ export const waitControlPlanePhase: Phase<null> = {
   name: 'wait-control-plane',
   title: 'kubelet and API server healthy',
   description: 'Waits (up to 4 minutes) for the kubelet and the API server; explains why when they do not come up.',
-  selectHosts: (ctx) => {
-    const first = firstControlPlane(ctx);
-    return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
-  },
+  selectHosts: onFirstControlPlane,
   async plan(_ctx, target) {
     const health = (await target.host.check(HEALTH)).stdout;
     if (/^kubelet ok$/m.test(health) && /^apiserver ok$/m.test(health)) return { changes: [] };
