@@ -1,21 +1,36 @@
 /**
- * wait-control-plane: the kubelet healthy (127.0.0.1:10248/healthz), then the API server live
- * (/livez on the node's secure port), polled from the node itself in one round trip per try.
+ * wait-control-plane: the kubelet healthy (its 127.0.0.1:10248/healthz, asked on the node), then
+ * the API server live: /livez through the SSH-forwarded API port with the admin credentials.
  * When it does not come up in time, the phase explains why: it gathers the kubelet journal,
  * containerd's and the kubelet's configuration, swap, port owners, pod logs and the clock, and
  * names the likely cause instead of just timing out.
  */
 import { diagnose, evidenceScript, formatDiagnosis, parseEvidence } from '../src/kube/diagnose.js';
 import { API_BIND_PORT } from '../src/pki/from-inventory.js';
-import type { Phase } from '../src/workflow/phase.js';
+import type { HostTarget, Phase } from '../src/workflow/phase.js';
+import { withApi } from './cluster-objects.js';
 import { onFirstControlPlane } from './control-plane.js';
 
 export const CONTROL_PLANE_TIMEOUT_MS = Number(process.env.KUBESTRAP_CONTROL_PLANE_TIMEOUT_MS ?? 4 * 60_000);
 const POLL_MS = 1000;
 
-/** Prints "kubelet ok|down" and "apiserver ok|down". */
-const HEALTH = `curl -fsS -m 3 http://127.0.0.1:10248/healthz >/dev/null 2>&1 && echo 'kubelet ok' || echo 'kubelet down'
-curl -fsSk -m 3 https://127.0.0.1:${API_BIND_PORT}/livez >/dev/null 2>&1 && echo 'apiserver ok' || echo 'apiserver down'`;
+const KUBELET_HEALTHY = `curl -fsS -m 3 http://127.0.0.1:10248/healthz >/dev/null 2>&1`;
+
+/** "kubelet ok|down, apiserver ok|down|no admin.conf" */
+async function health(target: HostTarget): Promise<{ ok: boolean; state: string }> {
+  const kubelet = (await target.host.exec(KUBELET_HEALTHY)).code === 0;
+  const api = kubelet ? await apiLive(target) : 'not asked';
+  return { ok: kubelet && api === 'ok', state: `kubelet ${kubelet ? 'ok' : 'down'}, apiserver ${api}` };
+}
+
+async function apiLive(target: HostTarget): Promise<string> {
+  try {
+    const answer = await withApi(target, async (api) => (await api.request('GET', '/livez')).status);
+    return answer === undefined ? 'down (no admin.conf yet)' : answer === 200 ? 'ok' : `answers ${answer}`;
+  } catch {
+    return 'down';
+  }
+}
 
 export const waitControlPlanePhase: Phase<null> = {
   name: 'wait-control-plane',
@@ -23,16 +38,15 @@ export const waitControlPlanePhase: Phase<null> = {
   description: 'Waits (up to 4 minutes) for the kubelet and the API server; explains why when they do not come up.',
   selectHosts: onFirstControlPlane,
   async plan(_ctx, target) {
-    const health = (await target.host.check(HEALTH)).stdout;
-    if (/^kubelet ok$/m.test(health) && /^apiserver ok$/m.test(health)) return { changes: [] };
+    if ((await health(target)).ok) return { changes: [] };
     return { changes: [{ target: 'control plane', summary: `wait for the kubelet and the API server (up to ${Math.round(CONTROL_PLANE_TIMEOUT_MS / 1000)} s)`, payload: null }] };
   },
   async apply(ctx, target) {
     const deadline = Date.now() + CONTROL_PLANE_TIMEOUT_MS;
-    let last = '';
+    let last = { ok: false, state: '' };
     while (Date.now() < deadline) {
-      last = (await target.host.check(HEALTH)).stdout;
-      if (/^kubelet ok$/m.test(last) && /^apiserver ok$/m.test(last)) return;
+      last = await health(target);
+      if (last.ok) return;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     const evidence = parseEvidence((await target.host.exec(evidenceScript(API_BIND_PORT))).stdout);
@@ -41,7 +55,6 @@ export const waitControlPlanePhase: Phase<null> = {
       imageRepository: ctx.inventory.cluster.imageRepository,
       workstationTime: Math.floor(Date.now() / 1000),
     });
-    const state = last.trim().split('\n').join(', ');
-    throw new Error(`the control plane did not come up in ${Math.round(CONTROL_PLANE_TIMEOUT_MS / 1000)} s (${state}). Likely causes:\n${formatDiagnosis(findings)}`);
+    throw new Error(`the control plane did not come up in ${Math.round(CONTROL_PLANE_TIMEOUT_MS / 1000)} s (${last.state}). Likely causes:\n${formatDiagnosis(findings)}`);
   },
 };
