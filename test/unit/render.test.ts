@@ -1,10 +1,10 @@
 /**
  * `kubestrap render` for three releases, compared with golden files (test/golden/<version>/),
  * and every rendered API object and static pod validated against the Kubernetes v1.33 schemas
- * (kubernetes-models 4.5). Those schemas do not reject unknown fields; for 1.20 the e2e suite
- * covers them: the API server drops fields its schema does not declare, and the zero-change
- * re-apply compares every field sent with the live object. Fields only newer releases render
- * (e.g. seccompProfile in static pods, CoreDNS's named probe ports) have no such check here.
+ * (kubernetes-models 4.5), and checked for fields those types do not declare (its validators
+ * accept unknown fields; unknown-fields.ts walks the package's type declarations). On 1.20 the
+ * e2e suite checks the same against a real API server: it drops undeclared fields, and the
+ * zero-change re-apply compares every field sent with the live object.
  *
  * The goldens were read once by hand against kubeadm-spec (§4 flags, probes, volumes, requests;
  * §6 objects; §9 kubelet files; §10 add-ons):
@@ -25,6 +25,7 @@ import { describe, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { parseInventory } from '../../src/inventory/load.js';
 import { renderCluster, type RenderedFile } from '../../src/render/render.js';
+import { kindDeclaration, unknownFields } from './unknown-fields.js';
 
 const GOLDEN = join(__dirname, '..', 'golden');
 const FIXTURE_CALICO = join(__dirname, '..', 'fixtures', 'calico-minimal.yaml');
@@ -70,7 +71,7 @@ describe.each(VERSIONS)('render %s', (version) => {
     }
   });
 
-  test('every API object and static pod validates against the Kubernetes v1.33 schemas', async () => {
+  test('every API object and static pod validates against the Kubernetes v1.33 schemas and has no field they do not declare', async () => {
     const files = await render(version);
     const objects = files.filter((f) => f.path.startsWith('cluster/') || f.path.includes('/etc/kubernetes/manifests/')).map((f) => ({ path: f.path, object: parse(f.content) as { apiVersion: string; kind: string } }));
     expect(objects.length).toBeGreaterThan(30);
@@ -79,6 +80,7 @@ describe.each(VERSIONS)('render %s', (version) => {
       const mod = (await import(`kubernetes-models/${group}/${object.kind}`)) as Record<string, new (o: unknown) => { validate(): void }>;
       const Model = mod[object.kind]!;
       expect(() => new Model(object).validate(), path).not.toThrow();
+      expect(unknownFields(object, kindDeclaration(object.apiVersion, object.kind)), path).toEqual([]);
     }
   });
 });
@@ -92,4 +94,12 @@ test('the Calico manifest is adapted: the pod CIDR in CALICO_IPV4POOL_CIDR, imag
   expect(container.image).toBe('mirror.example.com/calico/node:v3.25.2');
   expect(node.spec.template.spec.initContainers[0]!.image).toBe('mirror.example.com/calico/cni:v3.25.2');
   expect(files.find((f) => f.path.includes('configmap-kube-system-calico-config'))!.content).toContain('veth_mtu: "1440"');
+});
+
+test('the unknown-field check finds a misspelt field deep in a rendered Deployment', async () => {
+  const file = (await render('v1.33.1')).find((f) => f.path.includes('deployment-kube-system-coredns'))!;
+  const deployment = parse(file.content) as { spec: { template: { spec: { containers: Array<Record<string, unknown>> } } } };
+  expect(unknownFields(deployment, kindDeclaration('apps/v1', 'Deployment'))).toEqual([]);
+  deployment.spec.template.spec.containers[0]!.imagePullPolicyy = 'IfNotPresent';
+  expect(unknownFields(deployment, kindDeclaration('apps/v1', 'Deployment'))).toEqual(['.spec.template.spec.containers[0].imagePullPolicyy']);
 });
