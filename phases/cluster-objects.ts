@@ -10,7 +10,7 @@ import { ApiClient, isSubset, refOf, type ObjectRef } from '../src/kube/api-clie
 import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
 import { calicoObjects, loadCalicoManifest } from '../src/kube/calico.js';
 import { metricsServerObjects } from '../src/kube/metrics-server.js';
-import { pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
+import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
 import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
 import { flannelObjects } from '../templates/flannel.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
@@ -164,7 +164,8 @@ export const clusterObjectsPhase: Phase<Payload> = {
         else if (!isSubset(object, live)) changes.push({ target: describe(refOf(object)), summary: 'update', payload: { kind: 'object', object } });
       }
       const identities = nodeIdentities(ctx);
-      for (const csr of pendingServingCsrs(await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests'))) {
+      const allCsrs = await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests');
+      for (const csr of pendingServingCsrs(allCsrs)) {
         const problem = servingCsrProblem(csr, identities.get(csr.node));
         if (problem) warnings.push(`kubelet serving certificate request ${csr.name} left pending: ${problem}`);
         else changes.push({ target: `CertificateSigningRequest ${csr.name}`, summary: `approve ${csr.node}'s kubelet serving certificate (${[...csr.dnsNames, ...csr.ips].join(', ')})`, payload: { kind: 'approve', csr: csr.object, node: csr.node } });
@@ -172,7 +173,8 @@ export const clusterObjectsPhase: Phase<Payload> = {
       // this node's kubelet asks for its serving certificate once the API answers: approve it in this run
       const servingCert = ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS;
       const self = target.spec.nodeName;
-      if (servingCert && !changes.some((c) => c.payload.kind === 'approve' && c.payload.node === self) && !(await target.host.exists(KUBELET_SERVING_CERT))) {
+      const asked = changes.some((c) => c.payload.kind === 'approve' && c.payload.node === self) || approvedServingCsr(allCsrs, self);
+      if (servingCert && !asked && !(await target.host.exists(KUBELET_SERVING_CERT))) {
         changes.push({ target: `kubelet serving certificate of ${self}`, summary: 'approve the request the kubelet makes (signed by the cluster CA)', payload: { kind: 'await-serving-csr', node: self } });
       }
       if (!(await currentJoinToken(api, new Date()))) changes.push({ target: 'join token', summary: 'create (valid 24h)', payload: { kind: 'token' } });
@@ -213,7 +215,9 @@ const approvalMessage = (node: string) => `kubestrap: the request names only ${n
 async function approveWhenAsked(api: ApiClient, node: string, identity: { names: string[]; addresses: string[] } | undefined): Promise<void> {
   const deadline = Date.now() + SERVING_CSR_WAIT_MS;
   for (;;) {
-    const csr = pendingServingCsrs(await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests')).find((c) => c.node === node);
+    const all = await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests');
+    if (approvedServingCsr(all, node)) return;
+    const csr = pendingServingCsrs(all).find((c) => c.node === node);
     if (csr) {
       const problem = servingCsrProblem(csr, identity);
       if (problem) throw new Error(`kubelet serving certificate request ${csr.name} not approved: ${problem}`);

@@ -34,7 +34,9 @@ export const kubeletStartPhase: Phase<Payload> = {
     if (!status.enabled || !status.active) {
       return { changes: [{ target: 'service kubelet', summary: `${status.enabled ? '' : 'enable and '}start`, payload: { kind: 'enable-start' } }] };
     }
-    if (newest > started) return { changes: [{ target: 'service kubelet', summary: 'restart (configuration changed since it started)', payload: { kind: 'restart' } }] };
+    // a process start time read through ps can be a second early (boot time is kept in whole
+    // seconds): only a file written more than a second after the start means a changed config
+    if (newest > started + 1) return { changes: [{ target: 'service kubelet', summary: 'restart (configuration changed since it started)', payload: { kind: 'restart' } }] };
     return { changes: [] };
   },
   async apply(_ctx, target, changes) {

@@ -34,6 +34,13 @@ export function pendingServingCsrs(items: ReadonlyArray<Record<string, unknown>>
     });
 }
 
+/** Whether the node already has an approved serving-certificate request (its kubelet may still be fetching the certificate). */
+export function approvedServingCsr(items: ReadonlyArray<Record<string, unknown>>, node: string): boolean {
+  return (items as unknown as CsrObject[]).some(
+    (c) => c.spec.signerName === KUBELET_SERVING_SIGNER && c.spec.username === `system:node:${node}` && (c.status?.conditions ?? []).some((x) => (x as { type?: string }).type === 'Approved'),
+  );
+}
+
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const SUBJECT_ALT_NAME = '2.5.29.17';
 

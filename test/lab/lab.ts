@@ -305,9 +305,12 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     run,
     async stop() {
       for (const child of children) quiet('kill', ['-KILL', String(child.pid)]);
+      // the children are unref'd: keep this process alive until their exits are seen
+      const keepAlive = setInterval(() => undefined, 1000);
       await Promise.all(
         children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)))),
       );
+      clearInterval(keepAlive);
       teardownById(id);
     },
   };

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { pendingServingCsrs, requestedNames, servingCsrProblem } from '../../src/kube/serving-csr.js';
+import { approvedServingCsr, pendingServingCsrs, requestedNames, servingCsrProblem } from '../../src/kube/serving-csr.js';
 
 function ecdsaRequest(node: string, san: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'kubestrap-csr-'));
@@ -36,4 +36,7 @@ test('only pending kubelet-serving requests from nodes are considered; one namin
   expect(servingCsrProblem(pending[0]!, identities.get('worker-1'))).toBeUndefined();
   expect(servingCsrProblem(pending[1]!, identities.get('worker-2'))).toBe("asks for names that are not worker-2's: 10.0.0.99");
   expect(servingCsrProblem(pending[0]!, undefined)).toBe('worker-1 is not a node of the inventory');
+  // an approved request counts as handled while the kubelet fetches its certificate
+  expect(approvedServingCsr([own, foreign, done], 'worker-1')).toBe(true);
+  expect(approvedServingCsr([own, foreign, done], 'worker-2')).toBe(false);
 });
