@@ -105,7 +105,7 @@ async function cniObjects(inv: Inventory): Promise<KubeObject[]> {
 }
 
 /** Each inventory node's own names and addresses: all a serving certificate may carry. */
-function nodeIdentities(ctx: PhaseContext): Map<string, { names: string[]; addresses: string[] }> {
+export function nodeIdentities(ctx: PhaseContext): Map<string, { names: string[]; addresses: string[] }> {
   return new Map(
     resolveHosts(ctx.inventory).map((h) => {
       const facts = ctx.hosts.find((t) => t.spec.name === h.name)?.facts;
@@ -212,7 +212,7 @@ const SERVING_CSR_WAIT_MS = 90_000;
 const approvalMessage = (node: string) => `kubestrap: the request names only ${node}'s own names and addresses`;
 
 /** Waits for the node's kubelet to ask for its serving certificate, checks the request, approves it. */
-async function approveWhenAsked(api: ApiClient, node: string, identity: { names: string[]; addresses: string[] } | undefined): Promise<void> {
+export async function approveWhenAsked(api: ApiClient, node: string, identity: { names: string[]; addresses: string[] } | undefined): Promise<void> {
   const deadline = Date.now() + SERVING_CSR_WAIT_MS;
   for (;;) {
     const all = await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests');

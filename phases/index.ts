@@ -7,6 +7,7 @@ import { controlPlanePhase } from './control-plane.js';
 import { firewallPhase } from './firewall.js';
 import { hostnamePhase } from './hostname.js';
 import { hostsFilePhase } from './hosts-file.js';
+import { joinWorkersPhase } from './join-workers.js';
 import { kernelModulesPhase } from './kernel-modules.js';
 import { kernelPhase } from './kernel.js';
 import { kubeletStartPhase } from './kubelet-start.js';
@@ -45,10 +46,14 @@ const initPhases: readonly Phase[] = [
   adminKubeconfigPhase as Phase,
 ];
 
-export const applyPhases: readonly Phase[] = [...preparePhases, ...initPhases];
+/** The workers (kubeadm join), through the running control plane. */
+const joinPhases: readonly Phase[] = [joinWorkersPhase as Phase];
+
+export const applyPhases: readonly Phase[] = [...preparePhases, ...initPhases, ...joinPhases];
 
 /** Names usable with --only/--skip for several phases at once. */
 export const PHASE_GROUPS: Readonly<Record<string, readonly string[]>> = {
   prepare: preparePhases.map((p) => p.name),
   init: initPhases.map((p) => p.name),
+  join: joinPhases.map((p) => p.name),
 };

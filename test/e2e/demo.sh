@@ -2,7 +2,8 @@
 # `npm run demo`: kubestrap's main job on the bundled e2e lab: real Kubernetes 1.20.2 nodes
 # (systemd-nspawn hosts with containerd, reachable over SSH). Builds the lab's binaries, images
 # and packages on first use (Kubernetes from Debian's source: ~25 min once, then cached), then
-# runs validate, facts, plan, apply (host preparation and the control plane on the first node),
+# runs validate, facts, plan, apply (host preparation, the control plane on the first node, the
+# workers joined),
 # shows the node and pods with the real kubectl and the admin kubeconfig kubestrap saved, and
 # runs a second apply that must change nothing.
 set -euo pipefail
