@@ -18,8 +18,8 @@ import { ensurePackageRepo, serveRepo, useRepoAsDistroMirror } from '../test/lab
 
 const SIZES = [1, 10, 30, 50];
 const PACKAGE_PHASES = 'container-runtime,kube-packages';
-// namespace hosts have no service manager: the control-plane phases are measured on the e2e lab
-const SKIPPED = `${PACKAGE_PHASES},init`;
+// namespace hosts have no service manager: the control-plane and join phases are measured on the e2e lab
+const SKIPPED = `${PACKAGE_PHASES},init,join`;
 const lab = await startLab({ hosts: SIZES.reduce((a, b) => a + b, 0), prefix: 'prep' });
 const repo = await serveRepo(lab, ensurePackageRepo());
 try {

@@ -16,9 +16,9 @@ for _ in $(seq 1 600); do [ -s "$work/lab.yaml" ] && break; sleep 0.2; done
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step node bin/kubestrap.js validate -i "$work/lab.yaml"
 step node bin/kubestrap.js facts -i "$work/lab.yaml"
-step node bin/kubestrap.js plan -i "$work/lab.yaml" --skip init
-step node bin/kubestrap.js apply -i "$work/lab.yaml" --skip init
-step node bin/kubestrap.js apply -i "$work/lab.yaml" --skip init --report "$work/second.json"
+step node bin/kubestrap.js plan -i "$work/lab.yaml" --skip init,join
+step node bin/kubestrap.js apply -i "$work/lab.yaml" --skip init,join
+step node bin/kubestrap.js apply -i "$work/lab.yaml" --skip init,join --report "$work/second.json"
 changes=$(node -e 'const r=require(process.argv[1]); console.log(r.hosts.reduce((n,h)=>n+h.changes.length,0))' "$work/second.json")
 echo
 if [ "$changes" = 0 ]; then echo "demo: second apply changed nothing — idempotent"; else echo "demo: second apply made $changes changes" >&2; exit 1; fi

@@ -13,11 +13,11 @@ import { OPS_SUDO_PASSWORD, type Lab, type LabHost } from './lab.js';
 /**
  * Lab hosts have no internet: tests about other phases skip the two that download packages
  * (those are tested in packages.test.ts against the lab's package mirror). Namespace hosts have
- * no service manager either: the control-plane phases (group `init`) run on the e2e lab.
+ * no service manager either: the control-plane and join phases (groups `init`, `join`) run on the e2e lab.
  */
-export const WITHOUT_PACKAGES = ['--skip', 'container-runtime,kube-packages,init'] as const;
+export const WITHOUT_PACKAGES = ['--skip', 'container-runtime,kube-packages,init,join'] as const;
 /** Host preparation only (namespace hosts cannot run a kubelet; test/e2e does). */
-export const PREPARE_ONLY = ['--skip', 'init'] as const;
+export const PREPARE_ONLY = ['--skip', 'init,join'] as const;
 
 export interface CliResult {
   readonly code: number;
