@@ -20,7 +20,7 @@ import type { Inventory } from '../src/inventory/schema.js';
 import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken } from '../src/pki/bootstrap-token.js';
 import { serverUrl } from '../src/pki/catalogue.js';
 import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { parseVersion } from '../src/util/version.js';
+import { parseVersion, versionTag } from '../src/util/version.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { coreDnsImage, etcdImageTag } from '../templates/versions.js';
 import { kubeletConfiguration } from '../templates/kubelet.js';
@@ -65,7 +65,7 @@ function clusterConfiguration(inv: Inventory, minor: number): Record<string, unk
     dns: {},
     etcd: { local: { dataDir: '/var/lib/etcd', imageTag: etcdImageTag(minor, c.etcd.imageTag), extraArgs: c.etcd.extraArgs } },
     imageRepository: c.imageRepository,
-    kubernetesVersion: `v${version.major}.${version.minor}.${version.patch}`,
+    kubernetesVersion: versionTag(version),
     networking: { dnsDomain: c.networking.dnsDomain, podSubnet: c.networking.podSubnet, serviceSubnet: c.networking.serviceSubnet },
     scheduler: { extraArgs: c.scheduler.extraArgs },
   };
@@ -74,15 +74,14 @@ function clusterConfiguration(inv: Inventory, minor: number): Record<string, unk
 /** Every API object of the cluster, for the first control plane `spec` (its current host name: `hostname`). */
 export async function desiredObjects(inv: Inventory, spec: ResolvedHost, hostname: string, caCertPem: string): Promise<KubeObject[]> {
   const c = inv.cluster;
-  const minor = parseVersion(c.kubernetesVersion)!.minor;
-  const pki = clusterPki(inv);
-  const server = serverUrl(pki, nodePki(spec), 'endpoint');
   const version = parseVersion(c.kubernetesVersion)!;
+  const minor = version.minor;
+  const server = serverUrl(clusterPki(inv), nodePki(spec), 'endpoint');
   return [
     ...clusterObjects({ minor, server, caCertPem, clusterConfiguration: clusterConfiguration(inv, minor), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, spec, hostname)) }),
     ...(c.addons.kubeProxy
       ? kubeProxyObjects({
-          image: `${c.imageRepository}/kube-proxy:v${version.major}.${version.minor}.${version.patch}`,
+          image: `${c.imageRepository}/kube-proxy:${versionTag(version)}`,
           server,
           podSubnet: c.networking.podSubnet,
           mode: c.kubeProxy.mode,
@@ -196,7 +195,7 @@ export const clusterObjectsPhase: Phase<Payload> = {
         if (payload.kind === 'approve') await api.approveCsr(payload.csr, approvalMessage(payload.node));
         if (payload.kind === 'await-serving-csr') await approveWhenAsked(api, payload.node, nodeIdentities(ctx).get(payload.node));
         if (payload.kind === 'token') {
-          await api.apply(tokenSecret(generateToken(), { description: JOIN_TOKEN_DESCRIPTION, ttlSeconds: TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() }) as unknown as KubeObject);
+          await api.apply(tokenSecret(generateToken(), { description: JOIN_TOKEN_DESCRIPTION, ttlSeconds: TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() }));
         }
         if (payload.kind === 'mark') await markNode(api, target.spec.nodeName, payload);
         if (payload.kind === 'pending') throw new Error('the API server does not answer with admin.conf yet; re-run apply once the control plane is up');

@@ -12,7 +12,7 @@ import { buildClusterPki, type FileSet } from '../src/pki/cluster-pki.js';
 import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { quote } from '../src/transport/quote.js';
 import { parseCidr, nthAddress, type Cidr } from '../src/util/cidr.js';
-import { parseVersion } from '../src/util/version.js';
+import { parseVersion, versionTag } from '../src/util/version.js';
 import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
 import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { controlPlanePods, manifestYaml, MANIFESTS_DIR, OPTIONAL_CA_DIRS, type ControlPlaneInput } from '../templates/control-plane.js';
@@ -54,7 +54,7 @@ export function controlPlaneInput(inv: Inventory, spec: ResolvedHost, presentCaD
   const node = nodePki(spec);
   return {
     minor: version.minor,
-    kubernetesVersion: `v${version.major}.${version.minor}.${version.patch}`,
+    kubernetesVersion: versionTag(version),
     nodeName: node.nodeName,
     advertiseAddress: node.advertiseAddress,
     bindPort: API_BIND_PORT,

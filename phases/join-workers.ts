@@ -9,7 +9,6 @@
 import { serviceControl } from '../src/facts/services.js';
 import { isControlPlane } from '../src/inventory/resolve.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
-import type { KubeObject } from '../src/kube/objects.js';
 import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, formatToken, generateToken } from '../src/pki/bootstrap-token.js';
 import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
@@ -49,7 +48,7 @@ export const joinWorkersPhase: Phase<null> = {
     const joined = await withApi(cp, async (api, ca) => {
       const token = generateToken();
       const secret = tokenSecret(token, { description: `kubestrap: joining ${node}`, ttlSeconds: JOIN_TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() });
-      await api.apply(secret as unknown as KubeObject);
+      await api.apply(secret);
       const bootstrap = serializeKubeconfig(buildKubeconfig({ clusterName: ctx.inventory.cluster.name, server, caCertPem: ca, userName: 'tls-bootstrap-token-user', credentials: { token: formatToken(token) } }));
       const files = [
         { path: '/etc/kubernetes/pki/ca.crt', content: ca, mode: 0o644 },

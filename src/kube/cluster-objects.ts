@@ -58,7 +58,7 @@ export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
     clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [{ kind: 'Group', name: NODE_TOKEN_GROUP }]),
     clusterRoleBinding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [{ kind: 'Group', name: 'system:nodes' }]),
     // cluster-info: what an anonymous joining node may read before it trusts anything
-    { ...clusterInfoConfigMap(clusterInfoKubeconfig(input.server, input.caCertPem)) },
+    clusterInfoConfigMap(clusterInfoKubeconfig(input.server, input.caCertPem)),
     role('kubeadm:bootstrap-signer-clusterinfo', 'kube-public', readConfigMap('cluster-info')),
     roleBinding('kubeadm:bootstrap-signer-clusterinfo', 'kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [{ kind: 'User', name: 'system:anonymous' }]),
     // the cluster-wide configuration, read by joining nodes

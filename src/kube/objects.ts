@@ -7,7 +7,15 @@ export interface ObjectMeta {
   readonly ownerReferences?: ReadonlyArray<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
 }
 
-export interface Secret {
+/** Any API object kubestrap creates (RBAC, Services, workloads): checked by the API server. */
+export interface KubeObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: ObjectMeta;
+  readonly [field: string]: unknown;
+}
+
+export interface Secret extends KubeObject {
   readonly apiVersion: 'v1';
   readonly kind: 'Secret';
   readonly metadata: ObjectMeta;
@@ -15,7 +23,7 @@ export interface Secret {
   readonly data: Readonly<Record<string, string>>;
 }
 
-export interface ConfigMap {
+export interface ConfigMap extends KubeObject {
   readonly apiVersion: 'v1';
   readonly kind: 'ConfigMap';
   readonly metadata: ObjectMeta;
@@ -84,12 +92,4 @@ export interface Pod {
   readonly kind: 'Pod';
   readonly metadata: ObjectMeta;
   readonly spec: PodSpec;
-}
-
-/** Any other API object kubestrap creates (RBAC, Services, workloads): checked by the API server. */
-export interface KubeObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: ObjectMeta;
-  readonly [field: string]: unknown;
 }

@@ -23,3 +23,8 @@ export function supportProblem(v: KubeVersion): string | undefined {
   }
   return undefined;
 }
+
+/** The version as image tags and kubeadm's configuration spell it: v1.23.17. */
+export function versionTag(v: KubeVersion): string {
+  return `v${v.major}.${v.minor}.${v.patch}`;
+}
