@@ -8,10 +8,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { caPin } from '../src/pki/ca-pin.js';
 import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { formatToken } from '../src/pki/bootstrap-token.js';
+import { joinCommand } from '../src/join/join-command.js';
 import { isControlPlane, resolveHosts } from '../src/inventory/resolve.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { stateDir } from '../src/util/paths.js';
@@ -66,10 +65,9 @@ export const adminKubeconfigPhase: Phase<Payload> = {
     const wanted = await withApi(target, async (api, ca) => {
       const admin = (await target.host.readFiles(['/etc/kubernetes/admin.conf'])).get('/etc/kubernetes/admin.conf')!.content.toString('utf8');
       const token = await currentJoinToken(api, new Date());
-      const endpoint = new URL(server).host;
       return [
         { path: files.admin, content: renameKubeconfig(admin, files.context, server) },
-        ...(token ? [{ path: files.join, content: `kubeadm join ${endpoint} --token ${formatToken(token)} --discovery-token-ca-cert-hash ${caPin(ca)}\n` }] : []),
+        ...(token ? [{ path: files.join, content: `${joinCommand({ program: 'kubeadm', server, token, caCertPem: ca })}\n` }] : []),
       ];
     });
     if (!wanted) return { changes: [{ target: files.admin, summary: 'save once the control plane has an admin kubeconfig', payload: { path: files.admin, content: '' } }] };

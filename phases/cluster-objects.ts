@@ -17,7 +17,8 @@ import { tokenSecret } from '../src/kube/bootstrap-objects.js';
 import { clusterObjects } from '../src/kube/cluster-objects.js';
 import type { KubeObject } from '../src/kube/objects.js';
 import type { Inventory } from '../src/inventory/schema.js';
-import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken } from '../src/pki/bootstrap-token.js';
+import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken, type BootstrapToken } from '../src/pki/bootstrap-token.js';
+import { listTokens } from '../src/kube/tokens.js';
 import { serverUrl } from '../src/pki/catalogue.js';
 import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { parseVersion, versionTag } from '../src/util/version.js';
@@ -116,16 +117,10 @@ export function nodeIdentities(ctx: PhaseContext): Map<string, { names: string[]
 const describe = (r: ObjectRef) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 
 /** The join token kubestrap manages, if one exists with enough time left. */
-export async function currentJoinToken(api: ApiClient, now: Date): Promise<{ id: string; secret: string } | undefined> {
-  const secrets = await api.list('/api/v1/namespaces/kube-system/secrets?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken');
-  for (const s of secrets) {
-    const data = (s.data ?? {}) as Record<string, string>;
-    const field = (k: string) => (data[k] ? Buffer.from(data[k]!, 'base64').toString('utf8') : '');
-    if (field('description') !== JOIN_TOKEN_DESCRIPTION) continue;
-    const expires = Date.parse(field('expiration'));
-    if (Number.isFinite(expires) && expires - now.getTime() > TOKEN_MIN_REMAINING_MS) return { id: field('token-id'), secret: field('token-secret') };
-  }
-  return undefined;
+export async function currentJoinToken(api: ApiClient, now: Date): Promise<BootstrapToken | undefined> {
+  const { tokens } = await listTokens(api);
+  const usable = tokens.find((t) => t.description === JOIN_TOKEN_DESCRIPTION && t.expires && t.expires.getTime() - now.getTime() > TOKEN_MIN_REMAINING_MS);
+  return usable?.token;
 }
 
 async function readAdmin(target: HostTarget): Promise<{ admin: string; ca: string } | undefined> {

@@ -90,11 +90,14 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
   };
 }
 
-/** The kubelet's own files (every node: control planes here, workers when they join). */
-export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: string): DesiredFile[] {
+/**
+ * The kubelet's own files (every node: control planes here, workers when they join);
+ * `publishedConfig` is the cluster's kubelet-config when joining a cluster kubestrap did not render.
+ */
+export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: string, publishedConfig?: string): DesiredFile[] {
   const input = kubeletInput(inv, spec, hostname);
   return [
-    { path: KUBELET_CONFIG_PATH, content: kubeletConfigYaml(input), mode: 0o644 },
+    { path: KUBELET_CONFIG_PATH, content: publishedConfig ?? kubeletConfigYaml(input), mode: 0o644 },
     { path: KUBELET_FLAGS_PATH, content: kubeletFlagsEnv(input), mode: 0o644 },
     { path: KUBELET_DROP_IN_PATH, content: KUBELET_DROP_IN, mode: 0o644 },
   ];

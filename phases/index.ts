@@ -20,7 +20,7 @@ import { timeSyncPhase } from './time-sync.js';
 import { waitControlPlanePhase } from './wait-control-plane.js';
 
 /** Host preparation: every node, before Kubernetes runs on it. */
-const preparePhases: readonly Phase[] = [
+export const preparePhases: readonly Phase[] = [
   // a kernel upgrade reboots the host: before anything that sets live kernel state
   kernelPhase as Phase,
   hostnamePhase as Phase,

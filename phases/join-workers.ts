@@ -6,20 +6,16 @@
  * Node to register and approves the kubelet's serving certificate when metrics-server relies on
  * it. A worker whose kubelet.conf exists has joined and is left alone.
  */
-import { serviceControl } from '../src/facts/services.js';
 import { isControlPlane } from '../src/inventory/resolve.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
-import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, formatToken, generateToken } from '../src/pki/bootstrap-token.js';
+import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken } from '../src/pki/bootstrap-token.js';
 import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { buildKubeconfig, serializeKubeconfig } from '../src/pki/kubeconfig.js';
-import { applyFiles, planFiles } from '../src/workflow/managed-files.js';
+import { awaitKubeletBootstrap, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { approveWhenAsked, nodeIdentities, withApi } from './cluster-objects.js';
 import { kubeletFiles, onFirstControlPlane } from './control-plane.js';
 
-const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
-const BOOTSTRAP_CONF = '/etc/kubernetes/bootstrap-kubelet.conf';
 /** Long enough for a slow TLS bootstrap, short enough to be worthless soon after. */
 const JOIN_TOKEN_TTL_SECONDS = 3600;
 const REGISTER_WAIT_MS = 180_000;
@@ -41,27 +37,19 @@ export const joinWorkersPhase: Phase<null> = {
   },
   async apply(ctx, target) {
     const cp = controlPlane(ctx);
-    const services = serviceControl(target.facts.initSystem);
-    if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem}): the kubelet needs a service manager`);
     const server = serverUrl(clusterPki(ctx.inventory), nodePki(cp.spec), 'endpoint');
     const node = target.spec.nodeName;
     const joined = await withApi(cp, async (api, ca) => {
       const token = generateToken();
       const secret = tokenSecret(token, { description: `kubestrap: joining ${node}`, ttlSeconds: JOIN_TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() });
       await api.apply(secret);
-      const bootstrap = serializeKubeconfig(buildKubeconfig({ clusterName: ctx.inventory.cluster.name, server, caCertPem: ca, userName: 'tls-bootstrap-token-user', credentials: { token: formatToken(token) } }));
-      const files = [
-        { path: '/etc/kubernetes/pki/ca.crt', content: ca, mode: 0o644 },
-        { path: BOOTSTRAP_CONF, content: bootstrap, mode: 0o600, secret: true },
-        ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname),
-      ];
-      await applyFiles(target.host, await planFiles(target.host, files));
-      await target.host.check(`${services.enableNow('kubelet')} && ${services.restart('kubelet')}`);
+      await startKubeletBootstrap(target, { clusterName: ctx.inventory.cluster.name, server, caCertPem: ca, token, kubeletFiles: kubeletFiles(ctx.inventory, target.spec, target.facts.hostname) });
       const deadline = Date.now() + REGISTER_WAIT_MS;
       while (!(await api.get({ apiVersion: 'v1', kind: 'Node', name: node }))) {
         if (Date.now() > deadline) throw new Error(`${node}'s kubelet did not register its Node within ${REGISTER_WAIT_MS / 1000} s (see journalctl -u kubelet on ${target.spec.name})`);
         await new Promise((r) => setTimeout(r, 2000));
       }
+      await awaitKubeletBootstrap(target);
       if (ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS) await approveWhenAsked(api, node, nodeIdentities(ctx).get(node));
       return true;
     });

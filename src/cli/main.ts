@@ -10,6 +10,8 @@ import { UsageError } from './errors.js';
 import { execCommand } from './exec.js';
 import { factsCommand } from './facts.js';
 import { initCommand } from './init.js';
+import { joinCommand } from './join.js';
+import { JoinError } from '../join/discovery.js';
 import { planCommand } from './plan.js';
 import { schemaCommand } from './schema.js';
 import { tokenCommand } from './token.js';
@@ -21,7 +23,7 @@ export function program(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand(), renderCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand(), renderCommand()]) {
     root.addCommand(cmd);
   }
   // errors are turned into exit codes by main(), at every level of subcommand
@@ -45,7 +47,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error('\naborted; nothing was written');
       return 130;
     }
-    if (err instanceof InventoryError || err instanceof CredentialError) {
+    if (err instanceof InventoryError || err instanceof CredentialError || err instanceof JoinError) {
       console.error(`error: ${err.message}`);
       return 1;
     }

@@ -6,7 +6,7 @@ import type { Phase } from '../workflow/phase.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
 import { formatFindings, formatObserved } from '../preflight/checks.js';
-import { runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
+import { overSsh, runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
 import { openSession, type HostOptions, type Session } from './session.js';
 
 export interface PhaseOptions extends HostOptions {
@@ -38,7 +38,7 @@ export async function runInSession(
       mode,
       concurrency: session.concurrency,
       renderer,
-      connect: session.connect,
+      open: overSsh(session.connect),
       log: session.log,
       ...(preflight ? { preflight } : {}),
     });

@@ -1,22 +1,34 @@
 /**
- * A small typed Kubernetes API client over a port forwarded through the control plane's SSH
- * connection (the API need not be reachable from the workstation), authenticated with the
- * admin kubeconfig's client certificate. Objects are written with server-side apply (field
- * manager "kubestrap"), so re-applying the same object is a no-op on the server too.
+ * A small typed Kubernetes API client: over a port forwarded through the control plane's SSH
+ * connection (the API need not be reachable from the workstation) with the admin kubeconfig's
+ * client certificate, or straight to the endpoint with a bootstrap token (a joining node).
+ * Objects are created or replaced (kubeadm's create-or-update; the 1.20 API server fails
+ * server-side apply of some kinds), and callers compare with the live object first.
  */
 import { request } from 'node:https';
 import { parse } from 'yaml';
 import type { Host, PortForward } from '../transport/host.js';
 import type { KubeObject } from './objects.js';
 
-interface Credentials {
+/** How the client proves who it is: a client certificate (admin.conf) or a bearer token (bootstrap). */
+export interface Credentials {
   readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly token?: string;
+}
+
+/** Where the API answers: a forwarded local port or the endpoint itself. */
+interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  /** TLS server name to check; undefined checks `host` itself (an IP address SAN). */
+  readonly servername?: string;
+  close(): Promise<void>;
 }
 
 /** Client credentials from a kubeconfig with embedded data (as admin.conf has). */
-export function kubeconfigCredentials(kubeconfig: string): Credentials {
+export function kubeconfigCredentials(kubeconfig: string): Required<Omit<Credentials, 'token'>> {
   const doc = parse(kubeconfig) as {
     clusters?: Array<{ cluster: Record<string, string> }>;
     users?: Array<{ user: Record<string, string> }>;
@@ -69,29 +81,40 @@ export const refOf = (o: KubeObject): ObjectRef => ({ apiVersion: o.apiVersion, 
 
 export class ApiClient {
   private constructor(
-    private readonly forward: PortForward,
+    private readonly endpoint: Endpoint,
     private readonly credentials: Credentials,
   ) {}
 
   /** Forwards the node's API port to the workstation and authenticates with the kubeconfig. */
   static async open(host: Host, apiPort: number, kubeconfig: string): Promise<ApiClient> {
-    return new ApiClient(await host.forward(apiPort), kubeconfigCredentials(kubeconfig));
+    const forward: PortForward = await host.forward(apiPort);
+    // the serving certificate names the cluster, not the forwarded loopback address
+    return new ApiClient({ host: '127.0.0.1', port: forward.localPort, servername: 'kubernetes', close: () => forward.close() }, kubeconfigCredentials(kubeconfig));
+  }
+
+  /** Talks to `server` (https://host:port) directly, e.g. from a joining node. */
+  static direct(server: string, credentials: Credentials): ApiClient {
+    const url = new URL(server);
+    return new ApiClient({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443), close: async () => undefined }, credentials);
   }
 
   async request(method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
-          host: '127.0.0.1',
-          port: this.forward.localPort,
-          // the serving certificate names the cluster, not the forwarded loopback address
-          servername: 'kubernetes',
+          host: this.endpoint.host,
+          port: this.endpoint.port,
+          ...(this.endpoint.servername ? { servername: this.endpoint.servername } : {}),
           method,
           path,
           ca: this.credentials.ca,
           cert: this.credentials.cert,
           key: this.credentials.key,
-          headers: { accept: 'application/json', ...(body ? { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } : {}) },
+          headers: {
+            accept: 'application/json',
+            ...(this.credentials.token ? { authorization: `Bearer ${this.credentials.token}` } : {}),
+            ...(body ? { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } : {}),
+          },
           timeout: 30_000,
         },
         (res) => {
@@ -158,8 +181,18 @@ export class ApiClient {
     await this.json('PUT', `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(name)}/approval`, JSON.stringify({ ...csr, status: { conditions } }));
   }
 
+  async delete(ref: ObjectRef): Promise<boolean> {
+    try {
+      await this.json('DELETE', objectPath(ref));
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
   close(): Promise<void> {
-    return this.forward.close();
+    return this.endpoint.close();
   }
 }
 

@@ -24,8 +24,14 @@ export function generateCertificateKey(): string {
   return randomBytes(32).toString('hex');
 }
 
+/** Why the text is not a certificate key; the message never repeats the text (a secret). */
+export function validateCertificateKey(certificateKey: string): string | undefined {
+  return /^[0-9a-f]{64}$/.test(certificateKey) ? undefined : 'invalid certificate key: expected 64 lower-case hex characters (32 bytes)';
+}
+
 function keyBytes(certificateKey: string): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(certificateKey)) throw new Error('invalid certificate key: expected 64 lower-case hex characters (32 bytes)');
+  const problem = validateCertificateKey(certificateKey);
+  if (problem) throw new Error(problem);
   return Buffer.from(certificateKey, 'hex');
 }
 

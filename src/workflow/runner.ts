@@ -5,6 +5,7 @@
  */
 import { Listr, PRESET_TIMER, type ListrTask } from 'listr2';
 import type { Inventory } from '../inventory/schema.js';
+import type { ResolvedHost } from '../inventory/resolve.js';
 import type { RunLog } from '../log/run-log.js';
 import type { ConnectTarget } from '../transport/credentials.js';
 import { connectTarget, type ConnectOptions } from './connect.js';
@@ -23,9 +24,19 @@ export interface RunOptions {
   readonly preflight?: { readonly ignore: ReadonlySet<string> };
   readonly concurrency: number;
   readonly renderer: RendererChoice;
-  readonly connect: ConnectOptions;
   readonly log: RunLog;
 }
+
+/** A host to work on, and how to reach it: SSH from the inventory, or this machine for `kubestrap join`. */
+export interface Reachable {
+  readonly host: ResolvedHost;
+}
+
+/** Opens inventory hosts over SSH. */
+export const overSsh =
+  (connect: ConnectOptions) =>
+  (target: ConnectTarget): Promise<HostTarget> =>
+    connectTarget(target, connect);
 
 export interface HostChange {
   readonly phase: string;
@@ -82,7 +93,7 @@ function countLabel(n: number, mode: Mode): string {
   return `${n} change${n === 1 ? '' : 's'}${mode === 'plan' ? ' planned' : ' applied'}`;
 }
 
-export async function runWorkflow(inventory: Inventory, targets: readonly ConnectTarget[], phases: readonly Phase[], options: RunOptions): Promise<WorkflowResult> {
+export async function runWorkflow<T extends Reachable>(inventory: Inventory, targets: readonly T[], phases: readonly Phase[], options: RunOptions & { readonly open: (target: T) => Promise<HostTarget> }): Promise<WorkflowResult> {
   const started = Date.now();
   const outcomes = new Map<string, HostOutcome>(targets.map((t) => [t.host.name, { name: t.host.name, status: 'ok', changes: [], warnings: [] }]));
   const connected: HostTarget[] = [];
@@ -98,7 +109,7 @@ export async function runWorkflow(inventory: Inventory, targets: readonly Connec
     title: target.host.name,
     task: async (_ctx, task) => {
       try {
-        const hostTarget = await connectTarget(target, options.connect);
+        const hostTarget = await options.open(target);
         connected.push(hostTarget);
         task.title = `${target.host.name}: ${hostTarget.facts.os.prettyName}, kernel ${hostTarget.facts.kernel}`;
       } catch (err) {

@@ -1,0 +1,55 @@
+/**
+ * What makes a kubelet join (kubeadm-spec §5.5 step 7, §9): the cluster CA, a bootstrap
+ * kubeconfig holding the token, the kubelet's own files, then the kubelet (re)started; its TLS
+ * bootstrap turns the token into a client certificate (kubelet.conf). Used by the inventory
+ * join (from the workstation) and by `kubestrap join` (on the node).
+ */
+import { serviceControl } from '../facts/services.js';
+import { formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
+import { buildKubeconfig, serializeKubeconfig } from '../pki/kubeconfig.js';
+import { applyFiles, planFiles, type DesiredFile } from '../workflow/managed-files.js';
+import type { HostTarget } from '../workflow/phase.js';
+
+export const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
+export const BOOTSTRAP_CONF = '/etc/kubernetes/bootstrap-kubelet.conf';
+export const CA_CERT = '/etc/kubernetes/pki/ca.crt';
+
+export interface BootstrapInput {
+  readonly clusterName: string;
+  readonly server: string;
+  readonly caCertPem: string;
+  readonly token: BootstrapToken;
+  /** config.yaml, kubeadm-flags.env and the systemd drop-in. */
+  readonly kubeletFiles: readonly DesiredFile[];
+}
+
+export function bootstrapFiles(input: BootstrapInput): DesiredFile[] {
+  const bootstrap = serializeKubeconfig(buildKubeconfig({ clusterName: input.clusterName, server: input.server, caCertPem: input.caCertPem, userName: 'tls-bootstrap-token-user', credentials: { token: formatToken(input.token) } }));
+  return [{ path: CA_CERT, content: input.caCertPem, mode: 0o644 }, { path: BOOTSTRAP_CONF, content: bootstrap, mode: 0o600, secret: true }, ...input.kubeletFiles];
+}
+
+/** Writes the files and (re)starts the kubelet so that it bootstraps with them. */
+export async function startKubeletBootstrap(target: HostTarget, input: BootstrapInput): Promise<void> {
+  const services = serviceControl(target.facts.initSystem);
+  if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem}): the kubelet needs a service manager`);
+  await applyFiles(target.host, await planFiles(target.host, bootstrapFiles(input)));
+  await target.host.check(`${services.enableNow('kubelet')} && ${services.restart('kubelet')}`);
+}
+
+const BOOTSTRAP_WAIT_MS = 240_000;
+
+/**
+ * Waits until the kubelet holds its own credentials (kubelet.conf), then removes the bootstrap
+ * kubeconfig as kubeadm does: the token on disk is worthless from then on and should not linger.
+ */
+export async function awaitKubeletBootstrap(target: HostTarget): Promise<void> {
+  const deadline = Date.now() + BOOTSTRAP_WAIT_MS;
+  while (!(await target.host.exists(KUBELET_CONF))) {
+    if (Date.now() > deadline) {
+      const journal = await target.host.exec('journalctl -u kubelet --no-pager -n 8 -o cat 2>/dev/null | cut -c1-300');
+      throw new Error(`the kubelet on ${target.spec.name} did not finish its TLS bootstrap within ${BOOTSTRAP_WAIT_MS / 1000} s (no ${KUBELET_CONF}); its last log lines:\n${journal.stdout.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  await target.host.check(`rm -f ${BOOTSTRAP_CONF}`);
+}
