@@ -1,10 +1,10 @@
 /**
  * join-node: `kubestrap join` on the node itself, after discovery: the kubelet's files (its
  * configuration exactly as the cluster publishes it in kubelet-config, like kubeadm), the CA and
- * the bootstrap kubeconfig, the kubelet started, and its TLS bootstrap awaited. A node that has
+ * the bootstrap kubeconfig, the kubelet started, its TLS bootstrap and its Node registration awaited. A node that has
  * its kubelet.conf has joined and is left alone, so a re-run after a failure resumes.
  */
-import { awaitKubeletBootstrap, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
+import { awaitKubeletBootstrap, awaitNodeRegistered, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import type { BootstrapToken } from '../src/pki/bootstrap-token.js';
 import type { Phase } from '../src/workflow/phase.js';
 import { kubeletFiles } from './control-plane.js';
@@ -32,6 +32,7 @@ export function joinNodePhase(input: NodeJoinInput): Phase<null> {
       const files = kubeletFiles(ctx.inventory, target.spec, target.facts.hostname, input.kubeletConfig);
       await startKubeletBootstrap(target, { clusterName: ctx.inventory.cluster.name, server: input.server, caCertPem: input.caCertPem, token: input.token, kubeletFiles: files });
       await awaitKubeletBootstrap(target);
+      await awaitNodeRegistered(target, input.server, input.caCertPem, target.spec.nodeName);
     },
   };
 }

@@ -129,7 +129,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function discoverWithToken(endpoint: string, token: BootstrapToken, pins: readonly string[], options: DiscoveryOptions): Promise<Discovered> {
   const server = endpointServer(endpoint);
   const deadline = Date.now() + options.timeoutMs;
-  const retryMs = options.retryMs ?? 5000;
+  const retryMs = options.retryMs ?? 2000;
   let lastProblem: JoinError | undefined;
   let info: ClusterInfo | undefined;
   let jws: string | undefined;

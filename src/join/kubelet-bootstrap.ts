@@ -4,7 +4,9 @@
  * bootstrap turns the token into a client certificate (kubelet.conf). Used by the inventory
  * join (from the workstation) and by `kubestrap join` (on the node).
  */
+import { parse } from 'yaml';
 import { serviceControl } from '../facts/services.js';
+import { ApiClient } from '../kube/api-client.js';
 import { formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
 import { buildKubeconfig, serializeKubeconfig } from '../pki/kubeconfig.js';
 import { applyFiles, planFiles, type DesiredFile } from '../workflow/managed-files.js';
@@ -52,4 +54,25 @@ export async function awaitKubeletBootstrap(target: HostTarget): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
   }
   await target.host.check(`rm -f ${BOOTSTRAP_CONF}`);
+}
+
+/** The kubelet's client credentials after its TLS bootstrap (kubelet.conf points at a rotating PEM). */
+async function kubeletCredentials(target: HostTarget): Promise<string> {
+  const conf = (await target.host.readFiles([KUBELET_CONF])).get(KUBELET_CONF)!.content.toString('utf8');
+  const user = (parse(conf) as { users?: Array<{ user?: Record<string, string> }> }).users?.[0]?.user ?? {};
+  if (user['client-certificate-data']) return Buffer.from(user['client-certificate-data'], 'base64').toString('utf8') + Buffer.from(user['client-key-data'] ?? '', 'base64').toString('utf8');
+  const path = user['client-certificate'] ?? '/var/lib/kubelet/pki/kubelet-client-current.pem';
+  return (await target.host.readFiles([path])).get(path)!.content.toString('utf8');
+}
+
+/** Waits, with the kubelet's own identity, until its Node object exists: the join is visible to the cluster. */
+export async function awaitNodeRegistered(target: HostTarget, server: string, caCertPem: string, nodeName: string): Promise<void> {
+  const pem = await kubeletCredentials(target);
+  const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g) ?? [];
+  const api = ApiClient.direct(server, { ca: caCertPem, cert: blocks.filter((b) => b.includes('CERTIFICATE')).join(''), key: blocks.filter((b) => b.includes('PRIVATE KEY')).join('') });
+  const deadline = Date.now() + BOOTSTRAP_WAIT_MS;
+  while (!(await api.get({ apiVersion: 'v1', kind: 'Node', name: nodeName }))) {
+    if (Date.now() > deadline) throw new Error(`the kubelet has its credentials but registered no Node ${nodeName} within ${BOOTSTRAP_WAIT_MS / 1000} s (journalctl -u kubelet)`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }

@@ -181,9 +181,9 @@ export class Host {
   async readFiles(paths: readonly string[]): Promise<Map<string, RemoteFile | undefined>> {
     const out = new Map<string, RemoteFile | undefined>();
     if (paths.length === 0) return out;
-    // one stat and one cat for all present files, whatever their number
+    // one stat and one cat for all present files, whatever their number; -L: cat follows symlinks, so must stat
     const list = paths.map(quote).join(' ');
-    const script = `set --; for p in ${list}; do if [ -f "$p" ]; then echo P; set -- "$@" "$p"; else echo N; fi; done\nif [ $# -gt 0 ]; then stat -c '%s %a %U:%G' "$@" && cat "$@"; fi`;
+    const script = `set --; for p in ${list}; do if [ -f "$p" ]; then echo P; set -- "$@" "$p"; else echo N; fi; done\nif [ $# -gt 0 ]; then stat -L -c '%s %a %U:%G' "$@" && cat "$@"; fi`;
     const { stdout } = await this.execRaw(script);
     let offset = 0;
     const nextLine = () => {

@@ -24,6 +24,8 @@ import { serveRepo, type ServedRepo } from '../lab/package-repo.js';
 import { e2eScript, ensureE2eRepo, E2E_KUBE_VERSION } from './package-repo.js';
 
 export const IMAGE_REPOSITORY = 'registry.local';
+/** Where the nodes see this checkout (built), read-only: `node ${KUBESTRAP_INSIDE}/bin/kubestrap.js`. */
+export const KUBESTRAP_INSIDE = '/opt/kubestrap';
 export const POD_SUBNET = '10.244.0.0/16';
 export const SERVICE_SUBNET = '10.96.0.0/12';
 const IMAGES_INSIDE = '/var/cache/kubestrap-lab-images';
@@ -110,7 +112,8 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
       rootfs,
       diskPaths: NODE_DISK_PATHS,
       defaultRoute: true,
-      readOnlyBinds: { [IMAGES_INSIDE]: images },
+      // kubestrap itself on every node, for `kubestrap join` run there as an operator would
+      readOnlyBinds: { [IMAGES_INSIDE]: images, [KUBESTRAP_INSIDE]: process.cwd(), '/usr/local/bin/node': process.execPath },
     });
     const started = lab;
     repo = await serveRepo(started, repoRoot);

@@ -119,6 +119,13 @@ describe('files', () => {
     expect((await root.exec('ls -A /etc/kubestrap-test')).stdout.split('\n').filter(Boolean).sort()).toEqual(['key', 'sub']);
   });
 
+  it('reads a file through a symlink whole, next to other files (the kubelet keeps its client certificate behind one)', async () => {
+    await root.exec('mkdir -p /etc/kubestrap-link && printf "%0500d" 7 > /etc/kubestrap-link/target && ln -sf /etc/kubestrap-link/target /etc/kubestrap-link/current && printf after > /etc/kubestrap-link/after');
+    const files = await root.readFiles(['/etc/kubestrap-link/current', '/etc/kubestrap-link/after']);
+    expect(files.get('/etc/kubestrap-link/current')!.content.toString()).toBe('7'.padStart(500, '0'));
+    expect(files.get('/etc/kubestrap-link/after')!.content.toString()).toBe('after');
+  });
+
   it('writes root-owned files as a sudo user and applies an owner', async () => {
     const ops = await openLabHost(lab, lab.hosts[1]!, 'ops');
     try {
