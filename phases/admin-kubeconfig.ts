@@ -8,8 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { serverUrl } from '../src/pki/catalogue.js';
-import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
+import { outsideServer } from '../src/pki/from-inventory.js';
 import { joinCommand } from '../src/join/join-command.js';
 import { isControlPlane, resolveHosts } from '../src/inventory/resolve.js';
 import type { Inventory } from '../src/inventory/schema.js';
@@ -33,7 +32,7 @@ export function clusterFiles(inv: Inventory, server: string): { dir: string; adm
 /** The saved files of the inventory's cluster, for the end of `apply`. */
 export function savedClusterFiles(inv: Inventory): ReturnType<typeof clusterFiles> {
   const first = resolveHosts(inv).find(isControlPlane)!;
-  return clusterFiles(inv, serverUrl(clusterPki(inv), nodePki(first), 'endpoint'));
+  return clusterFiles(inv, outsideServer(inv, first));
 }
 
 /** admin.conf with names of its own (the node's copy names everything "kubernetes"). */
@@ -60,7 +59,7 @@ export const adminKubeconfigPhase: Phase<Payload> = {
   description: "Saves the cluster's admin kubeconfig (own context name) and the current join command under ~/.kubestrap/clusters.",
   selectHosts: onFirstControlPlane,
   async plan(ctx, target) {
-    const server = serverUrl(clusterPki(ctx.inventory), nodePki(target.spec), 'endpoint');
+    const server = outsideServer(ctx.inventory, target.spec);
     const files = clusterFiles(ctx.inventory, server);
     const wanted = await withApi(target, async (api, ca) => {
       const admin = (await target.host.readFiles(['/etc/kubernetes/admin.conf'])).get('/etc/kubernetes/admin.conf')!.content.toString('utf8');

@@ -11,7 +11,7 @@ import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
 import { calicoObjects, loadCalicoManifest } from '../src/kube/calico.js';
 import { metricsServerObjects } from '../src/kube/metrics-server.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
-import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
+import { API_PORT, apiEndpoint, type ResolvedHost, resolveHosts } from '../src/inventory/resolve.js';
 import { flannelObjects } from '../templates/flannel.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
 import { clusterObjects } from '../src/kube/cluster-objects.js';
@@ -20,7 +20,7 @@ import type { Inventory } from '../src/inventory/schema.js';
 import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken, type BootstrapToken } from '../src/pki/bootstrap-token.js';
 import { listTokens } from '../src/kube/tokens.js';
 import { serverUrl } from '../src/pki/catalogue.js';
-import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
+import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { parseVersion, versionTag } from '../src/util/version.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { coreDnsImage, etcdImageTag } from '../templates/versions.js';
@@ -61,7 +61,7 @@ function clusterConfiguration(inv: Inventory, minor: number): Record<string, unk
     apiServer: { ...(c.certificates.certSANs.length ? { certSANs: c.certificates.certSANs } : {}), extraArgs: c.apiServer.extraArgs },
     certificatesDir: '/etc/kubernetes/pki',
     clusterName: c.name,
-    ...(c.controlPlaneEndpoint ? { controlPlaneEndpoint: c.controlPlaneEndpoint } : {}),
+    ...(apiEndpoint(inv) ? { controlPlaneEndpoint: apiEndpoint(inv) } : {}),
     controllerManager: { extraArgs: c.controllerManager.extraArgs },
     dns: {},
     etcd: { local: { dataDir: '/var/lib/etcd', imageTag: etcdImageTag(minor, c.etcd.imageTag), extraArgs: c.etcd.extraArgs } },
@@ -105,7 +105,13 @@ async function cniObjects(inv: Inventory): Promise<KubeObject[]> {
 }
 
 /** Each inventory node's own names and addresses: all a serving certificate may carry. */
-export function nodeIdentities(ctx: PhaseContext): Map<string, { names: string[]; addresses: string[] }> {
+/** What a kubelet serving certificate may name. */
+export interface NodeIdentity {
+  readonly names: readonly string[];
+  readonly addresses: readonly string[];
+}
+
+export function nodeIdentities(ctx: PhaseContext): Map<string, NodeIdentity> {
   return new Map(
     resolveHosts(ctx.inventory).map((h) => {
       const facts = ctx.hosts.find((t) => t.spec.name === h.name)?.facts;
@@ -133,7 +139,7 @@ async function readAdmin(target: HostTarget): Promise<{ admin: string; ca: strin
 export async function withApi<T>(target: HostTarget, use: (api: ApiClient, ca: string) => Promise<T>): Promise<T | undefined> {
   const creds = await readAdmin(target);
   if (!creds) return undefined;
-  const api = await ApiClient.open(target.host, API_BIND_PORT, creds.admin);
+  const api = await ApiClient.open(target.host, API_PORT, creds.admin);
   try {
     return await use(api, creds.ca);
   } finally {
@@ -206,7 +212,7 @@ const SERVING_CSR_WAIT_MS = 90_000;
 const approvalMessage = (node: string) => `kubestrap: the request names only ${node}'s own names and addresses`;
 
 /** Waits for the node's kubelet to ask for its serving certificate, checks the request, approves it. */
-export async function approveWhenAsked(api: ApiClient, node: string, identity: { names: string[]; addresses: string[] } | undefined): Promise<void> {
+export async function approveWhenAsked(api: ApiClient, node: string, identity: NodeIdentity | undefined): Promise<void> {
   const deadline = Date.now() + SERVING_CSR_WAIT_MS;
   for (;;) {
     const all = await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests');
@@ -224,6 +230,11 @@ export async function approveWhenAsked(api: ApiClient, node: string, identity: {
 }
 
 /** Waits for the kubelet to register the node (up to a minute), then adds labels, annotation and taints. */
+/** Labels, taints and annotates a control-plane Node as kubeadm's mark-control-plane does. */
+export function markControlPlane(api: ApiClient, inv: Inventory, nodeName: string): Promise<void> {
+  return markNode(api, nodeName, markings(parseVersion(inv.cluster.kubernetesVersion)!.minor, inv.cluster.containerRuntime.socket));
+}
+
 async function markNode(api: ApiClient, name: string, mark: { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> }): Promise<void> {
   const ref = { apiVersion: 'v1', kind: 'Node', name };
   let node: { spec?: { taints?: Taint[] } } | undefined;

@@ -5,11 +5,11 @@
  * systemd drop-in. Existing material is read back from the node, so a second apply changes
  * nothing and a re-run after a partial failure completes only what is missing.
  */
-import { resolveHosts, isControlPlane, type ResolvedHost } from '../src/inventory/resolve.js';
+import { API_PORT, isControlPlane, type ResolvedHost, resolveHosts } from '../src/inventory/resolve.js';
 import type { Pod } from '../src/kube/objects.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { buildClusterPki, type FileSet } from '../src/pki/cluster-pki.js';
-import { API_BIND_PORT, clusterPki, nodePki } from '../src/pki/from-inventory.js';
+import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { quote } from '../src/transport/quote.js';
 import { parseCidr, nthAddress, type Cidr } from '../src/util/cidr.js';
 import { parseVersion, versionTag } from '../src/util/version.js';
@@ -19,7 +19,7 @@ import { controlPlanePods, manifestYaml, MANIFESTS_DIR, OPTIONAL_CA_DIRS, type C
 import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH, kubeletConfigYaml, kubeletFlagsEnv, type KubeletInput } from '../templates/kubelet.js';
 import { etcdImageTag } from '../templates/versions.js';
 
-const KUBERNETES_DIR = '/etc/kubernetes';
+export const KUBERNETES_DIR = '/etc/kubernetes';
 /** Files of /etc/kubernetes kubestrap's PKI owns: certificates, keys and kubeconfigs. */
 const LIST_PKI = `find ${KUBERNETES_DIR}/pki -type f 2>/dev/null; find ${KUBERNETES_DIR} -maxdepth 1 -name '*.conf' -type f 2>/dev/null`;
 
@@ -57,7 +57,7 @@ export function controlPlaneInput(inv: Inventory, spec: ResolvedHost, presentCaD
     kubernetesVersion: versionTag(version),
     nodeName: node.nodeName,
     advertiseAddress: node.advertiseAddress,
-    bindPort: API_BIND_PORT,
+    bindPort: API_PORT,
     imageRepository: c.imageRepository,
     etcdImageTag: etcdImageTag(version.minor, c.etcd.imageTag),
     clusterName: c.name,
@@ -108,7 +108,7 @@ export function manifestFiles(pods: Record<string, Pod>): DesiredFile[] {
 }
 
 /** Reads the node's current PKI and kubeconfigs (relative to /etc/kubernetes) and its CA dirs. */
-async function readNodeState(target: HostTarget): Promise<{ files: FileSet; caDirs: string[] }> {
+export async function readNodeState(target: HostTarget): Promise<{ files: FileSet; caDirs: string[] }> {
   const listing = await target.host.check(`${LIST_PKI}\n${OPTIONAL_CA_DIRS.map((d) => `[ -d ${quote(d)} ] && echo ${quote(`dir ${d}`)}`).join('\n')}\ntrue`);
   const lines = listing.stdout.split('\n').filter(Boolean);
   const paths = lines.filter((l) => l.startsWith('/'));

@@ -4,16 +4,28 @@
  */
 import type { Change, Phase } from '../src/workflow/phase.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
-import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
+import { isControlPlane, resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
+import type { Inventory } from '../src/inventory/schema.js';
 
 export const BLOCK_BEGIN = '# BEGIN kubestrap: cluster nodes (managed, edits are overwritten)';
 export const BLOCK_END = '# END kubestrap';
 
-export function renderBlock(hosts: readonly ResolvedHost[]): string {
+/** `endpoint`: the node-local API name and the address it stands for on this node. */
+export function renderBlock(hosts: readonly ResolvedHost[], endpoint?: { readonly name: string; readonly address: string }): string {
   const lines = hosts
     .filter((h) => h.advertiseAddress)
     .map((h) => `${h.advertiseAddress}\t${[...new Set([h.nodeName, h.name])].join(' ')}`);
-  return [BLOCK_BEGIN, ...lines, BLOCK_END].join('\n');
+  return [BLOCK_BEGIN, ...lines, ...(endpoint ? [`${endpoint.address}\t${endpoint.name}`] : []), BLOCK_END].join('\n');
+}
+
+/**
+ * In node-local mode the API name means "this node's API server" on a control plane and "the
+ * balancer on loopback" on a worker: each node reaches a live API server without a VIP.
+ */
+function nodeLocalEndpoint(inv: Inventory, host: ResolvedHost): { name: string; address: string } | undefined {
+  const lb = inv.cluster.apiLoadBalancer;
+  if (lb.mode !== 'node-local') return undefined;
+  return { name: lb.domain, address: isControlPlane(host) ? host.advertiseAddress! : '127.0.0.1' };
 }
 
 /** Replaces the managed block in `current`, or appends it. Pure, so it is unit-tested. */
@@ -29,11 +41,12 @@ export const hostsFilePhase: Phase<FilePayload> = {
   name: 'hosts-file',
   title: '/etc/hosts entries for every node',
   description: 'Keeps a managed block in /etc/hosts with the address and name of every cluster node.',
-  selectHosts: (ctx) => (ctx.inventory.preparation.manageEtcHosts ? ctx.hosts : []),
+  // node-local mode relies on the block for the API name
+  selectHosts: (ctx) => (ctx.inventory.preparation.manageEtcHosts || ctx.inventory.cluster.apiLoadBalancer.mode === 'node-local' ? ctx.hosts : []),
   async plan(ctx, target) {
     const current = (await target.host.readFile('/etc/hosts'))?.toString('utf8') ?? '';
     // every node of the inventory, not only the hosts of this run (--hosts, unreachable ones)
-    const block = renderBlock(resolveHosts(ctx.inventory));
+    const block = renderBlock(resolveHosts(ctx.inventory), nodeLocalEndpoint(ctx.inventory, target.spec));
     const changes: Change<FilePayload>[] = await planFiles(target.host, [{ path: '/etc/hosts', content: withBlock(current, block), mode: 0o644 }]);
     return { changes };
   },

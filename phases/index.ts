@@ -1,12 +1,14 @@
 /** The apply workflow: the only place where phase order is decided. */
 import type { Phase } from '../src/workflow/phase.js';
 import { adminKubeconfigPhase } from './admin-kubeconfig.js';
+import { apiLoadBalancerPhase } from './api-load-balancer.js';
 import { clusterObjectsPhase } from './cluster-objects.js';
 import { containerRuntimePhase } from './container-runtime.js';
 import { controlPlanePhase } from './control-plane.js';
 import { firewallPhase } from './firewall.js';
 import { hostnamePhase } from './hostname.js';
 import { hostsFilePhase } from './hosts-file.js';
+import { joinControlPlanesPhase } from './join-control-planes.js';
 import { joinWorkersPhase } from './join-workers.js';
 import { kernelModulesPhase } from './kernel-modules.js';
 import { kernelPhase } from './kernel.js';
@@ -35,6 +37,7 @@ export const preparePhases: readonly Phase[] = [
   firewallPhase as Phase,
   containerRuntimePhase as Phase,
   kubePackagesPhase as Phase,
+  apiLoadBalancerPhase as Phase,
 ];
 
 /** The first control plane (kubeadm init): files, then the kubelet that runs them, then the API. */
@@ -46,8 +49,8 @@ const initPhases: readonly Phase[] = [
   adminKubeconfigPhase as Phase,
 ];
 
-/** The workers (kubeadm join), through the running control plane. */
-const joinPhases: readonly Phase[] = [joinWorkersPhase as Phase];
+/** The other nodes (kubeadm join), through the running control plane: control planes first. */
+const joinPhases: readonly Phase[] = [joinControlPlanesPhase as Phase, joinWorkersPhase as Phase];
 
 export const applyPhases: readonly Phase[] = [...preparePhases, ...initPhases, ...joinPhases];
 

@@ -5,8 +5,8 @@
  * containerd's and the kubelet's configuration, swap, port owners, pod logs and the clock, and
  * names the likely cause instead of just timing out.
  */
+import { API_PORT } from '../src/inventory/resolve.js';
 import { diagnose, evidenceScript, formatDiagnosis, parseEvidence } from '../src/kube/diagnose.js';
-import { API_BIND_PORT } from '../src/pki/from-inventory.js';
 import type { HostTarget, Phase } from '../src/workflow/phase.js';
 import { withApi } from './cluster-objects.js';
 import { onFirstControlPlane } from './control-plane.js';
@@ -49,7 +49,7 @@ export const waitControlPlanePhase: Phase<null> = {
       if (last.ok) return;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    const evidence = parseEvidence((await target.host.exec(evidenceScript(API_BIND_PORT))).stdout);
+    const evidence = parseEvidence((await target.host.exec(evidenceScript(API_PORT))).stdout);
     const findings = diagnose({
       evidence,
       imageRepository: ctx.inventory.cluster.imageRepository,

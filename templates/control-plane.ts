@@ -47,6 +47,8 @@ export interface ControlPlaneInput {
   readonly controllerManager: ComponentSettings;
   readonly scheduler: ComponentSettings;
   readonly etcd: ComponentSettings;
+  /** For a control plane joining a running etcd cluster: every member (itself included), as etcd listed them after the member was added. */
+  readonly etcdInitialCluster?: ReadonlyArray<{ readonly name: string; readonly peerUrl: string }>;
 }
 
 export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
@@ -118,7 +120,8 @@ function etcdPod(input: ControlPlaneInput): Pod {
     'client-cert-auth': 'true',
     'data-dir': ETCD_DATA_DIR,
     'initial-advertise-peer-urls': `https://${adv}:2380`,
-    'initial-cluster': `${input.nodeName}=https://${adv}:2380`,
+    'initial-cluster': input.etcdInitialCluster ? input.etcdInitialCluster.map((m) => `${m.name}=${m.peerUrl}`).join(',') : `${input.nodeName}=https://${adv}:2380`,
+    ...(input.etcdInitialCluster ? { 'initial-cluster-state': 'existing' } : {}),
     'key-file': `${PKI_DIR}/etcd/server.key`,
     'listen-client-urls': `https://127.0.0.1:2379,https://${adv}:2379`,
     'listen-metrics-urls': 'http://127.0.0.1:2381',

@@ -8,6 +8,7 @@ import { buildClusterPki, type Finding } from '../pki/cluster-pki.js';
 import { expirationRows, formatExpiration } from '../pki/expiration.js';
 import { clusterPki, pkiNodes } from '../pki/from-inventory.js';
 import { nodeRoot, readNodeFiles, writeNodeFiles } from '../pki/local-store.js';
+import { certsUploadCommand } from './certs-upload.js';
 import { UsageError } from './errors.js';
 import { addInventoryOption } from './session.js';
 
@@ -116,6 +117,7 @@ export function certsCommand(): Command {
     .addCommand(generateCommand())
     .addCommand(renewCommand())
     .addCommand(checkExpirationCommand())
+    .addCommand(certsUploadCommand())
     .addCommand(
       new Command('certificate-key')
         .description('print a new random key for encrypting the control-plane certificates (upload-certs)')

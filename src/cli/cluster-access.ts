@@ -6,10 +6,9 @@
  */
 import { Command } from 'commander';
 import { parse } from 'yaml';
-import { isControlPlane } from '../inventory/resolve.js';
+import { API_PORT, isControlPlane } from '../inventory/resolve.js';
 import { RunLog } from '../log/run-log.js';
-import { serverUrl } from '../pki/catalogue.js';
-import { API_BIND_PORT, clusterPki, nodePki } from '../pki/from-inventory.js';
+import { outsideServer } from '../pki/from-inventory.js';
 import { ApiClient } from '../kube/api-client.js';
 import { Host } from '../transport/host.js';
 import { LocalChannel } from '../transport/local.js';
@@ -68,8 +67,8 @@ export async function withControlPlane<T>(command: string, options: ClusterAcces
       const connected = await connectTarget(target, session.connect);
       try {
         const admin = await readAdmin(connected.host, ADMIN_CONF);
-        const api = await ApiClient.open(connected.host, API_BIND_PORT, admin);
-        const server = serverUrl(clusterPki(session.loaded.inventory), nodePki(target.host), 'endpoint');
+        const api = await ApiClient.open(connected.host, API_PORT, admin);
+        const server = outsideServer(session.loaded.inventory, target.host);
         try {
           return await use({ api, host: connected.host, server, caCertPem: kubeconfigServer(admin).ca });
         } finally {

@@ -7,14 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { PHASE_GROUPS, preparePhases } from '../../phases/index.js';
-import { joinNodePhase } from '../../phases/join-node.js';
+import { joinControlPlaneNodePhase, joinNodePhase } from '../../phases/join-node.js';
 import { probeFacts } from '../facts/probe.js';
 import { loadInventory } from '../inventory/load.js';
 import { resolveHosts } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import { readClusterSettings, joinInventory } from '../join/cluster-settings.js';
 import { discoverWithFile, discoverWithToken, endpointServer, JoinError, type Discovered } from '../join/discovery.js';
+import { ApiClient } from '../kube/api-client.js';
+import { downloadCerts } from '../kube/upload-certs.js';
 import { RunLog } from '../log/run-log.js';
+import { validateCertificateKey } from '../pki/certificate-key.js';
 import { parseToken, formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
 import { validatePin } from '../pki/ca-pin.js';
 import { Host } from '../transport/host.js';
@@ -35,6 +38,8 @@ interface JoinOptions {
   nodeName?: string;
   criSocket?: string;
   config?: string;
+  controlPlane?: boolean;
+  certificateKey?: string;
   skipPhases?: string;
   ignorePreflightErrors?: string;
   logFile?: string;
@@ -85,6 +90,12 @@ function joinRequest(endpoint: string | undefined, options: JoinOptions): JoinRe
   const seconds = durationSeconds(options.discoveryTimeout);
   if (!(seconds > 0)) problems.push(`--discovery-timeout ${JSON.stringify(options.discoveryTimeout)}: expected a duration like 5m or 30s`);
   if (options.nodeName && (!NODE_NAME.test(options.nodeName) || options.nodeName.length > 253)) problems.push(`--node-name ${JSON.stringify(options.nodeName)}: must be a lower-case DNS subdomain (a-z, 0-9, '-', '.')`);
+  if (options.controlPlane && options.certificateKey === undefined) problems.push('--control-plane needs --certificate-key: the key that decrypts the uploaded certificates (kubestrap certs upload prints it)');
+  if (!options.controlPlane && options.certificateKey !== undefined) problems.push('--certificate-key is only for --control-plane joins');
+  if (options.certificateKey !== undefined) {
+    const problem = validateCertificateKey(options.certificateKey);
+    if (problem) problems.push(`--certificate-key: ${problem}`);
+  }
   if (options.criSocket && !/^unix:\/\/\/\S+$/.test(options.criSocket)) problems.push(`--cri-socket ${JSON.stringify(options.criSocket)}: expected unix:///path/to/socket`);
   if (problems.length) throw new UsageError(problems.join('\n'));
   return { ...(endpoint ? { endpoint } : {}), token: token!, pins: options.discoveryTokenCaCertHash, timeoutMs: seconds * 1000 };
@@ -109,6 +120,7 @@ async function runJoin(endpoint: string | undefined, options: JoinOptions): Prom
   const log = RunLog.forCommand('join', options.logFile);
   log.redactor.add(formatToken(request.token));
   log.redactor.add(request.token.secret);
+  log.redactor.add(options.certificateKey);
   const host = new Host('localhost', new LocalChannel(), { kind: 'root' }, log);
   try {
     const say = (line: string) => {
@@ -120,12 +132,15 @@ async function runJoin(endpoint: string | undefined, options: JoinOptions): Prom
       : await discoverWithToken(request.endpoint!, request.token, request.pins, { timeoutMs: request.timeoutMs, log: say });
     say(`[discovery] ${new URL(discovered.server).host}: cluster-info verified${request.pins.length ? ', CA matches the pinned hash' : ''}`);
     const settings = await readClusterSettings(discovered, request.token);
+    const shared = options.controlPlane ? await downloadCerts(ApiClient.direct(discovered.via, { ca: discovered.caCertPem, token: formatToken(request.token) }), options.certificateKey!) : undefined;
     const facts = await probeFacts(host);
     const nodeName = options.nodeName ?? facts.hostname.toLowerCase();
-    const inventory = await joinInventory(settings, { name: nodeName, address: await sourceAddress(host, discovered.server), role: 'worker', ...(options.criSocket ? { criSocket: options.criSocket } : {}) }, site);
+    const role = options.controlPlane ? 'control-plane' : 'worker';
+    const inventory = await joinInventory(settings, { name: nodeName, address: await sourceAddress(host, discovered.via), role, ...(options.criSocket ? { criSocket: options.criSocket } : {}) }, site);
     const spec = resolveHosts(inventory).find((h) => h.nodeName === nodeName)!;
-    say(`[join] ${nodeName} (${spec.advertiseAddress}) joins ${settings.clusterName}, Kubernetes ${settings.kubernetesVersion}`);
-    const all: Phase[] = [...phases, joinNodePhase({ server: discovered.server, caCertPem: discovered.caCertPem, token: request.token, kubeletConfig: settings.kubeletConfig }) as Phase];
+    say(`[join] ${nodeName} (${spec.advertiseAddress}) joins ${settings.clusterName}, Kubernetes ${settings.kubernetesVersion}, as a ${role}`);
+    const joinPhase = shared ? joinControlPlaneNodePhase({ via: discovered.via, shared, approveOwnServingCertificate: settings.serverTlsBootstrap }) : joinNodePhase({ server: discovered.server, caCertPem: discovered.caCertPem, token: request.token, kubeletConfig: settings.kubeletConfig });
+    const all: Phase[] = [...phases, joinPhase as Phase];
     const result = await runWorkflow(inventory, [{ host: spec }], all, {
       mode: 'apply',
       concurrency: 1,
@@ -137,7 +152,7 @@ async function runJoin(endpoint: string | undefined, options: JoinOptions): Prom
     console.log(formatPlan(result, false));
     console.log(formatSummary(result));
     if (log.path) console.log(`log: ${log.path}`);
-    if (result.ok) console.log(`\nThis node has joined the cluster. See it from the workstation: kubectl get nodes ${nodeName}`);
+    if (result.ok) console.log(`\nThis node has joined the cluster as a ${role}. See it from the workstation: kubectl get nodes ${nodeName}`);
     return result.ok ? 0 : 1;
   } finally {
     await host.close();
@@ -157,6 +172,8 @@ export function joinCommand(): Command {
     .option('--discovery-timeout <duration>', 'how long to keep trying to reach the cluster and find the token', '5m')
     .option('--node-name <name>', 'Kubernetes node name (default: this host name)')
     .option('--cri-socket <unix://path>', 'CRI socket (default: the inventory\'s, else containerd\'s)')
+    .option('--control-plane', 'join as another control plane (stacked etcd member, API server, controller-manager, scheduler)')
+    .option('--certificate-key <hex>', 'with --control-plane: decrypts the certificates uploaded by `kubestrap certs upload`')
     .option('--config <inventory>', "the cluster's inventory file: site settings (package mirror, containerd, preparation) for this node")
     .option('--skip-phases <names>', `phases or groups to skip (${preparePhases.map((p) => p.name).join(', ')}, prepare)`)
     .option('--ignore-preflight-errors <names>', 'preflight checks to report as warnings')

@@ -48,3 +48,15 @@ export function resolveHosts(inv: Inventory): ResolvedHost[] {
 export function isControlPlane(host: { roles: readonly Role[] }): boolean {
   return host.roles.includes('control-plane');
 }
+
+/** Port every API server binds (kubeadm's default) and the node-local balancer listens on. */
+export const API_PORT = 6443;
+
+/**
+ * The API endpoint nodes use (host[:port]): the inventory's controlPlaneEndpoint, or in
+ * node-local mode the balancer's name; undefined means the first control plane's address.
+ */
+export function apiEndpoint(inv: Inventory): string | undefined {
+  const c = inv.cluster;
+  return c.controlPlaneEndpoint ?? (c.apiLoadBalancer.mode === 'node-local' ? `${c.apiLoadBalancer.domain}:${API_PORT}` : undefined);
+}

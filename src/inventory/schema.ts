@@ -171,7 +171,22 @@ const cluster = object(
       { pattern: /^v?\d+\.\d+\.\d+$/, patternHint: 'a version like v1.23.17' },
     ),
     controlPlaneEndpoint: optional(
-      string({ description: 'Stable address of the API (load balancer or VIP), host[:port]. Required with more than one control plane.', example: 'k8s-api.example.com:6443' }),
+      string({ description: 'Stable address of the API (load balancer or VIP), host[:port]. Required with more than one control plane, unless apiLoadBalancer.mode is node-local.', example: 'k8s-api.example.com:6443' }),
+    ),
+    apiLoadBalancer: section(
+      'apiLoadBalancer',
+      {
+        mode: withDefault(
+          oneOf(['none', 'node-local'] as const, {
+            description:
+              'node-local: every worker runs HAProxy (static pod) on 127.0.0.1:6443 in front of all API servers, and the endpoint is a name (apiLoadBalancer.domain) that /etc/hosts points at 127.0.0.1 on workers and at the node itself on control planes. No VIP, no external load balancer; losing a control plane loses no node.',
+          }),
+          'none',
+        ),
+        domain: withDefault(string({ description: 'Name of the API endpoint in node-local mode (in every API server certificate).' }, { pattern: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, patternHint: 'a DNS name' }), 'lb.kubestrap.local'),
+        image: optional(string({ description: 'HAProxy image for node-local mode. Default: docker.io/library/haproxy:2.8 (mirror it through containerRuntime.registryMirrors behind a firewall).', example: 'registry.local/haproxy:2.6' }, { minLength: 1 })),
+      },
+      { description: 'The API endpoint when there is no external load balancer or VIP.' },
     ),
     networking: section(
       'networking',

@@ -130,8 +130,12 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
   if (controlPlanes.length === 0) {
     out.push({ path: ['hosts'], message: 'no host has the control-plane role; at least one is required' });
   }
-  if (controlPlanes.length > 1 && !inv.cluster.controlPlaneEndpoint) {
-    out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `required with ${controlPlanes.length} control planes (a load balancer or VIP in front of all API servers)` });
+  const nodeLocal = inv.cluster.apiLoadBalancer.mode === 'node-local';
+  if (controlPlanes.length > 1 && !inv.cluster.controlPlaneEndpoint && !nodeLocal) {
+    out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `required with ${controlPlanes.length} control planes (a load balancer or VIP in front of all API servers), unless apiLoadBalancer.mode is node-local` });
+  }
+  if (nodeLocal && inv.cluster.controlPlaneEndpoint) {
+    out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `leave it unset with apiLoadBalancer.mode node-local: the endpoint is then ${inv.cluster.apiLoadBalancer.domain}:6443 on every node` });
   }
 }
 

@@ -24,7 +24,13 @@ export interface ClusterSettings {
   readonly dnsDomain?: string;
   /** The cluster's KubeletConfiguration text, written to the node as is. */
   readonly kubeletConfig: string;
+  /** What a joining control plane runs like the others (ClusterConfiguration). */
+  readonly certSANs: readonly string[];
+  readonly extraArgs: { readonly apiServer: Record<string, string>; readonly controllerManager: Record<string, string>; readonly scheduler: Record<string, string>; readonly etcd: Record<string, string> };
+  readonly etcdImageTag?: string;
   readonly cgroupDriver?: 'systemd' | 'cgroupfs';
+  /** The kubelets ask the cluster CA for serving certificates (someone must approve them). */
+  readonly serverTlsBootstrap: boolean;
 }
 
 async function readConfigMap(api: ApiClient, name: string, token: BootstrapToken): Promise<Record<string, string>> {
@@ -39,8 +45,16 @@ async function readConfigMap(api: ApiClient, name: string, token: BootstrapToken
   }
 }
 
+type ExtraArgs = Record<string, string> | Array<{ name: string; value: string }> | undefined;
+
+/** extraArgs as a map: kubeadm's v1beta4 (1.31+) writes them as a list of name/value pairs. */
+function flagMap(args: ExtraArgs): Record<string, string> {
+  if (!args) return {};
+  return Array.isArray(args) ? Object.fromEntries(args.map((a) => [a.name, a.value])) : args;
+}
+
 export async function readClusterSettings(discovered: Discovered, token: BootstrapToken): Promise<ClusterSettings> {
-  const api = ApiClient.direct(discovered.server, { ca: discovered.caCertPem, token: formatToken(token) });
+  const api = ApiClient.direct(discovered.via, { ca: discovered.caCertPem, token: formatToken(token) });
   const kubeadm = await readConfigMap(api, 'kubeadm-config', token);
   const config = (parse(kubeadm.ClusterConfiguration ?? '') ?? {}) as {
     clusterName?: string;
@@ -48,12 +62,16 @@ export async function readClusterSettings(discovered: Discovered, token: Bootstr
     imageRepository?: string;
     controlPlaneEndpoint?: string;
     networking?: { podSubnet?: string; serviceSubnet?: string; dnsDomain?: string };
+    apiServer?: { certSANs?: string[]; extraArgs?: ExtraArgs };
+    controllerManager?: { extraArgs?: ExtraArgs };
+    scheduler?: { extraArgs?: ExtraArgs };
+    etcd?: { local?: { imageTag?: string; extraArgs?: ExtraArgs } };
   };
   const version = config.kubernetesVersion ? parseVersion(config.kubernetesVersion) : undefined;
   if (!version) throw new JoinError(`kube-system/kubeadm-config names no Kubernetes version kubestrap understands (${JSON.stringify(config.kubernetesVersion)})`);
   const kubeletConfig = (await readConfigMap(api, kubeletConfigMapName(version.minor), token)).kubelet;
   if (!kubeletConfig) throw new JoinError(`kube-system/${kubeletConfigMapName(version.minor)} holds no kubelet configuration`);
-  const kubelet = (parse(kubeletConfig) ?? {}) as { cgroupDriver?: 'systemd' | 'cgroupfs' };
+  const kubelet = (parse(kubeletConfig) ?? {}) as { cgroupDriver?: 'systemd' | 'cgroupfs'; serverTLSBootstrap?: boolean };
   return {
     clusterName: config.clusterName ?? 'kubernetes',
     kubernetesVersion: config.kubernetesVersion!,
@@ -64,6 +82,15 @@ export async function readClusterSettings(discovered: Discovered, token: Bootstr
     ...(config.networking?.dnsDomain ? { dnsDomain: config.networking.dnsDomain } : {}),
     kubeletConfig,
     ...(kubelet.cgroupDriver ? { cgroupDriver: kubelet.cgroupDriver } : {}),
+    serverTlsBootstrap: kubelet.serverTLSBootstrap === true,
+    certSANs: config.apiServer?.certSANs ?? [],
+    extraArgs: {
+      apiServer: flagMap(config.apiServer?.extraArgs),
+      controllerManager: flagMap(config.controllerManager?.extraArgs),
+      scheduler: flagMap(config.scheduler?.extraArgs),
+      etcd: flagMap(config.etcd?.local?.extraArgs),
+    },
+    ...(config.etcd?.local?.imageTag ? { etcdImageTag: config.etcd.local.imageTag } : {}),
   };
 }
 
@@ -93,7 +120,7 @@ export async function joinInventory(settings: ClusterSettings, node: JoiningNode
   return {
     ...base,
     // the operator's file names every host; without it, this node is the only one known
-    hosts: [...(site?.hosts.filter((h) => h !== listed) ?? []), self],
+    hosts: listed ? site!.hosts.map((h) => (h === listed ? self : h)) : [...(site?.hosts ?? []), self],
     preparation: site ? base.preparation : { ...base.preparation, setHostname: false, manageEtcHosts: false },
     cluster: {
       ...c,
@@ -103,6 +130,11 @@ export async function joinInventory(settings: ClusterSettings, node: JoiningNode
       ...(settings.controlPlaneEndpoint ? { controlPlaneEndpoint: settings.controlPlaneEndpoint } : {}),
       networking: { ...c.networking, ...(settings.podSubnet ? { podSubnet: settings.podSubnet } : {}), ...(settings.serviceSubnet ? { serviceSubnet: settings.serviceSubnet } : {}), ...(settings.dnsDomain ? { dnsDomain: settings.dnsDomain } : {}) },
       containerRuntime: { ...c.containerRuntime, ...(settings.cgroupDriver ? { cgroupDriver: settings.cgroupDriver } : {}), ...(node.criSocket ? { socket: node.criSocket } : {}) },
+      certificates: { ...c.certificates, certSANs: [...settings.certSANs] },
+      apiServer: { ...c.apiServer, extraArgs: settings.extraArgs.apiServer },
+      controllerManager: { ...c.controllerManager, extraArgs: settings.extraArgs.controllerManager },
+      scheduler: { ...c.scheduler, extraArgs: settings.extraArgs.scheduler },
+      etcd: { ...c.etcd, extraArgs: settings.extraArgs.etcd, ...(settings.etcdImageTag ? { imageTag: settings.etcdImageTag } : {}) },
     },
   };
 }

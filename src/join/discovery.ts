@@ -15,9 +15,14 @@ import { verifyDetached } from '../pki/jws.js';
 export class JoinError extends Error {}
 
 export interface Discovered {
-  /** The API endpoint the cluster publishes (https://host:port). */
+  /** The API endpoint the cluster publishes (https://host:port), written into the node's kubeconfigs. */
   readonly server: string;
   readonly caCertPem: string;
+  /**
+   * Where discovery reached an API server: used while joining, since the published endpoint
+   * may only work once the node is prepared (a node-local balancer's name).
+   */
+  readonly via: string;
 }
 
 export interface DiscoveryOptions {
@@ -108,7 +113,7 @@ function parseClusterInfo(body: string): ClusterInfo {
 }
 
 /** The single cluster of a cluster-info (or discovery-file) kubeconfig. */
-export function kubeconfigCluster(kubeconfig: string, source: string): Discovered {
+export function kubeconfigCluster(kubeconfig: string, source: string): Omit<Discovered, 'via'> {
   let doc: { clusters?: Array<{ cluster?: Record<string, string> }> };
   try {
     doc = parse(kubeconfig) as typeof doc;
@@ -177,7 +182,7 @@ export async function discoverWithToken(endpoint: string, token: BootstrapToken,
   if (again.status !== 200 || parseClusterInfo(again.body).kubeconfig !== info!.kubeconfig) {
     throw new JoinError(`cluster-info changed between the unverified and the verified fetch from ${server}: refusing to continue (retry; if it persists, something rewrites the traffic)`);
   }
-  return discovered;
+  return { ...discovered, via: server };
 }
 
 /** File discovery: the kubeconfig names server and CA; the cluster must answer with that CA. */
@@ -190,7 +195,7 @@ export async function discoverWithFile(kubeconfig: string, file: string, options
     throw tlsProblem(err, discovered.server);
   }
   checkClockSkew(fetched.serverDate, new Date(), options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS, discovered.server);
-  return discovered;
+  return { ...discovered, via: discovered.server };
 }
 
 function tlsProblem(err: unknown, server: string): JoinError {

@@ -6,7 +6,7 @@
 # Cached outside the repository, keyed by Kubernetes version and IMAGES_VERSION (bump it when
 # this file changes). Prints the directory holding the tarballs.
 set -eu
-IMAGES_VERSION=1
+IMAGES_VERSION=2
 K8S=1.20.2
 CACHE=${KUBESTRAP_LAB_CACHE:-/var/cache/kubestrap-lab}
 OUT=$CACHE/images-$K8S-v$IMAGES_VERSION
@@ -107,6 +107,20 @@ for applet in $("$W/busybox.root/bin/busybox" --list); do
 done
 rm -rf "$W/busybox.deb" "$W"/busybox-static_*.deb
 image busybox 1 '["/bin/sh"]'
+
+# haproxy: Debian's, for kubestrap's node-local API load balancer (its two libraries that are
+# not on this machine come from their packages, the rest as ldd finds them here)
+mkdir -p "$W/haproxy.debs" "$W/haproxy.root"
+(cd "$W/haproxy.debs" && apt-get download haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 >&2)
+for deb in "$W"/haproxy.debs/*.deb; do dpkg-deb -x "$deb" "$W/haproxy.root"; done
+LD_LIBRARY_PATH=$W/haproxy.root/usr/lib/x86_64-linux-gnu ldd "$W/haproxy.root/usr/sbin/haproxy" | awk '/=>/ {print $3} /^\t\// {print $1}' | while read -r lib; do
+  case $lib in "$W"/*) continue ;; esac
+  mkdir -p "$W/haproxy.root$(dirname "$lib")"
+  cp -L "$lib" "$W/haproxy.root$lib"
+done
+rm -rf "$W/haproxy.debs" "$W/haproxy.root/usr/share" "$W/haproxy.root/etc/init.d"
+HAPROXY_VERSION=$(LD_LIBRARY_PATH=$W/haproxy.root/usr/lib/x86_64-linux-gnu "$W/haproxy.root/usr/sbin/haproxy" -v 2>/dev/null | sed -n 's/^HAProxy version \([0-9]*\.[0-9]*\).*/\1/p' || true)
+image haproxy "${HAPROXY_VERSION:-2.6}" '["/usr/sbin/haproxy"]'
 
 printf '%s\n' "$ETCD_VERSION" > "$W/etcd-version"
 touch "$W/.ready"

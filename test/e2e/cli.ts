@@ -1,7 +1,7 @@
 /**
- * Manual control of the e2e lab: `up [inventory-out]` starts the Kubernetes node hosts and keeps
- * them (with the lab's pod network configured) until SIGTERM/SIGINT, writing their kubestrap
- * inventory to inventory-out;
+ * Manual control of the e2e lab: `up [inventory-out] [control-planes] [workers]` starts the
+ * Kubernetes node hosts and keeps them (with the lab's pod network configured) until
+ * SIGTERM/SIGINT, writing their kubestrap inventory to inventory-out;
  * `sweep` removes labs left by crashed runs and restores machine-wide settings.
  */
 import { writeFileSync } from 'node:fs';
@@ -10,14 +10,14 @@ import { restoreMachineSysctls, startClusterLab } from './cluster-lab.js';
 import { e2eInventory } from './inventory.js';
 
 async function main(): Promise<void> {
-  const [command, out] = process.argv.slice(2);
+  const [command, out, controlPlanes, workers] = process.argv.slice(2);
   if (command === 'sweep') {
     sweepStaleLabs();
     restoreMachineSysctls();
     return;
   }
   if (command === 'up') {
-    const cluster = await startClusterLab({ withCni: true });
+    const cluster = await startClusterLab({ withCni: true, controlPlanes: Number(controlPlanes ?? 1), workers: Number(workers ?? 2) });
     if (out) writeFileSync(out, e2eInventory(cluster));
     console.log(JSON.stringify({ id: cluster.lab.id, packageMirror: cluster.packageMirror, nodes: cluster.nodes }, null, 2));
     const stop = () => void cluster.stop().then(() => process.exit(0));
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     setInterval(() => undefined, 1 << 30);
     return;
   }
-  console.error('usage: e2e-lab up [inventory-out] | e2e-lab sweep');
+  console.error('usage: e2e-lab up [inventory-out] [control-planes] [workers] | e2e-lab sweep');
   process.exit(2);
 }
 

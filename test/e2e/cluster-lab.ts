@@ -39,7 +39,9 @@ const NODE_DISK_PATHS = ['/var/lib/containerd', '/var/lib/kubelet', '/var/lib/et
 
 export interface ClusterLab {
   readonly lab: Lab;
+  /** The first control plane. */
   readonly controlPlane: LabHost;
+  readonly controlPlanes: readonly LabHost[];
   readonly workers: readonly LabHost[];
   readonly nodes: readonly LabHost[];
   /** The lab package mirror's Kubernetes tree (pkgs.k8s.io layout, unsigned). */
@@ -89,6 +91,8 @@ export function ensureE2eArtifacts(): { images: string; rootfs: string; repo: st
 
 export interface ClusterLabOptions {
   readonly workers?: number;
+  /** cp-1 … cp-N (default 1). */
+  readonly controlPlanes?: number;
   /** Configure the lab's pod network on every node at start (the demo; tests do it themselves). */
   readonly withCni?: boolean;
 }
@@ -96,6 +100,7 @@ export interface ClusterLabOptions {
 export async function startClusterLab(options: ClusterLabOptions = {}): Promise<ClusterLab> {
   const { images, rootfs, repo: repoRoot } = ensureE2eArtifacts();
   const workers = options.workers ?? 2;
+  const controlPlanes = options.controlPlanes ?? 1;
   claimMachineSysctls();
   let lab: Lab | undefined;
   let repo: ServedRepo | undefined;
@@ -106,8 +111,8 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
   };
   try {
     lab = await startLab({
-      hosts: workers + 1,
-      names: ['cp-1', ...Array.from({ length: workers }, (_, i) => `worker-${i + 1}`)],
+      hosts: workers + controlPlanes,
+      names: [...Array.from({ length: controlPlanes }, (_, i) => `cp-${i + 1}`), ...Array.from({ length: workers }, (_, i) => `worker-${i + 1}`)],
       kind: 'systemd',
       rootfs,
       diskPaths: NODE_DISK_PATHS,
@@ -123,19 +128,20 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
         execFileSync('ip', ['-n', node.netns, 'route', 'add', podSubnetOf(other), 'via', other.ip]);
       }
     }
-    // Control planes need every image; workers only what runs on every node.
-    const workerImages = ['pause', 'kube-proxy', 'busybox'];
+    // Control planes need every image; workers what runs on every node (and the node-local API balancer).
+    const workerImages = ['pause', 'kube-proxy', 'busybox', 'haproxy'];
     await Promise.all(
       started.hosts.map(async (node, i) => {
         await started.run(node, waitForCri);
-        const wanted = i === 0 ? ['pause', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'busybox'] : workerImages;
+        const wanted = i < controlPlanes ? ['pause', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'busybox'] : workerImages;
         await started.run(node, wanted.map((name) => `ctr -n k8s.io images import ${IMAGES_INSIDE}/${name}.tar >/dev/null`).join(' && '));
       }),
     );
     const cluster: ClusterLab = {
       lab: started,
       controlPlane: started.hosts[0]!,
-      workers: started.hosts.slice(1),
+      controlPlanes: started.hosts.slice(0, controlPlanes),
+      workers: started.hosts.slice(controlPlanes),
       nodes: started.hosts,
       packageMirror: `${repo.url}/kubernetes`,
       kubernetesVersion: `v${E2E_KUBE_VERSION}`,

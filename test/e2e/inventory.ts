@@ -1,11 +1,11 @@
-/** The e2e lab's inventory: 1 control plane + workers on the lab's Kubernetes nodes. */
+/** The e2e lab's inventory: its control planes and workers, on the lab's Kubernetes nodes. */
 import { stringify } from 'yaml';
 import { labInventoryObject } from '../lab/inventory.js';
 import { IMAGE_REPOSITORY, POD_SUBNET, SERVICE_SUBNET, type ClusterLab } from './cluster-lab.js';
 
 export function e2eInventoryObject(cluster: ClusterLab, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return labInventoryObject(cluster.lab, {
-    controlPlanes: 1,
+    controlPlanes: cluster.controlPlanes.length,
     cluster: {
       kubernetesVersion: cluster.kubernetesVersion,
       networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET },

@@ -1,0 +1,110 @@
+/**
+ * The etcd members of a stacked control plane, through etcd's v3 JSON gateway (POST
+ * /v3/cluster/member/*), authenticated with a client certificate of the etcd CA. Reached
+ * through the SSH connection of a control plane (its loopback client port), like the API, or
+ * directly from a joining control plane.
+ */
+import { request } from 'node:https';
+import type { Host } from '../transport/host.js';
+
+export const ETCD_CLIENT_PORT = 2379;
+
+export interface EtcdMember {
+  readonly id: string;
+  /** Empty for a member added but not started yet. */
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+}
+
+export interface EtcdCredentials {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+interface RawMember {
+  ID?: string;
+  name?: string;
+  peerURLs?: string[];
+  clientURLs?: string[];
+}
+
+const member = (m: RawMember): EtcdMember => ({ id: m.ID ?? '', name: m.name ?? '', peerUrls: m.peerURLs ?? [], clientUrls: m.clientURLs ?? [] });
+
+interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  /** TLS name to check; undefined checks `host` itself (an IP address SAN). */
+  readonly servername?: string;
+  close(): Promise<void>;
+}
+
+export class EtcdClient {
+  private constructor(
+    private readonly endpoint: Endpoint,
+    private readonly credentials: EtcdCredentials,
+  ) {}
+
+  /** etcd on `host` (a control plane), through its SSH connection. */
+  static async open(host: Host, credentials: EtcdCredentials): Promise<EtcdClient> {
+    const forward = await host.forward(ETCD_CLIENT_PORT);
+    // etcd's serving certificate names localhost, not the forwarded port's address
+    return new EtcdClient({ host: '127.0.0.1', port: forward.localPort, servername: 'localhost', close: () => forward.close() }, credentials);
+  }
+
+  /** A member's client URL (https://ip:2379), from a node of the cluster. */
+  static direct(clientUrl: string, credentials: EtcdCredentials): EtcdClient {
+    const url = new URL(clientUrl);
+    return new EtcdClient({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || ETCD_CLIENT_PORT), close: async () => undefined }, credentials);
+  }
+
+  private call(path: string, body: unknown): Promise<unknown> {
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: this.endpoint.host,
+          port: this.endpoint.port,
+          ...(this.endpoint.servername ? { servername: this.endpoint.servername } : {}),
+          method: 'POST',
+          path,
+          ...this.credentials,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          timeout: 15_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 0) >= 300) reject(new Error(`etcd ${path}: HTTP ${res.statusCode} ${text.trim()}`));
+            else resolve(JSON.parse(text));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`etcd ${path} timed out`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  async members(): Promise<EtcdMember[]> {
+    const answer = (await this.call('/v3/cluster/member/list', {})) as { members?: RawMember[] };
+    return (answer.members ?? []).map(member);
+  }
+
+  /** Adds a member by its peer URL; returns the members afterwards (the new one without a name). */
+  async addMember(peerUrl: string): Promise<EtcdMember[]> {
+    const answer = (await this.call('/v3/cluster/member/add', { peerURLs: [peerUrl] })) as { members?: RawMember[] };
+    return (answer.members ?? []).map(member);
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await this.call('/v3/cluster/member/remove', { ID: id });
+  }
+
+  close(): Promise<void> {
+    return this.endpoint.close();
+  }
+}

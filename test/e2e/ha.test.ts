@@ -1,0 +1,119 @@
+/**
+ * Three control planes behind the node-local API load balancer: cp-1 (and the worker) from
+ * `kubestrap apply`; cp-2 joins from its own shell with a certificate key (`kubestrap certs
+ * upload --print-join-command`, then `kubestrap join --control-plane`); cp-3 joins through the
+ * next `kubestrap apply` (the workstation carries the CAs over SSH). etcd then has 3 started
+ * members, every node is Ready, the worker still reaches the API through its balancer with
+ * cp-1's API server stopped, and another apply changes nothing.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Host } from '../../src/transport/host.js';
+import { openLabHost, runCli, tempDir } from '../lab/helpers.js';
+import { IMAGE_REPOSITORY, KUBESTRAP_INSIDE, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { e2eInventory } from './inventory.js';
+import { kubectl, waitForObjects } from './kubectl.js';
+
+let cluster: ClusterLab;
+let inventory: string;
+let kubeconfig = '';
+const work = tempDir('e2e-ha');
+const env = { KUBESTRAP_HOME: join(work, 'home') };
+let shell: Host | undefined;
+
+beforeAll(async () => {
+  cluster = await startClusterLab({ controlPlanes: 3, workers: 1, withCni: true });
+  inventory = join(work, 'inventory.yaml');
+  writeFileSync(inventory, e2eInventory(cluster, { apiLoadBalancer: { mode: 'node-local', image: `${IMAGE_REPOSITORY}/haproxy:2.6` } }));
+});
+
+afterAll(async () => {
+  await shell?.close();
+  await cluster?.stop();
+});
+
+const etcdMembers = async (node: string) =>
+  // the etcd image holds etcd and etcdctl only (no shell); etcdctl 3.4 speaks v3 by default
+  (await kubectl(kubeconfig, ['-n', 'kube-system', 'exec', `etcd-${node}`, '--', 'etcdctl', '--endpoints', 'https://127.0.0.1:2379', '--cacert', '/etc/kubernetes/pki/etcd/ca.crt', '--cert', '/etc/kubernetes/pki/etcd/healthcheck-client.crt', '--key', '/etc/kubernetes/pki/etcd/healthcheck-client.key', 'member', 'list', '-w', 'simple']))
+    .trim()
+    .split('\n')
+    .map((line) => line.split(', '));
+
+async function controlPlanePodsReady(node: string): Promise<void> {
+  // the kubelet creates its mirror pods one by one over its first syncs
+  const pods = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `pod/${c}-${node}`);
+  await waitForObjects(kubeconfig, ['-n', 'kube-system', ...pods], 180_000);
+  await kubectl(kubeconfig, ['-n', 'kube-system', 'wait', '--for=condition=Ready', ...pods, '--timeout=180s'], 200_000);
+}
+
+test('cp-1 and the worker from apply; cp-2 joins from its own shell with a certificate key: etcd has 2 started members', async () => {
+  const up = await runCli(['apply', '-i', inventory, '--hosts', 'cp-1,worker-1'], env);
+  expect(up.code, up.stdout + up.stderr).toBe(0);
+  kubeconfig = /^admin kubeconfig: (\S+)/m.exec(up.stdout)![1]!;
+  const upload = await runCli(['certs', 'upload', '--print-join-command', '-i', inventory], env);
+  expect(upload.code, upload.stderr).toBe(0);
+  const command = upload.stdout.trim();
+  expect(command).toMatch(/^kubestrap join 10\.77\.\d+\.10:6443 --token \S+ --discovery-token-ca-cert-hash sha256:[0-9a-f]{64} --control-plane --certificate-key [0-9a-f]{64}$/);
+  const secret = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'secret', 'kubeadm-certs', '-o', 'json'])) as { data: Record<string, string>; metadata: { ownerReferences: Array<{ kind: string; name: string }> } };
+  expect(Object.keys(secret.data).sort()).toEqual(['ca.crt', 'ca.key', 'etcd-ca.crt', 'etcd-ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'sa.key', 'sa.pub']);
+  expect(secret.metadata.ownerReferences[0]!.name).toMatch(/^bootstrap-token-[a-z0-9]{6}$/);
+
+  const cp2 = cluster.controlPlanes[1]!;
+  await cluster.lab.run(cp2, `cat > /root/cluster.yaml <<'EOF'\n${readFileSync(inventory, 'utf8')}\nEOF`);
+  shell = await openLabHost(cluster.lab, cp2);
+  const joined = await shell.exec(`node ${KUBESTRAP_INSIDE}/bin/kubestrap.js join ${command.replace(/^kubestrap join /, '')} --config /root/cluster.yaml --output plain`, { timeoutMs: 400_000 });
+  expect(joined.code, joined.stdout + joined.stderr).toBe(0);
+  expect(joined.stdout).toContain('This node has joined the cluster as a control-plane');
+  expect(joined.stdout).not.toContain(/--certificate-key (\S+)/.exec(command)![1]!);
+  await controlPlanePodsReady(cp2.name);
+  // exec reaches cp-2's kubelet: the joining control plane approved its own serving certificate
+  const members = await etcdMembers(cp2.name);
+  expect(members.map((m) => [m[2], m[1]]).sort()).toEqual([['cp-1', 'started'], ['cp-2', 'started']]);
+});
+
+test('cp-3 joins through the next apply, the other hosts unchanged: 3 etcd members, 4 nodes Ready', async () => {
+  const report = join(work, 'report.json');
+  const up = await runCli(['apply', '-i', inventory, '--report', report], env);
+  expect(up.code, up.stdout + up.stderr).toBe(0);
+  const hosts = (JSON.parse(readFileSync(report, 'utf8')) as { hosts: Array<{ name: string; changes: Array<{ phase: string; target: string }> }> }).hosts;
+  expect(hosts.find((h) => h.name === 'cp-3')!.changes.some((c) => c.phase === 'join-control-planes')).toBe(true);
+  expect(hosts.find((h) => h.name === 'cp-2')!.changes).toEqual([]);
+  expect(hosts.find((h) => h.name === 'worker-1')!.changes).toEqual([]);
+  expect(hosts.find((h) => h.name === 'cp-1')!.changes).toEqual([]);
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
+  const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string; labels: Record<string, string> } }> };
+  expect(nodes.items.filter((n) => 'node-role.kubernetes.io/control-plane' in n.metadata.labels).map((n) => n.metadata.name).sort()).toEqual(['cp-1', 'cp-2', 'cp-3']);
+  await controlPlanePodsReady('cp-3');
+  for (const cp of cluster.controlPlanes) {
+    expect((await etcdMembers(cp.name)).map((m) => [m[2], m[1]]).sort()).toEqual([['cp-1', 'started'], ['cp-2', 'started'], ['cp-3', 'started']]);
+  }
+  const worker = cluster.workers[0]!;
+  expect(cluster.lab.inside(worker, 'grep lb.kubestrap.local /etc/hosts')).toMatch(/^127\.0\.0\.1\s+lb\.kubestrap\.local/m);
+  expect(cluster.lab.inside(cluster.controlPlanes[2]!, 'grep lb.kubestrap.local /etc/hosts')).toMatch(/^10\.77\.\d+\.12\s+lb\.kubestrap\.local/m);
+  expect(cluster.lab.inside(worker, 'grep server: /etc/kubernetes/kubelet.conf')).toContain('https://lb.kubestrap.local:6443');
+});
+
+test("cp-1's API server stopped: the worker still reaches the API through its node-local balancer", async () => {
+  const [cp1] = cluster.controlPlanes;
+  const worker = cluster.workers[0]!;
+  await cluster.lab.run(cp1!, 'mv /etc/kubernetes/manifests/kube-apiserver.yaml /root/kube-apiserver.yaml');
+  try {
+    // stopped for real: nothing answers on cp-1's API port any more
+    await cluster.lab.run(cp1!, `for i in $(seq 1 60); do curl -sk -m 2 https://127.0.0.1:6443/livez >/dev/null || exit 0; sleep 1; done; echo still answering >&2; exit 1`);
+    const asWorker = (args: string) => cluster.lab.inside(worker, `kubectl --kubeconfig /etc/kubernetes/kubelet.conf ${args}`).trim();
+    for (let i = 0; i < 5; i++) {
+      expect(asWorker('get --raw /livez')).toBe('ok');
+      expect(asWorker(`get node ${worker.name} -o jsonpath={.metadata.name}`)).toBe(worker.name);
+    }
+  } finally {
+    await cluster.lab.run(cp1!, 'mv /root/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml');
+  }
+  await cluster.lab.run(cp1!, 'for i in $(seq 1 120); do curl -sk -m 2 https://127.0.0.1:6443/livez >/dev/null && exit 0; sleep 1; done; exit 1');
+});
+
+test('another apply changes nothing on any node', async () => {
+  const again = await runCli(['apply', '-i', inventory], env);
+  expect(again.code, again.stdout + again.stderr).toBe(0);
+  expect(again.stdout).toContain('Applied: no changes were needed.');
+});
