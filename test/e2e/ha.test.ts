@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Host } from '../../src/transport/host.js';
 import { openLabHost, runCli, tempDir } from '../lab/helpers.js';
+import type { LabHost } from '../lab/lab.js';
 import { IMAGE_REPOSITORY, KUBESTRAP_INSIDE, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { e2eInventory } from './inventory.js';
-import { kubectl, waitForObjects } from './kubectl.js';
+import { kubectl } from './kubectl.js';
 
 let cluster: ClusterLab;
 let inventory: string;
@@ -33,19 +34,17 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const etcdMembers = async (node: string) =>
-  // the etcd image holds etcd and etcdctl only (no shell); etcdctl 3.4 speaks v3 by default
-  (await kubectl(kubeconfig, ['-n', 'kube-system', 'exec', `etcd-${node}`, '--', 'etcdctl', '--endpoints', 'https://127.0.0.1:2379', '--cacert', '/etc/kubernetes/pki/etcd/ca.crt', '--cert', '/etc/kubernetes/pki/etcd/healthcheck-client.crt', '--key', '/etc/kubernetes/pki/etcd/healthcheck-client.key', 'member', 'list', '-w', 'simple']))
-    .trim()
-    .split('\n')
-    .map((line) => line.split(', '));
-
-async function controlPlanePodsReady(node: string): Promise<void> {
-  // the kubelet creates its mirror pods one by one over its first syncs
-  const pods = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `pod/${c}-${node}`);
-  await waitForObjects(kubeconfig, ['-n', 'kube-system', ...pods], 180_000);
-  await kubectl(kubeconfig, ['-n', 'kube-system', 'wait', '--for=condition=Ready', ...pods, '--timeout=180s'], 200_000);
+/** [name, started?] of every etcd member, asked on `node` through etcd's own API (its v3 JSON gateway, curl on the node). */
+function etcdMembers(node: LabHost): Array<[string, boolean]> {
+  const pki = '/etc/kubernetes/pki/etcd';
+  const answer = cluster.lab.inside(node, `curl -s --cacert ${pki}/ca.crt --cert ${pki}/healthcheck-client.crt --key ${pki}/healthcheck-client.key -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list`);
+  const members = (JSON.parse(answer) as { members: Array<{ name?: string; clientURLs?: string[] }> }).members;
+  // a member that has not started has no name and no client URLs yet
+  return members.map((m): [string, boolean] => [m.name ?? '', (m.clientURLs ?? []).length > 0]).sort();
 }
+
+/** The node's own API server answers (what the worker's balancer checks too). */
+const apiServerLive = (node: LabHost) => cluster.lab.inside(node, 'curl -sk -m 5 https://127.0.0.1:6443/livez').trim();
 
 test('cp-1 and the worker from apply; cp-2 joins from its own shell with a certificate key: etcd has 2 started members', async () => {
   const up = await runCli(['apply', '-i', inventory, '--hosts', 'cp-1,worker-1'], env);
@@ -66,10 +65,14 @@ test('cp-1 and the worker from apply; cp-2 joins from its own shell with a certi
   expect(joined.code, joined.stdout + joined.stderr).toBe(0);
   expect(joined.stdout).toContain('This node has joined the cluster as a control-plane');
   expect(joined.stdout).not.toContain(/--certificate-key (\S+)/.exec(command)![1]!);
-  await controlPlanePodsReady(cp2.name);
-  // exec reaches cp-2's kubelet: the joining control plane approved its own serving certificate
-  const members = await etcdMembers(cp2.name);
-  expect(members.map((m) => [m[2], m[1]]).sort()).toEqual([['cp-1', 'started'], ['cp-2', 'started']]);
+  expect(apiServerLive(cp2)).toBe('ok');
+  expect(etcdMembers(cp2)).toEqual([['cp-1', true], ['cp-2', true]]);
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', `node/${cp2.name}`, '--timeout=240s'], 260_000);
+  // the joining control plane approved its own kubelet serving certificate (nobody else was asked to)
+  const csrs = JSON.parse(await kubectl(kubeconfig, ['get', 'csr', '-o', 'json'])) as { items: Array<{ spec: { username: string; signerName: string }; status: { conditions?: Array<{ type: string }> } }> };
+  const serving = csrs.items.filter((c) => c.spec.username === `system:node:${cp2.name}` && c.spec.signerName === 'kubernetes.io/kubelet-serving');
+  expect(serving.length).toBeGreaterThan(0);
+  expect(serving.every((c) => c.status.conditions?.some((k) => k.type === 'Approved'))).toBe(true);
 });
 
 test('cp-3 joins through the next apply, the other hosts unchanged: 3 etcd members, 4 nodes Ready', async () => {
@@ -84,9 +87,9 @@ test('cp-3 joins through the next apply, the other hosts unchanged: 3 etcd membe
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
   const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string; labels: Record<string, string> } }> };
   expect(nodes.items.filter((n) => 'node-role.kubernetes.io/control-plane' in n.metadata.labels).map((n) => n.metadata.name).sort()).toEqual(['cp-1', 'cp-2', 'cp-3']);
-  await controlPlanePodsReady('cp-3');
   for (const cp of cluster.controlPlanes) {
-    expect((await etcdMembers(cp.name)).map((m) => [m[2], m[1]]).sort()).toEqual([['cp-1', 'started'], ['cp-2', 'started'], ['cp-3', 'started']]);
+    expect(apiServerLive(cp)).toBe('ok');
+    expect(etcdMembers(cp)).toEqual([['cp-1', true], ['cp-2', true], ['cp-3', true]]);
   }
   const worker = cluster.workers[0]!;
   expect(cluster.lab.inside(worker, 'grep lb.kubestrap.local /etc/hosts')).toMatch(/^127\.0\.0\.1\s+lb\.kubestrap\.local/m);

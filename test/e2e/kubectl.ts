@@ -9,20 +9,6 @@ export function kubectl(kubeconfig: string, args: readonly string[], timeoutMs =
   });
 }
 
-/** Polls until every object exists (kubectl wait cannot wait for an object to appear against this API server). */
-export async function waitForObjects(kubeconfig: string, args: readonly string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await kubectl(kubeconfig, ['get', ...args, '-o', 'name']);
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
-}
-
 /** stdout whatever the exit code (kubectl auth can-i answers "no" with exit code 1). */
 export function kubectlAnswer(kubeconfig: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve) => {
