@@ -5,12 +5,17 @@ import { loadInventory } from '../inventory/load.js';
 import { CERTIFICATES, KUBECONFIGS } from '../pki/catalogue.js';
 import { generateCertificateKey } from '../pki/certificate-key.js';
 import { buildClusterPki, type Finding } from '../pki/cluster-pki.js';
-import { expirationRows, formatExpiration } from '../pki/expiration.js';
+import { EXPIRATION_FILES, expirationRows, expirationRowsFrom, formatExpiration, KUBELET_CERTIFICATES, type ExpirationRow } from '../pki/expiration.js';
 import { clusterPki, pkiNodes } from '../pki/from-inventory.js';
 import { nodeRoot, readNodeFiles, writeNodeFiles } from '../pki/local-store.js';
 import { certsUploadCommand } from './certs-upload.js';
 import { UsageError } from './errors.js';
-import { addInventoryOption } from './session.js';
+import type { Phase } from '../workflow/phase.js';
+import { formatPlan, formatSummary } from '../workflow/report.js';
+import { adminKubeconfigPhase } from '../../phases/admin-kubeconfig.js';
+import { certsRenewPhase } from '../../phases/certs-renew.js';
+import { runInSession } from './run-phases.js';
+import { addHostOptions, addInventoryOption, type HostOptions } from './session.js';
 
 interface GenerateOptions {
   inventory: string;
@@ -76,34 +81,85 @@ function generateCommand(): Command {
 
 const RENEWABLE = ['all', ...CERTIFICATES.filter((c) => c.ca).map((c) => c.name), ...KUBECONFIGS.map((k) => k.file)];
 
+interface RenewOptions extends HostOptions {
+  out?: string;
+  caFrom?: string;
+}
+
 function renewCommand(): Command {
-  return addInventoryOption(new Command('renew'))
-    .description('re-issue certificates (and kubeconfig client certificates) signed by the existing CAs, with new keys')
+  return addHostOptions(new Command('renew'))
+    .description('re-issue certificates (and kubeconfig client certificates) from the existing CAs: on every control plane of the inventory (restarting what reads them, one control plane at a time, and refreshing the saved admin kubeconfig), or in a certs generate directory (--out)')
     .argument('<name>', `what to renew: ${RENEWABLE.join(', ')}`)
-    .requiredOption('--out <dir>', 'the directory written by certs generate')
-    .addHelpText('after', '\nExamples:\n  kubestrap certs renew apiserver -i cluster.yaml --out ./pki-out\n  kubestrap certs renew all -i cluster.yaml --out ./pki-out')
-    .action(async (name: string, options: GenerateOptions) => {
+    .option('--out <dir>', 'renew in this certs generate directory instead of on the hosts')
+    .addHelpText('after', '\nExamples:\n  kubestrap certs renew all -i cluster.yaml\n  kubestrap certs renew apiserver -i cluster.yaml --out ./pki-out')
+    .action(async (name: string, options: RenewOptions) => {
       if (!RENEWABLE.includes(name)) throw new UsageError(`cannot renew ${JSON.stringify(name)}; choose one of ${RENEWABLE.join(', ')}`);
-      process.exitCode = await generate(options, new Set([name]));
+      if (options.out) {
+        process.exitCode = await generate({ inventory: options.inventory, out: options.out }, new Set([name]));
+        return;
+      }
+      const phases = [certsRenewPhase(new Set([name])) as Phase, adminKubeconfigPhase as Phase];
+      process.exitCode = await runInSession('certs-renew', options, phases, 'apply', options.output, (result, session) => {
+        console.log(formatPlan(result, false));
+        console.log(formatSummary(result));
+        if (session.log.path) console.log(`log: ${session.log.path}`);
+        return result.ok ? 0 : 1;
+      });
     });
 }
 
+interface ExpirationOptions extends Partial<Omit<HostOptions, 'output'>> {
+  dir?: string;
+  output: 'table' | 'json';
+  warnDays: string;
+}
+
+/** A read-only phase: every host's certificates, kubeconfigs and kubelet certificates, read in one round trip. */
+function expirationPhase(rows: ExpirationRow[]): Phase<null> {
+  return {
+    name: 'check-expiration',
+    title: 'certificates read',
+    description: 'reads the certificates, kubeconfigs and kubelet certificates of every host',
+    async plan(_ctx, target) {
+      const paths = [...EXPIRATION_FILES.map((p) => `/etc/kubernetes/${p}`), ...KUBELET_CERTIFICATES.map((k) => k.path)];
+      const files = await target.host.readFiles(paths);
+      const read = (path: string) => files.get(path.startsWith('/') ? path : `/etc/kubernetes/${path}`)?.content.toString('utf8');
+      rows.push(...expirationRowsFrom(target.spec.name, read, new Date()));
+      return { changes: [] };
+    },
+    apply: async () => undefined,
+  };
+}
+
 function checkExpirationCommand(): Command {
-  return new Command('check-expiration')
-    .description('show when every certificate and kubeconfig expires (a certs generate directory, or one node\'s /etc/kubernetes)')
-    .requiredOption('--dir <dir>', 'OUT of certs generate, or an /etc/kubernetes directory')
+  return addHostOptions(new Command('check-expiration'), { inventoryOptional: true, withoutProgress: true })
+    .description("show when every certificate, kubeconfig and kubelet certificate expires, soonest first: of every inventory host (-i), a certs generate directory, or one node's /etc/kubernetes (--dir)")
+    .option('--dir <dir>', 'OUT of certs generate, or an /etc/kubernetes directory (instead of -i)')
     .addOption(new Option('--output <format>', 'table or json').choices(['table', 'json']).default('table'))
     .option('--warn-days <n>', 'flag certificates expiring within this many days', '30')
-    .addHelpText('after', '\nExample:\n  kubestrap certs check-expiration --dir /etc/kubernetes')
-    .action((options: { dir: string; output: 'table' | 'json'; warnDays: string }) => {
+    .addHelpText('after', '\nExamples:\n  kubestrap certs check-expiration -i cluster.yaml\n  kubestrap certs check-expiration --dir /etc/kubernetes --output json')
+    .action(async (options: ExpirationOptions) => {
+      const warnDays = Number(options.warnDays);
+      if (!Number.isInteger(warnDays) || warnDays < 0) throw new UsageError(`--warn-days must be a whole number of days, got ${JSON.stringify(options.warnDays)}`);
+      const print = (rows: readonly ExpirationRow[]) => console.log(options.output === 'json' ? JSON.stringify(rows, null, 2) : formatExpiration(rows, warnDays));
+      if (options.inventory && options.dir) throw new UsageError('give either -i (every host of the inventory) or --dir (a local directory)');
+      if (options.inventory) {
+        const rows: ExpirationRow[] = [];
+        process.exitCode = await runInSession('check-expiration', { ...(options as Omit<HostOptions, 'output'>), output: 'silent' }, [expirationPhase(rows) as Phase], 'plan', 'silent', (result) => {
+          print(rows);
+          const failed = result.outcomes.filter((o) => o.status !== 'ok');
+          for (const o of failed) console.error(`${o.name}: not read (${o.error})`);
+          return failed.length ? 1 : 0;
+        });
+        return;
+      }
+      if (!options.dir) throw new UsageError('give -i FILE (every host of the inventory) or --dir DIR');
       if (!existsSync(options.dir)) throw new UsageError(`${options.dir}: no such directory`);
       const roots = existsSync(join(options.dir, 'pki'))
         ? [{ node: '', root: options.dir }]
-        : readdirNodes(options.dir).map((node) => ({ node, root: nodeRoot(options.dir, node) }));
+        : readdirNodes(options.dir).map((node) => ({ node, root: nodeRoot(options.dir!, node) }));
       if (roots.length === 0) throw new UsageError(`${options.dir}: no pki directory found`);
-      const rows = roots.flatMap(({ node, root }) => expirationRows(node, root, new Date()));
-      if (options.output === 'json') console.log(JSON.stringify(rows, null, 2));
-      else console.log(formatExpiration(rows, Number(options.warnDays)));
+      print(roots.flatMap(({ node, root }) => expirationRows(node, root, new Date())));
     });
 }
 

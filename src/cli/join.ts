@@ -179,7 +179,7 @@ export function joinCommand(): Command {
     .option('--ignore-preflight-errors <names>', 'preflight checks to report as warnings')
     .option('--log-file <file>', 'where to write the run log')
     .addOption(new Option('--output <style>', 'progress display').choices(['auto', 'plain', 'silent']).default('auto'))
-    .addHelpText('after', '\nExample (printed by `kubestrap token create --print-join-command`):\n  kubestrap join 10.0.0.10:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:…')
+    .addHelpText('after', '\nExample:\n  kubestrap join 10.0.0.10:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:…\n  (`kubestrap token create --print-join-command` prints this command; `certs upload --print-join-command` the control-plane one)')
     .action(async (endpoint: string | undefined, options: JoinOptions) => {
       process.exitCode = await runJoin(endpoint, options);
     });

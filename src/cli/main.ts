@@ -6,6 +6,7 @@ import { PhaseSelectionError } from '../workflow/runner.js';
 import { applyCommand } from './apply.js';
 import { certsCommand } from './certs.js';
 import { renderCommand } from './render.js';
+import { resetCommand } from './reset.js';
 import { UsageError } from './errors.js';
 import { execCommand } from './exec.js';
 import { factsCommand } from './facts.js';
@@ -23,7 +24,7 @@ export function program(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand(), renderCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand(), renderCommand()]) {
     root.addCommand(cmd);
   }
   // errors are turned into exit codes by main(), at every level of subcommand

@@ -30,14 +30,16 @@ export function addInventoryOption(cmd: Command): Command {
   return cmd.requiredOption('-i, --inventory <file>', 'inventory file (YAML, kind: Cluster)');
 }
 
-export function addHostOptions(cmd: Command): Command {
-  return addInventoryOption(cmd)
+/** `inventoryOptional`: -i is one of several sources; `withoutProgress`: the command prints a report, not progress (its own --output). */
+export function addHostOptions(cmd: Command, options: { inventoryOptional?: boolean; withoutProgress?: boolean } = {}): Command {
+  const withHosts = (options.inventoryOptional ? cmd.option('-i, --inventory <file>', 'inventory file (YAML, kind: Cluster)') : addInventoryOption(cmd))
     .option('--hosts <names>', 'only these hosts (comma-separated names)')
     .option('--concurrency <n>', 'hosts worked on at once', '20')
     .option('--accept-new-host-keys', 'record unknown host keys in the known_hosts file instead of refusing them (changed keys are always refused)')
     .option('--known-hosts <file>', 'known_hosts file (default: hostDefaults.knownHostsFile)')
-    .option('--log-file <file>', 'where to write the run log (default: ~/.kubestrap/logs/<time>-<command>.log)')
-    .addOption(new Option('--output <style>', 'progress display: auto (tree on a terminal, lines otherwise), plain, silent').choices(['auto', 'plain', 'silent']).default('auto'));
+    .option('--log-file <file>', 'where to write the run log (default: ~/.kubestrap/logs/<time>-<command>.log)');
+  if (options.withoutProgress) return withHosts;
+  return withHosts.addOption(new Option('--output <style>', 'progress display: auto (tree on a terminal, lines otherwise), plain, silent').choices(['auto', 'plain', 'silent']).default('auto'));
 }
 
 export interface Session {

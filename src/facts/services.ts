@@ -11,18 +11,22 @@ export interface ServiceControl {
   status(name: string): string;
   enableNow(name: string): string;
   restart(name: string): string;
+  /** Stops the service and keeps it from starting at boot (reset). */
+  disableNow(name: string): string;
 }
 
 const systemd: ServiceControl = {
   status: (n) => `systemctl is-enabled ${quote(n)} 2>/dev/null | sed 's/^/enabled /'; systemctl is-active ${quote(n)} 2>/dev/null | sed 's/^/active /'`,
   enableNow: (n) => `systemctl daemon-reload && systemctl enable --now ${quote(n)}`,
   restart: (n) => `systemctl restart ${quote(n)}`,
+  disableNow: (n) => `systemctl disable --now ${quote(n)}`,
 };
 
 const openrc: ServiceControl = {
   status: (n) => `rc-update show default 2>/dev/null | grep -qw ${quote(n)} && echo "enabled enabled" || echo "enabled disabled"; rc-service ${quote(n)} status >/dev/null 2>&1 && echo "active active" || echo "active inactive"`,
   enableNow: (n) => `rc-update add ${quote(n)} default && rc-service ${quote(n)} start`,
   restart: (n) => `rc-service ${quote(n)} restart`,
+  disableNow: (n) => `rc-service ${quote(n)} stop; rc-update del ${quote(n)} default`,
 };
 
 export function serviceControl(init: InitSystem): ServiceControl | undefined {

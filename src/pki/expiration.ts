@@ -21,9 +21,19 @@ function row(node: string, name: string, kind: ExpirationRow['kind'], certPem: s
   return { node, name, kind, expires: facts.notAfter.toISOString(), residualDays: Math.floor((facts.notAfter.getTime() - now.getTime()) / DAY_MS), authority };
 }
 
-export function expirationRows(node: string, root: string, now: Date): ExpirationRow[] {
+/** Files a node's rows are read from, relative to /etc/kubernetes (kubeconfigs and pki/). */
+export const EXPIRATION_FILES: readonly string[] = [...KUBECONFIGS.map((k) => k.file), ...CERTIFICATES.map((c) => `pki/${c.file}.crt`)];
+
+/** The kubelet's own certificates (absolute paths): its rotating client certificate and its serving certificate. */
+export const KUBELET_CERTIFICATES: ReadonlyArray<{ readonly name: string; readonly path: string; readonly authority: string }> = [
+  { name: 'kubelet client (rotating)', path: '/var/lib/kubelet/pki/kubelet-client-current.pem', authority: 'ca' },
+  { name: 'kubelet serving', path: '/var/lib/kubelet/pki/kubelet-server-current.pem', authority: 'ca' },
+  { name: 'kubelet serving (self-signed)', path: '/var/lib/kubelet/pki/kubelet.crt', authority: 'self' },
+];
+
+/** Rows of one node; `read` gives a file's text by its path relative to /etc/kubernetes, or by absolute path. */
+export function expirationRowsFrom(node: string, read: (path: string) => string | undefined, now: Date): ExpirationRow[] {
   const rows: ExpirationRow[] = [];
-  const read = (path: string) => (existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : undefined);
   for (const k of KUBECONFIGS) {
     const text = read(k.file);
     const certPem = text ? currentCredentials(parseKubeconfig(text)).certPem : undefined;
@@ -35,7 +45,15 @@ export function expirationRows(node: string, root: string, now: Date): Expiratio
     if (spec.ca) rows.push(row(node, spec.name, 'certificate', certPem, spec.ca, now));
     else rows.push(row(node, spec.name, 'ca', certPem, '', now));
   }
+  for (const k of KUBELET_CERTIFICATES) {
+    const pem = read(k.path);
+    if (pem) rows.push(row(node, k.name, 'certificate', pem, k.authority, now));
+  }
   return rows;
+}
+
+export function expirationRows(node: string, root: string, now: Date): ExpirationRow[] {
+  return expirationRowsFrom(node, (path) => (!path.startsWith('/') && existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : undefined), now);
 }
 
 function human(days: number): string {
@@ -52,8 +70,9 @@ export function formatExpiration(rows: readonly ExpirationRow[], warnDays: numbe
     return all.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd()).join('\n');
   };
   const mark = (r: ExpirationRow) => (r.residualDays < warnDays ? ' !' : '');
-  const leaves = rows.filter((r) => r.kind !== 'ca').map((r) => [...(withNode ? [r.node] : []), r.name, r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'), `${human(r.residualDays)}${mark(r)}`, r.authority, 'no']);
-  const cas = rows.filter((r) => r.kind === 'ca').map((r) => [...(withNode ? [r.node] : []), r.name, r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'), `${human(r.residualDays)}${mark(r)}`, 'no']);
+  const byExpiry = [...rows].sort((a, b) => a.expires.localeCompare(b.expires) || a.node.localeCompare(b.node) || a.name.localeCompare(b.name));
+  const leaves = byExpiry.filter((r) => r.kind !== 'ca').map((r) => [...(withNode ? [r.node] : []), r.name, r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'), `${human(r.residualDays)}${mark(r)}`, r.authority, 'no']);
+  const cas = byExpiry.filter((r) => r.kind === 'ca').map((r) => [...(withNode ? [r.node] : []), r.name, r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'), `${human(r.residualDays)}${mark(r)}`, 'no']);
   const node = withNode ? ['NODE'] : [];
   const out = [
     table([...node, 'CERTIFICATE', 'EXPIRES', 'RESIDUAL TIME', 'CERTIFICATE AUTHORITY', 'EXTERNALLY MANAGED'], leaves),

@@ -26,8 +26,13 @@ let shell: Host | undefined;
 beforeAll(async () => {
   cluster = await startClusterLab({ controlPlanes: 3, workers: 1, withCni: true });
   inventory = join(work, 'inventory.yaml');
-  writeFileSync(inventory, e2eInventory(cluster, { apiLoadBalancer: { mode: 'node-local', image: `${IMAGE_REPOSITORY}/haproxy:2.6` } }));
+  writeInventory('2h');
 });
+
+/** The HA inventory; leaf certificates valid `validity` (2 h at first, so that they show as expiring). */
+function writeInventory(validity: string): void {
+  writeFileSync(inventory, e2eInventory(cluster, { apiLoadBalancer: { mode: 'node-local', image: `${IMAGE_REPOSITORY}/haproxy:2.6` }, certificates: { validity } }));
+}
 
 afterAll(async () => {
   await shell?.close();
@@ -113,6 +118,54 @@ test("cp-1's API server stopped: the worker still reaches the API through its no
     await cluster.lab.run(cp1!, 'mv /root/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml');
   }
   await cluster.lab.run(cp1!, 'for i in $(seq 1 120); do curl -sk -m 2 https://127.0.0.1:6443/livez >/dev/null && exit 0; sleep 1; done; exit 1');
+});
+
+type Row = { node: string; name: string; kind: string; residualDays: number };
+
+async function expiration(): Promise<Row[]> {
+  const check = await runCli(['certs', 'check-expiration', '-i', inventory, '--output', 'json'], env);
+  expect(check.code, check.stderr).toBe(0);
+  return JSON.parse(check.stdout) as Row[];
+}
+
+test('certificates issued for 2 h show as expiring on every control plane; certs renew all gives them a year, one control plane at a time, while the API answers throughout', async () => {
+  const before = await expiration();
+  for (const cp of cluster.controlPlanes) {
+    expect(before.find((r) => r.node === cp.name && r.name === 'apiserver')!.residualDays).toBe(0);
+    expect(before.find((r) => r.node === cp.name && r.name === 'admin.conf')!.residualDays).toBe(0);
+    expect(before.find((r) => r.node === cp.name && r.name === 'ca')!.residualDays).toBeGreaterThan(3000);
+  }
+  // workers have no control-plane certificates, but their kubelet's (rotated by the cluster: a year)
+  expect(before.filter((r) => r.node === 'worker-1').map((r) => r.name)).toContain('kubelet client (rotating)');
+  const table = await runCli(['certs', 'check-expiration', '-i', inventory], env);
+  expect(table.stdout).toMatch(/! \d+ expire within 30 days: renew with kubestrap certs renew/);
+
+  writeInventory('8760h');
+  const worker = cluster.workers[0]!;
+  let polls = 0;
+  const failures: string[] = [];
+  let renewing = true;
+  const poller = (async () => {
+    while (renewing) {
+      polls++;
+      await cluster.lab.run(worker, 'kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /livez').catch((err: Error) => failures.push(err.message));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  const renew = await runCli(['certs', 'renew', 'all', '-i', inventory, '--output', 'plain'], env);
+  renewing = false;
+  await poller;
+  expect(renew.code, renew.stdout + renew.stderr).toBe(0);
+  expect(polls).toBeGreaterThan(10);
+  expect(failures).toEqual([]);
+  const after = await expiration();
+  for (const cp of cluster.controlPlanes) {
+    for (const name of ['apiserver', 'apiserver-kubelet-client', 'etcd-server', 'etcd-peer', 'front-proxy-client', 'admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf']) {
+      expect(after.find((r) => r.node === cp.name && r.name === name)!.residualDays, `${cp.name} ${name}`).toBeGreaterThanOrEqual(364);
+    }
+  }
+  // the workstation's admin kubeconfig was refreshed with the renewed client certificate
+  expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim().split('\n')).toHaveLength(4);
 });
 
 test('another apply changes nothing on any node', async () => {

@@ -1,0 +1,77 @@
+/**
+ * certs-renew (`kubestrap certs renew NAME|all -i FILE`, not part of apply): re-issues the named
+ * certificates and kubeconfig client certificates on every control plane from its CAs, then
+ * restarts what reads them — one control plane at a time, each back (its API server's /livez)
+ * before the next, so a cluster with several control planes keeps answering throughout.
+ */
+import { isControlPlane, API_PORT } from '../src/inventory/resolve.js';
+import { ApiClient } from '../src/kube/api-client.js';
+import { buildClusterPki } from '../src/pki/cluster-pki.js';
+import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
+import { quote } from '../src/transport/quote.js';
+import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
+import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
+import { KUBERNETES_DIR, readNodeState } from './control-plane.js';
+
+const RESTART_WAIT_MS = 180_000;
+
+/** Which static pod (or the kubelet) reads a file of /etc/kubernetes. */
+export function readerOf(path: string): 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubelet' | undefined {
+  const file = path.slice(KUBERNETES_DIR.length + 1);
+  if (file.startsWith('pki/etcd/')) return 'etcd';
+  if (file.startsWith('pki/')) return 'kube-apiserver';
+  if (file === 'controller-manager.conf') return 'kube-controller-manager';
+  if (file === 'scheduler.conf') return 'kube-scheduler';
+  if (file === 'kubelet.conf') return 'kubelet';
+  return undefined;
+}
+
+/** Stops a static pod's container; the kubelet starts it again, reading the new files. */
+const restartContainer = (name: string) =>
+  `for c in $(ctr -n k8s.io containers ls -q ${quote(`labels."io.kubernetes.container.name"==${name}`)}); do ctr -n k8s.io tasks kill -s SIGTERM "$c" >/dev/null 2>&1; done; true`;
+
+let queue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const run = queue.then(work, work);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function restartAndWait(target: HostTarget, changes: readonly Change<FilePayload>[]): Promise<void> {
+  await applyFiles(target.host, changes);
+  const readers = new Set(changes.map((c) => readerOf(c.payload.file.path)).filter((r) => r !== undefined));
+  const containers = (['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const).filter((c) => readers.has(c));
+  if (containers.length) await target.host.check(containers.map(restartContainer).join('\n'));
+  if (readers.has('kubelet')) await target.host.check('systemctl restart kubelet');
+  const admin = (await target.host.readFiles([`${KUBERNETES_DIR}/admin.conf`])).get(`${KUBERNETES_DIR}/admin.conf`)!.content.toString('utf8');
+  const api = await ApiClient.open(target.host, API_PORT, admin);
+  try {
+    const deadline = Date.now() + RESTART_WAIT_MS;
+    // the old API server may still answer for a moment: wait until it went and the new one answers
+    await new Promise((r) => setTimeout(r, 3000));
+    while ((await api.request('GET', '/livez').catch(() => ({ status: 0 }))).status !== 200) {
+      if (Date.now() > deadline) throw new Error(`${target.spec.name}'s API server did not come back within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  } finally {
+    await api.close();
+  }
+}
+
+export function certsRenewPhase(names: ReadonlySet<string>): Phase<FilePayload> {
+  return {
+    name: 'certs-renew',
+    title: 'certificates renewed on the control planes (one at a time)',
+    description: 'Re-issues the named certificates and kubeconfigs from the existing CAs and restarts the components that read them, one control plane at a time.',
+    selectHosts: (ctx) => ctx.hosts.filter((h) => isControlPlane(h.spec)),
+    async plan(ctx, target) {
+      const { files } = await readNodeState(target);
+      if (!files.has('pki/ca.key')) throw new Error(`${target.spec.name} has no cluster CA (pki/ca.key): is it set up?`);
+      const self = nodePki(target.spec);
+      const pki = await buildClusterPki(clusterPki(ctx.inventory), [{ node: self, controlPlane: true }], new Map([[self.nodeName, files]]), { renew: names });
+      const writes = (pki.writes.get(self.nodeName) ?? []).map((f) => ({ path: `${KUBERNETES_DIR}/${f.path}`, content: f.content, mode: f.mode, secret: f.mode === 0o600 }));
+      return { changes: await planFiles(target.host, writes) };
+    },
+    apply: (_ctx, target, changes) => oneAtATime(() => restartAndWait(target, changes)),
+  };
+}

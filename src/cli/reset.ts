@@ -1,0 +1,51 @@
+/**
+ * `kubestrap reset`: Kubernetes removed from the inventory's hosts (or --hosts), like
+ * `kubeadm reset` plus what it leaves behind (CNI configuration and interfaces, kube-proxy and
+ * CNI rules). Destructive, so it asks first (or takes --yes); --dry-run shows what would go.
+ */
+import { Command } from 'commander';
+import enquirer from 'enquirer';
+import { resetPhase } from '../../phases/reset.js';
+import { loadInventory } from '../inventory/load.js';
+import { resolveHosts } from '../inventory/resolve.js';
+import type { Phase } from '../workflow/phase.js';
+import { formatPlan, formatSummary } from '../workflow/report.js';
+import { UsageError } from './errors.js';
+import { runInSession } from './run-phases.js';
+import { addHostOptions, type HostOptions } from './session.js';
+
+interface ResetOptions extends HostOptions {
+  yes?: boolean;
+  dryRun?: boolean;
+}
+
+async function confirmed(hosts: readonly string[], options: ResetOptions): Promise<boolean> {
+  if (options.yes || options.dryRun) return true;
+  if (!process.stdin.isTTY) throw new UsageError('reset removes Kubernetes from the hosts: pass --yes to confirm (no terminal to ask on)');
+  const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: false, message: `Remove Kubernetes (etcd data included) from ${hosts.join(', ')}?` });
+  return answer.ok;
+}
+
+export function resetCommand(): Command {
+  return addHostOptions(new Command('reset'))
+    .description('remove Kubernetes from hosts: etcd member, kubelet, containers, state, CNI configuration and interfaces, kube-proxy/CNI rules (host preparation stays)')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--dry-run', 'show what would be removed, change nothing')
+    .addHelpText('after', '\nExamples:\n  kubestrap reset -i cluster.yaml --hosts worker-3 --dry-run\n  kubestrap reset -i cluster.yaml --yes')
+    .action(async (options: ResetOptions) => {
+      const { inventory } = await loadInventory(options.inventory);
+      const names = options.hosts ? options.hosts.split(',').map((s) => s.trim()) : resolveHosts(inventory).map((h) => h.name);
+      if (!(await confirmed(names, options))) {
+        console.error('nothing was changed');
+        process.exitCode = 1;
+        return;
+      }
+      const mode = options.dryRun ? 'plan' : 'apply';
+      process.exitCode = await runInSession('reset', options, [resetPhase as Phase], mode, options.output, (result, session) => {
+        console.log(formatPlan(result, false));
+        console.log(formatSummary(result));
+        if (session.log.path) console.log(`log: ${session.log.path}`);
+        return result.ok ? 0 : 1;
+      });
+    });
+}

@@ -1,0 +1,99 @@
+/**
+ * `kubestrap reset` on a real cluster: --dry-run lists what would go and changes nothing; without
+ * a terminal it refuses unless --yes; the reset leaves no trace of Kubernetes on any host
+ * (files, kubelet state and mounts, etcd data, containers, CNI configuration and interfaces,
+ * kube-proxy and CNI rules; the kubelet stopped and disabled), a second reset has nothing to
+ * do, and a re-apply gives a Ready cluster again.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { runCli, tempDir } from '../lab/helpers.js';
+import type { LabHost } from '../lab/lab.js';
+import { installLabCni, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { e2eInventory } from './inventory.js';
+import { kubectl } from './kubectl.js';
+
+let cluster: ClusterLab;
+let inventory: string;
+const work = tempDir('e2e-reset');
+const env = { KUBESTRAP_HOME: join(work, 'home') };
+
+beforeAll(async () => {
+  cluster = await startClusterLab({ workers: 1, withCni: true });
+  inventory = join(work, 'inventory.yaml');
+  writeFileSync(inventory, e2eInventory(cluster));
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+async function upAndReady(): Promise<string> {
+  const up = await runCli(['apply', '-i', inventory], env);
+  expect(up.code, up.stdout + up.stderr).toBe(0);
+  const kubeconfig = /^admin kubeconfig: (\S+)/m.exec(up.stdout)![1]!;
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
+  return kubeconfig;
+}
+
+/** Everything of Kubernetes a node could still hold, listed from its own shell. */
+function traces(node: LabHost): Record<string, string> {
+  const sh = (cmd: string) => cluster.lab.inside(node, `${cmd} 2>/dev/null; true`).trim();
+  return {
+    '/etc/kubernetes': sh('find /etc/kubernetes -mindepth 1 | sort'),
+    '/var/lib/kubelet': sh('ls -A /var/lib/kubelet'),
+    '/var/lib/etcd': sh('ls -d /var/lib/etcd'),
+    '/etc/cni/net.d': sh('ls -A /etc/cni/net.d'),
+    '/var/lib/cni': sh('ls -d /var/lib/cni'),
+    mounts: sh("grep ' /var/lib/kubelet' /proc/mounts"),
+    containers: sh('ctr -n k8s.io containers ls -q'),
+    netns: sh('ip netns list'),
+    interfaces: sh("ip -o link show | awk -F': ' '{print $2}' | grep -E '^(cni0|flannel|kube-ipvs0|cali|tunl0|veth)'"),
+    rules: sh("iptables-save | grep -E 'KUBE-|CNI-|FLANNEL'"),
+    kubelet: sh('systemctl is-active kubelet; systemctl is-enabled kubelet'),
+  };
+}
+
+test('reset --dry-run lists what would go and changes nothing; without a terminal, reset needs --yes', async () => {
+  const kubeconfig = await upAndReady();
+  const dry = await runCli(['reset', '-i', inventory, '--dry-run', '--output', 'plain'], env);
+  expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+  expect(dry.stdout).toMatch(/cp-1:[\s\S]*\/var\/lib\/etcd: remove/);
+  expect(dry.stdout).toMatch(/service kubelet: stop and disable/);
+  expect(dry.stdout).toMatch(/iptables: remove \d+ rules/);
+  const refused = await runCli(['reset', '-i', inventory], env);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('pass --yes to confirm');
+  expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim().split('\n')).toHaveLength(2);
+});
+
+test('reset --yes leaves no trace of Kubernetes on any host; a second reset has nothing to do', async () => {
+  const reset = await runCli(['reset', '-i', inventory, '--yes', '--output', 'plain'], env);
+  expect(reset.code, reset.stdout + reset.stderr).toBe(0);
+  for (const node of cluster.nodes) {
+    expect(traces(node)).toEqual({
+      // kubeadm's layout keeps the (empty) manifests directory
+      '/etc/kubernetes': '/etc/kubernetes/manifests',
+      '/var/lib/kubelet': '',
+      '/var/lib/etcd': '',
+      '/etc/cni/net.d': '',
+      '/var/lib/cni': '',
+      mounts: '',
+      containers: '',
+      netns: '',
+      interfaces: '',
+      rules: '',
+      kubelet: 'inactive\ndisabled',
+    });
+  }
+  const again = await runCli(['reset', '-i', inventory, '--yes'], env);
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain('Applied: no changes were needed.');
+});
+
+test('after a reset, apply brings a Ready cluster up again', async () => {
+  // the pod network's configuration comes back with its add-on; the lab's stands in for it
+  await installLabCni(cluster);
+  await upAndReady();
+});
