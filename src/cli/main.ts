@@ -6,8 +6,10 @@ import { PhaseSelectionError } from '../workflow/runner.js';
 import { applyCommand } from './apply.js';
 import { certsCommand } from './certs.js';
 import { renderCommand } from './render.js';
+import { removeNodeCommand } from './remove-node.js';
 import { resetCommand } from './reset.js';
 import { UsageError } from './errors.js';
+import { etcdCommand } from './etcd.js';
 import { execCommand } from './exec.js';
 import { factsCommand } from './facts.js';
 import { initCommand } from './init.js';
@@ -24,7 +26,7 @@ export function program(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), factsCommand(), execCommand(), certsCommand(), tokenCommand(), schemaCommand(), renderCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), factsCommand(), execCommand(), certsCommand(), etcdCommand(), tokenCommand(), schemaCommand(), renderCommand()]) {
     root.addCommand(cmd);
   }
   // errors are turned into exit codes by main(), at every level of subcommand

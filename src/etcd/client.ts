@@ -60,6 +60,10 @@ export class EtcdClient {
   }
 
   private call(path: string, body: unknown): Promise<unknown> {
+    return this.post(path, body).then((text) => JSON.parse(text) as unknown);
+  }
+
+  private post(path: string, body: unknown, timeoutMs = 15_000): Promise<string> {
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = request(
@@ -71,15 +75,15 @@ export class EtcdClient {
           path,
           ...this.credentials,
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          timeout: 15_000,
+          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 0) >= 300) reject(new Error(`etcd ${path}: HTTP ${res.statusCode} ${text.trim()}`));
-            else resolve(JSON.parse(text));
+            if ((res.statusCode ?? 0) >= 300) reject(new Error(`etcd ${path}: HTTP ${res.statusCode} ${text.trim().slice(0, 300)}`));
+            else resolve(text);
           });
         },
       );
@@ -98,6 +102,23 @@ export class EtcdClient {
   async addMember(peerUrl: string): Promise<EtcdMember[]> {
     const answer = (await this.call('/v3/cluster/member/add', { peerURLs: [peerUrl] })) as { members?: RawMember[] };
     return (answer.members ?? []).map(member);
+  }
+
+  /**
+   * A snapshot of the member's database (what `etcdctl snapshot save` writes, its integrity hash
+   * appended by etcd): the gateway streams it as JSON messages, one base64 blob each.
+   */
+  async snapshot(): Promise<Buffer> {
+    const stream = await this.post('/v3/maintenance/snapshot', {}, 600_000);
+    const blobs = stream
+      .split('\n')
+      .filter((line) => line.trim())
+      .map((line) => {
+        const message = JSON.parse(line) as { result?: { blob?: string }; error?: { message?: string } };
+        if (message.error) throw new Error(`etcd snapshot: ${message.error.message ?? JSON.stringify(message.error)}`);
+        return Buffer.from(message.result?.blob ?? '', 'base64');
+      });
+    return Buffer.concat(blobs);
   }
 
   async removeMember(id: string): Promise<void> {

@@ -170,6 +170,18 @@ export class ApiClient {
     }
   }
 
+  /** Evicts a pod through the eviction API (honours PodDisruptionBudgets); false when it is gone. */
+  async evict(namespace: string, name: string): Promise<boolean> {
+    const body = JSON.stringify({ apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: { name, namespace } });
+    try {
+      await this.json('POST', `/api/v1/namespaces/${namespace}/pods/${encodeURIComponent(name)}/eviction`, body);
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
   async patch(ref: ObjectRef, patch: unknown): Promise<void> {
     await this.json('PATCH', objectPath(ref), JSON.stringify(patch), 'application/strategic-merge-patch+json');
   }

@@ -1,11 +1,15 @@
 /**
- * `kubestrap reset` on a real cluster: --dry-run lists what would go and changes nothing; without
+ * `kubestrap etcd backup|restore`, `remove-node` and `reset` on a real cluster: a namespace
+ * deleted after a backup is back after the restore; a removed worker is drained, reset and its
+ * Node gone; --dry-run lists what would go and changes nothing; without
  * a terminal it refuses unless --yes; the reset leaves no trace of Kubernetes on any host
  * (files, kubelet state and mounts, etcd data, containers, CNI configuration and interfaces,
  * kube-proxy and CNI rules; the kubelet stopped and disabled), a second reset has nothing to
  * do, and a re-apply gives a Ready cluster again.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { runCli, tempDir } from '../lab/helpers.js';
@@ -68,31 +72,58 @@ test('reset --dry-run lists what would go and changes nothing; without a termina
   expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim().split('\n')).toHaveLength(2);
 });
 
+test('etcd backup (with its checksum), a namespace deleted, etcd restore: the namespace is back', async () => {
+  const kubeconfig = await upAndReady();
+  await kubectl(kubeconfig, ['create', 'namespace', 'kept-by-backup']);
+  const snapshot = join(work, 'snapshot.db');
+  const backup = await runCli(['etcd', 'backup', '-i', inventory, '--out', snapshot], env);
+  expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+  const sum = createHash('sha256').update(readFileSync(snapshot)).digest('hex');
+  expect(readFileSync(`${snapshot}.sha256`, 'utf8')).toBe(`${sum}  snapshot.db\n`);
+  // etcd's own tool reads the snapshot (Debian's etcdctl on this machine)
+  expect(execFileSync('etcdctl', ['snapshot', 'status', snapshot, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8' })).toMatch(/"totalKey":\d+/);
+  await kubectl(kubeconfig, ['delete', 'namespace', 'kept-by-backup', '--wait=true', '--timeout=120s'], 140_000);
+  const restore = await runCli(['etcd', 'restore', snapshot, '-i', inventory, '--yes', '--output', 'plain'], env);
+  expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+  expect((await kubectl(kubeconfig, ['get', 'namespace', 'kept-by-backup', '-o', 'jsonpath={.status.phase}'])).trim()).toBe('Active');
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
+});
+
+const CLEAN = {
+  // kubeadm's layout keeps the (empty) manifests directory
+  '/etc/kubernetes': '/etc/kubernetes/manifests',
+  '/var/lib/kubelet': '',
+  '/var/lib/etcd': '',
+  '/etc/cni/net.d': '',
+  '/var/lib/cni': '',
+  mounts: '',
+  containers: '',
+  netns: '',
+  interfaces: '',
+  rules: '',
+  kubelet: 'inactive\ndisabled',
+};
+
+test('remove-node: the worker is drained, reset and its Node deleted; the control plane keeps running', async () => {
+  const kubeconfig = await upAndReady();
+  const worker = cluster.workers[0]!;
+  const removed = await runCli(['remove-node', worker.name, '-i', inventory, '--yes', '--output', 'plain'], env);
+  expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+  expect(removed.stdout).toContain(`${worker.name} has left the cluster`);
+  expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim()).toBe(`node/${cluster.controlPlane.name}`);
+  expect(traces(worker)).toEqual(CLEAN);
+});
+
 test('reset --yes leaves no trace of Kubernetes on any host; a second reset has nothing to do', async () => {
   const reset = await runCli(['reset', '-i', inventory, '--yes', '--output', 'plain'], env);
   expect(reset.code, reset.stdout + reset.stderr).toBe(0);
-  for (const node of cluster.nodes) {
-    expect(traces(node)).toEqual({
-      // kubeadm's layout keeps the (empty) manifests directory
-      '/etc/kubernetes': '/etc/kubernetes/manifests',
-      '/var/lib/kubelet': '',
-      '/var/lib/etcd': '',
-      '/etc/cni/net.d': '',
-      '/var/lib/cni': '',
-      mounts: '',
-      containers: '',
-      netns: '',
-      interfaces: '',
-      rules: '',
-      kubelet: 'inactive\ndisabled',
-    });
-  }
+  for (const node of cluster.nodes) expect(traces(node)).toEqual(CLEAN);
   const again = await runCli(['reset', '-i', inventory, '--yes'], env);
   expect(again.code).toBe(0);
   expect(again.stdout).toContain('Applied: no changes were needed.');
 });
 
-test('after a reset, apply brings a Ready cluster up again', async () => {
+test('after a reset, apply brings a Ready cluster up again (the removed worker joins again too)', async () => {
   // the pod network's configuration comes back with its add-on; the lab's stands in for it
   await installLabCni(cluster);
   await upAndReady();

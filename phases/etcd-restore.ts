@@ -1,0 +1,78 @@
+/**
+ * etcd-restore (`kubestrap etcd restore SNAPSHOT`, not part of apply): every control plane's
+ * etcd rebuilt from one snapshot. On each: etcd and the API server paused (their manifests set
+ * aside), the current data kept as /var/lib/etcd.before-restore-<time>, the snapshot restored by
+ * the cluster's own etcd image (its etcdctl, run by containerd) as this member of a fresh
+ * cluster of all control planes, then both started again and the API awaited.
+ */
+import { randomBytes } from 'node:crypto';
+import { API_PORT, isControlPlane, resolveHosts } from '../src/inventory/resolve.js';
+import type { Inventory } from '../src/inventory/schema.js';
+import { ApiClient } from '../src/kube/api-client.js';
+import { nodePki } from '../src/pki/from-inventory.js';
+import { quote, quoteArgv } from '../src/transport/quote.js';
+import { parseVersion } from '../src/util/version.js';
+import type { Phase } from '../src/workflow/phase.js';
+import { etcdImageTag } from '../templates/versions.js';
+import { KUBERNETES_DIR } from './control-plane.js';
+
+const SNAPSHOT_ON_NODE = '/var/lib/kubestrap/etcd-restore.db';
+const PAUSED = `${KUBERNETES_DIR}/kubestrap-paused`;
+const WAIT_MS = 240_000;
+
+const peerUrl = (address: string) => `https://${address.includes(':') ? `[${address}]` : address}:2380`;
+
+/** name=peerURL of every control plane: the members of the restored cluster. */
+function initialCluster(inv: Inventory): string {
+  return resolveHosts(inv)
+    .filter(isControlPlane)
+    .map((h) => `${h.nodeName}=${peerUrl(nodePki(h).advertiseAddress)}`)
+    .join(',');
+}
+
+export function etcdRestorePhase(snapshot: Buffer, label: string): Phase<null> {
+  return {
+    name: 'etcd-restore',
+    title: 'etcd restored from the snapshot on every control plane',
+    description: 'Pauses etcd and the API server, keeps the current data aside, restores the snapshot with the cluster etcd image, starts both again.',
+    selectHosts: (ctx) => ctx.hosts.filter((h) => isControlPlane(h.spec)),
+    plan: async () => ({ changes: [{ target: '/var/lib/etcd', summary: `restore from ${label} (the current data is kept as /var/lib/etcd.before-restore-<time>)`, payload: null }] }),
+    async apply(ctx, target) {
+      const c = ctx.inventory.cluster;
+      const image = `${c.imageRepository}/etcd:${etcdImageTag(parseVersion(c.kubernetesVersion)!.minor, c.etcd.imageTag)}`;
+      const self = nodePki(target.spec);
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      await target.host.writeFiles([{ path: SNAPSHOT_ON_NODE, content: snapshot, mode: 0o600 }]);
+      const restore = quoteArgv([
+        'etcdctl', 'snapshot', 'restore', SNAPSHOT_ON_NODE, '--data-dir', '/var/lib/etcd',
+        '--name', self.nodeName, '--initial-cluster', initialCluster(ctx.inventory), '--initial-advertise-peer-urls', peerUrl(self.advertiseAddress),
+      ]);
+      await target.host.check(
+        [
+          'set -e',
+          `mkdir -p ${PAUSED}`,
+          `for m in etcd kube-apiserver; do [ -f ${KUBERNETES_DIR}/manifests/$m.yaml ] && mv ${KUBERNETES_DIR}/manifests/$m.yaml ${PAUSED}/; done`,
+          // the kubelet stops the pods whose manifests went: wait until etcd's ports are free
+          `for i in $(seq 1 120); do ss -Hltn 'sport = :2379 or sport = :2380' | grep -q . || break; sleep 1; done`,
+          `[ -d /var/lib/etcd ] && mv /var/lib/etcd /var/lib/etcd.before-restore-${stamp}`,
+          `ctr -n k8s.io run --rm --env ETCDCTL_API=3 --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw ${quote(image)} kubestrap-etcd-restore-${randomBytes(4).toString('hex')} ${restore}`,
+          'chmod 700 /var/lib/etcd',
+          `rm -f ${SNAPSHOT_ON_NODE}`,
+          `mv ${PAUSED}/*.yaml ${KUBERNETES_DIR}/manifests/ && rmdir ${PAUSED}`,
+        ].join('\n'),
+        { timeoutMs: WAIT_MS },
+      );
+      const admin = (await target.host.readFiles([`${KUBERNETES_DIR}/admin.conf`])).get(`${KUBERNETES_DIR}/admin.conf`)!.content.toString('utf8');
+      const api = await ApiClient.open(target.host, API_PORT, admin);
+      try {
+        const deadline = Date.now() + WAIT_MS;
+        while ((await api.request('GET', '/livez').catch(() => ({ status: 0 }))).status !== 200) {
+          if (Date.now() > deadline) throw new Error(`${target.spec.name}'s API server did not come back after the restore (journalctl -u kubelet; /var/log/pods/kube-system_etcd-*)`);
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      } finally {
+        await api.close();
+      }
+    },
+  };
+}

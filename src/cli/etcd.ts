@@ -1,0 +1,85 @@
+/**
+ * `kubestrap etcd backup|restore`: a snapshot of the cluster's etcd saved on the workstation
+ * with its checksum, and every control plane's etcd rebuilt from one (phases/etcd-restore.ts).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Command } from 'commander';
+import enquirer from 'enquirer';
+import { etcdRestorePhase } from '../../phases/etcd-restore.js';
+import { EtcdClient } from '../etcd/client.js';
+import type { Phase } from '../workflow/phase.js';
+import { formatPlan, formatSummary } from '../workflow/report.js';
+import { addClusterAccessOptions, withControlPlane, type ClusterAccessOptions } from './cluster-access.js';
+import { UsageError } from './errors.js';
+import { runInSession } from './run-phases.js';
+import { addHostOptions, type HostOptions } from './session.js';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+function backupCommand(): Command {
+  return addClusterAccessOptions(new Command('backup').description("save a snapshot of the cluster's etcd on this machine, with a sha256 file beside it"))
+    .option('--out <file>', 'where to write the snapshot', `etcd-snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.db`)
+    .addHelpText('after', '\nExample:\n  kubestrap etcd backup -i cluster.yaml --out backups/before-upgrade.db')
+    .action(async (options: ClusterAccessOptions & { out: string }) => {
+      await withControlPlane('etcd-backup', options, async ({ host }) => {
+        const pki = '/etc/kubernetes/pki';
+        const files = await host.readFiles([`${pki}/etcd/ca.crt`, `${pki}/apiserver-etcd-client.crt`, `${pki}/apiserver-etcd-client.key`]);
+        const [ca, cert, key] = [...files.values()].map((f) => f?.content.toString('utf8'));
+        if (!ca || !cert || !key) throw new Error(`${host.name} has no etcd client certificate (${pki}/apiserver-etcd-client.crt): is it a control plane with stacked etcd?`);
+        const etcd = await EtcdClient.open(host, { ca, cert, key });
+        try {
+          const snapshot = await etcd.snapshot();
+          writeFileSync(options.out, snapshot, { mode: 0o600 });
+          writeFileSync(`${options.out}.sha256`, `${sha256(snapshot)}  ${basename(options.out)}\n`);
+          console.log(`etcd snapshot of ${host.name}: ${options.out} (${snapshot.length} bytes, sha256 ${sha256(snapshot)}; checksum in ${options.out}.sha256)`);
+        } finally {
+          await etcd.close();
+        }
+      });
+    });
+}
+
+interface RestoreOptions extends HostOptions {
+  yes?: boolean;
+}
+
+/** The snapshot, checked against its .sha256 file when there is one. */
+function readSnapshot(file: string): Buffer {
+  if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+  const data = readFileSync(file);
+  const sumFile = `${file}.sha256`;
+  if (existsSync(sumFile)) {
+    const expected = readFileSync(sumFile, 'utf8').split(/\s+/)[0];
+    if (expected !== sha256(data)) throw new UsageError(`${file}: sha256 ${sha256(data)} does not match ${sumFile} (${expected}): the snapshot is damaged or not the one saved`);
+  }
+  return data;
+}
+
+function restoreCommand(): Command {
+  return addHostOptions(new Command('restore'))
+    .description("rebuild every control plane's etcd from a snapshot (the current data is kept aside on each); the cluster goes back to the snapshot's state")
+    .argument('<snapshot>', 'a file written by kubestrap etcd backup (checked against its .sha256 file)')
+    .option('--yes', 'do not ask for confirmation')
+    .addHelpText('after', '\nExample:\n  kubestrap etcd restore backups/before-upgrade.db -i cluster.yaml')
+    .action(async (file: string, options: RestoreOptions) => {
+      const snapshot = readSnapshot(file);
+      if (options.hosts) throw new UsageError('etcd restore works on every control plane at once: leave out --hosts');
+      if (!options.yes) {
+        if (!process.stdin.isTTY) throw new UsageError('etcd restore replaces the cluster state: pass --yes to confirm (no terminal to ask on)');
+        const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: false, message: `Replace the cluster's etcd data with ${file}?` });
+        if (!answer.ok) return void (process.exitCode = 1);
+      }
+      process.exitCode = await runInSession('etcd-restore', options, [etcdRestorePhase(snapshot, basename(file)) as Phase], 'apply', options.output, (result, session) => {
+        console.log(formatPlan(result, false));
+        console.log(formatSummary(result));
+        if (session.log.path) console.log(`log: ${session.log.path}`);
+        return result.ok ? 0 : 1;
+      });
+    });
+}
+
+export function etcdCommand(): Command {
+  return new Command('etcd').description("the cluster's etcd: backup, restore").addCommand(backupCommand()).addCommand(restoreCommand());
+}

@@ -1,0 +1,46 @@
+/**
+ * Draining a node like `kubectl drain --ignore-daemonsets --delete-emptydir-data`: cordoned,
+ * then every pod that a controller would recreate elsewhere evicted (PodDisruptionBudgets
+ * honoured, retried while one blocks); DaemonSet pods and static (mirror) pods stay, as they
+ * belong to the node.
+ */
+import type { ApiClient } from './api-client.js';
+
+const DRAIN_WAIT_MS = 300_000;
+
+interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+function evictable(pod: Record<string, unknown>): boolean {
+  const meta = pod.metadata as { ownerReferences?: Array<{ kind: string }>; annotations?: Record<string, string> };
+  if (meta.annotations?.['kubernetes.io/config.mirror']) return false;
+  if (meta.ownerReferences?.some((o) => o.kind === 'DaemonSet')) return false;
+  const phase = (pod.status as { phase?: string } | undefined)?.phase;
+  return phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+async function podsOn(api: ApiClient, node: string): Promise<PodRef[]> {
+  const pods = await api.list(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`);
+  return pods.filter(evictable).map((p) => {
+    const m = p.metadata as { namespace: string; name: string };
+    return { namespace: m.namespace, name: m.name };
+  });
+}
+
+export async function drainNode(api: ApiClient, node: string): Promise<number> {
+  await api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { spec: { unschedulable: true } });
+  const deadline = Date.now() + DRAIN_WAIT_MS;
+  const evicted = new Set<string>();
+  for (;;) {
+    const pods = await podsOn(api, node);
+    if (pods.length === 0) return evicted.size;
+    if (Date.now() > deadline) throw new Error(`${node} still runs ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)`);
+    for (const pod of pods) {
+      // 429: a disruption budget says not now; try again on the next round
+      if (await api.evict(pod.namespace, pod.name).catch((err: { status?: number }) => (err.status === 429 ? false : Promise.reject(err)))) evicted.add(`${pod.namespace}/${pod.name}`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
