@@ -1,7 +1,7 @@
 /**
  * etcd-restore (`kubestrap etcd restore SNAPSHOT`, not part of apply): every control plane's
  * etcd rebuilt from one snapshot. On each: etcd and the API server paused (their manifests set
- * aside), the current data kept as /var/lib/etcd.before-restore-<time>, the snapshot restored by
+ * aside), the current data moved to /var/lib/etcd.before-restore-<time>, the snapshot restored by
  * the cluster's own etcd image (its etcdctl, run by containerd) as this member of a fresh
  * cluster of all control planes, then both started again and the API awaited.
  */
@@ -43,8 +43,10 @@ export function etcdRestorePhase(snapshot: Buffer, label: string): Phase<null> {
       const self = nodePki(target.spec);
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       await target.host.writeFiles([{ path: SNAPSHOT_ON_NODE, content: snapshot, mode: 0o600 }]);
+      // /var/lib/etcd is often a mount point of its own: its contents move, the directory stays
+      const restored = `/var/lib/etcd.restored-${stamp}`;
       const restore = quoteArgv([
-        'etcdctl', 'snapshot', 'restore', SNAPSHOT_ON_NODE, '--data-dir', '/var/lib/etcd',
+        'etcdctl', 'snapshot', 'restore', SNAPSHOT_ON_NODE, '--data-dir', restored,
         '--name', self.nodeName, '--initial-cluster', initialCluster(ctx.inventory), '--initial-advertise-peer-urls', peerUrl(self.advertiseAddress),
       ]);
       await target.host.check(
@@ -54,8 +56,10 @@ export function etcdRestorePhase(snapshot: Buffer, label: string): Phase<null> {
           `for m in etcd kube-apiserver; do [ -f ${KUBERNETES_DIR}/manifests/$m.yaml ] && mv ${KUBERNETES_DIR}/manifests/$m.yaml ${PAUSED}/; done`,
           // the kubelet stops the pods whose manifests went: wait until etcd's ports are free
           `for i in $(seq 1 120); do ss -Hltn 'sport = :2379 or sport = :2380' | grep -q . || break; sleep 1; done`,
-          `[ -d /var/lib/etcd ] && mv /var/lib/etcd /var/lib/etcd.before-restore-${stamp}`,
+          `mkdir -p -m 0700 /var/lib/etcd /var/lib/etcd.before-restore-${stamp}`,
+          `find /var/lib/etcd -mindepth 1 -maxdepth 1 -exec mv {} /var/lib/etcd.before-restore-${stamp}/ \\;`,
           `ctr -n k8s.io run --rm --env ETCDCTL_API=3 --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw ${quote(image)} kubestrap-etcd-restore-${randomBytes(4).toString('hex')} ${restore}`,
+          `mv ${restored}/member /var/lib/etcd/member && rmdir ${restored}`,
           'chmod 700 /var/lib/etcd',
           `rm -f ${SNAPSHOT_ON_NODE}`,
           `mv ${PAUSED}/*.yaml ${KUBERNETES_DIR}/manifests/ && rmdir ${PAUSED}`,

@@ -7,13 +7,16 @@
  * is ready to be joined again.
  */
 
-/** Paths removed by reset; a directory's contents go, the directory itself stays where noted. */
+/**
+ * Paths removed by reset. Of the kubelet's and etcd's directories only the contents go: they are
+ * often mount points of their own disks (as kubeadm, which empties them).
+ */
 export const RESET_PATHS = [
   '/etc/kubernetes/manifests/*',
   '/etc/kubernetes/pki',
   '/etc/kubernetes/*.conf',
   '/var/lib/kubelet/*',
-  '/var/lib/etcd',
+  '/var/lib/etcd/*',
   '/etc/cni/net.d/*',
   '/var/lib/cni',
   '/etc/kubestrap/haproxy.cfg',
