@@ -46,13 +46,7 @@ async function restartAndWait(target: HostTarget, changes: readonly Change<FileP
   const admin = (await target.host.readFiles([`${KUBERNETES_DIR}/admin.conf`])).get(`${KUBERNETES_DIR}/admin.conf`)!.content.toString('utf8');
   const api = await ApiClient.open(target.host, API_PORT, admin);
   try {
-    const deadline = Date.now() + RESTART_WAIT_MS;
-    // the old API server may still answer for a moment: wait until it went and the new one answers
-    await new Promise((r) => setTimeout(r, 3000));
-    while ((await api.request('GET', '/livez').catch(() => ({ status: 0 }))).status !== 200) {
-      if (Date.now() > deadline) throw new Error(`${target.spec.name}'s API server did not come back within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`);
-      await new Promise((r) => setTimeout(r, 2000));
-    }
+    await api.waitLive(RESTART_WAIT_MS, `${target.spec.name}'s API server did not come back within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`, 3000);
   } finally {
     await api.close();
   }

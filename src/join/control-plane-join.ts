@@ -90,7 +90,7 @@ export async function joinControlPlane(inv: Inventory, target: HostTarget, input
   }
   const api = await ApiClient.open(target.host, API_PORT, file('admin.conf'));
   try {
-    await waitFor(`${self.nodeName}'s API server did not answer /livez`, async () => (await api.request('GET', '/livez')).status === 200);
+    await api.waitLive(JOIN_WAIT_MS, `${self.nodeName}'s API server did not answer /livez within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods/kube-system_kube-apiserver-*)`);
     await markControlPlane(api, inv, self.nodeName);
     if (input.servingIdentity) await approveWhenAsked(api, self.nodeName, input.servingIdentity);
   } finally {

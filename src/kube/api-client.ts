@@ -98,7 +98,7 @@ export class ApiClient {
     return new ApiClient({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443), close: async () => undefined }, credentials);
   }
 
-  async request(method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number; body: string }> {
+  async request(method: string, path: string, body?: string, contentType = 'application/json', timeoutMs = 30_000): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -115,7 +115,7 @@ export class ApiClient {
             ...(this.credentials.token ? { authorization: `Bearer ${this.credentials.token}` } : {}),
             ...(body ? { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } : {}),
           },
-          timeout: 30_000,
+          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -167,6 +167,24 @@ export class ApiClient {
       if (!(err instanceof ApiError && err.status === 409)) throw err;
       const live = (await this.json('GET', path)) as { metadata: { resourceVersion: string } };
       await this.json('PUT', path, JSON.stringify({ ...object, metadata: { ...object.metadata, resourceVersion: live.metadata.resourceVersion } }));
+    }
+  }
+
+  /** Whether the API server is live; a restarting one answers nothing, so each try is short. */
+  async live(): Promise<boolean> {
+    return (await this.request('GET', '/livez', undefined, undefined, 5000).catch(() => ({ status: 0 }))).status === 200;
+  }
+
+  /**
+   * Waits until the API server is live, for `timeoutMs`; `settleMs` first lets a restarting one
+   * go down (the old process may still answer for a moment).
+   */
+  async waitLive(timeoutMs: number, failure: string, settleMs = 0): Promise<void> {
+    await new Promise((r) => setTimeout(r, settleMs));
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.live())) {
+      if (Date.now() > deadline) throw new Error(failure);
+      await new Promise((r) => setTimeout(r, 2000));
     }
   }
 
