@@ -4,6 +4,7 @@
  * restarts what reads them — one control plane at a time, each back (its API server's /livez)
  * before the next, so a cluster with several control planes keeps answering throughout.
  */
+import { serialQueue } from '../src/util/concurrency.js';
 import { isControlPlane, API_PORT } from '../src/inventory/resolve.js';
 import { ApiClient } from '../src/kube/api-client.js';
 import { buildClusterPki } from '../src/pki/cluster-pki.js';
@@ -30,12 +31,8 @@ export function readerOf(path: string): 'etcd' | 'kube-apiserver' | 'kube-contro
 const restartContainer = (name: string) =>
   `for c in $(ctr -n k8s.io containers ls -q ${quote(`labels."io.kubernetes.container.name"==${name}`)}); do ctr -n k8s.io tasks kill -s SIGTERM "$c" >/dev/null 2>&1; done; true`;
 
-let queue: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
-  const run = queue.then(work, work);
-  queue = run.catch(() => undefined);
-  return run;
-}
+/** One host after another, across the phase's parallel hosts. */
+const oneAtATime = serialQueue();
 
 async function restartAndWait(target: HostTarget, changes: readonly Change<FilePayload>[]): Promise<void> {
   await applyFiles(target.host, changes);

@@ -5,6 +5,7 @@
  * One node at a time: etcd keeps quorum only when each new member has started before the next
  * is added.
  */
+import { serialQueue } from '../src/util/concurrency.js';
 import { EtcdClient } from '../src/etcd/client.js';
 import { isControlPlane } from '../src/inventory/resolve.js';
 import { controlPlaneJoined, joinControlPlane } from '../src/join/control-plane-join.js';
@@ -13,13 +14,8 @@ import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { nodeIdentities } from './cluster-objects.js';
 import { onFirstControlPlane, readNodeState } from './control-plane.js';
 
-/** Joins run one after another across hosts. */
-let queue: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
-  const run = queue.then(work, work);
-  queue = run.catch(() => undefined);
-  return run;
-}
+/** One host after another, across the phase's parallel hosts. */
+const oneAtATime = serialQueue();
 
 function firstControlPlane(ctx: PhaseContext): HostTarget {
   const first = onFirstControlPlane(ctx)[0];

@@ -11,10 +11,9 @@ import { nodeRoot, readNodeFiles, writeNodeFiles } from '../pki/local-store.js';
 import { certsUploadCommand } from './certs-upload.js';
 import { UsageError } from './errors.js';
 import type { Phase } from '../workflow/phase.js';
-import { formatPlan, formatSummary } from '../workflow/report.js';
 import { adminKubeconfigPhase } from '../../phases/admin-kubeconfig.js';
 import { certsRenewPhase } from '../../phases/certs-renew.js';
-import { runInSession } from './run-phases.js';
+import { reportOutcome, runInSession } from './run-phases.js';
 import { addHostOptions, addInventoryOption, type HostOptions } from './session.js';
 
 interface GenerateOptions {
@@ -99,12 +98,7 @@ function renewCommand(): Command {
         return;
       }
       const phases = [certsRenewPhase(new Set([name])) as Phase, adminKubeconfigPhase as Phase];
-      process.exitCode = await runInSession('certs-renew', options, phases, 'apply', options.output, (result, session) => {
-        console.log(formatPlan(result, false));
-        console.log(formatSummary(result));
-        if (session.log.path) console.log(`log: ${session.log.path}`);
-        return result.ok ? 0 : 1;
-      });
+      process.exitCode = await runInSession('certs-renew', options, phases, 'apply', options.output, (result, session) => reportOutcome(result, session));
     });
 }
 

@@ -6,14 +6,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command } from 'commander';
-import enquirer from 'enquirer';
 import { etcdRestorePhase } from '../../phases/etcd-restore.js';
 import { EtcdClient } from '../etcd/client.js';
 import type { Phase } from '../workflow/phase.js';
-import { formatPlan, formatSummary } from '../workflow/report.js';
 import { addClusterAccessOptions, withControlPlane, type ClusterAccessOptions } from './cluster-access.js';
 import { UsageError } from './errors.js';
-import { runInSession } from './run-phases.js';
+import { confirmDestructive } from './prompt.js';
+import { reportOutcome, runInSession } from './run-phases.js';
 import { addHostOptions, type HostOptions } from './session.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -66,17 +65,8 @@ function restoreCommand(): Command {
     .action(async (file: string, options: RestoreOptions) => {
       const snapshot = readSnapshot(file);
       if (options.hosts) throw new UsageError('etcd restore works on every control plane at once: leave out --hosts');
-      if (!options.yes) {
-        if (!process.stdin.isTTY) throw new UsageError('etcd restore replaces the cluster state: pass --yes to confirm (no terminal to ask on)');
-        const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: false, message: `Replace the cluster's etcd data with ${file}?` });
-        if (!answer.ok) return void (process.exitCode = 1);
-      }
-      process.exitCode = await runInSession('etcd-restore', options, [etcdRestorePhase(snapshot, basename(file)) as Phase], 'apply', options.output, (result, session) => {
-        console.log(formatPlan(result, false));
-        console.log(formatSummary(result));
-        if (session.log.path) console.log(`log: ${session.log.path}`);
-        return result.ok ? 0 : 1;
-      });
+      if (!(await confirmDestructive(`Replace the cluster's etcd data with ${file}?`, options.yes, 'etcd restore replaces the cluster state'))) return void (process.exitCode = 1);
+      process.exitCode = await runInSession('etcd-restore', options, [etcdRestorePhase(snapshot, basename(file)) as Phase], 'apply', options.output, (result, session) => reportOutcome(result, session));
     });
 }
 

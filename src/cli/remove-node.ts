@@ -5,16 +5,15 @@
  * joins it again.
  */
 import { Command } from 'commander';
-import enquirer from 'enquirer';
 import { withApi } from '../../phases/cluster-objects.js';
 import { resetPhase } from '../../phases/reset.js';
 import { loadInventory } from '../inventory/load.js';
 import { isControlPlane, resolveHosts } from '../inventory/resolve.js';
 import { drainNode } from '../kube/drain.js';
 import type { HostTarget, Phase, PhaseContext } from '../workflow/phase.js';
-import { formatPlan, formatSummary } from '../workflow/report.js';
 import { UsageError } from './errors.js';
-import { runInSession } from './run-phases.js';
+import { confirmDestructive } from './prompt.js';
+import { reportOutcome, runInSession } from './run-phases.js';
 import { addHostOptions, type HostOptions } from './session.js';
 
 interface RemoveOptions extends Omit<HostOptions, 'hosts'> {
@@ -77,18 +76,9 @@ export function removeNodeCommand(): Command {
       if (!host) throw new UsageError(`no host or node named ${name} in ${options.inventory}`);
       const apiHost = hosts.find((h) => isControlPlane(h) && h !== host);
       if (!apiHost) throw new UsageError(`${name} is the only control plane: use kubestrap reset to take the whole cluster down`);
-      if (!options.yes) {
-        if (!process.stdin.isTTY) throw new UsageError(`remove-node drains and resets ${name}: pass --yes to confirm (no terminal to ask on)`);
-        const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: false, message: `Drain ${host.nodeName}, reset ${host.name} and delete its Node?` });
-        if (!answer.ok) return void (process.exitCode = 1);
-      }
+      if (!(await confirmDestructive(`Drain ${host.nodeName}, reset ${host.name} and delete its Node?`, options.yes, `remove-node drains and resets ${name}`))) return void (process.exitCode = 1);
       const phases = removalPhases(host.name, host.nodeName, apiHost.name);
-      process.exitCode = await runInSession('remove-node', { ...options, hosts: `${host.name},${apiHost.name}` }, phases, 'apply', options.output, (result, session) => {
-        console.log(formatPlan(result, false));
-        console.log(formatSummary(result));
-        if (session.log.path) console.log(`log: ${session.log.path}`);
-        if (result.ok) console.log(`\n${host.nodeName} has left the cluster. Remove ${host.name} from ${options.inventory}, or the next apply joins it again.`);
-        return result.ok ? 0 : 1;
-      });
+      process.exitCode = await runInSession('remove-node', { ...options, hosts: `${host.name},${apiHost.name}` }, phases, 'apply', options.output, (result, session) =>
+        reportOutcome(result, session, `${host.nodeName} has left the cluster. Remove ${host.name} from ${options.inventory}, or the next apply joins it again.`));
     });
 }

@@ -4,14 +4,12 @@
  * CNI rules). Destructive, so it asks first (or takes --yes); --dry-run shows what would go.
  */
 import { Command } from 'commander';
-import enquirer from 'enquirer';
 import { resetPhase } from '../../phases/reset.js';
 import { loadInventory } from '../inventory/load.js';
 import { resolveHosts } from '../inventory/resolve.js';
 import type { Phase } from '../workflow/phase.js';
-import { formatPlan, formatSummary } from '../workflow/report.js';
-import { UsageError } from './errors.js';
-import { runInSession } from './run-phases.js';
+import { confirmDestructive } from './prompt.js';
+import { reportOutcome, runInSession } from './run-phases.js';
 import { addHostOptions, type HostOptions } from './session.js';
 
 interface ResetOptions extends HostOptions {
@@ -19,12 +17,6 @@ interface ResetOptions extends HostOptions {
   dryRun?: boolean;
 }
 
-async function confirmed(hosts: readonly string[], options: ResetOptions): Promise<boolean> {
-  if (options.yes || options.dryRun) return true;
-  if (!process.stdin.isTTY) throw new UsageError('reset removes Kubernetes from the hosts: pass --yes to confirm (no terminal to ask on)');
-  const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: false, message: `Remove Kubernetes (etcd data included) from ${hosts.join(', ')}?` });
-  return answer.ok;
-}
 
 export function resetCommand(): Command {
   return addHostOptions(new Command('reset'))
@@ -35,17 +27,13 @@ export function resetCommand(): Command {
     .action(async (options: ResetOptions) => {
       const { inventory } = await loadInventory(options.inventory);
       const names = options.hosts ? options.hosts.split(',').map((s) => s.trim()) : resolveHosts(inventory).map((h) => h.name);
-      if (!(await confirmed(names, options))) {
+      const agreed = options.dryRun || (await confirmDestructive(`Remove Kubernetes (etcd data included) from ${names.join(', ')}?`, options.yes, 'reset removes Kubernetes from the hosts'));
+      if (!agreed) {
         console.error('nothing was changed');
         process.exitCode = 1;
         return;
       }
       const mode = options.dryRun ? 'plan' : 'apply';
-      process.exitCode = await runInSession('reset', options, [resetPhase as Phase], mode, options.output, (result, session) => {
-        console.log(formatPlan(result, false));
-        console.log(formatSummary(result));
-        if (session.log.path) console.log(`log: ${session.log.path}`);
-        return result.ok ? 0 : 1;
-      });
+      process.exitCode = await runInSession('reset', options, [resetPhase as Phase], mode, options.output, (result, session) => reportOutcome(result, session));
     });
 }

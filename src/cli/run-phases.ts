@@ -63,6 +63,15 @@ export async function runPhases(mode: Mode, options: PhaseOptions): Promise<numb
   }, preflight);
 }
 
+/** The usual report of a one-off workflow (reset, renew, restore, remove-node): changes, summary, log; exit code. */
+export function reportOutcome(result: WorkflowResult, session: Session, whenOk?: string): number {
+  console.log(formatPlan(result, false));
+  console.log(formatSummary(result));
+  if (session.log.path) console.log(`log: ${session.log.path}`);
+  if (result.ok && whenOk) console.log(`\n${whenOk}`);
+  return result.ok ? 0 : 1;
+}
+
 /** Where the admin kubeconfig is and how nodes join; the join command goes to stdout only, never to the log. */
 function printClusterAccess(inv: Inventory): void {
   const files = savedClusterFiles(inv);
