@@ -132,6 +132,7 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
     const workerImages = ['pause', 'kube-proxy', 'busybox', 'haproxy'];
     await Promise.all(
       started.hosts.map(async (node, i) => {
+        await ensureNodeSetup(started, node);
         await started.run(node, waitForCri);
         const wanted = i < controlPlanes ? ['pause', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'busybox'] : workerImages;
         await started.run(node, wanted.map((name) => `ctr -n k8s.io images import ${IMAGES_INSIDE}/${name}.tar >/dev/null`).join(' && '));
@@ -155,6 +156,19 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
     await stop();
     throw err;
   }
+}
+
+/**
+ * The node's boot unit (writable cgroups and /proc/sys/net, shared root) failed once in a few
+ * dozen starts, leaving a node whose kubelet never registered: say so, with the unit's log, and
+ * run it again.
+ */
+async function ensureNodeSetup(lab: Lab, node: LabHost): Promise<void> {
+  const state = (await lab.run(node, 'systemctl is-active kubestrap-lab-node.service; true')).trim();
+  if (state === 'active') return;
+  const journal = await lab.run(node, 'journalctl -u kubestrap-lab-node.service --no-pager -n 20 -o cat; true');
+  console.warn(`e2e lab: ${node.name}'s setup unit is ${state}; running it again. Its log:\n${journal}`);
+  await lab.run(node, 'systemctl restart kubestrap-lab-node.service');
 }
 
 // containerd starts without its CRI plugin when inotify instances run out: wait for it to be ok
