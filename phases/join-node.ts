@@ -1,8 +1,11 @@
 /**
- * join-node / join-control-plane-node: `kubestrap join` on the node itself, after discovery: the kubelet's files (its
- * configuration exactly as the cluster publishes it in kubelet-config, like kubeadm), the CA and
- * the bootstrap kubeconfig, the kubelet started, its TLS bootstrap and its Node registration awaited. A node that has
- * its kubelet.conf has joined and is left alone, so a re-run after a failure resumes.
+ * The last phase of `kubestrap join` on the node itself, after discovery.
+ * join-node (a worker): the kubelet's files (its configuration exactly as the cluster publishes
+ * it in kubelet-config, like kubeadm), the CA and the bootstrap kubeconfig, the kubelet started,
+ * its TLS bootstrap and its Node registration awaited.
+ * join-control-plane-node: src/join/control-plane-join.ts with the downloaded CA material and an
+ * etcd member found through the API.
+ * A node that has joined is left alone, so a re-run after a failure resumes.
  */
 import { awaitKubeletBootstrap, awaitNodeRegistered, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import { ETCD_CLIENT_PORT, EtcdClient, type EtcdCredentials } from '../src/etcd/client.js';
