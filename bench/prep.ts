@@ -48,8 +48,8 @@ try {
   }
   const ten = groups[1]!;
   const install = await run(['apply', '--hosts', ten, '--only', PACKAGE_PHASES]);
-  const again = await run(['apply', '--hosts', ten]);
-  console.log(`package phases on 10 hosts (containerd, runc, kubelet, kubectl, cri-tools via apt): ${ms(install)}; then a no-change apply of all phases: ${ms(again)}`);
+  const again = await run(['apply', '--hosts', ten, '--skip', 'init,join']);
+  console.log(`package phases on 10 hosts (containerd, runc, kubelet, kubectl, cri-tools via apt): ${ms(install)}; then a no-change apply of every preparation phase: ${ms(again)}`);
 } finally {
   await repo.close();
   await lab.stop();
