@@ -1,6 +1,8 @@
 /**
- * hosts-file: a managed block in /etc/hosts naming every node of the cluster, replaced in place
- * on re-runs (never duplicated); the rest of the file is left as it is.
+ * hosts-file: a managed block in /etc/hosts naming the control planes and the node itself,
+ * replaced in place on re-runs (never duplicated); the rest of the file is left as it is.
+ * Workers are not listed on other nodes: the API server reaches kubelets by their InternalIP,
+ * and adding a worker to the inventory must not touch every other host of a large cluster.
  */
 import type { Change, Phase } from '../src/workflow/phase.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
@@ -28,6 +30,12 @@ function nodeLocalEndpoint(inv: Inventory, host: ResolvedHost): { name: string; 
   return { name: lb.domain, address: isControlPlane(host) ? host.advertiseAddress! : '127.0.0.1' };
 }
 
+/** The block one node gets; from the inventory, not only the hosts of this run (--hosts, unreachable ones). */
+export function blockFor(inv: Inventory, node: ResolvedHost): string {
+  const named = resolveHosts(inv).filter((h) => isControlPlane(h) || h.name === node.name);
+  return renderBlock(named, nodeLocalEndpoint(inv, node));
+}
+
 /** Replaces the managed block in `current`, or appends it. Pure, so it is unit-tested. */
 export function withBlock(current: string, block: string): string {
   const start = current.indexOf(BLOCK_BEGIN);
@@ -39,14 +47,13 @@ export function withBlock(current: string, block: string): string {
 
 export const hostsFilePhase: Phase<FilePayload> = {
   name: 'hosts-file',
-  title: '/etc/hosts entries for every node',
-  description: 'Keeps a managed block in /etc/hosts with the address and name of every cluster node.',
+  title: '/etc/hosts entries for the control planes and the node itself',
+  description: 'Keeps a managed block in /etc/hosts with the address and name of every control plane and of the node itself.',
   // node-local mode relies on the block for the API name
   selectHosts: (ctx) => (ctx.inventory.preparation.manageEtcHosts || ctx.inventory.cluster.apiLoadBalancer.mode === 'node-local' ? ctx.hosts : []),
   async plan(ctx, target) {
     const current = (await target.host.readFile('/etc/hosts'))?.toString('utf8') ?? '';
-    // every node of the inventory, not only the hosts of this run (--hosts, unreachable ones)
-    const block = renderBlock(resolveHosts(ctx.inventory), nodeLocalEndpoint(ctx.inventory, target.spec));
+    const block = blockFor(ctx.inventory, target.spec);
     const changes: Change<FilePayload>[] = await planFiles(target.host, [{ path: '/etc/hosts', content: withBlock(current, block), mode: 0o644 }]);
     return { changes };
   },

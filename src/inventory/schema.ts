@@ -301,7 +301,7 @@ const preparation = section(
       {},
     ),
     kernelModules: withDefault(list(string({ description: 'Module name.' }, { pattern: /^[a-z0-9_-]+$/, patternHint: 'a kernel module name' }), { description: 'Extra kernel modules to load now and at boot.', example: ['nf_conntrack'] }), []),
-    manageEtcHosts: withDefault(boolean({ description: 'Keep a managed block in /etc/hosts with every node of the cluster.' }), true),
+    manageEtcHosts: withDefault(boolean({ description: 'Keep a managed block in /etc/hosts with the control planes and the node itself.' }), true),
     swapOff: withDefault(boolean({ description: 'Turn swap off now and after reboot (the kubelet refuses to run with swap by default).' }), true),
     setHostname: withDefault(boolean({ description: 'Set each host name to its node name.' }), true),
     limits: section(
