@@ -14,7 +14,8 @@ import { isControlPlane, resolveHosts } from '../src/inventory/resolve.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { stateDir } from '../src/util/paths.js';
 import type { Phase } from '../src/workflow/phase.js';
-import { currentJoinToken, withApi } from './cluster-objects.js';
+import { currentJoinToken } from './cluster-objects.js';
+import { withApi } from '../src/kube/admin-api.js';
 import { onFirstControlPlane } from './control-plane.js';
 
 interface Payload {

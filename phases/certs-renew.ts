@@ -12,7 +12,7 @@ import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { quote } from '../src/transport/quote.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
-import { KUBERNETES_DIR, readNodeState } from './control-plane.js';
+import { KUBERNETES_DIR, readNodeState } from '../src/kube/node-files.js';
 
 const RESTART_WAIT_MS = 180_000;
 

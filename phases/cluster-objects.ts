@@ -11,7 +11,7 @@ import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
 import { calicoObjects, loadCalicoManifest } from '../src/kube/calico.js';
 import { metricsServerObjects } from '../src/kube/metrics-server.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
-import { API_PORT, apiEndpoint, type ResolvedHost, resolveHosts } from '../src/inventory/resolve.js';
+import { apiEndpoint, type ResolvedHost } from '../src/inventory/resolve.js';
 import { flannelObjects } from '../templates/flannel.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
 import { clusterObjects } from '../src/kube/cluster-objects.js';
@@ -22,35 +22,21 @@ import { listTokens } from '../src/kube/tokens.js';
 import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { parseVersion, versionTag } from '../src/util/version.js';
-import type { Change, HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
+import type { Change, Phase } from '../src/workflow/phase.js';
 import { coreDnsImage, etcdImageTag } from '../templates/versions.js';
 import { kubeletConfiguration } from '../templates/kubelet.js';
-import { clusterDnsIp, onFirstControlPlane, kubeletInput } from './control-plane.js';
+import { onFirstControlPlane } from './control-plane.js';
+import { clusterDnsIp, kubeletInput } from '../src/kube/node-files.js';
+import { approvalMessage, approveWhenAsked, markings, markNode, nodeIdentities, type Taint } from '../src/kube/node-marking.js';
+import { withApi } from '../src/kube/admin-api.js';
 
 type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } | { kind: 'pending' };
-
-interface Taint {
-  readonly key: string;
-  readonly effect: string;
-}
 
 /** The join token kubestrap keeps for the cluster (kubeadm makes a new one at every init). */
 export const JOIN_TOKEN_DESCRIPTION = 'kubestrap: join token for the nodes of the inventory';
 const TOKEN_TTL_SECONDS = 24 * 3600;
 /** A token closer than this to its expiry is replaced, so printed join commands stay usable. */
 const TOKEN_MIN_REMAINING_MS = 2 * 3600 * 1000;
-
-function markings(minor: number, criSocket: string): { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } {
-  return {
-    labels: {
-      'node-role.kubernetes.io/control-plane': '',
-      ...(minor <= 23 ? { 'node-role.kubernetes.io/master': '' } : {}),
-      'node.kubernetes.io/exclude-from-external-load-balancers': '',
-    },
-    taints: [...(minor <= 24 ? [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }] : []), ...(minor >= 24 ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [])],
-    annotations: { 'kubeadm.alpha.kubernetes.io/cri-socket': criSocket },
-  };
-}
 
 function clusterConfiguration(inv: Inventory, minor: number): Record<string, unknown> {
   const c = inv.cluster;
@@ -104,21 +90,6 @@ async function cniObjects(inv: Inventory): Promise<KubeObject[]> {
   return [];
 }
 
-/** Each inventory node's own names and addresses: all a serving certificate may carry. */
-/** What a kubelet serving certificate may name. */
-export interface NodeIdentity {
-  readonly names: readonly string[];
-  readonly addresses: readonly string[];
-}
-
-export function nodeIdentities(ctx: PhaseContext): Map<string, NodeIdentity> {
-  return new Map(
-    resolveHosts(ctx.inventory).map((h) => {
-      const facts = ctx.hosts.find((t) => t.spec.name === h.name)?.facts;
-      return [h.nodeName, { names: [h.nodeName, ...(facts ? [facts.hostname] : [])], addresses: [h.address, ...(h.advertiseAddress ? [h.advertiseAddress] : [])] }];
-    }),
-  );
-}
 
 const describe = (r: ObjectRef) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 
@@ -127,24 +98,6 @@ export async function currentJoinToken(api: ApiClient, now: Date): Promise<Boots
   const { tokens } = await listTokens(api);
   const usable = tokens.find((t) => t.description === JOIN_TOKEN_DESCRIPTION && t.expires && t.expires.getTime() - now.getTime() > TOKEN_MIN_REMAINING_MS);
   return usable?.token;
-}
-
-async function readAdmin(target: HostTarget): Promise<{ admin: string; ca: string } | undefined> {
-  const files = await target.host.readFiles(['/etc/kubernetes/admin.conf', '/etc/kubernetes/pki/ca.crt']);
-  const admin = files.get('/etc/kubernetes/admin.conf')?.content.toString('utf8');
-  const ca = files.get('/etc/kubernetes/pki/ca.crt')?.content.toString('utf8');
-  return admin && ca ? { admin, ca } : undefined;
-}
-
-export async function withApi<T>(target: HostTarget, use: (api: ApiClient, ca: string) => Promise<T>): Promise<T | undefined> {
-  const creds = await readAdmin(target);
-  if (!creds) return undefined;
-  const api = await ApiClient.open(target.host, API_PORT, creds.admin);
-  try {
-    return await use(api, creds.ca);
-  } finally {
-    await api.close();
-  }
 }
 
 export const clusterObjectsPhase: Phase<Payload> = {
@@ -208,40 +161,3 @@ export const clusterObjectsPhase: Phase<Payload> = {
 };
 
 const KUBELET_SERVING_CERT = '/var/lib/kubelet/pki/kubelet-server-current.pem';
-const SERVING_CSR_WAIT_MS = 90_000;
-const approvalMessage = (node: string) => `kubestrap: the request names only ${node}'s own names and addresses`;
-
-/** Waits for the node's kubelet to ask for its serving certificate, checks the request, approves it. */
-export async function approveWhenAsked(api: ApiClient, node: string, identity: NodeIdentity | undefined): Promise<void> {
-  const deadline = Date.now() + SERVING_CSR_WAIT_MS;
-  for (;;) {
-    const all = await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests');
-    if (approvedServingCsr(all, node)) return;
-    const csr = pendingServingCsrs(all).find((c) => c.node === node);
-    if (csr) {
-      const problem = servingCsrProblem(csr, identity);
-      if (problem) throw new Error(`kubelet serving certificate request ${csr.name} not approved: ${problem}`);
-      await api.approveCsr(csr.object, approvalMessage(node));
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`the kubelet on ${node} did not ask for a serving certificate within ${SERVING_CSR_WAIT_MS / 1000} s (serverTLSBootstrap is on because metrics-server trusts kubelet certificates)`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
-/** Waits for the kubelet to register the node (up to a minute), then adds labels, annotation and taints. */
-/** Labels, taints and annotates a control-plane Node as kubeadm's mark-control-plane does. */
-export function markControlPlane(api: ApiClient, inv: Inventory, nodeName: string): Promise<void> {
-  return markNode(api, nodeName, markings(parseVersion(inv.cluster.kubernetesVersion)!.minor, inv.cluster.containerRuntime.socket));
-}
-
-async function markNode(api: ApiClient, name: string, mark: { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> }): Promise<void> {
-  const ref = { apiVersion: 'v1', kind: 'Node', name };
-  let node: { spec?: { taints?: Taint[] } } | undefined;
-  for (let i = 0; i < 60 && !(node = await api.get(ref)); i++) await new Promise((r) => setTimeout(r, 1000));
-  if (!node) throw new Error(`the kubelet on ${name} did not register its Node within a minute`);
-  const existing = node.spec?.taints ?? [];
-  const taints = [...existing, ...mark.taints.filter((t) => !existing.some((e) => e.key === t.key && e.effect === t.effect))];
-  // Node taints are replaced as a whole list by a patch: send the existing ones with ours
-  await api.patch(ref, { metadata: { labels: mark.labels, annotations: mark.annotations }, spec: { taints } });
-}

@@ -14,7 +14,7 @@ import { quote, quoteArgv } from '../src/transport/quote.js';
 import { parseVersion } from '../src/util/version.js';
 import type { Phase } from '../src/workflow/phase.js';
 import { etcdImageTag } from '../templates/versions.js';
-import { KUBERNETES_DIR } from './control-plane.js';
+import { KUBERNETES_DIR } from '../src/kube/node-files.js';
 
 const SNAPSHOT_ON_NODE = '/var/lib/kubestrap/etcd-restore.db';
 const PAUSED = `${KUBERNETES_DIR}/kubestrap-paused`;

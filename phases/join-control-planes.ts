@@ -11,8 +11,9 @@ import { isControlPlane } from '../src/inventory/resolve.js';
 import { controlPlaneJoined, joinControlPlane } from '../src/join/control-plane-join.js';
 import { SHARED_FILES } from '../src/kube/upload-certs.js';
 import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
-import { nodeIdentities } from './cluster-objects.js';
-import { onFirstControlPlane, readNodeState } from './control-plane.js';
+import { nodeIdentities } from '../src/kube/node-marking.js';
+import { onFirstControlPlane } from './control-plane.js';
+import { readNodeState } from '../src/kube/node-files.js';
 
 /** One host after another, across the phase's parallel hosts. */
 const oneAtATime = serialQueue();

@@ -14,7 +14,7 @@ import { ApiClient, kubeconfigCredentials } from '../src/kube/api-client.js';
 import type { BootstrapToken } from '../src/pki/bootstrap-token.js';
 import type { FileSet } from '../src/pki/cluster-pki.js';
 import type { Phase } from '../src/workflow/phase.js';
-import { kubeletFiles } from './control-plane.js';
+import { kubeletFiles } from '../src/kube/node-files.js';
 
 export interface NodeJoinInput {
   readonly server: string;

@@ -13,8 +13,11 @@ import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { awaitKubeletBootstrap, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
-import { approveWhenAsked, nodeIdentities, withApi } from './cluster-objects.js';
-import { kubeletFiles, onFirstControlPlane } from './control-plane.js';
+import { approveWhenAsked, nodeIdentities } from '../src/kube/node-marking.js';
+import { withApi } from '../src/kube/admin-api.js';
+import { onFirstControlPlane } from './control-plane.js';
+import { kubeletFiles } from '../src/kube/node-files.js';
+import { pollUntil } from '../src/util/poll.js';
 
 /** Long enough for a slow TLS bootstrap, short enough to be worthless soon after. */
 const JOIN_TOKEN_TTL_SECONDS = 3600;
@@ -44,11 +47,10 @@ export const joinWorkersPhase: Phase<null> = {
       const secret = tokenSecret(token, { description: `kubestrap: joining ${node}`, ttlSeconds: JOIN_TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() });
       await api.apply(secret);
       await startKubeletBootstrap(target, { clusterName: ctx.inventory.cluster.name, server, caCertPem: ca, token, kubeletFiles: kubeletFiles(ctx.inventory, target.spec, target.facts.hostname) });
-      const deadline = Date.now() + REGISTER_WAIT_MS;
-      while (!(await api.get({ apiVersion: 'v1', kind: 'Node', name: node }))) {
-        if (Date.now() > deadline) throw new Error(`${node}'s kubelet did not register its Node within ${REGISTER_WAIT_MS / 1000} s (see journalctl -u kubelet on ${target.spec.name})`);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
+      await pollUntil(() => api.get({ apiVersion: 'v1', kind: 'Node', name: node }), {
+        timeoutMs: REGISTER_WAIT_MS,
+        failure: () => `${node}'s kubelet did not register its Node within ${REGISTER_WAIT_MS / 1000} s (see journalctl -u kubelet on ${target.spec.name})`,
+      });
       await awaitKubeletBootstrap(target);
       if (ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS) await approveWhenAsked(api, node, nodeIdentities(ctx).get(node));
       return true;

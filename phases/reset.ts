@@ -13,19 +13,9 @@ import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
 
 type Payload = { kind: 'etcd-member'; id: string } | { kind: 'kubelet' } | { kind: 'leftovers' };
 
-const PKI = '/etc/kubernetes/pki';
-
-/** This control plane's etcd, reached through its own client port with its own client certificate. */
-async function ownEtcd(target: HostTarget): Promise<EtcdClient | undefined> {
-  const files = await target.host.readFiles([`${PKI}/etcd/ca.crt`, `${PKI}/apiserver-etcd-client.crt`, `${PKI}/apiserver-etcd-client.key`]);
-  const [ca, cert, key] = [...files.values()].map((f) => f?.content.toString('utf8'));
-  if (!ca || !cert || !key) return undefined;
-  return EtcdClient.open(target.host, { ca, cert, key });
-}
-
 /** The member to remove: this node's, when other members remain to keep the data. */
 async function etcdMemberToRemove(target: HostTarget): Promise<{ id: string; name: string } | undefined> {
-  const etcd = await ownEtcd(target);
+  const etcd = await EtcdClient.onControlPlane(target.host);
   if (!etcd) return undefined;
   try {
     const members = await etcd.members().catch(() => []);
@@ -59,7 +49,7 @@ export const resetPhase: Phase<Payload> = {
   async apply(_ctx, target, changes) {
     const member = changes.find((c) => c.payload.kind === 'etcd-member')?.payload;
     if (member?.kind === 'etcd-member') {
-      const etcd = (await ownEtcd(target))!;
+      const etcd = (await EtcdClient.onControlPlane(target.host))!;
       try {
         await etcd.removeMember(member.id);
       } finally {

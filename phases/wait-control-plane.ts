@@ -8,8 +8,9 @@
 import { API_PORT } from '../src/inventory/resolve.js';
 import { diagnose, evidenceScript, formatDiagnosis, parseEvidence } from '../src/kube/diagnose.js';
 import type { HostTarget, Phase } from '../src/workflow/phase.js';
-import { withApi } from './cluster-objects.js';
+import { withApi } from '../src/kube/admin-api.js';
 import { onFirstControlPlane } from './control-plane.js';
+import { pollUntil } from '../src/util/poll.js';
 
 export const CONTROL_PLANE_TIMEOUT_MS = Number(process.env.KUBESTRAP_CONTROL_PLANE_TIMEOUT_MS ?? 4 * 60_000);
 const POLL_MS = 1000;
@@ -42,19 +43,19 @@ export const waitControlPlanePhase: Phase<null> = {
     return { changes: [{ target: 'control plane', summary: `wait for the kubelet and the API server (up to ${Math.round(CONTROL_PLANE_TIMEOUT_MS / 1000)} s)`, payload: null }] };
   },
   async apply(ctx, target) {
-    const deadline = Date.now() + CONTROL_PLANE_TIMEOUT_MS;
     let last = { ok: false, state: '' };
-    while (Date.now() < deadline) {
-      last = await health(target);
-      if (last.ok) return;
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-    const evidence = parseEvidence((await target.host.exec(evidenceScript(API_PORT))).stdout);
-    const findings = diagnose({
-      evidence,
-      imageRepository: ctx.inventory.cluster.imageRepository,
-      workstationTime: Math.floor(Date.now() / 1000),
+    await pollUntil(async () => (last = await health(target)).ok, {
+      timeoutMs: CONTROL_PLANE_TIMEOUT_MS,
+      intervalMs: POLL_MS,
+      failure: async () => {
+        const evidence = parseEvidence((await target.host.exec(evidenceScript(API_PORT))).stdout);
+        const findings = diagnose({
+          evidence,
+          imageRepository: ctx.inventory.cluster.imageRepository,
+          workstationTime: Math.floor(Date.now() / 1000),
+        });
+        return `the control plane did not come up in ${Math.round(CONTROL_PLANE_TIMEOUT_MS / 1000)} s (${last.state}). Likely causes:\n${formatDiagnosis(findings)}`;
+      },
     });
-    throw new Error(`the control plane did not come up in ${Math.round(CONTROL_PLANE_TIMEOUT_MS / 1000)} s (${last.state}). Likely causes:\n${formatDiagnosis(findings)}`);
   },
 };

@@ -23,11 +23,8 @@ function backupCommand(): Command {
     .addHelpText('after', '\nExample:\n  kubestrap etcd backup -i cluster.yaml --out backups/before-upgrade.db')
     .action(async (options: ClusterAccessOptions & { out: string }) => {
       await withControlPlane('etcd-backup', options, async ({ host }) => {
-        const pki = '/etc/kubernetes/pki';
-        const files = await host.readFiles([`${pki}/etcd/ca.crt`, `${pki}/apiserver-etcd-client.crt`, `${pki}/apiserver-etcd-client.key`]);
-        const [ca, cert, key] = [...files.values()].map((f) => f?.content.toString('utf8'));
-        if (!ca || !cert || !key) throw new Error(`${host.name} has no etcd client certificate (${pki}/apiserver-etcd-client.crt): is it a control plane with stacked etcd?`);
-        const etcd = await EtcdClient.open(host, { ca, cert, key });
+        const etcd = await EtcdClient.onControlPlane(host);
+        if (!etcd) throw new Error(`${host.name} has no etcd client certificate (/etc/kubernetes/pki/apiserver-etcd-client.crt): is it a control plane with stacked etcd?`);
         try {
           const snapshot = await etcd.snapshot();
           writeFileSync(options.out, snapshot, { mode: 0o600 });

@@ -5,7 +5,7 @@
  * joins it again.
  */
 import { Command } from 'commander';
-import { withApi } from '../../phases/cluster-objects.js';
+import { withApi } from '../kube/admin-api.js';
 import { resetPhase } from '../../phases/reset.js';
 import { loadInventory } from '../inventory/load.js';
 import { isControlPlane, resolveHosts } from '../inventory/resolve.js';

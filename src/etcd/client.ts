@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import type { Host } from '../transport/host.js';
 
 export const ETCD_CLIENT_PORT = 2379;
+const PKI_DIR = '/etc/kubernetes/pki';
 
 export interface EtcdMember {
   readonly id: string;
@@ -51,6 +52,16 @@ export class EtcdClient {
     const forward = await host.forward(ETCD_CLIENT_PORT);
     // etcd's serving certificate names localhost, not the forwarded port's address
     return new EtcdClient({ host: '127.0.0.1', port: forward.localPort, servername: 'localhost', close: () => forward.close() }, credentials);
+  }
+
+  /**
+   * The local etcd of a control plane, with the API server's own etcd client certificate read
+   * from the node; undefined when the node has none (not a stacked control plane, or reset).
+   */
+  static async onControlPlane(host: Host): Promise<EtcdClient | undefined> {
+    const files = await host.readFiles([`${PKI_DIR}/etcd/ca.crt`, `${PKI_DIR}/apiserver-etcd-client.crt`, `${PKI_DIR}/apiserver-etcd-client.key`]);
+    const [ca, cert, key] = [...files.values()].map((f) => f?.content.toString('utf8'));
+    return ca && cert && key ? EtcdClient.open(host, { ca, cert, key }) : undefined;
   }
 
   /** A member's client URL (https://ip:2379), from a node of the cluster. */

@@ -16,8 +16,9 @@ import { clusterPki, nodePki } from '../pki/from-inventory.js';
 import { applyFiles, planFiles, type DesiredFile } from '../workflow/managed-files.js';
 import type { HostTarget } from '../workflow/phase.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
-import { approveWhenAsked, markControlPlane, type NodeIdentity } from '../../phases/cluster-objects.js';
-import { controlPlaneInput, KUBERNETES_DIR, kubeletFiles, manifestFiles, readNodeState } from '../../phases/control-plane.js';
+import { approveWhenAsked, markControlPlane, type NodeIdentity } from '../kube/node-marking.js';
+import { controlPlaneInput, KUBERNETES_DIR, kubeletFiles, manifestFiles, readNodeState } from '../kube/node-files.js';
+import { pollUntil } from '../util/poll.js';
 
 export const ETCD_MANIFEST = `${KUBERNETES_DIR}/manifests/etcd.yaml`;
 const JOIN_WAIT_MS = 240_000;
@@ -44,14 +45,6 @@ function initialCluster(members: readonly EtcdMember[], peerUrl: string, nodeNam
     if (!m.name) throw new Error(`etcd has a member that never started (${m.peerUrls.join(', ')}): remove it (etcdctl member remove ${m.id}) before another control plane joins`);
     return { name: m.name, peerUrl: m.peerUrls[0]! };
   });
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + JOIN_WAIT_MS;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what} within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; the etcd and kube-apiserver pod logs under /var/log/pods)`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
 }
 
 export async function joinControlPlane(inv: Inventory, target: HostTarget, input: ControlPlaneJoinInput): Promise<void> {
@@ -84,7 +77,11 @@ export async function joinControlPlane(inv: Inventory, target: HostTarget, input
     const services = serviceControl(target.facts.initSystem);
     if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem})`);
     await target.host.check(`${services.enableNow('kubelet')} && ${services.restart('kubelet')}`);
-    await waitFor(`${self.nodeName}'s etcd member did not start`, async () => (await etcd.members()).some((m) => m.peerUrls.includes(peerUrl) && m.name === self.nodeName));
+    await pollUntil(async () => (await etcd.members()).some((m) => m.peerUrls.includes(peerUrl) && m.name === self.nodeName), {
+      timeoutMs: JOIN_WAIT_MS,
+      ignoreErrors: true,
+      failure: () => `${self.nodeName}'s etcd member did not start within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; the etcd pod log under /var/log/pods)`,
+    });
   } finally {
     await etcd.close();
   }

@@ -11,6 +11,7 @@ import { formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
 import { buildKubeconfig, serializeKubeconfig } from '../pki/kubeconfig.js';
 import { applyFiles, planFiles, type DesiredFile } from '../workflow/managed-files.js';
 import type { HostTarget } from '../workflow/phase.js';
+import { pollUntil } from '../util/poll.js';
 
 export const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
 export const BOOTSTRAP_CONF = '/etc/kubernetes/bootstrap-kubelet.conf';
@@ -45,14 +46,13 @@ const BOOTSTRAP_WAIT_MS = 240_000;
  * kubeconfig as kubeadm does: the token on disk is worthless from then on and should not linger.
  */
 export async function awaitKubeletBootstrap(target: HostTarget): Promise<void> {
-  const deadline = Date.now() + BOOTSTRAP_WAIT_MS;
-  while (!(await target.host.exists(KUBELET_CONF))) {
-    if (Date.now() > deadline) {
+  await pollUntil(() => target.host.exists(KUBELET_CONF), {
+    timeoutMs: BOOTSTRAP_WAIT_MS,
+    failure: async () => {
       const journal = await target.host.exec('journalctl -u kubelet --no-pager -n 8 -o cat 2>/dev/null | cut -c1-300');
-      throw new Error(`the kubelet on ${target.spec.name} did not finish its TLS bootstrap within ${BOOTSTRAP_WAIT_MS / 1000} s (no ${KUBELET_CONF}); its last log lines:\n${journal.stdout.trim()}`);
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+      return `the kubelet on ${target.spec.name} did not finish its TLS bootstrap within ${BOOTSTRAP_WAIT_MS / 1000} s (no ${KUBELET_CONF}); its last log lines:\n${journal.stdout.trim()}`;
+    },
+  });
   await target.host.check(`rm -f ${BOOTSTRAP_CONF}`);
 }
 
@@ -70,9 +70,9 @@ export async function awaitNodeRegistered(target: HostTarget, server: string, ca
   const pem = await kubeletCredentials(target);
   const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g) ?? [];
   const api = ApiClient.direct(server, { ca: caCertPem, cert: blocks.filter((b) => b.includes('CERTIFICATE')).join(''), key: blocks.filter((b) => b.includes('PRIVATE KEY')).join('') });
-  const deadline = Date.now() + BOOTSTRAP_WAIT_MS;
-  while (!(await api.get({ apiVersion: 'v1', kind: 'Node', name: nodeName }))) {
-    if (Date.now() > deadline) throw new Error(`the kubelet has its credentials but registered no Node ${nodeName} within ${BOOTSTRAP_WAIT_MS / 1000} s (journalctl -u kubelet)`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  await pollUntil(() => api.get({ apiVersion: 'v1', kind: 'Node', name: nodeName }), {
+    timeoutMs: BOOTSTRAP_WAIT_MS,
+    intervalMs: 1000,
+    failure: () => `the kubelet has its credentials but registered no Node ${nodeName} within ${BOOTSTRAP_WAIT_MS / 1000} s (journalctl -u kubelet)`,
+  });
 }

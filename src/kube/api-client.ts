@@ -9,6 +9,7 @@ import { request } from 'node:https';
 import { parse } from 'yaml';
 import type { Host, PortForward } from '../transport/host.js';
 import type { KubeObject } from './objects.js';
+import { pollUntil } from '../util/poll.js';
 
 /** How the client proves who it is: a client certificate (admin.conf) or a bearer token (bootstrap). */
 export interface Credentials {
@@ -181,11 +182,7 @@ export class ApiClient {
    */
   async waitLive(timeoutMs: number, failure: string, settleMs = 0): Promise<void> {
     await new Promise((r) => setTimeout(r, settleMs));
-    const deadline = Date.now() + timeoutMs;
-    while (!(await this.live())) {
-      if (Date.now() > deadline) throw new Error(failure);
-      await new Promise((r) => setTimeout(r, 2000));
-    }
+    await pollUntil(() => this.live(), { timeoutMs, failure: () => failure });
   }
 
   /** Evicts a pod through the eviction API (honours PodDisruptionBudgets); false when it is gone. */

@@ -5,6 +5,7 @@
  * belong to the node.
  */
 import type { ApiClient } from './api-client.js';
+import { pollUntil } from '../util/poll.js';
 
 const DRAIN_WAIT_MS = 300_000;
 
@@ -31,16 +32,18 @@ async function podsOn(api: ApiClient, node: string): Promise<PodRef[]> {
 
 export async function drainNode(api: ApiClient, node: string): Promise<number> {
   await api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { spec: { unschedulable: true } });
-  const deadline = Date.now() + DRAIN_WAIT_MS;
   const evicted = new Set<string>();
-  for (;;) {
-    const pods = await podsOn(api, node);
-    if (pods.length === 0) return evicted.size;
-    if (Date.now() > deadline) throw new Error(`${node} still runs ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)`);
-    for (const pod of pods) {
-      // 429: a disruption budget says not now; try again on the next round
-      if (await api.evict(pod.namespace, pod.name).catch((err: { status?: number }) => (err.status === 429 ? false : Promise.reject(err)))) evicted.add(`${pod.namespace}/${pod.name}`);
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+  let remaining: Awaited<ReturnType<typeof podsOn>> = [];
+  return pollUntil(
+    async () => {
+      remaining = await podsOn(api, node);
+      if (remaining.length === 0) return evicted.size;
+      for (const pod of remaining) {
+        // 429: a disruption budget says not now; try again on the next round
+        if (await api.evict(pod.namespace, pod.name).catch((err: { status?: number }) => (err.status === 429 ? false : Promise.reject(err)))) evicted.add(`${pod.namespace}/${pod.name}`);
+      }
+      return undefined;
+    },
+    { timeoutMs: DRAIN_WAIT_MS, failure: () => `${node} still runs ${remaining.map((p) => `${p.namespace}/${p.name}`).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)` },
+  );
 }

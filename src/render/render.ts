@@ -12,7 +12,7 @@ import { clusterPki, pkiNodes } from '../pki/from-inventory.js';
 import { readNodeFiles } from '../pki/local-store.js';
 import type { KubeObject } from '../kube/objects.js';
 import { stringify } from 'yaml';
-import { controlPlaneInput, kubeletFiles, manifestFiles } from '../../phases/control-plane.js';
+import { controlPlaneInput, kubeletFiles, manifestFiles } from '../kube/node-files.js';
 import { desiredObjects } from '../../phases/cluster-objects.js';
 import { desiredRuntimeFiles } from '../../phases/container-runtime.js';
 import { controlPlanePods } from '../../templates/control-plane.js';

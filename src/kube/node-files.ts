@@ -1,0 +1,102 @@
+/**
+ * The files that make a node a Kubernetes node, rendered from the inventory: a control plane's
+ * static-pod manifests and the kubelet's own files; and what a node holds today in
+ * /etc/kubernetes (PKI, kubeconfigs), read back so plans compare with it.
+ */
+import { API_PORT, type ResolvedHost } from '../inventory/resolve.js';
+import type { Inventory } from '../inventory/schema.js';
+import type { FileSet } from '../pki/cluster-pki.js';
+import { nodePki } from '../pki/from-inventory.js';
+import { quote } from '../transport/quote.js';
+import { parseCidr, nthAddress, type Cidr } from '../util/cidr.js';
+import { parseVersion, versionTag } from '../util/version.js';
+import type { DesiredFile } from '../workflow/managed-files.js';
+import type { HostTarget } from '../workflow/phase.js';
+import { manifestYaml, MANIFESTS_DIR, OPTIONAL_CA_DIRS, type ControlPlaneInput } from '../../templates/control-plane.js';
+import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH, kubeletConfigYaml, kubeletFlagsEnv, type KubeletInput } from '../../templates/kubelet.js';
+import { etcdImageTag } from '../../templates/versions.js';
+import type { Pod } from './objects.js';
+
+export const KUBERNETES_DIR = '/etc/kubernetes';
+/** Files of /etc/kubernetes kubestrap's PKI owns: certificates, keys and kubeconfigs. */
+const LIST_PKI = `find ${KUBERNETES_DIR}/pki -type f 2>/dev/null; find ${KUBERNETES_DIR} -maxdepth 1 -name '*.conf' -type f 2>/dev/null`;
+
+function subnet(text: string): Cidr {
+  const c = parseCidr(text);
+  if (typeof c === 'string') throw new Error(c);
+  return c;
+}
+
+export function clusterDnsIp(inv: Inventory): string {
+  return nthAddress(subnet(inv.cluster.networking.serviceSubnet), 10);
+}
+
+export function controlPlaneInput(inv: Inventory, spec: ResolvedHost, presentCaDirs: readonly string[]): ControlPlaneInput {
+  const c = inv.cluster;
+  const version = parseVersion(c.kubernetesVersion)!;
+  const node = nodePki(spec);
+  return {
+    minor: version.minor,
+    kubernetesVersion: versionTag(version),
+    nodeName: node.nodeName,
+    advertiseAddress: node.advertiseAddress,
+    bindPort: API_PORT,
+    imageRepository: c.imageRepository,
+    etcdImageTag: etcdImageTag(version.minor, c.etcd.imageTag),
+    clusterName: c.name,
+    dnsDomain: c.networking.dnsDomain,
+    serviceSubnet: c.networking.serviceSubnet,
+    podSubnet: c.networking.podSubnet,
+    presentCaDirs,
+    apiServer: c.apiServer,
+    controllerManager: c.controllerManager,
+    scheduler: c.scheduler,
+    etcd: c.etcd,
+  };
+}
+
+/** The kubelet's settings on a node; `hostname` is the host's current name (facts). */
+export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: string): KubeletInput {
+  const c = inv.cluster;
+  return {
+    minor: parseVersion(c.kubernetesVersion)!.minor,
+    cgroupDriver: c.containerRuntime.cgroupDriver,
+    clusterDns: clusterDnsIp(inv),
+    clusterDomain: c.networking.dnsDomain,
+    criSocket: c.containerRuntime.socket,
+    imageRepository: c.imageRepository,
+    sandboxImageOverride: c.containerRuntime.sandboxImage,
+    nodeName: spec.nodeName,
+    hostname,
+    nodeIp: nodePki(spec).advertiseAddress,
+    serverTlsBootstrap: c.addons.metricsServer && !c.addons.metricsServerInsecureTLS,
+  };
+}
+
+/**
+ * The kubelet's own files (every node: control planes here, workers when they join);
+ * `publishedConfig` is the cluster's kubelet-config when joining a cluster kubestrap did not render.
+ */
+export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: string, publishedConfig?: string): DesiredFile[] {
+  const input = kubeletInput(inv, spec, hostname);
+  return [
+    { path: KUBELET_CONFIG_PATH, content: publishedConfig ?? kubeletConfigYaml(input), mode: 0o644 },
+    { path: KUBELET_FLAGS_PATH, content: kubeletFlagsEnv(input), mode: 0o644 },
+    { path: KUBELET_DROP_IN_PATH, content: KUBELET_DROP_IN, mode: 0o644 },
+  ];
+}
+
+export function manifestFiles(pods: Record<string, Pod>): DesiredFile[] {
+  return Object.entries(pods).map(([name, pod]) => ({ path: `${MANIFESTS_DIR}/${name}.yaml`, content: manifestYaml(pod), mode: 0o600 }));
+}
+
+/** Reads the node's current PKI and kubeconfigs (relative to /etc/kubernetes) and its CA dirs. */
+export async function readNodeState(target: HostTarget): Promise<{ files: FileSet; caDirs: string[] }> {
+  const listing = await target.host.check(`${LIST_PKI}\n${OPTIONAL_CA_DIRS.map((d) => `[ -d ${quote(d)} ] && echo ${quote(`dir ${d}`)}`).join('\n')}\ntrue`);
+  const lines = listing.stdout.split('\n').filter(Boolean);
+  const paths = lines.filter((l) => l.startsWith('/'));
+  const caDirs = lines.filter((l) => l.startsWith('dir ')).map((l) => l.slice(4));
+  const read = await target.host.readFiles(paths);
+  const files = new Map([...read].flatMap(([path, file]) => (file ? [[path.slice(KUBERNETES_DIR.length + 1), file.content.toString('utf8')] as const] : [])));
+  return { files, caDirs };
+}
