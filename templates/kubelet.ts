@@ -30,6 +30,8 @@ export interface KubeletInput {
   readonly registerTaints?: readonly string[];
   /** Serving certificate from the cluster CA (requested by the kubelet, approved by kubestrap). */
   readonly serverTlsBootstrap: boolean;
+  /** The user's flags (cluster.kubelet.extraArgs); the same name replaces kubestrap's. */
+  readonly extraArgs?: Readonly<Record<string, string>>;
 }
 
 export function kubeletConfiguration(input: KubeletInput): Record<string, unknown> {
@@ -65,6 +67,7 @@ export function kubeletFlags(input: KubeletInput): string[] {
     // explicit, so that hosts with several interfaces register the address the inventory names
     'node-ip': input.nodeIp,
     ...(input.registerTaints?.length ? { 'register-with-taints': input.registerTaints.join(',') } : {}),
+    ...input.extraArgs,
   };
   return Object.keys(flags)
     .sort()

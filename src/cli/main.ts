@@ -18,6 +18,7 @@ import { JoinError } from '../join/discovery.js';
 import { planCommand } from './plan.js';
 import { schemaCommand } from './schema.js';
 import { tokenCommand } from './token.js';
+import { upgradeCommand } from './upgrade.js';
 import { validateCommand } from './validate.js';
 
 export function program(): Command {
@@ -26,7 +27,7 @@ export function program(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), factsCommand(), execCommand(), certsCommand(), etcdCommand(), tokenCommand(), schemaCommand(), renderCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), factsCommand(), execCommand(), certsCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand()]) {
     root.addCommand(cmd);
   }
   // errors are turned into exit codes by main(), at every level of subcommand

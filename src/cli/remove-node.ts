@@ -5,7 +5,8 @@
  * joins it again.
  */
 import { Command } from 'commander';
-import { withApi } from '../kube/admin-api.js';
+import { requireApi } from '../kube/admin-api.js';
+import type { ApiClient } from '../kube/api-client.js';
 import { resetPhase } from '../../phases/reset.js';
 import { loadInventory } from '../inventory/load.js';
 import { isControlPlane, resolveHosts } from '../inventory/resolve.js';
@@ -26,10 +27,8 @@ function through(ctx: PhaseContext, name: string): HostTarget {
   return target;
 }
 
-async function onCluster<T>(ctx: PhaseContext, apiHost: string, use: Parameters<typeof withApi<T>>[1]): Promise<T> {
-  const result = await withApi(through(ctx, apiHost), use);
-  if (result === undefined) throw new Error(`${apiHost} has no admin kubeconfig`);
-  return result;
+function onCluster<T>(ctx: PhaseContext, apiHost: string, use: (api: ApiClient) => Promise<T>): Promise<T> {
+  return requireApi(through(ctx, apiHost), 'the node is removed through its API', use);
 }
 
 function removalPhases(host: string, node: string, apiHost: string): Phase[] {

@@ -286,6 +286,16 @@ const cluster = object(
     etcd: component('etcd', {
       imageTag: optional(string({ description: "etcd image tag (default: the version kubeadm pairs with the release).", example: '3.5.6-0' }, { minLength: 1 })),
     }),
+    kubelet: section(
+      'kubelet',
+      {
+        extraArgs: withDefault(
+          record(string({ description: 'Flag value.' }), { description: "Extra or overriding kubelet flags (without leading --), written to every node's kubeadm-flags.env (like kubeadm's nodeRegistration.kubeletExtraArgs).", example: { 'max-pods': '200' } }),
+          {},
+        ),
+      },
+      { description: "The kubelet's settings on every node." },
+    ),
   },
   { description: 'Cluster-wide settings (like kubeadm ClusterConfiguration).' },
 );

@@ -21,3 +21,10 @@ export async function withApi<T>(target: HostTarget, use: (api: ApiClient, ca: s
     await api.close();
   }
 }
+
+/** withApi for callers that cannot go on without the API: `missing` explains why it is needed. */
+export async function requireApi<T>(target: HostTarget, missing: string, use: (api: ApiClient) => Promise<T>): Promise<T> {
+  const boxed = await withApi(target, async (api) => ({ value: await use(api) }));
+  if (!boxed) throw new Error(`${target.spec.name} has no admin kubeconfig (/etc/kubernetes/admin.conf): ${missing}`);
+  return boxed.value;
+}

@@ -70,6 +70,7 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
     hostname,
     nodeIp: nodePki(spec).advertiseAddress,
     serverTlsBootstrap: c.addons.metricsServer && !c.addons.metricsServerInsecureTLS,
+    extraArgs: c.kubelet.extraArgs,
   };
 }
 

@@ -21,3 +21,27 @@ export function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
     return run;
   };
 }
+
+/**
+ * A rolling change: at most `limit` pieces of work at once, and none started after one failed
+ * (a half-upgraded cluster must not lose more nodes to the same fault).
+ */
+export function rollingQueue(limit: number): <T>(name: string, work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  let failed: string | undefined;
+  return async <T>(name: string, work: () => Promise<T>) => {
+    while (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    if (failed) throw new Error(`not started: ${failed} failed before, and a rolling change stops at its first failure`);
+    running++;
+    try {
+      return await work();
+    } catch (err) {
+      failed ??= name;
+      throw err;
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}

@@ -4,7 +4,9 @@
  * upload --print-join-command`, then `kubestrap join --control-plane`); cp-3 joins through the
  * next `kubestrap apply` (the workstation carries the CAs over SSH). etcd then has 3 started
  * members, every node is Ready, the worker still reaches the API through its balancer with
- * cp-1's API server stopped, and another apply changes nothing.
+ * cp-1's API server stopped, and another apply changes nothing. Also: certificate expiry and
+ * renewal while the API answers; `upgrade plan` refusing to skip a minor; a configuration roll
+ * through `upgrade apply` (new flags for every component) while the API answers.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,9 +31,9 @@ beforeAll(async () => {
   writeInventory('2h');
 });
 
-/** The HA inventory; leaf certificates valid `validity` (2 h at first, so that they show as expiring). */
-function writeInventory(validity: string): void {
-  writeFileSync(inventory, e2eInventory(cluster, { apiLoadBalancer: { mode: 'node-local', image: `${IMAGE_REPOSITORY}/haproxy:2.6` }, certificates: { validity } }));
+/** The HA inventory; leaf certificates valid `validity` (2 h at first, so that they show as expiring); `cluster` settings on top. */
+function writeInventory(validity: string, settings: Record<string, unknown> = {}): void {
+  writeFileSync(inventory, e2eInventory(cluster, { apiLoadBalancer: { mode: 'node-local', image: `${IMAGE_REPOSITORY}/haproxy:2.6` }, certificates: { validity }, ...settings }));
 }
 
 afterAll(async () => {
@@ -166,6 +168,82 @@ test('certificates issued for 2 h show as expiring on every control plane; certs
   }
   // the workstation's admin kubeconfig was refreshed with the renewed client certificate
   expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim().split('\n')).toHaveLength(4);
+});
+
+/** The configuration roll's new flags, one per component (harmless values, each different from the default). */
+const ROLL = {
+  apiServer: { extraArgs: { 'event-ttl': '2h' } },
+  controllerManager: { extraArgs: { 'node-monitor-grace-period': '45s' } },
+  scheduler: { extraArgs: { profiling: 'false' } },
+  etcd: { imageTag: undefined as string | undefined, extraArgs: { 'snapshot-count': '5000' } },
+  kubelet: { extraArgs: { v: '1' } },
+};
+
+/** Every flag each component runs with on `node`, read from /proc. */
+function runningFlags(node: LabHost): Record<string, string[]> {
+  const out = cluster.lab.inside(node, `for d in /proc/[0-9]*; do read -r c < $d/comm 2>/dev/null || continue; case $c in etcd|kube-apiserver|kube-controller|kube-scheduler|kubelet) echo "== $c"; tr '\\0' '\\n' < $d/cmdline;; esac; done`);
+  const flags: Record<string, string[]> = {};
+  let current = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('== ')) flags[(current = line.slice(3))] ??= [];
+    else if (line) flags[current]!.push(line);
+  }
+  return flags;
+}
+
+test('upgrade plan refuses skipping a minor, from the versions the cluster reports; nothing is changed', async () => {
+  writeInventory('8760h', { kubernetesVersion: 'v1.22.0' });
+  const skip = await runCli(['upgrade', 'plan', '-i', inventory], env);
+  expect(skip.code, skip.stdout + skip.stderr).toBe(2);
+  expect(skip.stdout).toMatch(/^control plane\s+v1\.20\.2\s+v1\.22\.0$/m);
+  expect(skip.stdout).toMatch(/^kubelet\s+4 × v1\.20\.2\s+v1\.22\.0$/m);
+  expect(skip.stderr).toContain('v1.20.2 → v1.22.0 skips v1.21: upgrade to the newest v1.21.x first');
+});
+
+test('a configuration roll through upgrade apply: control planes one at a time, then the worker drained and uncordoned; the API answers throughout; every component ends on its new flags', async () => {
+  ROLL.etcd.imageTag = cluster.etcdImageTag;
+  writeInventory('8760h', ROLL);
+  const plan = await runCli(['upgrade', 'plan', '-i', inventory, '--output', 'plain'], env);
+  expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+  expect(plan.stdout).toContain("v1.20.2 → v1.20.2: configuration roll: same version, the inventory's settings");
+  for (const cp of cluster.controlPlanes) {
+    for (const component of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) expect(plan.stdout).toMatch(new RegExp(`${cp.name}\\b[\\s\\S]*/etc/kubernetes/manifests/${component}\\.yaml: update`));
+  }
+  expect(plan.stdout).toMatch(/worker-1\b[\s\S]*\/var\/lib\/kubelet\/kubeadm-flags\.env: update/);
+
+  const worker = cluster.workers[0]!;
+  let polls = 0;
+  const failures: string[] = [];
+  let rolling = true;
+  const poller = (async () => {
+    while (rolling) {
+      polls++;
+      await cluster.lab.run(worker, 'kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /livez').catch((err: Error) => failures.push(err.message));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  const roll = await runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env);
+  rolling = false;
+  await poller;
+  expect(roll.code, roll.stdout + roll.stderr).toBe(0);
+  expect(polls).toBeGreaterThan(10);
+  expect(failures).toEqual([]);
+
+  for (const cp of cluster.controlPlanes) {
+    const flags = runningFlags(cp);
+    expect(flags['kube-apiserver'], cp.name).toContain('--event-ttl=2h');
+    expect(flags['kube-controller'], cp.name).toContain('--node-monitor-grace-period=45s');
+    expect(flags['kube-scheduler'], cp.name).toContain('--profiling=false');
+    expect(flags['etcd'], cp.name).toContain('--snapshot-count=5000');
+  }
+  for (const node of cluster.nodes) expect(runningFlags(node)['kubelet'], node.name).toContain('--v=1');
+  // every node Ready and schedulable again (drained nodes were uncordoned)
+  const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ spec: { unschedulable?: boolean }; status: { conditions: Array<{ type: string; status: string }> } }> };
+  expect(nodes.items.map((n) => [n.spec.unschedulable ?? false, n.status.conditions.find((c) => c.type === 'Ready')!.status])).toEqual(cluster.nodes.map(() => [false, 'True']));
+
+  const again = await runCli(['upgrade', 'plan', '-i', inventory], env);
+  expect(again.code, again.stdout + again.stderr).toBe(0);
+  expect(again.stdout).toContain('Plan: no changes.');
 });
 
 test('another apply changes nothing on any node', async () => {

@@ -5,13 +5,15 @@
  * a terminal it refuses unless --yes; the reset leaves no trace of Kubernetes on any host
  * (files, kubelet state and mounts, etcd data, containers, CNI configuration and interfaces,
  * kube-proxy and CNI rules; the kubelet stopped and disabled), a second reset has nothing to
- * do, and a re-apply gives a Ready cluster again.
+ * do, and a re-apply gives a Ready cluster again; adding a worker to the inventory and applying
+ * changes nothing on the other hosts.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { runCli, tempDir } from '../lab/helpers.js';
 import type { LabHost } from '../lab/lab.js';
 import { installLabCni, startClusterLab, type ClusterLab } from './cluster-lab.js';
@@ -35,8 +37,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function upAndReady(): Promise<string> {
-  const up = await runCli(['apply', '-i', inventory], env);
+async function upAndReady(file = inventory): Promise<string> {
+  const up = await runCli(['apply', '-i', file], env);
   expect(up.code, up.stdout + up.stderr).toBe(0);
   const kubeconfig = /^admin kubeconfig: (\S+)/m.exec(up.stdout)![1]!;
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
@@ -125,8 +127,21 @@ test('reset --yes leaves no trace of Kubernetes on any host; a second reset has 
   expect(again.stdout).toContain('Applied: no changes were needed.');
 });
 
-test('after a reset, apply brings a Ready cluster up again (the removed worker joins again too)', async () => {
+test('after a reset, apply brings a Ready cluster up again; adding the worker to the inventory then touches only the worker', async () => {
   // the pod network's configuration comes back with its add-on; the lab's stands in for it
   await installLabCni(cluster);
-  await upAndReady();
+  const full = parse(readFileSync(inventory, 'utf8')) as { hosts: Array<{ name: string }> };
+  const controlPlaneOnly = join(work, 'control-plane-only.yaml');
+  writeFileSync(controlPlaneOnly, stringify({ ...full, hosts: full.hosts.filter((h) => h.name === cluster.controlPlane.name) }));
+  const kubeconfig = await upAndReady(controlPlaneOnly);
+  expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim()).toBe(`node/${cluster.controlPlane.name}`);
+
+  const report = join(work, 'scale-out.json');
+  const scaleOut = await runCli(['apply', '-i', inventory, '--report', report], env);
+  expect(scaleOut.code, scaleOut.stdout + scaleOut.stderr).toBe(0);
+  const hosts = (JSON.parse(readFileSync(report, 'utf8')) as { hosts: Array<{ name: string; changes: Array<{ phase: string; target: string }> }> }).hosts;
+  const worker = cluster.workers[0]!;
+  expect(hosts.find((h) => h.name === cluster.controlPlane.name)!.changes).toEqual([]);
+  expect(hosts.find((h) => h.name === worker.name)!.changes.map((c) => c.phase)).toContain('join-workers');
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', `node/${worker.name}`, '--timeout=240s'], 260_000);
 });

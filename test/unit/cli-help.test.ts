@@ -10,13 +10,13 @@ function help(args: string[]): string {
 const COMMANDS = [
   ['validate'], ['plan'], ['apply'], ['join'], ['reset'], ['facts'], ['exec'],
   ['certs', 'generate'], ['certs', 'renew'], ['certs', 'check-expiration'], ['certs', 'certificate-key'], ['certs', 'upload'],
-  ['token', 'create'], ['token', 'list'], ['token', 'delete'], ['token', 'generate'], ['schema'],
+  ['token', 'create'], ['token', 'list'], ['token', 'delete'], ['token', 'generate'], ['upgrade', 'plan'], ['upgrade', 'apply'], ['schema'],
 ];
 
 describe('command-line help', () => {
   it('lists every command', () => {
     const text = help([]);
-    for (const name of ['validate', 'plan', 'apply', 'join', 'reset', 'facts', 'exec', 'certs', 'token', 'schema']) expect(text).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    for (const name of ['validate', 'plan', 'apply', 'join', 'reset', 'facts', 'exec', 'certs', 'token', 'upgrade', 'schema']) expect(text).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
   });
 
   it.each(COMMANDS)('%s %s shows its flags and an example', (...cmd) => {
@@ -54,5 +54,11 @@ describe('command-line help', () => {
     const r = spawnSync(process.execPath, ['bin/kubestrap.js', 'plan', '-i', 'x.yaml', '--inventory-file', 'x'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("unknown option '--inventory-file'");
+  });
+
+  it('upgrade checks --max-unavailable before reading the inventory or contacting a host', () => {
+    const r = spawnSync(process.execPath, ['bin/kubestrap.js', 'upgrade', 'apply', '-i', 'inventories/1cp-2workers.yaml', '--max-unavailable', '0'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--max-unavailable: expected a whole number of workers, 1 or more (got "0")');
   });
 });

@@ -1,0 +1,30 @@
+/**
+ * upgrade-control-planes (`kubestrap upgrade apply`, not part of apply): each control plane in
+ * turn gets the inventory's version and settings — packages, kubelet files, static-pod
+ * manifests — and must run them, its API server live, before the next one starts; the first
+ * failure stops the roll, so the other control planes keep serving.
+ */
+import { isControlPlane } from '../src/inventory/resolve.js';
+import { requireApi } from '../src/kube/admin-api.js';
+import { applyNodeRoll, planNodeRoll, type RollPayload } from '../src/upgrade/node-roll.js';
+import { rollingQueue } from '../src/util/concurrency.js';
+import type { Phase } from '../src/workflow/phase.js';
+import { kubePackagesPhase } from './kube-packages.js';
+
+export function upgradeControlPlanesPhase(): Phase<RollPayload> {
+  const oneAtATime = rollingQueue(1);
+  return {
+    name: 'upgrade-control-planes',
+    title: 'control planes upgraded one at a time (packages, kubelet, static pods)',
+    description: "Brings each control plane to the inventory's version and settings, one after another, each running its new components with its API server live before the next.",
+    selectHosts: (ctx) => ctx.hosts.filter((h) => isControlPlane(h.spec)),
+    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, kubePackagesPhase as Phase) }),
+    apply: (ctx, target, changes) =>
+      oneAtATime(target.spec.name, () =>
+        applyNodeRoll(ctx, target, changes, kubePackagesPhase as Phase, {
+          // its own API server: the one the roll restarts and then waits for
+          withApi: (use) => requireApi(target, 'is it a control plane of this cluster?', use),
+        }),
+      ),
+  };
+}

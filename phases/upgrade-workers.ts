@@ -1,0 +1,33 @@
+/**
+ * upgrade-workers (`kubestrap upgrade apply`, after the control planes): workers get the
+ * inventory's version and kubelet settings, at most `maxUnavailable` at a time, each drained
+ * first and uncordoned once its Node is Ready again; the first failure stops the roll.
+ */
+import { isControlPlane } from '../src/inventory/resolve.js';
+import { requireApi } from '../src/kube/admin-api.js';
+import { applyNodeRoll, planNodeRoll, type RollPayload } from '../src/upgrade/node-roll.js';
+import { rollingQueue } from '../src/util/concurrency.js';
+import type { Phase } from '../src/workflow/phase.js';
+import { onFirstControlPlane } from './control-plane.js';
+import { kubePackagesPhase } from './kube-packages.js';
+
+export function upgradeWorkersPhase(maxUnavailable: number): Phase<RollPayload> {
+  const batch = rollingQueue(maxUnavailable);
+  return {
+    name: 'upgrade-workers',
+    title: `workers upgraded, at most ${maxUnavailable} drained at a time`,
+    description: "Brings each worker to the inventory's version and kubelet settings: drained, packages and kubelet files, kubelet restarted, Ready again, uncordoned.",
+    selectHosts: (ctx) => ctx.hosts.filter((h) => !isControlPlane(h.spec)),
+    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, kubePackagesPhase as Phase) }),
+    apply: (ctx, target, changes) =>
+      batch(target.spec.name, () =>
+        applyNodeRoll(ctx, target, changes, kubePackagesPhase as Phase, {
+          withApi: (use) => {
+            const cp = onFirstControlPlane(ctx)[0];
+            if (!cp) throw new Error("the inventory's first control plane is not reachable: workers are drained through it");
+            return requireApi(cp, 'workers are drained through it', use);
+          },
+        }),
+      ),
+  };
+}

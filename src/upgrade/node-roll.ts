@@ -1,0 +1,117 @@
+/**
+ * One node's part of an upgrade or configuration roll: its kubelet/kubectl packages, its kubelet
+ * files and, on a control plane, its static-pod manifests, planned against what the node holds.
+ * Applying drains the node when its kubelet is restarted, writes, restarts, then waits until the
+ * node runs what was written — each changed component's process on its new command line, the API
+ * server live, the kubelet on its new flags and its Node Ready — and uncordons it.
+ */
+import { parse } from 'yaml';
+import { serviceControl } from '../facts/services.js';
+import { isControlPlane } from '../inventory/resolve.js';
+import type { Inventory } from '../inventory/schema.js';
+import type { ApiClient } from '../kube/api-client.js';
+import { drainNode } from '../kube/drain.js';
+import { controlPlaneInput, KUBERNETES_DIR, kubeletFiles, kubeletInput, manifestFiles, readNodeState } from '../kube/node-files.js';
+import type { Pod } from '../kube/objects.js';
+import { pollUntil } from '../util/poll.js';
+import { parseVersion } from '../util/version.js';
+import { applyFiles, planFiles, type FilePayload } from '../workflow/managed-files.js';
+import type { Change, HostTarget, Phase, PhaseContext } from '../workflow/phase.js';
+import { controlPlanePods, MANIFESTS_DIR, type ComponentName } from '../../templates/control-plane.js';
+import { kubeletFlags } from '../../templates/kubelet.js';
+import { kubeletRunsWith, runningProcesses, runsCommand, type RunningProcess } from './running.js';
+
+export type RollPayload = { readonly step: 'package'; readonly change: Change } | { readonly step: 'file'; readonly file: FilePayload; readonly component?: ComponentName };
+
+const ROLL_WAIT_MS = 240_000;
+
+/** The etcd membership a joined control plane was started with: kept, since it only matters at etcd's first start. */
+function joinedEtcdCluster(manifest: string | undefined): Array<{ name: string; peerUrl: string }> | undefined {
+  if (!manifest) return undefined;
+  const command = (parse(manifest) as Pod).spec.containers[0]?.command ?? [];
+  if (!command.includes('--initial-cluster-state=existing')) return undefined;
+  const members = command.find((a) => a.startsWith('--initial-cluster='))?.slice('--initial-cluster='.length) ?? '';
+  return members.split(',').map((m) => ({ name: m.slice(0, m.indexOf('=')), peerUrl: m.slice(m.indexOf('=') + 1) }));
+}
+
+const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
+
+/** The control plane's static pods as the inventory wants them on this node. */
+async function desiredPods(inv: Inventory, target: HostTarget): Promise<Record<ComponentName, Pod>> {
+  const [state, etcd] = await Promise.all([readNodeState(target), target.host.readFiles([ETCD_MANIFEST])]);
+  const members = joinedEtcdCluster(etcd.get(ETCD_MANIFEST)?.content.toString('utf8'));
+  return controlPlanePods({ ...controlPlaneInput(inv, target.spec, state.caDirs), ...(members ? { etcdInitialCluster: members } : {}) });
+}
+
+export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, packages: Phase): Promise<Change<RollPayload>[]> {
+  const pods = isControlPlane(target.spec) ? await desiredPods(ctx.inventory, target) : undefined;
+  const manifests = pods ? manifestFiles(pods).map((f, i) => ({ ...f, component: Object.keys(pods)[i] as ComponentName })) : [];
+  const [pkg, files] = await Promise.all([packages.plan(ctx, target), planFiles(target.host, [...manifests, ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname)])]);
+  return [
+    ...pkg.changes.map((change) => ({ target: change.target, summary: change.summary, payload: { step: 'package', change } as const })),
+    ...files.map((f) => {
+      const component = manifests.find((m) => m.path === f.payload.file.path)?.component;
+      return { ...f, payload: { step: 'file', file: f.payload, ...(component ? { component } : {}) } as const };
+    }),
+  ];
+}
+
+interface RollAccess {
+  /** The API that drains, watches and uncordons this node. */
+  readonly withApi: <T>(use: (api: ApiClient) => Promise<T>) => Promise<T>;
+}
+
+/** The node's Node is Ready, with its kubelet at the cluster's version. */
+async function nodeReady(api: ApiClient, node: string, version: string): Promise<boolean> {
+  const live = (await api.get({ apiVersion: 'v1', kind: 'Node', name: node })) as { status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } } } | undefined;
+  return live?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && live.status.nodeInfo?.kubeletVersion === version;
+}
+
+export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, changes: readonly Change<RollPayload>[], packages: Phase, access: RollAccess): Promise<void> {
+  const inv = ctx.inventory;
+  const node = target.spec.nodeName;
+  const version = parseVersion(inv.cluster.kubernetesVersion)!.text;
+  const packageChanges = changes.flatMap((c) => (c.payload.step === 'package' ? [c.payload.change] : []));
+  const fileChanges = changes.flatMap((c) => (c.payload.step === 'file' ? [{ ...c, payload: c.payload.file }] : []));
+  const components = new Set(changes.flatMap((c) => (c.payload.step === 'file' && c.payload.component ? [c.payload.component] : [])));
+  const kubeletChanged = packageChanges.length > 0 || fileChanges.some((c) => !c.payload.file.path.startsWith(`${KUBERNETES_DIR}/manifests/`));
+
+  // pods leave before the kubelet restarts under them (kubeadm's upgrade procedure)
+  if (kubeletChanged) await access.withApi((api) => drainNode(api, node));
+  await packages.apply(ctx, target, packageChanges);
+  await applyFiles(target.host, fileChanges);
+  if (kubeletChanged) {
+    const services = serviceControl(target.facts.initSystem);
+    if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem})`);
+    await target.host.check(`${services.enableNow('kubelet')} && ${services.restart('kubelet')}`);
+  }
+
+  const pods = components.size ? await desiredPods(inv, target) : undefined;
+  const flags = kubeletFlags(kubeletInput(inv, target.spec, target.facts.hostname));
+  let running: RunningProcess[] = [];
+  let kubeletPid: number | undefined;
+  await pollUntil(
+    async () => {
+      running = await runningProcesses(target.host);
+      const rolled = [...components].every((c) => runsCommand(running, c, pods![c].spec.containers[0]!.command!));
+      // the same kubelet on two polls in a row: started, and not crash-looping on a bad flag
+      const kubelet = kubeletRunsWith(running, flags);
+      const steady = !kubeletChanged || (kubelet !== undefined && kubelet.pid === kubeletPid);
+      kubeletPid = kubelet?.pid;
+      return rolled && steady;
+    },
+    {
+      timeoutMs: ROLL_WAIT_MS,
+      failure: () => {
+        const behind = [...components].filter((c) => !runsCommand(running, c, pods![c].spec.containers[0]!.command!));
+        const kubelet = kubeletChanged && !kubeletRunsWith(running, flags) ? ['the kubelet (not running with the flags of kubeadm-flags.env)'] : [];
+        return `${target.spec.name} does not run its new configuration after ${ROLL_WAIT_MS / 1000} s: ${[...behind, ...kubelet].join(', ') || 'the kubelet keeps restarting'} (journalctl -u kubelet; /var/log/pods)`;
+      },
+    },
+  );
+  await access.withApi(async (api) => {
+    if (components.has('kube-apiserver') || components.has('etcd')) await api.waitLive(ROLL_WAIT_MS, `${target.spec.name}'s API server is not live ${ROLL_WAIT_MS / 1000} s after the roll (/var/log/pods/kube-system_kube-apiserver-*)`);
+    await pollUntil(() => nodeReady(api, node, version), { timeoutMs: ROLL_WAIT_MS, ignoreErrors: true, failure: () => `Node ${node} is not Ready with kubelet ${version} ${ROLL_WAIT_MS / 1000} s after the roll (journalctl -u kubelet on ${target.spec.name})` });
+    if (kubeletChanged) await api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { spec: { unschedulable: false } });
+  });
+}
