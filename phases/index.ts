@@ -54,6 +54,9 @@ const joinPhases: readonly Phase[] = [joinControlPlanesPhase as Phase, joinWorke
 
 export const applyPhases: readonly Phase[] = [...preparePhases, ...initPhases, ...joinPhases];
 
+/** The host phases an upgrade re-runs on each node inside its drain window: what follows the Kubernetes version. */
+export const ROLLED_HOST_PHASES: readonly Phase[] = [containerRuntimePhase as Phase, kubePackagesPhase as Phase];
+
 /** Names usable with --only/--skip for several phases at once. */
 export const PHASE_GROUPS: Readonly<Record<string, readonly string[]>> = {
   prepare: preparePhases.map((p) => p.name),

@@ -9,7 +9,7 @@ import { requireApi } from '../src/kube/admin-api.js';
 import { applyNodeRoll, planNodeRoll, type RollPayload } from '../src/upgrade/node-roll.js';
 import { rollingQueue } from '../src/util/concurrency.js';
 import type { Phase } from '../src/workflow/phase.js';
-import { kubePackagesPhase } from './kube-packages.js';
+import { ROLLED_HOST_PHASES } from './index.js';
 
 export function upgradeControlPlanesPhase(): Phase<RollPayload> {
   const oneAtATime = rollingQueue(1);
@@ -18,10 +18,10 @@ export function upgradeControlPlanesPhase(): Phase<RollPayload> {
     title: 'control planes upgraded one at a time (packages, kubelet, static pods)',
     description: "Brings each control plane to the inventory's version and settings, one after another, each running its new components with its API server live before the next.",
     selectHosts: (ctx) => ctx.hosts.filter((h) => isControlPlane(h.spec)),
-    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, kubePackagesPhase as Phase) }),
+    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, ROLLED_HOST_PHASES) }),
     apply: (ctx, target, changes) =>
       oneAtATime(target.spec.name, () =>
-        applyNodeRoll(ctx, target, changes, kubePackagesPhase as Phase, {
+        applyNodeRoll(ctx, target, changes, ROLLED_HOST_PHASES, {
           // its own API server: the one the roll restarts and then waits for
           withApi: (use) => requireApi(target, 'is it a control plane of this cluster?', use),
         }),

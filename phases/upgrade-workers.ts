@@ -9,7 +9,7 @@ import { applyNodeRoll, planNodeRoll, type RollPayload } from '../src/upgrade/no
 import { rollingQueue } from '../src/util/concurrency.js';
 import type { Phase } from '../src/workflow/phase.js';
 import { onFirstControlPlane } from './control-plane.js';
-import { kubePackagesPhase } from './kube-packages.js';
+import { ROLLED_HOST_PHASES } from './index.js';
 
 export function upgradeWorkersPhase(maxUnavailable: number): Phase<RollPayload> {
   const batch = rollingQueue(maxUnavailable);
@@ -18,10 +18,10 @@ export function upgradeWorkersPhase(maxUnavailable: number): Phase<RollPayload> 
     title: `workers upgraded, at most ${maxUnavailable} drained at a time`,
     description: "Brings each worker to the inventory's version and kubelet settings: drained, packages and kubelet files, kubelet restarted, Ready again, uncordoned.",
     selectHosts: (ctx) => ctx.hosts.filter((h) => !isControlPlane(h.spec)),
-    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, kubePackagesPhase as Phase) }),
+    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, ROLLED_HOST_PHASES) }),
     apply: (ctx, target, changes) =>
       batch(target.spec.name, () =>
-        applyNodeRoll(ctx, target, changes, kubePackagesPhase as Phase, {
+        applyNodeRoll(ctx, target, changes, ROLLED_HOST_PHASES, {
           withApi: (use) => {
             const cp = onFirstControlPlane(ctx)[0];
             if (!cp) throw new Error("the inventory's first control plane is not reachable: workers are drained through it");

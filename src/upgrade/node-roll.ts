@@ -1,6 +1,7 @@
 /**
- * One node's part of an upgrade or configuration roll: its kubelet/kubectl packages, its kubelet
- * files and, on a control plane, its static-pod manifests, planned against what the node holds.
+ * One node's part of an upgrade or configuration roll: the host phases that follow the version
+ * (containerd's sandbox image, the kubelet/kubectl packages), the kubelet's files and, on a
+ * control plane, its static-pod manifests, planned against what the node holds.
  * Applying drains the node when its kubelet is restarted, writes, restarts, then waits until the
  * node runs what was written — each changed component's process on its new command line, the API
  * server live, the kubelet on its new flags and its Node Ready — and uncordons it.
@@ -21,7 +22,7 @@ import { controlPlanePods, MANIFESTS_DIR, type ComponentName } from '../../templ
 import { kubeletFlags } from '../../templates/kubelet.js';
 import { kubeletRunsWith, runningProcesses, runsCommand, type RunningProcess } from './running.js';
 
-export type RollPayload = { readonly step: 'package'; readonly change: Change } | { readonly step: 'file'; readonly file: FilePayload; readonly component?: ComponentName };
+export type RollPayload = { readonly step: 'host'; readonly phase: number; readonly change: Change } | { readonly step: 'file'; readonly file: FilePayload; readonly component?: ComponentName };
 
 const ROLL_WAIT_MS = 240_000;
 
@@ -43,12 +44,12 @@ async function desiredPods(inv: Inventory, target: HostTarget): Promise<Record<C
   return controlPlanePods({ ...controlPlaneInput(inv, target.spec, state.caDirs), ...(members ? { etcdInitialCluster: members } : {}) });
 }
 
-export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, packages: Phase): Promise<Change<RollPayload>[]> {
+export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, hostPhases: readonly Phase[]): Promise<Change<RollPayload>[]> {
   const pods = isControlPlane(target.spec) ? await desiredPods(ctx.inventory, target) : undefined;
   const manifests = pods ? manifestFiles(pods).map((f, i) => ({ ...f, component: Object.keys(pods)[i] as ComponentName })) : [];
-  const [pkg, files] = await Promise.all([packages.plan(ctx, target), planFiles(target.host, [...manifests, ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname)])]);
+  const [plans, files] = await Promise.all([Promise.all(hostPhases.map((p) => p.plan(ctx, target))), planFiles(target.host, [...manifests, ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname)])]);
   return [
-    ...pkg.changes.map((change) => ({ target: change.target, summary: change.summary, payload: { step: 'package', change } as const })),
+    ...plans.flatMap((plan, phase) => plan.changes.map((change) => ({ target: change.target, summary: change.summary, ...(change.detail ? { detail: change.detail } : {}), payload: { step: 'host', phase, change } as const }))),
     ...files.map((f) => {
       const component = manifests.find((m) => m.path === f.payload.file.path)?.component;
       return { ...f, payload: { step: 'file', file: f.payload, ...(component ? { component } : {}) } as const };
@@ -67,18 +68,21 @@ async function nodeReady(api: ApiClient, node: string, version: string): Promise
   return live?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && live.status.nodeInfo?.kubeletVersion === version;
 }
 
-export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, changes: readonly Change<RollPayload>[], packages: Phase, access: RollAccess): Promise<void> {
+export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, changes: readonly Change<RollPayload>[], hostPhases: readonly Phase[], access: RollAccess): Promise<void> {
   const inv = ctx.inventory;
   const node = target.spec.nodeName;
   const version = parseVersion(inv.cluster.kubernetesVersion)!.text;
-  const packageChanges = changes.flatMap((c) => (c.payload.step === 'package' ? [c.payload.change] : []));
+  const hostChanges = changes.flatMap((c) => (c.payload.step === 'host' ? [c.payload] : []));
   const fileChanges = changes.flatMap((c) => (c.payload.step === 'file' ? [{ ...c, payload: c.payload.file }] : []));
   const components = new Set(changes.flatMap((c) => (c.payload.step === 'file' && c.payload.component ? [c.payload.component] : [])));
-  const kubeletChanged = packageChanges.length > 0 || fileChanges.some((c) => !c.payload.file.path.startsWith(`${KUBERNETES_DIR}/manifests/`));
+  const kubeletChanged = hostChanges.length > 0 || fileChanges.some((c) => !c.payload.file.path.startsWith(`${KUBERNETES_DIR}/manifests/`));
 
   // pods leave before the kubelet restarts under them (kubeadm's upgrade procedure)
   if (kubeletChanged) await access.withApi((api) => drainNode(api, node));
-  await packages.apply(ctx, target, packageChanges);
+  for (const [index, phase] of hostPhases.entries()) {
+    const mine = hostChanges.filter((c) => c.phase === index).map((c) => c.change);
+    if (mine.length) await phase.apply(ctx, target, mine);
+  }
   await applyFiles(target.host, fileChanges);
   if (kubeletChanged) {
     const services = serviceControl(target.facts.initSystem);

@@ -3,7 +3,13 @@
  * reading of running command lines from /proc output, and the rolling queue's stop at the first
  * failure. The rolling itself runs on real nodes in test/e2e/ha.test.ts.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { parseInventory } from '../../src/inventory/load.js';
+import { renderCluster } from '../../src/render/render.js';
 import { parseRunning, runsCommand, kubeletRunsWith } from '../../src/upgrade/running.js';
 import { decideUpgrade, oldest, type ClusterVersions } from '../../src/upgrade/version-policy.js';
 import { rollingQueue } from '../../src/util/concurrency.js';
@@ -98,5 +104,42 @@ describe('rolling queue', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected']);
     expect(started).toEqual(['w-1', 'w-2']);
     expect((results[3] as PromiseRejectedResult).reason.message).toBe('not started: w-2 failed before, and a rolling change stops at its first failure');
+  });
+});
+
+describe('what an upgrade v1.20.2 → v1.21.14 renders (the lab inventory at both versions; the lab cannot run 1.21)', () => {
+  const render = async (version: string) => {
+    const doc = parse(readFileSync('inventories/lab-e2e.yaml', 'utf8')) as { cluster: { kubernetesVersion: string; etcd: { imageTag?: string } } };
+    doc.cluster.kubernetesVersion = version;
+    delete doc.cluster.etcd.imageTag;
+    const out = mkdtempSync(join(tmpdir(), 'kubestrap-upgrade-'));
+    try {
+      const files = await renderCluster((await parseInventory(stringify(doc), 'lab-e2e.yaml', { checkKeyFiles: false })).inventory, out);
+      // keys and certificates are random at every render
+      return new Map(files.filter((f) => !/\/etc\/kubernetes\/(pki\/|[a-z-]+\.conf$)|cluster-info/.test(f.path)).map((f) => [f.path.replace(/kubelet-config-1\.2[01]/, 'kubelet-config-1.x'), f.content]));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  };
+
+  it('moves the images, the sandbox image, the recorded version and the kubelet-config name; the kubelet files stay', async () => {
+    const [from, to] = await Promise.all([render('v1.20.2'), render('v1.21.14')]);
+    const changed = [...to.keys()].filter((path) => from.get(path) !== to.get(path));
+    const image = (path: string, files: Map<string, string>) => /image: (\S+)/.exec(files.get(path)!)?.[1];
+    const cp = 'cp-1/etc/kubernetes/manifests';
+    for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+      expect(image(`${cp}/${c}.yaml`, from)).toBe(`registry.local/${c}:v1.20.2`);
+      expect(image(`${cp}/${c}.yaml`, to)).toBe(`registry.local/${c}:v1.21.14`);
+    }
+    expect(image(`${cp}/etcd.yaml`, from)).toBe('registry.local/etcd:3.4.13-0');
+    expect(image(`${cp}/etcd.yaml`, to)).toBe('registry.local/etcd:3.4.13-0');
+    expect(changed.filter((p) => p.startsWith('cp-1/etc/containerd/'))).toEqual(['cp-1/etc/containerd/config.toml']);
+    expect(to.get('cp-1/etc/containerd/config.toml')).toContain('sandbox_image = "registry.local/pause:3.4.1"');
+    expect(changed.filter((p) => p.startsWith('cp-1/var/lib/kubelet/'))).toEqual([]);
+    const objects = changed.filter((p) => p.startsWith('cluster/'));
+    expect(objects.some((p) => p.includes('configmap-kube-system-kubeadm-config'))).toBe(true);
+    expect(objects.some((p) => p.includes('kubelet-config-1.x'))).toBe(true);
+    expect([...to].find(([p]) => p.includes('daemonset-kube-system-kube-proxy'))![1]).toContain('image: registry.local/kube-proxy:v1.21.14');
+    expect([...to].find(([p]) => p.includes('deployment-kube-system-coredns'))![1]).toContain('image: registry.local/coredns:v1.8.0');
   });
 });
