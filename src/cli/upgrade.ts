@@ -83,27 +83,28 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
   });
 }
 
+/** `upgrade plan` and `upgrade apply`: the same options, the mode's own flag and examples. */
+function modeCommand(mode: 'plan' | 'apply', description: string, flag: [string, string], examples: string): Command {
+  return addHostOptions(new Command(mode))
+    .description(description)
+    .option('--max-unavailable <n>', 'workers drained at once', '1')
+    .option(...flag)
+    .addHelpText('after', `\nExamples:\n${examples}`)
+    .action(async (options: UpgradeOptions) => {
+      process.exitCode = await upgrade(mode, options);
+    });
+}
+
 export function upgradeCommand(): Command {
-  const cmd = new Command('upgrade').description("bring a running cluster to the inventory's Kubernetes version and settings, one node at a time");
-  cmd.addCommand(
-    addHostOptions(new Command('plan'))
-      .description('show the versions, the rules checked and what each node would change; changes nothing')
-      .option('--max-unavailable <n>', 'workers drained at once', '1')
-      .option('--diff', 'show file differences')
-      .addHelpText('after', '\nExamples:\n  kubestrap upgrade plan -i cluster.yaml\n  kubestrap upgrade plan -i cluster.yaml --diff --hosts cp-2')
-      .action(async (options: UpgradeOptions) => {
-        process.exitCode = await upgrade('plan', options);
-      }),
-  );
-  cmd.addCommand(
-    addHostOptions(new Command('apply'))
-      .description('upgrade: control planes one at a time (API live before the next), cluster objects, then workers drained at most --max-unavailable at a time')
-      .option('--max-unavailable <n>', 'workers drained at once', '1')
-      .option('--yes', 'do not ask for confirmation')
-      .addHelpText('after', '\nExamples:\n  kubestrap upgrade apply -i cluster.yaml\n  kubestrap upgrade apply -i cluster.yaml --yes --max-unavailable 3\n(after raising cluster.kubernetesVersion by at most one minor, or changing settings, in the inventory)')
-      .action(async (options: UpgradeOptions) => {
-        process.exitCode = await upgrade('apply', options);
-      }),
-  );
-  return cmd;
+  return new Command('upgrade')
+    .description("bring a running cluster to the inventory's Kubernetes version and settings, one node at a time")
+    .addCommand(modeCommand('plan', 'show the versions, the rules checked and what each node would change; changes nothing', ['--diff', 'show file differences'], '  kubestrap upgrade plan -i cluster.yaml\n  kubestrap upgrade plan -i cluster.yaml --diff --hosts cp-2'))
+    .addCommand(
+      modeCommand(
+        'apply',
+        'upgrade: control planes one at a time (API live before the next), cluster objects, then workers drained at most --max-unavailable at a time',
+        ['--yes', 'do not ask for confirmation'],
+        '  kubestrap upgrade apply -i cluster.yaml\n  kubestrap upgrade apply -i cluster.yaml --yes --max-unavailable 3\n(after raising cluster.kubernetesVersion by at most one minor, or changing settings, in the inventory)',
+      ),
+    );
 }

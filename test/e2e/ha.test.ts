@@ -122,6 +122,27 @@ test("cp-1's API server stopped: the worker still reaches the API through its no
   await cluster.lab.run(cp1!, 'for i in $(seq 1 120); do curl -sk -m 2 https://127.0.0.1:6443/livez >/dev/null && exit 0; sleep 1; done; exit 1');
 });
 
+/** Runs `work` while the worker asks the API for /livez through its balancer every 0.5 s; counts the polls and keeps the failures. */
+async function whilePollingTheApi<T>(work: () => Promise<T>): Promise<{ result: T; polls: number; failures: string[] }> {
+  const worker = cluster.workers[0]!;
+  let polls = 0;
+  const failures: string[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      polls++;
+      await cluster.lab.run(worker, 'kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /livez').catch((err: Error) => failures.push(err.message));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    return { result: await work(), polls, failures };
+  } finally {
+    polling = false;
+    await poller;
+  }
+}
+
 type Row = { node: string; name: string; kind: string; residualDays: number };
 
 async function expiration(): Promise<Row[]> {
@@ -143,20 +164,7 @@ test('certificates issued for 2 h show as expiring on every control plane; certs
   expect(table.stdout).toMatch(/! \d+ expire within 30 days: renew with kubestrap certs renew/);
 
   writeInventory('8760h');
-  const worker = cluster.workers[0]!;
-  let polls = 0;
-  const failures: string[] = [];
-  let renewing = true;
-  const poller = (async () => {
-    while (renewing) {
-      polls++;
-      await cluster.lab.run(worker, 'kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /livez').catch((err: Error) => failures.push(err.message));
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
-  const renew = await runCli(['certs', 'renew', 'all', '-i', inventory, '--output', 'plain'], env);
-  renewing = false;
-  await poller;
+  const { result: renew, polls, failures } = await whilePollingTheApi(() => runCli(['certs', 'renew', 'all', '-i', inventory, '--output', 'plain'], env));
   expect(renew.code, renew.stdout + renew.stderr).toBe(0);
   expect(polls).toBeGreaterThan(10);
   expect(failures).toEqual([]);
@@ -211,20 +219,7 @@ test('a configuration roll through upgrade apply: control planes one at a time, 
   }
   expect(plan.stdout).toMatch(/worker-1\b[\s\S]*\/var\/lib\/kubelet\/kubeadm-flags\.env: update/);
 
-  const worker = cluster.workers[0]!;
-  let polls = 0;
-  const failures: string[] = [];
-  let rolling = true;
-  const poller = (async () => {
-    while (rolling) {
-      polls++;
-      await cluster.lab.run(worker, 'kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /livez').catch((err: Error) => failures.push(err.message));
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
-  const roll = await runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env);
-  rolling = false;
-  await poller;
+  const { result: roll, polls, failures } = await whilePollingTheApi(() => runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env));
   expect(roll.code, roll.stdout + roll.stderr).toBe(0);
   expect(polls).toBeGreaterThan(10);
   expect(failures).toEqual([]);
