@@ -6,10 +6,13 @@
  */
 import { isControlPlane } from '../src/inventory/resolve.js';
 import { requireApi } from '../src/kube/admin-api.js';
-import { applyNodeRoll, planNodeRoll, type RollPayload } from '../src/upgrade/node-roll.js';
+import { applyNodeRoll, planNodeRoll, type RollAccess, type RollPayload } from '../src/upgrade/node-roll.js';
 import { rollingQueue } from '../src/util/concurrency.js';
-import type { Phase } from '../src/workflow/phase.js';
+import type { HostTarget, Phase } from '../src/workflow/phase.js';
 import { ROLLED_HOST_PHASES } from './index.js';
+
+/** A control plane is drained and watched through its own API server: the one its roll restarts and then waits for. */
+const throughItself = (target: HostTarget): RollAccess => ({ withApi: (use) => requireApi(target, 'is it a control plane of this cluster?', use) });
 
 export function upgradeControlPlanesPhase(): Phase<RollPayload> {
   const oneAtATime = rollingQueue(1);
@@ -18,13 +21,7 @@ export function upgradeControlPlanesPhase(): Phase<RollPayload> {
     title: 'control planes upgraded one at a time (packages, kubelet, static pods)',
     description: "Brings each control plane to the inventory's version and settings, one after another, each running its new components with its API server live before the next.",
     selectHosts: (ctx) => ctx.hosts.filter((h) => isControlPlane(h.spec)),
-    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, ROLLED_HOST_PHASES) }),
-    apply: (ctx, target, changes) =>
-      oneAtATime(target.spec.name, () =>
-        applyNodeRoll(ctx, target, changes, ROLLED_HOST_PHASES, {
-          // its own API server: the one the roll restarts and then waits for
-          withApi: (use) => requireApi(target, 'is it a control plane of this cluster?', use),
-        }),
-      ),
+    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, ROLLED_HOST_PHASES, throughItself(target)) }),
+    apply: (ctx, target, changes) => oneAtATime(target.spec.name, () => applyNodeRoll(ctx, target, changes, ROLLED_HOST_PHASES, throughItself(target))),
   };
 }

@@ -5,11 +5,22 @@
  */
 import { isControlPlane } from '../src/inventory/resolve.js';
 import { requireApi } from '../src/kube/admin-api.js';
-import { applyNodeRoll, planNodeRoll, type RollPayload } from '../src/upgrade/node-roll.js';
+import { applyNodeRoll, planNodeRoll, type RollAccess, type RollPayload } from '../src/upgrade/node-roll.js';
 import { rollingQueue } from '../src/util/concurrency.js';
-import type { Phase } from '../src/workflow/phase.js';
+import type { Phase, PhaseContext } from '../src/workflow/phase.js';
 import { onFirstControlPlane } from './control-plane.js';
 import { ROLLED_HOST_PHASES } from './index.js';
+
+/** Workers are drained and watched through the inventory's first control plane. */
+function throughFirstControlPlane(ctx: PhaseContext): RollAccess {
+  return {
+    withApi: (use) => {
+      const cp = onFirstControlPlane(ctx)[0];
+      if (!cp) throw new Error("the inventory's first control plane is not reachable: workers are drained through it");
+      return requireApi(cp, 'workers are drained through it', use);
+    },
+  };
+}
 
 export function upgradeWorkersPhase(maxUnavailable: number): Phase<RollPayload> {
   const batch = rollingQueue(maxUnavailable);
@@ -18,16 +29,7 @@ export function upgradeWorkersPhase(maxUnavailable: number): Phase<RollPayload> 
     title: `workers upgraded, at most ${maxUnavailable} drained at a time`,
     description: "Brings each worker to the inventory's version and kubelet settings: drained, packages and kubelet files, kubelet restarted, Ready again, uncordoned.",
     selectHosts: (ctx) => ctx.hosts.filter((h) => !isControlPlane(h.spec)),
-    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, ROLLED_HOST_PHASES) }),
-    apply: (ctx, target, changes) =>
-      batch(target.spec.name, () =>
-        applyNodeRoll(ctx, target, changes, ROLLED_HOST_PHASES, {
-          withApi: (use) => {
-            const cp = onFirstControlPlane(ctx)[0];
-            if (!cp) throw new Error("the inventory's first control plane is not reachable: workers are drained through it");
-            return requireApi(cp, 'workers are drained through it', use);
-          },
-        }),
-      ),
+    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, ROLLED_HOST_PHASES, throughFirstControlPlane(ctx)) }),
+    apply: (ctx, target, changes) => batch(target.spec.name, () => applyNodeRoll(ctx, target, changes, ROLLED_HOST_PHASES, throughFirstControlPlane(ctx))),
   };
 }

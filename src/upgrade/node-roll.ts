@@ -16,13 +16,20 @@ import { controlPlaneInput, KUBERNETES_DIR, kubeletFiles, kubeletInput, manifest
 import type { Pod } from '../kube/objects.js';
 import { pollUntil } from '../util/poll.js';
 import { parseVersion } from '../util/version.js';
+import { parseReported } from './version-policy.js';
 import { applyFiles, planFiles, type FilePayload } from '../workflow/managed-files.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../workflow/phase.js';
 import { controlPlanePods, MANIFESTS_DIR, type ComponentName } from '../../templates/control-plane.js';
 import { kubeletFlags } from '../../templates/kubelet.js';
 import { kubeletRunsWith, runningProcesses, runsCommand, type RunningProcess } from './running.js';
 
-export type RollPayload = { readonly step: 'host'; readonly phase: number; readonly change: Change } | { readonly step: 'file'; readonly file: FilePayload; readonly component?: ComponentName };
+export type RollPayload =
+  | { readonly step: 'host'; readonly phase: number; readonly change: Change }
+  | { readonly step: 'file'; readonly file: FilePayload; readonly component?: ComponentName }
+  | { readonly step: 'uncordon' };
+
+/** Marks a Node kubestrap cordoned for a roll, so that a re-run after a failure uncordons it. */
+export const DRAINED_ANNOTATION = 'kubestrap.dev/drained-for-roll';
 
 const ROLL_WAIT_MS = 240_000;
 
@@ -44,8 +51,10 @@ async function desiredPods(inv: Inventory, target: HostTarget): Promise<Record<C
   return controlPlanePods({ ...controlPlaneInput(inv, target.spec, state.caDirs), ...(members ? { etcdInitialCluster: members } : {}) });
 }
 
-export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, hostPhases: readonly Phase[]): Promise<Change<RollPayload>[]> {
+export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, hostPhases: readonly Phase[], access: RollAccess): Promise<Change<RollPayload>[]> {
   const pods = isControlPlane(target.spec) ? await desiredPods(ctx.inventory, target) : undefined;
+  const node = target.spec.nodeName;
+  const leftCordoned = await access.withApi(async (api) => ((await api.get({ apiVersion: 'v1', kind: 'Node', name: node })) as NodeView | undefined)?.metadata?.annotations?.[DRAINED_ANNOTATION] !== undefined);
   const manifests = pods ? manifestFiles(pods).map((f, i) => ({ ...f, component: Object.keys(pods)[i] as ComponentName })) : [];
   const [plans, files] = await Promise.all([Promise.all(hostPhases.map((p) => p.plan(ctx, target))), planFiles(target.host, [...manifests, ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname)])]);
   return [
@@ -54,18 +63,49 @@ export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, hostPh
       const component = manifests.find((m) => m.path === f.payload.file.path)?.component;
       return { ...f, payload: { step: 'file', file: f.payload, ...(component ? { component } : {}) } as const };
     }),
+    ...(leftCordoned ? [{ target: `Node ${node}`, summary: 'uncordon (left cordoned by an interrupted roll)', payload: { step: 'uncordon' } as const }] : []),
   ];
 }
 
-interface RollAccess {
+interface NodeView {
+  metadata?: { annotations?: Record<string, string> };
+  status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } };
+}
+
+export interface RollAccess {
   /** The API that drains, watches and uncordons this node. */
   readonly withApi: <T>(use: (api: ApiClient) => Promise<T>) => Promise<T>;
 }
 
 /** The node's Node is Ready, with its kubelet at the cluster's version. */
 async function nodeReady(api: ApiClient, node: string, version: string): Promise<boolean> {
-  const live = (await api.get({ apiVersion: 'v1', kind: 'Node', name: node })) as { status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } } } | undefined;
-  return live?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && live.status.nodeInfo?.kubeletVersion === version;
+  const live = (await api.get({ apiVersion: 'v1', kind: 'Node', name: node })) as NodeView | undefined;
+  return live?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && parseReported(live.status.nodeInfo?.kubeletVersion)?.text === version;
+}
+
+const cordon = (api: ApiClient, node: string, on: boolean) =>
+  api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { metadata: { annotations: { [DRAINED_ANNOTATION]: on ? 'true' : null } }, spec: { unschedulable: on } });
+
+const API_SERVER_MANIFEST = `${MANIFESTS_DIR}/kube-apiserver.yaml`;
+const PARKED_API_SERVER = `${KUBERNETES_DIR}/kube-apiserver.yaml.parked-by-kubestrap`;
+
+/** Polls the node's processes until `done` holds for them; the failure names `what`. */
+async function untilRunning(target: HostTarget, what: string, done: (running: RunningProcess[]) => boolean): Promise<void> {
+  await pollUntil(async () => done(await runningProcesses(target.host)), { timeoutMs: ROLL_WAIT_MS, failure: () => `${target.spec.name}: ${what} within ${ROLL_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods)` });
+}
+
+/**
+ * etcd restarts with its API server stopped: an API server whose local etcd is down answers
+ * errors (its /livez fails) until a balancer's health checks notice, while a stopped one refuses
+ * connections, which balancers send to the other control planes at once.
+ */
+async function rollEtcdBehindStoppedApiServer(target: HostTarget, etcdChange: Change<FilePayload>[], apiServerChanges: boolean, pods: Record<ComponentName, Pod>): Promise<void> {
+  await target.host.check(`mv -f ${API_SERVER_MANIFEST} ${PARKED_API_SERVER}`);
+  await untilRunning(target, 'the API server did not stop', (running) => !running.some((p) => p.component === 'kube-apiserver'));
+  await applyFiles(target.host, etcdChange);
+  await untilRunning(target, 'etcd does not run its new command line', (running) => runsCommand(running, 'etcd', pods.etcd.spec.containers[0]!.command!));
+  // a changed API server manifest is written with the other files; an unchanged one comes back as it was
+  await target.host.check(apiServerChanges ? `rm -f ${PARKED_API_SERVER}` : `mv -f ${PARKED_API_SERVER} ${API_SERVER_MANIFEST}`);
 }
 
 export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, changes: readonly Change<RollPayload>[], hostPhases: readonly Phase[], access: RollAccess): Promise<void> {
@@ -78,12 +118,19 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
   const kubeletChanged = hostChanges.length > 0 || fileChanges.some((c) => !c.payload.file.path.startsWith(`${KUBERNETES_DIR}/manifests/`));
 
   // pods leave before the kubelet restarts under them (kubeadm's upgrade procedure)
-  if (kubeletChanged) await access.withApi((api) => drainNode(api, node));
+  if (kubeletChanged) {
+    await access.withApi(async (api) => {
+      await cordon(api, node, true);
+      await drainNode(api, node);
+    });
+  }
   for (const [index, phase] of hostPhases.entries()) {
     const mine = hostChanges.filter((c) => c.phase === index).map((c) => c.change);
     if (mine.length) await phase.apply(ctx, target, mine);
   }
-  await applyFiles(target.host, fileChanges);
+  const etcdChange = fileChanges.filter((c) => c.payload.file.path === ETCD_MANIFEST);
+  if (etcdChange.length) await rollEtcdBehindStoppedApiServer(target, etcdChange, components.has('kube-apiserver'), await desiredPods(inv, target));
+  await applyFiles(target.host, fileChanges.filter((c) => c.payload.file.path !== ETCD_MANIFEST));
   if (kubeletChanged) {
     const services = serviceControl(target.facts.initSystem);
     if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem})`);
@@ -116,6 +163,6 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
   await access.withApi(async (api) => {
     if (components.has('kube-apiserver') || components.has('etcd')) await api.waitLive(ROLL_WAIT_MS, `${target.spec.name}'s API server is not live ${ROLL_WAIT_MS / 1000} s after the roll (/var/log/pods/kube-system_kube-apiserver-*)`);
     await pollUntil(() => nodeReady(api, node, version), { timeoutMs: ROLL_WAIT_MS, ignoreErrors: true, failure: () => `Node ${node} is not Ready with kubelet ${version} ${ROLL_WAIT_MS / 1000} s after the roll (journalctl -u kubelet on ${target.spec.name})` });
-    if (kubeletChanged) await api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { spec: { unschedulable: false } });
+    if (kubeletChanged || changes.some((c) => c.payload.step === 'uncordon')) await cordon(api, node, false);
   });
 }
