@@ -35,6 +35,8 @@ type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: 
 /** The join token kubestrap keeps for the cluster (kubeadm makes a new one at every init). */
 export const JOIN_TOKEN_DESCRIPTION = 'kubestrap: join token for the nodes of the inventory';
 const TOKEN_TTL_SECONDS = 24 * 3600;
+/** The kubelet's serving certificate once its request was approved (it asks after the API answers). */
+const KUBELET_SERVING_CERT = '/var/lib/kubelet/pki/kubelet-server-current.pem';
 /** A token closer than this to its expiry is replaced, so printed join commands stay usable. */
 const TOKEN_MIN_REMAINING_MS = 2 * 3600 * 1000;
 
@@ -159,5 +161,3 @@ export const clusterObjectsPhase: Phase<Payload> = {
     if (!done) throw new Error('/etc/kubernetes/admin.conf or the cluster CA is missing on the control plane');
   },
 };
-
-const KUBELET_SERVING_CERT = '/var/lib/kubelet/pki/kubelet-server-current.pem';

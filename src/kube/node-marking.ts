@@ -45,7 +45,9 @@ export function nodeIdentities(ctx: PhaseContext): Map<string, NodeIdentity> {
 }
 
 export const approvalMessage = (node: string) => `kubestrap: the request names only ${node}'s own names and addresses`;
+
 const SERVING_CSR_WAIT_MS = 90_000;
+
 /** Waits for the node's kubelet to ask for its serving certificate, checks the request, approves it. */
 export async function approveWhenAsked(api: ApiClient, node: string, identity: NodeIdentity | undefined): Promise<void> {
   await pollUntil(

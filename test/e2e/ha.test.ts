@@ -241,6 +241,21 @@ test('a configuration roll through upgrade apply: control planes one at a time, 
   expect(again.stdout).toContain('Plan: no changes.');
 });
 
+test('a roll interrupted after a drain is resumed: the next upgrade apply uncordons the node it left cordoned', async () => {
+  const worker = cluster.workers[0]!.name;
+  // what a roll leaves behind when it fails between drain and uncordon
+  await kubectl(kubeconfig, ['cordon', worker]);
+  await kubectl(kubeconfig, ['annotate', 'node', worker, 'kubestrap.dev/drained-for-roll=true']);
+  const plan = await runCli(['upgrade', 'plan', '-i', inventory, '--output', 'plain'], env);
+  expect(plan.stdout).toContain(`~ [upgrade-workers] Node ${worker}: uncordon (left cordoned by an interrupted roll)`);
+  expect(plan.stdout).toContain('Plan: 1 change on 1 host.');
+  const resume = await runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env);
+  expect(resume.code, resume.stdout + resume.stderr).toBe(0);
+  const node = JSON.parse(await kubectl(kubeconfig, ['get', 'node', worker, '-o', 'json'])) as { metadata: { annotations: Record<string, string> }; spec: { unschedulable?: boolean } };
+  expect(node.spec.unschedulable ?? false).toBe(false);
+  expect(node.metadata.annotations['kubestrap.dev/drained-for-roll']).toBeUndefined();
+});
+
 test('another apply changes nothing on any node', async () => {
   const again = await runCli(['apply', '-i', inventory], env);
   expect(again.code, again.stdout + again.stderr).toBe(0);
