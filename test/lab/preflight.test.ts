@@ -103,11 +103,13 @@ describe('host preparation', () => {
     // fstab swap entry commented out, with a dated backup of the original
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab')).toContain('# /dev/sdb1 none swap sw 0 0 # disabled by kubestrap');
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab.kubestrap-*')).toMatch(/^\/dev\/sdb1 none swap sw 0 0$/m);
-    // /etc/hosts: one managed block listing every node, also after another run
+    // /etc/hosts: one managed block, also after another run, naming the control plane (this host) and no worker
     await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', lab.hosts[0]!.name, '--output', 'silent']);
     const etcHosts = lab.inside(lab.hosts[0]!, 'cat /etc/hosts');
     expect(etcHosts.split('# BEGIN kubestrap')).toHaveLength(2);
-    for (const h of lab.hosts) expect(etcHosts).toContain(`${h.ip}\t${h.name}`);
+    const [controlPlane, ...workers] = lab.hosts;
+    expect(etcHosts).toContain(`${controlPlane!.ip}\t${controlPlane!.name}`);
+    for (const h of workers) expect(etcHosts).not.toContain(`${h.ip}\t${h.name}`);
   });
 
   it('one broken host does not stop the others; the summary names it; a re-run completes only what is missing', async () => {
