@@ -9,7 +9,7 @@ import { isControlPlane, API_PORT } from '../src/inventory/resolve.js';
 import { ApiClient } from '../src/kube/api-client.js';
 import { buildClusterPki } from '../src/pki/cluster-pki.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { quote } from '../src/transport/quote.js';
+import { restartStaticPods, withApiServerStopped } from '../src/kube/static-pods.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
 import { KUBERNETES_DIR, readNodeState } from '../src/kube/node-files.js';
@@ -27,18 +27,16 @@ export function readerOf(path: string): 'etcd' | 'kube-apiserver' | 'kube-contro
   return undefined;
 }
 
-/** Stops a static pod's container; the kubelet starts it again, reading the new files. */
-const restartContainer = (name: string) =>
-  `for c in $(ctr -n k8s.io containers ls -q ${quote(`labels."io.kubernetes.container.name"==${name}`)}); do ctr -n k8s.io tasks kill -s SIGTERM "$c" >/dev/null 2>&1; done; true`;
-
 /** One host after another, across the phase's parallel hosts. */
 const oneAtATime = serialQueue();
 
 async function restartAndWait(target: HostTarget, changes: readonly Change<FilePayload>[]): Promise<void> {
-  await applyFiles(target.host, changes);
   const readers = new Set(changes.map((c) => readerOf(c.payload.file.path)).filter((r) => r !== undefined));
-  const containers = (['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const).filter((c) => readers.has(c));
-  if (containers.length) await target.host.check(containers.map(restartContainer).join('\n'));
+  const write = () => applyFiles(target.host, changes);
+  // etcd restarts behind its stopped API server, which then comes back as a new pod on the new files
+  if (readers.has('etcd')) await withApiServerStopped(target, () => write().then(() => restartStaticPods(target, ['etcd'])));
+  else await write();
+  await restartStaticPods(target, (['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const).filter((c) => readers.has(c) && !(c === 'kube-apiserver' && readers.has('etcd'))));
   if (readers.has('kubelet')) await target.host.check('systemctl restart kubelet');
   const admin = (await target.host.readFiles([`${KUBERNETES_DIR}/admin.conf`])).get(`${KUBERNETES_DIR}/admin.conf`)!.content.toString('utf8');
   const api = await ApiClient.open(target.host, API_PORT, admin);

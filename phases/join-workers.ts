@@ -14,7 +14,7 @@ import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { awaitKubeletBootstrap, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { approveWhenAsked, nodeIdentities } from '../src/kube/node-marking.js';
-import { withApi } from '../src/kube/admin-api.js';
+import { requireApi } from '../src/kube/admin-api.js';
 import { onFirstControlPlane } from './control-plane.js';
 import { kubeletFiles } from '../src/kube/node-files.js';
 import { pollUntil } from '../src/util/poll.js';
@@ -42,7 +42,7 @@ export const joinWorkersPhase: Phase<null> = {
     const cp = controlPlane(ctx);
     const server = serverUrl(clusterPki(ctx.inventory), nodePki(cp.spec), 'endpoint');
     const node = target.spec.nodeName;
-    const joined = await withApi(cp, async (api, ca) => {
+    await requireApi(cp, 'the control plane must be up before workers join', async (api, ca) => {
       const token = generateToken();
       const secret = tokenSecret(token, { description: `kubestrap: joining ${node}`, ttlSeconds: JOIN_TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() });
       await api.apply(secret);
@@ -53,8 +53,6 @@ export const joinWorkersPhase: Phase<null> = {
       });
       await awaitKubeletBootstrap(target);
       if (ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS) await approveWhenAsked(api, node, nodeIdentities(ctx).get(node));
-      return true;
     });
-    if (!joined) throw new Error(`${cp.spec.name} has no admin kubeconfig yet: the control plane must be up before workers join`);
   },
 };

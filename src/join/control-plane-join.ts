@@ -17,10 +17,9 @@ import { applyFiles, planFiles, type DesiredFile } from '../workflow/managed-fil
 import type { HostTarget } from '../workflow/phase.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
 import { approveWhenAsked, markControlPlane, type NodeIdentity } from '../kube/node-marking.js';
-import { controlPlaneInput, KUBERNETES_DIR, kubeletFiles, manifestFiles, readNodeState } from '../kube/node-files.js';
+import { controlPlaneInput, ETCD_MANIFEST, KUBERNETES_DIR, kubeletFiles, manifestFiles, readNodeState } from '../kube/node-files.js';
 import { pollUntil } from '../util/poll.js';
 
-export const ETCD_MANIFEST = `${KUBERNETES_DIR}/manifests/etcd.yaml`;
 const JOIN_WAIT_MS = 240_000;
 
 export interface ControlPlaneJoinInput {

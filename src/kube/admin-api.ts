@@ -23,8 +23,8 @@ export async function withApi<T>(target: HostTarget, use: (api: ApiClient, ca: s
 }
 
 /** withApi for callers that cannot go on without the API: `missing` explains why it is needed. */
-export async function requireApi<T>(target: HostTarget, missing: string, use: (api: ApiClient) => Promise<T>): Promise<T> {
-  const boxed = await withApi(target, async (api) => ({ value: await use(api) }));
+export async function requireApi<T>(target: HostTarget, missing: string, use: (api: ApiClient, ca: string) => Promise<T>): Promise<T> {
+  const boxed = await withApi(target, async (api, ca) => ({ value: await use(api, ca) }));
   if (!boxed) throw new Error(`${target.spec.name} has no admin kubeconfig (/etc/kubernetes/admin.conf): ${missing}`);
   return boxed.value;
 }

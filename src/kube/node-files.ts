@@ -87,8 +87,12 @@ export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: strin
   ];
 }
 
-export function manifestFiles(pods: Record<string, Pod>): DesiredFile[] {
-  return Object.entries(pods).map(([name, pod]) => ({ path: `${MANIFESTS_DIR}/${name}.yaml`, content: manifestYaml(pod), mode: 0o600 }));
+export const manifestPath = (component: string) => `${MANIFESTS_DIR}/${component}.yaml`;
+export const ETCD_MANIFEST = manifestPath('etcd');
+
+/** Each static pod's manifest, named with the component it runs. */
+export function manifestFiles<C extends string>(pods: Record<C, Pod>): Array<DesiredFile & { readonly component: C }> {
+  return (Object.entries(pods) as Array<[C, Pod]>).map(([component, pod]) => ({ path: manifestPath(component), content: manifestYaml(pod), mode: 0o600, component }));
 }
 
 /** Reads the node's current PKI and kubeconfigs (relative to /etc/kubernetes) and its CA dirs. */

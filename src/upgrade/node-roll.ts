@@ -12,16 +12,17 @@ import { isControlPlane } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { ApiClient } from '../kube/api-client.js';
 import { drainNode } from '../kube/drain.js';
-import { controlPlaneInput, KUBERNETES_DIR, kubeletFiles, kubeletInput, manifestFiles, readNodeState } from '../kube/node-files.js';
+import { controlPlaneInput, ETCD_MANIFEST, KUBERNETES_DIR, kubeletFiles, kubeletInput, manifestFiles, readNodeState } from '../kube/node-files.js';
+import { untilRunning, withApiServerStopped } from '../kube/static-pods.js';
 import type { Pod } from '../kube/objects.js';
 import { pollUntil } from '../util/poll.js';
 import { parseVersion } from '../util/version.js';
 import { parseReported } from './version-policy.js';
 import { applyFiles, planFiles, type FilePayload } from '../workflow/managed-files.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../workflow/phase.js';
-import { controlPlanePods, MANIFESTS_DIR, type ComponentName } from '../../templates/control-plane.js';
+import { controlPlanePods, type ComponentName } from '../../templates/control-plane.js';
 import { kubeletFlags } from '../../templates/kubelet.js';
-import { kubeletRunsWith, runningProcesses, runsCommand, type RunningProcess } from './running.js';
+import { kubeletRunsWith, runningProcesses, runsCommand, type RunningProcess } from '../kube/running.js';
 
 export type RollPayload =
   | { readonly step: 'host'; readonly phase: number; readonly change: Change }
@@ -42,8 +43,6 @@ function joinedEtcdCluster(manifest: string | undefined): Array<{ name: string; 
   return members.split(',').map((m) => ({ name: m.slice(0, m.indexOf('=')), peerUrl: m.slice(m.indexOf('=') + 1) }));
 }
 
-const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
-
 /** The control plane's static pods as the inventory wants them on this node. */
 async function desiredPods(inv: Inventory, target: HostTarget): Promise<Record<ComponentName, Pod>> {
   const [state, etcd] = await Promise.all([readNodeState(target), target.host.readFiles([ETCD_MANIFEST])]);
@@ -55,7 +54,7 @@ export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, hostPh
   const pods = isControlPlane(target.spec) ? await desiredPods(ctx.inventory, target) : undefined;
   const node = target.spec.nodeName;
   const leftCordoned = await access.withApi(async (api) => ((await api.get({ apiVersion: 'v1', kind: 'Node', name: node })) as NodeView | undefined)?.metadata?.annotations?.[DRAINED_ANNOTATION] !== undefined);
-  const manifests = pods ? manifestFiles(pods).map((f, i) => ({ ...f, component: Object.keys(pods)[i] as ComponentName })) : [];
+  const manifests = pods ? manifestFiles(pods) : [];
   const [plans, files] = await Promise.all([Promise.all(hostPhases.map((p) => p.plan(ctx, target))), planFiles(target.host, [...manifests, ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname)])]);
   return [
     ...plans.flatMap((plan, phase) => plan.changes.map((change) => ({ target: change.target, summary: change.summary, ...(change.detail ? { detail: change.detail } : {}), payload: { step: 'host', phase, change } as const }))),
@@ -86,26 +85,16 @@ async function nodeReady(api: ApiClient, node: string, version: string): Promise
 const cordon = (api: ApiClient, node: string, on: boolean) =>
   api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { metadata: { annotations: { [DRAINED_ANNOTATION]: on ? 'true' : null } }, spec: { unschedulable: on } });
 
-const API_SERVER_MANIFEST = `${MANIFESTS_DIR}/kube-apiserver.yaml`;
-const PARKED_API_SERVER = `${KUBERNETES_DIR}/kube-apiserver.yaml.parked-by-kubestrap`;
-
-/** Polls the node's processes until `done` holds for them; the failure names `what`. */
-async function untilRunning(target: HostTarget, what: string, done: (running: RunningProcess[]) => boolean): Promise<void> {
-  await pollUntil(async () => done(await runningProcesses(target.host)), { timeoutMs: ROLL_WAIT_MS, failure: () => `${target.spec.name}: ${what} within ${ROLL_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods)` });
-}
-
-/**
- * etcd restarts with its API server stopped: an API server whose local etcd is down answers
- * errors (its /livez fails) until a balancer's health checks notice, while a stopped one refuses
- * connections, which balancers send to the other control planes at once.
- */
+/** etcd restarts on its new manifest with its API server stopped (see withApiServerStopped). */
 async function rollEtcdBehindStoppedApiServer(target: HostTarget, etcdChange: Change<FilePayload>[], apiServerChanges: boolean, pods: Record<ComponentName, Pod>): Promise<void> {
-  await target.host.check(`mv -f ${API_SERVER_MANIFEST} ${PARKED_API_SERVER}`);
-  await untilRunning(target, 'the API server did not stop', (running) => !running.some((p) => p.component === 'kube-apiserver'));
-  await applyFiles(target.host, etcdChange);
-  await untilRunning(target, 'etcd does not run its new command line', (running) => runsCommand(running, 'etcd', pods.etcd.spec.containers[0]!.command!));
-  // a changed API server manifest is written with the other files; an unchanged one comes back as it was
-  await target.host.check(apiServerChanges ? `rm -f ${PARKED_API_SERVER}` : `mv -f ${PARKED_API_SERVER} ${API_SERVER_MANIFEST}`);
+  await withApiServerStopped(
+    target,
+    async () => {
+      await applyFiles(target.host, etcdChange);
+      await untilRunning(target, 'etcd does not run its new command line', (running) => runsCommand(running, 'etcd', pods.etcd.spec.containers[0]!.command!));
+    },
+    apiServerChanges,
+  );
 }
 
 export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, changes: readonly Change<RollPayload>[], hostPhases: readonly Phase[], access: RollAccess): Promise<void> {
@@ -116,6 +105,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
   const fileChanges = changes.flatMap((c) => (c.payload.step === 'file' ? [{ ...c, payload: c.payload.file }] : []));
   const components = new Set(changes.flatMap((c) => (c.payload.step === 'file' && c.payload.component ? [c.payload.component] : [])));
   const kubeletChanged = hostChanges.length > 0 || fileChanges.some((c) => !c.payload.file.path.startsWith(`${KUBERNETES_DIR}/manifests/`));
+  const pods = components.size ? await desiredPods(inv, target) : undefined;
 
   // pods leave before the kubelet restarts under them (kubeadm's upgrade procedure)
   if (kubeletChanged) {
@@ -129,7 +119,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
     if (mine.length) await phase.apply(ctx, target, mine);
   }
   const etcdChange = fileChanges.filter((c) => c.payload.file.path === ETCD_MANIFEST);
-  if (etcdChange.length) await rollEtcdBehindStoppedApiServer(target, etcdChange, components.has('kube-apiserver'), await desiredPods(inv, target));
+  if (etcdChange.length) await rollEtcdBehindStoppedApiServer(target, etcdChange, components.has('kube-apiserver'), pods!);
   await applyFiles(target.host, fileChanges.filter((c) => c.payload.file.path !== ETCD_MANIFEST));
   if (kubeletChanged) {
     const services = serviceControl(target.facts.initSystem);
@@ -137,7 +127,6 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
     await target.host.check(`${services.enableNow('kubelet')} && ${services.restart('kubelet')}`);
   }
 
-  const pods = components.size ? await desiredPods(inv, target) : undefined;
   const flags = kubeletFlags(kubeletInput(inv, target.spec, target.facts.hostname));
   let running: RunningProcess[] = [];
   let kubeletPid: number | undefined;

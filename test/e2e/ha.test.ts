@@ -51,6 +51,12 @@ function etcdMembers(node: LabHost): Array<[string, boolean]> {
 }
 
 /** The node's own API server answers (what the worker's balancer checks too). */
+/** Days until the certificate that the server on the node's local `port` presents expires. */
+function servedCertificateDays(node: LabHost, port: number): number {
+  const end = cluster.lab.inside(node, `openssl s_client -connect 127.0.0.1:${port} </dev/null 2>/dev/null | openssl x509 -noout -enddate`).trim();
+  return (Date.parse(end.replace(/^notAfter=/, '')) - Date.now()) / 86_400_000;
+}
+
 const apiServerLive = (node: LabHost) => cluster.lab.inside(node, 'curl -sk -m 5 https://127.0.0.1:6443/livez').trim();
 
 test('cp-1 and the worker from apply; cp-2 joins from its own shell with a certificate key: etcd has 2 started members', async () => {
@@ -160,6 +166,8 @@ test('certificates issued for 2 h show as expiring on every control plane; certs
   }
   // workers have no control-plane certificates, but their kubelet's (rotated by the cluster: a year)
   expect(before.filter((r) => r.node === 'worker-1').map((r) => r.name)).toContain('kubelet client (rotating)');
+  // what etcd and the API server present: the 2-hour certificates they started with
+  for (const cp of cluster.controlPlanes) for (const port of [2379, 6443]) expect(servedCertificateDays(cp, port), `${cp.name}:${port}`).toBeLessThan(1);
   const table = await runCli(['certs', 'check-expiration', '-i', inventory], env);
   expect(table.stdout).toMatch(/! \d+ expire within 30 days: renew with kubestrap certs renew/);
 
@@ -174,6 +182,8 @@ test('certificates issued for 2 h show as expiring on every control plane; certs
       expect(after.find((r) => r.node === cp.name && r.name === name)!.residualDays, `${cp.name} ${name}`).toBeGreaterThanOrEqual(364);
     }
   }
+  // each was restarted onto its renewed certificate
+  for (const cp of cluster.controlPlanes) for (const port of [2379, 6443]) expect(servedCertificateDays(cp, port), `${cp.name}:${port}`).toBeGreaterThanOrEqual(364);
   // the workstation's admin kubeconfig was refreshed with the renewed client certificate
   expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim().split('\n')).toHaveLength(4);
 });

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { parseInventory } from '../../src/inventory/load.js';
 import { renderCluster } from '../../src/render/render.js';
-import { parseRunning, runsCommand, kubeletRunsWith } from '../../src/upgrade/running.js';
+import { parseRunning, runsCommand, kubeletRunsWith } from '../../src/kube/running.js';
 import { decideUpgrade, oldest, type ClusterVersions } from '../../src/upgrade/version-policy.js';
 import { rollingQueue } from '../../src/util/concurrency.js';
 import { parseVersion } from '../../src/util/version.js';

@@ -1,0 +1,49 @@
+/**
+ * Restarting a control plane's static pods in place, and knowing when they are back — by the
+ * processes in /proc, which holds with any container runtime and needs no mirror pod.
+ */
+import { quote } from '../transport/quote.js';
+import { pollUntil } from '../util/poll.js';
+import type { HostTarget } from '../workflow/phase.js';
+import { KUBERNETES_DIR, manifestPath } from './node-files.js';
+import { runningProcesses, type Component, type RunningProcess } from './running.js';
+
+const WAIT_MS = 240_000;
+const API_SERVER_MANIFEST = manifestPath('kube-apiserver');
+const PARKED_API_SERVER = `${KUBERNETES_DIR}/kube-apiserver.yaml.parked-by-kubestrap`;
+
+/** Polls the node's processes until `done` holds for them; the failure names `what`. */
+export async function untilRunning(target: HostTarget, what: string, done: (running: RunningProcess[]) => boolean): Promise<void> {
+  await pollUntil(async () => done(await runningProcesses(target.host)), { timeoutMs: WAIT_MS, failure: () => `${target.spec.name}: ${what} within ${WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods)` });
+}
+
+const killContainers = (component: Component) =>
+  `for c in $(ctr -n k8s.io containers ls -q ${quote(`labels."io.kubernetes.container.name"==${component}`)}); do ctr -n k8s.io tasks kill -s SIGTERM "$c" >/dev/null 2>&1; done; true`;
+
+/** Stops the components' containers and waits until the kubelet has started new ones, which read their files anew. */
+export async function restartStaticPods(target: HostTarget, components: readonly Component[]): Promise<void> {
+  if (!components.length) return;
+  const before = new Set((await runningProcesses(target.host)).filter((p) => components.includes(p.component)).map((p) => p.pid));
+  await target.host.check(components.map(killContainers).join('\n'));
+  await untilRunning(target, `${components.join(', ')} did not restart`, (running) => components.every((c) => running.some((p) => p.component === c)) && !running.some((p) => before.has(p.pid)));
+}
+
+/**
+ * Runs `work` (an etcd restart) with the node's API server stopped. An API server whose local
+ * etcd is down answers errors (its /livez fails) until a balancer's health checks notice; a
+ * stopped one refuses connections, which balancers send to the other control planes at once.
+ * The manifest is set aside until no kube-apiserver process remains, then put back — as a new
+ * pod, which reads its files anew — unless `replaced`: the caller writes a new one.
+ */
+export async function withApiServerStopped(target: HostTarget, work: () => Promise<void>, replaced = false): Promise<void> {
+  await target.host.check(`mv -f ${API_SERVER_MANIFEST} ${PARKED_API_SERVER}`);
+  let done = false;
+  try {
+    await untilRunning(target, 'the API server did not stop', (running) => !running.some((p) => p.component === 'kube-apiserver'));
+    await work();
+    done = true;
+  } finally {
+    // after a failure the API server comes back as it was, so the node is not left without one
+    await target.host.check(done && replaced ? `rm -f ${PARKED_API_SERVER}` : `mv -f ${PARKED_API_SERVER} ${API_SERVER_MANIFEST}`);
+  }
+}
