@@ -1,13 +1,15 @@
 /**
  * reset (`kubestrap reset`, not part of apply): undoes what joining the cluster did on a host.
  * A control plane first leaves etcd (its own member removed through its own etcd, unless it is
- * the last one), then the kubelet is stopped and disabled and every leftover removed
- * (src/reset/leftovers.ts). The plan lists what is there, so `reset --dry-run` shows what would
- * go and a reset host reports no changes.
+ * the last one; its API server stopped before), then the kubelet is stopped and disabled and
+ * every leftover removed (src/reset/leftovers.ts). The plan lists what is there, so
+ * `reset --dry-run` shows what would go and a reset host reports no changes.
  */
 import { EtcdClient } from '../src/etcd/client.js';
 import { serviceControl } from '../src/facts/services.js';
 import { isControlPlane } from '../src/inventory/resolve.js';
+import { manifestPath } from '../src/kube/node-files.js';
+import { stopApiServer } from '../src/kube/static-pods.js';
 import { describeLeftovers, FIND_LEFTOVERS, parseLeftovers, REMOVE_LEFTOVERS } from '../src/reset/leftovers.js';
 import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
 
@@ -49,6 +51,8 @@ export const resetPhase: Phase<Payload> = {
   async apply(_ctx, target, changes) {
     const member = changes.find((c) => c.payload.kind === 'etcd-member')?.payload;
     if (member?.kind === 'etcd-member') {
+      // a removed member stops its etcd: its API server leaves the balancers' rotation first (the kubelet stops it)
+      if (changes.some((c) => c.payload.kind === 'kubelet') && (await target.host.exists(manifestPath('kube-apiserver')))) await stopApiServer(target);
       const etcd = (await EtcdClient.onControlPlane(target.host))!;
       try {
         await etcd.removeMember(member.id);

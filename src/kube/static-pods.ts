@@ -29,17 +29,24 @@ export async function restartStaticPods(target: HostTarget, components: readonly
 }
 
 /**
- * Runs `work` (an etcd restart) with the node's API server stopped. An API server whose local
- * etcd is down answers errors (its /livez fails) until a balancer's health checks notice; a
- * stopped one refuses connections, which balancers send to the other control planes at once.
- * The manifest is set aside until no kube-apiserver process remains, then put back — as a new
- * pod, which reads its files anew — unless `replaced`: the caller writes a new one.
+ * Stops the node's API server by setting its manifest aside, until no kube-apiserver process
+ * remains. An API server whose local etcd is down answers errors (its /livez fails) until a
+ * balancer's health checks notice; a stopped one refuses connections, which balancers send to
+ * the other control planes at once. So etcd restarts, or leaves, behind a stopped API server.
+ */
+export async function stopApiServer(target: HostTarget): Promise<void> {
+  await target.host.check(`mv -f ${API_SERVER_MANIFEST} ${PARKED_API_SERVER}`);
+  await untilRunning(target, 'the API server did not stop', (running) => !running.some((p) => p.component === 'kube-apiserver'));
+}
+
+/**
+ * Runs `work` (an etcd restart) with the node's API server stopped, then puts its manifest back
+ * — as a new pod, which reads its files anew — unless `replaced`: the caller writes a new one.
  */
 export async function withApiServerStopped(target: HostTarget, work: () => Promise<void>, replaced = false): Promise<void> {
-  await target.host.check(`mv -f ${API_SERVER_MANIFEST} ${PARKED_API_SERVER}`);
   let done = false;
   try {
-    await untilRunning(target, 'the API server did not stop', (running) => !running.some((p) => p.component === 'kube-apiserver'));
+    await stopApiServer(target);
     await work();
     done = true;
   } finally {

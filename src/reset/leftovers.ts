@@ -15,6 +15,7 @@ export const RESET_PATHS = [
   '/etc/kubernetes/manifests/*',
   '/etc/kubernetes/pki',
   '/etc/kubernetes/*.conf',
+  '/etc/kubernetes/*.parked-by-kubestrap',
   '/var/lib/kubelet/*',
   '/var/lib/etcd/*',
   '/etc/cni/net.d/*',

@@ -6,7 +6,8 @@
  * members, every node is Ready, the worker still reaches the API through its balancer with
  * cp-1's API server stopped, and another apply changes nothing. Also: certificate expiry and
  * renewal while the API answers; `upgrade plan` refusing to skip a minor; a configuration roll
- * through `upgrade apply` (new flags for every component) while the API answers.
+ * through `upgrade apply` (new flags for every component) while the API answers; and
+ * `remove-node` of a control plane while the API answers.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -270,4 +271,17 @@ test('another apply changes nothing on any node', async () => {
   const again = await runCli(['apply', '-i', inventory], env);
   expect(again.code, again.stdout + again.stderr).toBe(0);
   expect(again.stdout).toContain('Applied: no changes were needed.');
+});
+
+test('remove-node of a control plane: its API server stops and its etcd member leaves before the host is reset, its Node is deleted, and the API answers throughout', async () => {
+  const [cp1, , cp3] = cluster.controlPlanes;
+  const { result: removed, polls, failures } = await whilePollingTheApi(() => runCli(['remove-node', cp3!.name, '-i', inventory, '--yes', '--output', 'plain'], env));
+  expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+  expect(removed.stdout).toContain(`${cp3!.name} has left the cluster`);
+  expect(polls).toBeGreaterThan(10);
+  expect(failures).toEqual([]);
+  expect(etcdMembers(cp1!)).toEqual([['cp-1', true], ['cp-2', true]]);
+  expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim().split('\n')).toEqual(['node/cp-1', 'node/cp-2', 'node/worker-1']);
+  // the host keeps no file of the cluster and runs none of its components
+  expect(cluster.lab.inside(cp3!, 'find /etc/kubernetes /var/lib/etcd -mindepth 1 ! -type d; pgrep -x etcd; pgrep -x kube-apiserver; true').trim()).toBe('');
 });
