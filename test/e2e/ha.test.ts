@@ -51,13 +51,13 @@ function etcdMembers(node: LabHost): Array<[string, boolean]> {
   return members.map((m): [string, boolean] => [m.name ?? '', (m.clientURLs ?? []).length > 0]).sort();
 }
 
-/** The node's own API server answers (what the worker's balancer checks too). */
 /** Days until the certificate that the server on the node's local `port` presents expires. */
 function servedCertificateDays(node: LabHost, port: number): number {
   const end = cluster.lab.inside(node, `openssl s_client -connect 127.0.0.1:${port} </dev/null 2>/dev/null | openssl x509 -noout -enddate`).trim();
   return (Date.parse(end.replace(/^notAfter=/, '')) - Date.now()) / 86_400_000;
 }
 
+/** The node's own API server answers (what the worker's balancer checks too). */
 const apiServerLive = (node: LabHost) => cluster.lab.inside(node, 'curl -sk -m 5 https://127.0.0.1:6443/livez').trim();
 
 test('cp-1 and the worker from apply; cp-2 joins from its own shell with a certificate key: etcd has 2 started members', async () => {
