@@ -11,7 +11,8 @@ import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
 import { calicoObjects, loadCalicoManifest } from '../src/kube/calico.js';
 import { metricsServerObjects } from '../src/kube/metrics-server.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
-import { apiEndpoint, type ResolvedHost } from '../src/inventory/resolve.js';
+import type { ResolvedHost } from '../src/inventory/resolve.js';
+import { clusterConfiguration } from '../src/kube/kubeadm-config.js';
 import { flannelObjects } from '../templates/flannel.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
 import { clusterObjects } from '../src/kube/cluster-objects.js';
@@ -23,14 +24,14 @@ import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { parseVersion, versionTag } from '../src/util/version.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
-import { coreDnsImage, etcdImageTag } from '../templates/versions.js';
+import { coreDnsImage, KUBEADM_CHANGES } from '../templates/versions.js';
 import { kubeletConfiguration } from '../templates/kubelet.js';
 import { onFirstControlPlane } from './control-plane.js';
 import { clusterDnsIp, kubeletInput } from '../src/kube/node-files.js';
-import { approvalMessage, approveWhenAsked, markings, markNode, nodeIdentities, type Taint } from '../src/kube/node-marking.js';
+import { annotationsMatch, criSocketAnnotation, approvalMessage, approveWhenAsked, markings, markNode, nodeIdentities, type Annotations, type Taint } from '../src/kube/node-marking.js';
 import { withApi } from '../src/kube/admin-api.js';
 
-type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } | { kind: 'pending' };
+type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'unannotate'; node: string; annotations: Annotations } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Annotations } | { kind: 'pending' };
 
 /** The join token kubestrap keeps for the cluster (kubeadm makes a new one at every init). */
 export const JOIN_TOKEN_DESCRIPTION = 'kubestrap: join token for the nodes of the inventory';
@@ -40,26 +41,6 @@ const KUBELET_SERVING_CERT = '/var/lib/kubelet/pki/kubelet-server-current.pem';
 /** A token closer than this to its expiry is replaced, so printed join commands stay usable. */
 const TOKEN_MIN_REMAINING_MS = 2 * 3600 * 1000;
 
-function clusterConfiguration(inv: Inventory, minor: number): Record<string, unknown> {
-  const c = inv.cluster;
-  const version = parseVersion(c.kubernetesVersion)!;
-  return {
-    apiVersion: minor >= 31 ? 'kubeadm.k8s.io/v1beta4' : minor >= 22 ? 'kubeadm.k8s.io/v1beta3' : 'kubeadm.k8s.io/v1beta2',
-    kind: 'ClusterConfiguration',
-    apiServer: { ...(c.certificates.certSANs.length ? { certSANs: c.certificates.certSANs } : {}), extraArgs: c.apiServer.extraArgs },
-    certificatesDir: '/etc/kubernetes/pki',
-    clusterName: c.name,
-    ...(apiEndpoint(inv) ? { controlPlaneEndpoint: apiEndpoint(inv) } : {}),
-    controllerManager: { extraArgs: c.controllerManager.extraArgs },
-    dns: {},
-    etcd: { local: { dataDir: '/var/lib/etcd', imageTag: etcdImageTag(minor, c.etcd.imageTag), extraArgs: c.etcd.extraArgs } },
-    imageRepository: c.imageRepository,
-    kubernetesVersion: versionTag(version),
-    networking: { dnsDomain: c.networking.dnsDomain, podSubnet: c.networking.podSubnet, serviceSubnet: c.networking.serviceSubnet },
-    scheduler: { extraArgs: c.scheduler.extraArgs },
-  };
-}
-
 /** Every API object of the cluster, for the first control plane `spec` (its current host name: `hostname`). */
 export async function desiredObjects(inv: Inventory, spec: ResolvedHost, hostname: string, caCertPem: string): Promise<KubeObject[]> {
   const c = inv.cluster;
@@ -67,7 +48,7 @@ export async function desiredObjects(inv: Inventory, spec: ResolvedHost, hostnam
   const minor = version.minor;
   const server = serverUrl(clusterPki(inv), nodePki(spec), 'endpoint');
   return [
-    ...clusterObjects({ minor, server, caCertPem, clusterConfiguration: clusterConfiguration(inv, minor), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, spec, hostname)) }),
+    ...clusterObjects({ version, server, caCertPem, clusterConfiguration: clusterConfiguration(inv), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, spec, hostname)) }),
     ...(c.addons.kubeProxy
       ? kubeProxyObjects({
           image: `${c.imageRepository}/kube-proxy:${versionTag(version)}`,
@@ -108,7 +89,8 @@ export const clusterObjectsPhase: Phase<Payload> = {
   description: 'Creates or updates the RBAC, cluster-info, kubeadm-config and kubelet-config objects, labels and taints the control plane, keeps a join token, installs kube-proxy, CoreDNS, the CNI and metrics-server, and approves kubelet serving certificates.',
   selectHosts: onFirstControlPlane,
   async plan(ctx, target) {
-    const minor = parseVersion(ctx.inventory.cluster.kubernetesVersion)!.minor;
+    const c = ctx.inventory.cluster;
+    const minor = parseVersion(c.kubernetesVersion)!.minor;
     const mark = markings(minor, ctx.inventory.cluster.containerRuntime.socket);
     const warnings: string[] = [];
     const planned = await withApi(target, async (api, ca) => {
@@ -132,12 +114,21 @@ export const clusterObjectsPhase: Phase<Payload> = {
       if (servingCert && !asked && !(await target.host.exists(KUBELET_SERVING_CERT))) {
         changes.push({ target: `kubelet serving certificate of ${self}`, summary: 'approve the request the kubelet makes (signed by the cluster CA)', payload: { kind: 'await-serving-csr', node: self } });
       }
+      // from 1.34 no Node carries the CRI socket annotation (an upgraded cluster's nodes still do)
+      const unwanted = Object.entries(criSocketAnnotation(minor, '')).filter(([, v]) => v === null).map(([k]) => k);
+      for (const n of unwanted.length ? ((await api.list('/api/v1/nodes')) as Array<{ metadata: { name: string; annotations?: Record<string, string> } }>) : []) {
+        const present = unwanted.filter((k) => k in (n.metadata.annotations ?? {}));
+        if (present.length && n.metadata.name !== target.spec.nodeName) changes.push({ target: `Node ${n.metadata.name}`, summary: `remove annotation ${present.join(', ')}`, payload: { kind: 'unannotate', node: n.metadata.name, annotations: Object.fromEntries(present.map((k) => [k, null])) } });
+      }
+      if (c.kubeProxy.mode === 'ipvs' && c.addons.kubeProxy && KUBEADM_CHANGES.ipvsDeprecated({ minor })) {
+        warnings.push(`kube-proxy's ipvs mode is deprecated from Kubernetes 1.35 (#134539) and will be removed; plan a move to cluster.kubeProxy.mode: nftables (kernel 5.13+) or iptables`);
+      }
       if (!(await currentJoinToken(api, new Date()))) changes.push({ target: 'join token', summary: 'create (valid 24h)', payload: { kind: 'token' } });
       const node = (await api.get({ apiVersion: 'v1', kind: 'Node', name: target.spec.nodeName })) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { taints?: Taint[] } } | undefined;
       const marked =
         node &&
         isSubset(mark.labels, node.metadata?.labels ?? {}) &&
-        isSubset(mark.annotations, node.metadata?.annotations ?? {}) &&
+        annotationsMatch(mark.annotations, node.metadata?.annotations ?? {}) &&
         mark.taints.every((t) => (node.spec?.taints ?? []).some((n) => n.key === t.key && n.effect === t.effect));
       if (!marked) changes.push({ target: `Node ${target.spec.nodeName}`, summary: `label ${Object.keys(mark.labels).join(', ')}; taint ${mark.taints.map((t) => `${t.key}:${t.effect}`).join(', ')}`, payload: { kind: 'mark', ...mark } });
       return changes;
@@ -154,6 +145,7 @@ export const clusterObjectsPhase: Phase<Payload> = {
           await api.apply(tokenSecret(generateToken(), { description: JOIN_TOKEN_DESCRIPTION, ttlSeconds: TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() }));
         }
         if (payload.kind === 'mark') await markNode(api, target.spec.nodeName, payload);
+        if (payload.kind === 'unannotate') await api.patch({ apiVersion: 'v1', kind: 'Node', name: payload.node }, { metadata: { annotations: payload.annotations } });
         if (payload.kind === 'pending') throw new Error('the API server does not answer with admin.conf yet; re-run apply once the control plane is up');
       }
       return true;

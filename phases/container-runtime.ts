@@ -5,7 +5,9 @@
  * driver is checked against the kubelet's when the kubelet is already configured.
  */
 import { CERTS_D, CONTAINERD_CONFIG, CRICTL_CONFIG, renderContainerdConfig, renderCrictlConfig, renderHostsToml } from '../templates/containerd.js';
-import { sandboxImage } from '../templates/versions.js';
+import { containerdConfigVersion, expectedContainerdConfigVersion, sandboxImage } from '../templates/versions.js';
+import { containerdProblem } from '../src/preflight/checks.js';
+import { quote } from '../src/transport/quote.js';
 import { downloadKey, packageOps } from '../src/facts/packages.js';
 import type { HostFacts } from '../src/facts/probe.js';
 import { parseServiceStatus, serviceControl } from '../src/facts/services.js';
@@ -54,9 +56,21 @@ function dockerRepo(inv: Inventory, facts: HostFacts): { file: DesiredFile; keyU
   };
 }
 
-export function desiredRuntimeFiles(inv: Inventory): DesiredFile[] {
+/**
+ * The runtime's files for the containerd version the host has or will get (undefined: not known
+ * before it is installed; the release's expected containerd then decides, and apply re-renders
+ * for what was installed).
+ */
+/** The version the package manager would install (its candidate), as one shell command. */
+function candidateVersion(facts: HostFacts, pkg: string): string {
+  if (facts.packageManager === 'apt') return `apt-cache policy ${quote(pkg)} 2>/dev/null | awk '/Candidate:/ {print $2}'`;
+  return `${facts.packageManager} -q info ${quote(pkg)} 2>/dev/null | awk '/^Version/ {print $3; exit}'`;
+}
+
+export function desiredRuntimeFiles(inv: Inventory, containerdVersion?: string): DesiredFile[] {
   const rt = inv.cluster.containerRuntime;
   const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
+  const configVersion = containerdVersion ? containerdConfigVersion(containerdVersion) : expectedContainerdConfigVersion(minor);
   const files: DesiredFile[] = [
     {
       path: CONTAINERD_CONFIG,
@@ -64,7 +78,7 @@ export function desiredRuntimeFiles(inv: Inventory): DesiredFile[] {
         sandboxImage: sandboxImage(inv.cluster.imageRepository, minor, rt.sandboxImage),
         systemdCgroup: rt.cgroupDriver === 'systemd',
         restrictOOMScoreAdj: rt.restrictOOMScoreAdj,
-      }),
+      }, configVersion),
       mode: 0o644,
     },
     { path: CRICTL_CONFIG, content: renderCrictlConfig(rt.socket), mode: 0o644 },
@@ -88,22 +102,27 @@ export const containerRuntimePhase: Phase<Payload> = {
     const state = await host.exec(
       [
         'command -v containerd >/dev/null 2>&1 && echo "binary $(containerd --version 2>/dev/null | awk \'{print $3}\')"',
+        ...(typeof pkgs === 'string' ? [] : [`command -v containerd >/dev/null 2>&1 || echo "candidate $(${candidateVersion(facts, pkgs[0]!)})"`]),
         `[ -f ${KUBELET_CONFIG} ] && sed -n 's/^cgroupDriver: *//p' ${KUBELET_CONFIG} | sed 's/^/kubelet /'`,
         serviceControl(facts.initSystem)?.status('containerd') ?? 'true',
       ].join('\n'),
     );
     const out = state.stdout;
-    const binary = /^binary (\S*)/m.exec(out)?.[1];
+    const binary = /^binary v?(\S*)/m.exec(out)?.[1];
+    // apt-cache prints "(none)" before the lists are fetched: then the version is not known yet
+    const candidate = /^candidate (?:\d+:)?(\d\S*)/m.exec(out)?.[1];
     if (binary === undefined) {
       if (typeof pkgs === 'string') throw new Error(pkgs);
       const repo = dockerRepo(inv, facts);
       if (repo) changes.push(...(await planFiles(host, [repo.file])));
       if (repo?.keyUrl) changes.push({ target: DOCKER_KEY, summary: `download signing key from ${repo.keyUrl}`, payload: { kind: 'key', url: repo.keyUrl, path: DOCKER_KEY } });
       changes.push({ target: 'packages', summary: `install ${pkgs.join(' ')}`, payload: { kind: 'install', packages: pkgs } });
-    } else if (/^[01]\.[0-5]\./.test(binary)) {
-      warnings.push(`containerd ${binary} is older than 1.6: Kubernetes 1.26+ needs the CRI v1 API of containerd 1.6 or newer`);
     }
-    const fileChanges = await planFiles(host, desiredRuntimeFiles(inv));
+    const version = binary ?? candidate;
+    const problem = version ? containerdProblem(parseVersion(inv.cluster.kubernetesVersion)!.minor, version) : undefined;
+    if (problem?.severity === 'error') throw new Error(problem.message);
+    if (problem) warnings.push(problem.message);
+    const fileChanges = await planFiles(host, desiredRuntimeFiles(inv, version));
     changes.push(...fileChanges);
 
     const kubeletDriver = /^kubelet (\S+)/m.exec(out)?.[1];
@@ -120,14 +139,21 @@ export const containerRuntimePhase: Phase<Payload> = {
     }
     return { changes, warnings };
   },
-  async apply(_ctx, target, changes) {
+  async apply(ctx, target, changes) {
     const { host, facts } = target;
     // the repository first, then the package (which may create /etc/containerd), then our config
     await applyFiles(host, changes.filter((c) => !isRuntimeConfig(c.target)));
     for (const { payload } of changes) if (payload.kind === 'key') await host.check(downloadKey(payload.url, payload.path));
     const ops = packageOps(facts.packageManager);
-    for (const { payload } of changes) if (payload.kind === 'install' && ops) await host.check(ops.install(payload.packages.map((name) => ({ name }))), { timeoutMs: 15 * 60_000 });
-    await applyFiles(host, changes.filter((c) => isRuntimeConfig(c.target)));
+    const installs = changes.filter((c) => c.payload.kind === 'install');
+    for (const { payload } of installs) if (payload.kind === 'install' && ops) await host.check(ops.install(payload.packages.map((name) => ({ name }))), { timeoutMs: 15 * 60_000 });
+    if (installs.length) {
+      // the configuration's format follows the containerd that was installed (2.x: version 3)
+      const installed = /^containerd \S+ v?(\S+)/m.exec((await host.check('containerd --version')).stdout)?.[1];
+      await applyFiles(host, await planFiles(host, desiredRuntimeFiles(ctx.inventory, installed)));
+    } else {
+      await applyFiles(host, changes.filter((c) => isRuntimeConfig(c.target)));
+    }
     const services = serviceControl(facts.initSystem);
     for (const { payload } of changes) {
       if (payload.kind !== 'service' || !services) continue;

@@ -39,7 +39,7 @@ export function etcdRestorePhase(snapshot: Buffer, label: string): Phase<null> {
     plan: async () => ({ changes: [{ target: '/var/lib/etcd', summary: `restore from ${label} (the current data is kept as /var/lib/etcd.before-restore-<time>)`, payload: null }] }),
     async apply(ctx, target) {
       const c = ctx.inventory.cluster;
-      const image = `${c.imageRepository}/etcd:${etcdImageTag(parseVersion(c.kubernetesVersion)!.minor, c.etcd.imageTag)}`;
+      const image = `${c.imageRepository}/etcd:${etcdImageTag(parseVersion(c.kubernetesVersion)!, c.etcd.imageTag)}`;
       const self = nodePki(target.spec);
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       await target.host.writeFiles([{ path: SNAPSHOT_ON_NODE, content: snapshot, mode: 0o600 }]);

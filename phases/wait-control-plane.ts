@@ -7,21 +7,41 @@
  */
 import { API_PORT } from '../src/inventory/resolve.js';
 import { diagnose, evidenceScript, formatDiagnosis, parseEvidence } from '../src/kube/diagnose.js';
-import type { HostTarget, Phase } from '../src/workflow/phase.js';
+import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
+import { parseVersion } from '../src/util/version.js';
+import { KUBEADM_CHANGES } from '../templates/versions.js';
 import { withApi } from '../src/kube/admin-api.js';
 import { onFirstControlPlane } from './control-plane.js';
 import { pollUntil } from '../src/util/poll.js';
 
+const minorOf = (ctx: PhaseContext) => parseVersion(ctx.inventory.cluster.kubernetesVersion)!.minor;
+
 export const CONTROL_PLANE_TIMEOUT_MS = Number(process.env.KUBESTRAP_CONTROL_PLANE_TIMEOUT_MS ?? 4 * 60_000);
 const POLL_MS = 1000;
 
-const KUBELET_HEALTHY = `curl -fsS -m 3 http://127.0.0.1:10248/healthz >/dev/null 2>&1`;
+/** Health endpoints asked on the node itself: the kubelet's, and from 1.34 the controller-manager's and the scheduler's as kubeadm waits for them. */
+function localChecks(minor: number): Array<{ name: string; url: string }> {
+  return [
+    { name: 'kubelet', url: 'http://127.0.0.1:10248/healthz' },
+    ...(KUBEADM_CHANGES.waitForAllComponents({ minor })
+      ? [
+          { name: 'controller-manager', url: 'https://127.0.0.1:10257/healthz' },
+          { name: 'scheduler', url: `https://127.0.0.1:10259/${KUBEADM_CHANGES.schedulerLivezReadyz({ minor }) ? 'livez' : 'healthz'}` },
+        ]
+      : []),
+  ];
+}
 
-/** "kubelet ok|down, apiserver ok|down|no admin.conf" */
-async function health(target: HostTarget): Promise<{ ok: boolean; state: string }> {
-  const kubelet = (await target.host.exec(KUBELET_HEALTHY)).code === 0;
+/** "kubelet ok|down, apiserver ok|down|no admin.conf[, controller-manager …, scheduler …]": one round trip for the node's own endpoints. */
+async function health(target: HostTarget, minor: number): Promise<{ ok: boolean; state: string }> {
+  const checks = localChecks(minor);
+  // serving certificates are self-signed here (-k): the answer, not the identity, is what is asked
+  const out = (await target.host.exec(checks.map((c) => `curl -fsSk -m 3 ${c.url} >/dev/null 2>&1 && echo "${c.name} ok" || echo "${c.name} down"`).join('\n'))).stdout;
+  const up = (name: string) => out.includes(`${name} ok`);
+  const kubelet = up('kubelet');
   const api = kubelet ? await apiLive(target) : 'not asked';
-  return { ok: kubelet && api === 'ok', state: `kubelet ${kubelet ? 'ok' : 'down'}, apiserver ${api}` };
+  const others = checks.slice(1).map((c) => `${c.name} ${up(c.name) ? 'ok' : 'down'}`);
+  return { ok: checks.every((c) => up(c.name)) && api === 'ok', state: [`kubelet ${kubelet ? 'ok' : 'down'}`, `apiserver ${api}`, ...others].join(', ') };
 }
 
 async function apiLive(target: HostTarget): Promise<string> {
@@ -35,16 +55,16 @@ async function apiLive(target: HostTarget): Promise<string> {
 
 export const waitControlPlanePhase: Phase<null> = {
   name: 'wait-control-plane',
-  title: 'kubelet and API server healthy',
+  title: 'kubelet, API server (and from 1.34 controller-manager, scheduler) healthy',
   description: 'Waits (up to 4 minutes) for the kubelet and the API server; explains why when they do not come up.',
   selectHosts: onFirstControlPlane,
-  async plan(_ctx, target) {
-    if ((await health(target)).ok) return { changes: [] };
+  async plan(ctx, target) {
+    if ((await health(target, minorOf(ctx))).ok) return { changes: [] };
     return { changes: [{ target: 'control plane', summary: `wait for the kubelet and the API server (up to ${Math.round(CONTROL_PLANE_TIMEOUT_MS / 1000)} s)`, payload: null }] };
   },
   async apply(ctx, target) {
     let last = { ok: false, state: '' };
-    await pollUntil(async () => (last = await health(target)).ok, {
+    await pollUntil(async () => (last = await health(target, minorOf(ctx))).ok, {
       timeoutMs: CONTROL_PLANE_TIMEOUT_MS,
       intervalMs: POLL_MS,
       failure: async () => {

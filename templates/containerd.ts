@@ -1,8 +1,12 @@
 /**
- * containerd's configuration (config version 2): the CRI plugin with the sandbox image from the
- * cluster's image repository (left at its default, it points at registry.k8s.io, the most common
- * failure behind a firewall), the cgroup driver the kubelet uses, and registry mirrors through
- * hosts.toml files under /etc/containerd/certs.d.
+ * containerd's configuration: the CRI plugin with the sandbox image from the cluster's image
+ * repository (left at its default, it points at registry.k8s.io, the most common failure behind
+ * a firewall), the cgroup driver the kubelet uses, and registry mirrors through hosts.toml files
+ * under /etc/containerd/certs.d. containerd 1.6/1.7 read config version 2 (one CRI plugin);
+ * containerd 2.x reads version 3, where the CRI plugin is split into io.containerd.cri.v1.images
+ * (pinned_images.sandbox replaces sandbox_image) and io.containerd.cri.v1.runtime, as its own
+ * `containerd config default` prints it. Since Kubernetes 1.35 the kubelet no longer names the
+ * sandbox image, so containerd's setting is the only one.
  */
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 export const CERTS_D = '/etc/containerd/certs.d';
@@ -17,9 +21,12 @@ export interface ContainerdSettings {
 
 const toml = (s: string) => JSON.stringify(s);
 
-export function renderContainerdConfig(s: ContainerdSettings): string {
-  return `# Managed by kubestrap: containerd for Kubernetes. Changes here are overwritten;
-# set cluster.containerRuntime in the inventory instead.
+const HEADER = `# Managed by kubestrap: containerd for Kubernetes. Changes here are overwritten;
+# set cluster.containerRuntime in the inventory instead.`;
+
+export function renderContainerdConfig(s: ContainerdSettings, configVersion: 2 | 3): string {
+  if (configVersion === 3) return renderV3(s);
+  return `${HEADER}
 version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
@@ -38,6 +45,33 @@ version = 2
 
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = ${toml(CERTS_D)}
+`;
+}
+
+function renderV3(s: ContainerdSettings): string {
+  const images = "plugins.'io.containerd.cri.v1.images'";
+  const runtime = "plugins.'io.containerd.cri.v1.runtime'";
+  return `${HEADER}
+version = 3
+
+[${images}.pinned_images]
+  sandbox = ${toml(s.sandboxImage)}
+
+[${images}.registry]
+  config_path = ${toml(CERTS_D)}
+
+[${runtime}]
+  restrict_oom_score_adj = ${s.restrictOOMScoreAdj}
+
+  [${runtime}.containerd]
+    default_runtime_name = "runc"
+
+    [${runtime}.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+
+      [${runtime}.containerd.runtimes.runc.options]
+        # must match the kubelet's cgroupDriver
+        SystemdCgroup = ${s.systemdCgroup}
 `;
 }
 

@@ -11,10 +11,14 @@
  * - etcd probes: /health until 1.21; /health?exclude=NOSPACE&serializable=true (startup
  *   /health?serializable=false) 1.22–1.30; /livez + /readyz from 1.31;
  * - etcd ephemeral-storage request until 1.22; corrupt-check and watch-progress flags from 1.24;
- * - seccompProfile RuntimeDefault and the numeric priority from 1.24.
+ * - seccompProfile RuntimeDefault and the numeric priority from 1.24;
+ * - the cut-overs from 1.32 on are KUBEADM_CHANGES in versions.ts (scheduler /livez + /readyz,
+ *   named probe-port, no flex-volume mount, user extraArgs unsorted); etcd's flags follow the
+ *   etcd image (3.6 renamed them, 3.7 refuses the old names).
  */
 import { stringify } from 'yaml';
 import type { Pod, Container, Probe, Volume, VolumeMount, EnvVar } from '../src/kube/objects.js';
+import { etcdStableFlags, KUBEADM_CHANGES } from './versions.js';
 
 export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
 export const PKI_DIR = '/etc/kubernetes/pki';
@@ -31,6 +35,7 @@ export interface ComponentSettings {
 
 export interface ControlPlaneInput {
   readonly minor: number;
+  readonly patch: number;
   readonly kubernetesVersion: string;
   readonly nodeName: string;
   readonly advertiseAddress: string;
@@ -53,13 +58,26 @@ export interface ControlPlaneInput {
 
 export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
 
-/** Default flags merged with extraArgs (same name replaces), rendered sorted as kubeadm does. */
-export function renderFlags(defaults: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>>): string[] {
-  const merged = { ...defaults, ...extra };
-  return Object.keys(merged)
-    .sort()
-    .map((name) => `--${name}=${merged[name]}`);
+/**
+ * Default flags merged with extraArgs (the same name replaces the default). Older kubeadm sorts
+ * the whole list; with `userFirst` (KUBEADM_CHANGES.userArgsUnsorted) the user's flags come
+ * first in their own order, then the remaining defaults sorted, as kubeadm's ArgumentsToCommand
+ * does since #135400 (order matters for flags such as --service-account-issuer).
+ */
+export function renderFlags(defaults: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>>, userFirst = false): string[] {
+  const flag = (name: string, value: string) => `--${name}=${value}`;
+  if (!userFirst) {
+    const merged = { ...defaults, ...extra };
+    return Object.keys(merged)
+      .sort()
+      .map((name) => flag(name, merged[name]!));
+  }
+  const kept = Object.keys(defaults).filter((name) => !(name in extra)).sort();
+  return [...Object.entries(extra).map(([name, value]) => flag(name, value)), ...kept.map((name) => flag(name, defaults[name]!))];
 }
+
+/** The flags of one component for this release. */
+const flagsFor = (input: ControlPlaneInput, defaults: Readonly<Record<string, string>>, settings: ComponentSettings) => renderFlags(defaults, settings.extraArgs, KUBEADM_CHANGES.userArgsUnsorted(input));
 
 const hostUrl = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
@@ -71,10 +89,18 @@ interface HostPathVolume {
   readonly mountPath?: string;
 }
 
-function probe(host: string, port: number, path: string, scheme: 'HTTP' | 'HTTPS', kind: 'liveness' | 'readiness' | 'startup'): Probe {
-  const httpGet = { host, path, port, scheme };
+const PROBE_PORT = 'probe-port';
+
+/** A probe of the component's health port: by number, or by the container port's name from 1.34 (#132776). */
+function probe(input: ControlPlaneInput, host: string, port: number, path: string, scheme: 'HTTP' | 'HTTPS', kind: 'liveness' | 'readiness' | 'startup'): Probe {
+  const httpGet = { host, path, port: KUBEADM_CHANGES.namedProbePort(input) ? PROBE_PORT : port, scheme };
   if (kind === 'readiness') return { failureThreshold: 3, httpGet, periodSeconds: 1, timeoutSeconds: 15 };
   return { failureThreshold: kind === 'liveness' ? 8 : 24, httpGet, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 15 };
+}
+
+/** The named container port the probes use from 1.34. */
+function probePorts(input: ControlPlaneInput, port: number): Pick<Container, 'ports'> {
+  return KUBEADM_CHANGES.namedProbePort(input) ? { ports: [{ containerPort: port, name: PROBE_PORT, protocol: 'TCP' }] } : {};
 }
 
 function pod(input: ControlPlaneInput, name: ComponentName, container: Omit<Container, 'name' | 'imagePullPolicy' | 'volumeMounts'>, volumes: readonly HostPathVolume[], settings: ComponentSettings, annotations?: Record<string, string>): Pod {
@@ -133,9 +159,13 @@ function etcdPod(input: ControlPlaneInput): Pod {
     'peer-trusted-ca-file': `${PKI_DIR}/etcd/ca.crt`,
     'snapshot-count': '10000',
     'trusted-ca-file': `${PKI_DIR}/etcd/ca.crt`,
-    ...(input.minor >= 24 ? { 'experimental-initial-corrupt-check': 'true', 'experimental-watch-progress-notify-interval': '5s' } : {}),
+    ...(input.minor >= 24
+      ? etcdStableFlags(input.etcdImageTag)
+        ? { 'feature-gates': 'InitialCorruptCheck=true', 'watch-progress-notify-interval': '5s' }
+        : { 'experimental-initial-corrupt-check': 'true', 'experimental-watch-progress-notify-interval': '5s' }
+      : {}),
   };
-  const at = (path: string, kind: 'liveness' | 'readiness' | 'startup') => probe('127.0.0.1', 2381, path, 'HTTP', kind);
+  const at = (path: string, kind: 'liveness' | 'readiness' | 'startup') => probe(input, '127.0.0.1', 2381, path, 'HTTP', kind);
   const probes =
     input.minor >= 31
       ? { livenessProbe: at('/livez', 'liveness'), readinessProbe: at('/readyz', 'readiness'), startupProbe: at('/readyz', 'startup') }
@@ -146,8 +176,9 @@ function etcdPod(input: ControlPlaneInput): Pod {
     input,
     'etcd',
     {
-      command: ['etcd', ...renderFlags(flags, input.etcd.extraArgs)],
+      command: ['etcd', ...flagsFor(input, flags, input.etcd)],
       image: `${input.imageRepository}/etcd:${input.etcdImageTag}`,
+      ...probePorts(input, 2381),
       ...probes,
       resources: { requests: { cpu: '100m', ...(input.minor <= 22 ? { 'ephemeral-storage': '100Mi' } : {}), memory: '100Mi' } },
     },
@@ -198,12 +229,13 @@ function apiServerPod(input: ControlPlaneInput): Pod {
     input,
     'kube-apiserver',
     {
-      command: ['kube-apiserver', ...renderFlags(flags, input.apiServer.extraArgs)],
+      command: ['kube-apiserver', ...flagsFor(input, flags, input.apiServer)],
       image: `${input.imageRepository}/kube-apiserver:${input.kubernetesVersion}`,
-      livenessProbe: probe(host, port, '/livez', 'HTTPS', 'liveness'),
-      readinessProbe: probe(host, port, '/readyz', 'HTTPS', 'readiness'),
+      livenessProbe: probe(input, host, port, '/livez', 'HTTPS', 'liveness'),
+      ...probePorts(input, port),
+      readinessProbe: probe(input, host, port, '/readyz', 'HTTPS', 'readiness'),
       resources: { requests: { cpu: '250m' } },
-      startupProbe: probe(host, port, '/livez', 'HTTPS', 'startup'),
+      startupProbe: probe(input, host, port, '/livez', 'HTTPS', 'startup'),
     },
     caVolumes(input),
     input.apiServer,
@@ -231,20 +263,25 @@ function controllerManagerPod(input: ControlPlaneInput): Pod {
     'use-service-account-credentials': 'true',
     ...(input.podSubnet ? { 'allocate-node-cidrs': 'true', 'cluster-cidr': input.podSubnet, 'service-cluster-ip-range': input.serviceSubnet } : {}),
   };
-  const at = (kind: 'liveness' | 'startup') => probe('127.0.0.1', 10257, '/healthz', 'HTTPS', kind);
+  // the controller-manager has no /livez: kubeadm keeps /healthz (#126945)
+  const at = (kind: 'liveness' | 'startup') => probe(input, '127.0.0.1', 10257, '/healthz', 'HTTPS', kind);
+  const flexVolume: HostPathVolume[] = KUBEADM_CHANGES.noFlexVolumeMount(input)
+    ? []
+    : [{ name: 'flexvolume-dir', path: input.controllerManager.extraArgs['flex-volume-plugin-dir'] ?? FLEXVOLUME_DIR, type: 'DirectoryOrCreate', readOnly: false }];
   return pod(
     input,
     'kube-controller-manager',
     {
-      command: ['kube-controller-manager', ...renderFlags(flags, input.controllerManager.extraArgs)],
+      command: ['kube-controller-manager', ...flagsFor(input, flags, input.controllerManager)],
       image: `${input.imageRepository}/kube-controller-manager:${input.kubernetesVersion}`,
       livenessProbe: at('liveness'),
+      ...probePorts(input, 10257),
       resources: { requests: { cpu: '200m' } },
       startupProbe: at('startup'),
     },
     [
       ...caVolumes(input),
-      { name: 'flexvolume-dir', path: input.controllerManager.extraArgs['flex-volume-plugin-dir'] ?? FLEXVOLUME_DIR, type: 'DirectoryOrCreate', readOnly: false },
+      ...flexVolume,
       { name: 'kubeconfig', path: conf, type: 'FileOrCreate', readOnly: true },
     ],
     input.controllerManager,
@@ -261,16 +298,19 @@ function schedulerPod(input: ControlPlaneInput): Pod {
     'leader-elect': 'true',
     ...(input.minor <= 23 ? { port: '0' } : {}),
   };
-  const at = (kind: 'liveness' | 'startup') => probe('127.0.0.1', 10259, '/healthz', 'HTTPS', kind);
+  const at = (path: string, kind: 'liveness' | 'readiness' | 'startup') => probe(input, '127.0.0.1', 10259, path, 'HTTPS', kind);
+  const probes = KUBEADM_CHANGES.schedulerLivezReadyz(input)
+    ? { livenessProbe: at('/livez', 'liveness'), readinessProbe: at('/readyz', 'readiness'), startupProbe: at('/livez', 'startup') }
+    : { livenessProbe: at('/healthz', 'liveness'), startupProbe: at('/healthz', 'startup') };
   return pod(
     input,
     'kube-scheduler',
     {
-      command: ['kube-scheduler', ...renderFlags(flags, input.scheduler.extraArgs)],
+      command: ['kube-scheduler', ...flagsFor(input, flags, input.scheduler)],
       image: `${input.imageRepository}/kube-scheduler:${input.kubernetesVersion}`,
-      livenessProbe: at('liveness'),
+      ...probePorts(input, 10259),
+      ...probes,
       resources: { requests: { cpu: '100m' } },
-      startupProbe: at('startup'),
     },
     [{ name: 'kubeconfig', path: conf, type: 'FileOrCreate', readOnly: true }],
     input.scheduler,

@@ -5,12 +5,16 @@
  *
  * Version differences: until 1.23 the kubelet needs --container-runtime=remote to use a CRI
  * socket (dockershim era); from 1.24 --pod-infra-container-image tells the kubelet which sandbox
- * image to keep (it must match containerd's sandbox_image, which kubestrap also sets).
+ * image to keep (it must match containerd's sandbox_image, which kubestrap also sets) until 1.35
+ * removed the flag; from 1.34 the CRI socket is node-local configuration (instance-config.yaml,
+ * merged into config.yaml) instead of a flag (KUBEADM_CHANGES in versions.ts).
  */
-import { stringify } from 'yaml';
-import { sandboxImage } from './versions.js';
+import { parse, stringify } from 'yaml';
+import { KUBEADM_CHANGES, sandboxImage } from './versions.js';
 
 export const KUBELET_CONFIG_PATH = '/var/lib/kubelet/config.yaml';
+/** kubeadm's node-specific KubeletConfiguration patch (NodeLocalCRISocket, 1.34+). */
+export const KUBELET_INSTANCE_CONFIG_PATH = '/var/lib/kubelet/instance-config.yaml';
 export const KUBELET_FLAGS_PATH = '/var/lib/kubelet/kubeadm-flags.env';
 /** Same name as the packages' drop-in, in /etc so that it wins over a packaged copy in /usr/lib. */
 export const KUBELET_DROP_IN_PATH = '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf';
@@ -32,8 +36,11 @@ export interface KubeletInput {
   readonly serverTlsBootstrap: boolean;
   /** The user's flags (cluster.kubelet.extraArgs); the same name replaces kubestrap's. */
   readonly extraArgs?: Readonly<Record<string, string>>;
+  /** cluster.kubelet.failCgroupV1, written when set (false keeps a 1.35+ kubelet running on cgroup v1). */
+  readonly failCgroupV1?: boolean;
 }
 
+/** The cluster-wide KubeletConfiguration: the kubelet-config ConfigMap holds it, node-agnostic. */
 export function kubeletConfiguration(input: KubeletInput): Record<string, unknown> {
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -43,6 +50,7 @@ export function kubeletConfiguration(input: KubeletInput): Record<string, unknow
     cgroupDriver: input.cgroupDriver,
     clusterDNS: [input.clusterDns],
     clusterDomain: input.clusterDomain,
+    ...(input.failCgroupV1 !== undefined ? { failCgroupV1: input.failCgroupV1 } : {}),
     healthzBindAddress: '127.0.0.1',
     healthzPort: 10248,
     rotateCertificates: true,
@@ -51,8 +59,20 @@ export function kubeletConfiguration(input: KubeletInput): Record<string, unknow
   };
 }
 
-export function kubeletConfigYaml(input: KubeletInput): string {
-  return stringify(kubeletConfiguration(input), { sortMapEntries: true, indentSeq: false });
+/** instance-config.yaml: the node's own part of the configuration, exactly as kubeadm writes it. */
+export function kubeletInstanceConfig(input: Pick<KubeletInput, 'criSocket'>): string {
+  return `containerRuntimeEndpoint: ${JSON.stringify(input.criSocket)}\n`;
+}
+
+/**
+ * The node's config.yaml: the cluster's configuration (`published`, the kubelet-config
+ * ConfigMap's text, when joining through the cluster) with, from 1.34, the instance
+ * configuration merged over it as kubeadm does.
+ */
+export function kubeletConfigYaml(input: KubeletInput, published?: string): string {
+  if (!KUBEADM_CHANGES.nodeLocalCriSocket(input)) return published ?? stringify(kubeletConfiguration(input), { sortMapEntries: true, indentSeq: false });
+  const base = published ? ((parse(published) ?? {}) as Record<string, unknown>) : kubeletConfiguration(input);
+  return stringify({ ...base, containerRuntimeEndpoint: input.criSocket }, { sortMapEntries: true, indentSeq: false });
 }
 
 /** Go's %q for the simple values flags hold (quotes and backslashes escaped). */
@@ -61,8 +81,8 @@ const goQuote = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\
 export function kubeletFlags(input: KubeletInput): string[] {
   const flags: Record<string, string> = {
     ...(input.minor <= 23 ? { 'container-runtime': 'remote' } : {}),
-    'container-runtime-endpoint': input.criSocket,
-    ...(input.minor >= 24 ? { 'pod-infra-container-image': sandboxImage(input.imageRepository, input.minor, input.sandboxImageOverride) } : {}),
+    ...(KUBEADM_CHANGES.nodeLocalCriSocket(input) ? {} : { 'container-runtime-endpoint': input.criSocket }),
+    ...(input.minor >= 24 && !KUBEADM_CHANGES.noPodInfraContainerImage(input) ? { 'pod-infra-container-image': sandboxImage(input.imageRepository, input.minor, input.sandboxImageOverride) } : {}),
     ...(input.nodeName !== input.hostname.toLowerCase() ? { 'hostname-override': input.nodeName } : {}),
     // explicit, so that hosts with several interfaces register the address the inventory names
     'node-ip': input.nodeIp,

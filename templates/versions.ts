@@ -1,8 +1,23 @@
-/** Version-dependent facts of Kubernetes releases that kubestrap needs before it talks to a cluster. */
+/**
+ * Version-dependent facts of Kubernetes releases: the image tags kubeadm picks, and the cut-over
+ * releases of what kubeadm writes differently. One place per kind of fact; each gate names the
+ * kubeadm change (kubernetes/kubernetes PR) it follows, so a reader can check it at its source.
+ */
+import type { KubeVersion } from '../src/util/version.js';
 
-/** The pause (sandbox) image tag kubeadm uses for each minor release. */
+type Triple = readonly [number, number, number];
+/** major.minor.patch of a version or image tag (3.6.6-0, v2.1.9, 1.7.28~ds1): undefined when it has none. */
+export function versionTriple(text: string): Triple | undefined {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+export const compareTriples = (a: Triple, b: Triple) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+
+/** The pause (sandbox) image tag kubeadm uses for each minor release (constants.PauseVersion). */
 const PAUSE: Readonly<Record<number, string>> = {
   20: '3.2', 21: '3.4.1', 22: '3.5', 23: '3.6', 24: '3.7', 25: '3.8', 26: '3.9', 27: '3.9', 28: '3.9', 29: '3.9', 30: '3.9', 31: '3.10', 32: '3.10', 33: '3.10',
+  // 3.10.1: #130713 (1.34); 3.10.2: #138199 (1.36), kept by 1.37 (published `kubeadm config images list` of 1.37)
+  34: '3.10.1', 35: '3.10.1', 36: '3.10.2', 37: '3.10.2',
 };
 
 export function pauseTag(minor: number): string {
@@ -16,20 +31,33 @@ export function sandboxImage(imageRepository: string, minor: number, override?: 
   return override ?? `${imageRepository}/pause:${pauseTag(minor)}`;
 }
 
-/** The etcd image tag kubeadm pairs with each minor release (cluster.etcd.imageTag overrides). */
-const ETCD: Readonly<Record<number, string>> = {
-  20: '3.4.13-0', 21: '3.4.13-0', 22: '3.5.0-0', 23: '3.5.6-0', 24: '3.5.6-0', 25: '3.5.6-0', 26: '3.5.6-0', 27: '3.5.7-0', 28: '3.5.9-0', 29: '3.5.10-0', 30: '3.5.12-0', 31: '3.5.15-0', 32: '3.5.16-0', 33: '3.5.21-0',
+/**
+ * The etcd image tag kubeadm pairs with each release (constants.SupportedEtcdVersion), as
+ * [first patch, tag] steps: kubeadm bumps etcd inside a minor in patch releases too.
+ * 1.33.6: 3.5.24 (#134861, cherry-picked to release-1.33 as #135018, merged 2025-11-03, first in
+ * the November 2025 patch releases). 1.34: 3.6.4 (#132284 then 3.6.4); 1.35: 3.6.6 (#135271);
+ * 1.36: 3.6.8 (#137107); 1.37: 3.7.0 (#140333, from 3.7.0-rc.0).
+ */
+const ETCD: Readonly<Record<number, ReadonlyArray<readonly [number, string]>>> = {
+  20: [[0, '3.4.13-0']], 21: [[0, '3.4.13-0']], 22: [[0, '3.5.0-0']], 23: [[0, '3.5.6-0']], 24: [[0, '3.5.6-0']], 25: [[0, '3.5.6-0']], 26: [[0, '3.5.6-0']],
+  27: [[0, '3.5.7-0']], 28: [[0, '3.5.9-0']], 29: [[0, '3.5.10-0']], 30: [[0, '3.5.12-0']], 31: [[0, '3.5.15-0']], 32: [[0, '3.5.16-0']],
+  33: [[0, '3.5.21-0'], [6, '3.5.24-0']],
+  34: [[0, '3.6.4-0']], 35: [[0, '3.6.6-0']], 36: [[0, '3.6.8-0']], 37: [[0, '3.7.0-0']],
 };
 
-export function etcdImageTag(minor: number, override?: string): string {
-  const tag = override ?? ETCD[minor];
-  if (!tag) throw new Error(`no etcd version known for Kubernetes 1.${minor}`);
+export function etcdImageTag(version: Pick<KubeVersion, 'minor' | 'patch'>, override?: string): string {
+  if (override) return override;
+  const steps = ETCD[version.minor];
+  const tag = steps?.filter(([patch]) => version.patch >= patch).at(-1)?.[1];
+  if (!tag) throw new Error(`no etcd version known for Kubernetes 1.${version.minor}`);
   return tag;
 }
 
-/** CoreDNS tag per minor release. */
+/** CoreDNS tag per minor release (constants.CoreDNSVersion). */
 const COREDNS: Readonly<Record<number, string>> = {
   20: '1.7.0', 21: 'v1.8.0', 22: 'v1.8.4', 23: 'v1.8.6', 24: 'v1.8.6', 25: 'v1.9.3', 26: 'v1.9.3', 27: 'v1.10.1', 28: 'v1.10.1', 29: 'v1.11.1', 30: 'v1.11.1', 31: 'v1.11.3', 32: 'v1.11.3', 33: 'v1.12.0',
+  // 1.34: #131151; 1.35: `kubeadm config images list` of v1.35.0; 1.36: #137605; 1.37: 1.14.6 as real 1.37 clusters run it
+  34: 'v1.12.1', 35: 'v1.13.1', 36: 'v1.14.2', 37: 'v1.14.6',
 };
 
 const UPSTREAM_REGISTRIES = ['registry.k8s.io', 'k8s.gcr.io'];
@@ -44,4 +72,105 @@ export function coreDnsImage(imageRepository: string, minor: number): string {
   if (!tag) throw new Error(`no CoreDNS version known for Kubernetes 1.${minor}`);
   const nested = minor >= 21 && UPSTREAM_REGISTRIES.includes(imageRepository);
   return `${imageRepository}/${nested ? 'coredns/coredns' : 'coredns'}:${tag}`;
+}
+
+/** At or after the first patch of a minor where a backported change shipped (later minors all have it). */
+function since(v: Pick<KubeVersion, 'minor' | 'patch'>, firstPatch: Readonly<Record<number, number>>, fromMinor: number): boolean {
+  if (v.minor >= fromMinor) return true;
+  const patch = firstPatch[v.minor];
+  return patch !== undefined && v.patch >= patch;
+}
+
+/**
+ * The cut-over releases of what kubeadm writes, by fact. Each is a pure predicate of the
+ * release so the table test can check both sides of every cut-over.
+ */
+export const KUBEADM_CHANGES = {
+  /** Scheduler probes /livez (startup, liveness) and a /readyz readiness probe instead of /healthz (#126945, 1.32). */
+  schedulerLivezReadyz: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 32,
+  /** kubelet.conf (init) and bootstrap-kubelet.conf (join) of control planes point at the node's own API server: ControlPlaneKubeletLocalMode on by default (#129956, 1.33). */
+  controlPlaneKubeletLocal: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 33,
+  /** init and join wait for the controller-manager and the scheduler too, not only the kubelet and the API server (WaitForAllControlPlaneComponents GA, #132594, 1.34). */
+  waitForAllComponents: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 34,
+  /** Probes use the named container port `probe-port` (#132776, 1.34). */
+  namedProbePort: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 34,
+  /** NodeLocalCRISocket: instance-config.yaml and containerRuntimeEndpoint in config.yaml; no --container-runtime-endpoint flag, no cri-socket Node annotation (#131981, 1.34). */
+  nodeLocalCriSocket: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 34,
+  /** The kubelet refuses --pod-infra-container-image (#133779); kubeadm stopped writing it (#133778, 1.35). */
+  noPodInfraContainerImage: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 35,
+  /** The kubelet refuses cgroup v1 unless failCgroupV1 is false (#134298); SystemVerification fails on cgroup v1 (#134744, 1.35). */
+  cgroupV1Refused: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 35,
+  /** kube-proxy's IPVS mode is deprecated (#134539, 1.35): kubeadm warns. */
+  ipvsDeprecated: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 35,
+  /** kubeadm no longer mounts the flex-volume directory into the controller-manager (#136423, 1.36). */
+  noFlexVolumeMount: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 36,
+  /** kubeadm's v1beta3 API is gone (#136016, 1.37): the ConfigMap must be v1beta4. */
+  noV1beta3: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 37,
+  /**
+   * Only the default flags are sorted; the user's extraArgs come first, in their own order
+   * (#135400 in 1.36; cherry-picks #135850-#135853 merged in January 2026, first shipped in the
+   * February 2026 patch releases 1.32.12, 1.33.8, 1.34.4, 1.35.1).
+   */
+  userArgsUnsorted: (v: Pick<KubeVersion, 'minor' | 'patch'>) => since(v, { 32: 12, 33: 8, 34: 4, 35: 1 }, 36),
+  /**
+   * apiserver-kubelet-client loses O=kubeadm:cluster-admins; the ClusterRoleBinding
+   * kubeadm:apiserver-kubelet-client grants system:kubelet-api-admin instead (#138957, 1.37;
+   * cherry-picks #138958-#138964 in 1.33.12, 1.34.8, 1.35.5, 1.36.1).
+   */
+  apiServerKubeletClientBinding: (v: Pick<KubeVersion, 'minor' | 'patch'>) => since(v, { 33: 12, 34: 8, 35: 5, 36: 1 }, 37),
+} as const;
+
+/** etcd ≥ 3.6 takes InitialCorruptCheck as a feature gate and watch-progress without the experimental prefix; 3.7 refuses the old flags (#132838, #133023). */
+export const etcdStableFlags = (etcdTag: string) => {
+  const v = versionTriple(etcdTag);
+  return v !== undefined && compareTriples(v, [3, 6, 0]) >= 0;
+};
+
+/** The kubeadm API version of the kubeadm-config ConfigMap each release writes and reads. */
+export function kubeadmApiVersion(minor: number): string {
+  return minor >= 31 ? 'kubeadm.k8s.io/v1beta4' : minor >= 22 ? 'kubeadm.k8s.io/v1beta3' : 'kubeadm.k8s.io/v1beta2';
+}
+
+/** Kubelet flags removed in a release: refused in cluster.kubelet.extraArgs from then on. */
+export const REMOVED_KUBELET_FLAGS: ReadonlyArray<{ readonly flag: string; readonly minor: number; readonly why: string }> = [
+  { flag: 'cloud-config', minor: 34, why: 'removed from the kubelet in 1.34 (in-tree cloud providers are gone)' },
+  { flag: 'register-schedulable', minor: 34, why: 'removed from the kubelet in 1.34; use --register-with-taints' },
+  { flag: 'pod-infra-container-image', minor: 35, why: "removed from the kubelet in 1.35 (#133779); the sandbox image is containerd's (cluster.containerRuntime.sandboxImage)" },
+];
+
+/**
+ * The containerd releases each Kubernetes minor supports (containerd RELEASES.md, "Kubernetes
+ * support"), as the lowest supported patch of each containerd line. containerd lists no 1.37 row
+ * yet; 1.36's is used. containerd 2.0 dropped CRI v1alpha2, the only CRI of kubelets before 1.26.
+ */
+const CONTAINERD_SUPPORT: ReadonlyArray<{ readonly minors: readonly [number, number]; readonly lines: readonly string[] }> = [
+  { minors: [20, 25], lines: ['1.6.0', '1.7.0'] },
+  { minors: [26, 33], lines: ['1.6.0', '1.7.0', '2.0.0', '2.1.0'] },
+  { minors: [34, 34], lines: ['1.6.39', '1.7.28', '2.0.6', '2.1.3', '2.2.0'] },
+  { minors: [35, 35], lines: ['1.7.28', '2.1.5', '2.2.0'] },
+  { minors: [36, 37], lines: ['2.2.0', '2.3.0'] },
+];
+
+/** Whether containerd `version` is one Kubernetes 1.`minor` supports (undefined when unknown), and the supported lines. */
+export function containerdSupport(minor: number, version: string): { ok: boolean; supported: string } | undefined {
+  const row = CONTAINERD_SUPPORT.find((r) => minor >= r.minors[0] && minor <= r.minors[1]);
+  const v = versionTriple(version);
+  if (!row || !v) return undefined;
+  const lines = row.lines.map((l) => versionTriple(l)!);
+  const newest = lines.at(-1)!;
+  // a line newer than the newest listed counts as supported: containerd adds its rows after releasing
+  const ok = lines.some((l) => l[0] === v[0] && l[1] === v[1] && compareTriples(v, l) >= 0) || compareTriples(v, [newest[0], newest[1] + 1, 0]) >= 0;
+  return { ok, supported: row.lines.map((l) => `${l}+`).join(', ') };
+}
+
+/** Where the host's containerd is not known yet: version 3 for releases no containerd 1.x serves (1.36+), else 2. */
+export function expectedContainerdConfigVersion(minor: number): 2 | 3 {
+  const row = CONTAINERD_SUPPORT.find((r) => minor >= r.minors[0] && minor <= r.minors[1]);
+  return row && row.lines.every((l) => !l.startsWith('1.')) ? 3 : 2;
+}
+
+/** containerd 2.0 and later read configuration version 3 (which 1.x refuses); 1.x gets version 2. */
+export function containerdConfigVersion(version: string | undefined): 2 | 3 {
+  const v = version ? versionTriple(version) : undefined;
+  return v && v[0] >= 2 ? 3 : 2;
 }

@@ -21,6 +21,7 @@ import { confirmDestructive } from './prompt.js';
 import { reportOutcome, runInSession } from './run-phases.js';
 import { addHostOptions, type HostOptions } from './session.js';
 import { coreDnsImage, etcdImageTag } from '../../templates/versions.js';
+import { hopMigrations } from '../upgrade/migrations.js';
 
 interface UpgradeOptions extends HostOptions {
   maxUnavailable: string;
@@ -42,7 +43,7 @@ export function formatVersions(inv: Inventory, current: ClusterVersions, target:
     ['COMPONENT', 'CURRENT', 'TARGET'],
     ['control plane', current.controlPlane.text, target.text],
     ...[...byVersion].map(([v, n], i): [string, string, string] => [i === 0 ? 'kubelet' : '', `${n} × ${v}`, target.text]),
-    ['etcd image', '', etcdImageTag(target.minor, inv.cluster.etcd.imageTag)],
+    ['etcd image', '', etcdImageTag(target, inv.cluster.etcd.imageTag)],
     ['CoreDNS image', '', coreDnsImage(inv.cluster.imageRepository, target.minor)],
   ];
   const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
@@ -61,13 +62,15 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
   const target = parseVersion(inventory.cluster.kubernetesVersion)!;
   const { logFile: _ownLog, ...access } = options;
   const current = await withControlPlane('upgrade-versions', access, ({ api }) => readClusterVersions(api));
-  const decision = decideUpgrade(current, target);
+  const decision = decideUpgrade(current, target, etcdImageTag(target, inventory.cluster.etcd.imageTag));
   console.log(formatVersions(inventory, current, target));
   if (!decision.ok) {
     console.error(`\nkubestrap will not upgrade this cluster to ${target.text}:\n${decision.problems.map((p) => `  - ${p}`).join('\n')}\nnothing was changed`);
     return 2;
   }
   console.log(`\n${current.controlPlane.text} → ${target.text}: ${KIND_TEXT[decision.kind]}\n`);
+  const migrations = hopMigrations(current.controlPlane, target);
+  if (migrations.length) console.log(`migrations of this hop:\n${migrations.map((m) => `  - ${m}`).join('\n')}\n`);
   if (mode === 'apply' && !(await confirmDestructive(`Upgrade the cluster to ${target.text} (control planes one at a time, then workers ${batch} at a time)?`, options.yes, 'upgrade apply restarts the components of every node'))) {
     console.error('nothing was changed');
     return 1;

@@ -239,7 +239,7 @@ const cluster = object(
     kubeProxy: section(
       'kubeProxy',
       {
-        mode: withDefault(oneOf(['ipvs', 'iptables'] as const, { description: 'kube-proxy mode.' }), 'ipvs'),
+        mode: withDefault(oneOf(['ipvs', 'iptables', 'nftables'] as const, { description: 'kube-proxy mode (nftables: GA from 1.33, needs kernel 5.13+; ipvs is deprecated from 1.35).' }), 'ipvs'),
         ipvsScheduler: withDefault(string({ description: 'IPVS scheduler (mode: ipvs).' }), 'rr'),
         conntrackMaxPerCore: optional(
           integer({ description: 'conntrack.maxPerCore of kube-proxy; 0 leaves the kernel limit alone (nodes in containers, where it is read-only).', example: 0 }, { min: 0, max: 1_000_000 }),
@@ -292,6 +292,13 @@ const cluster = object(
         extraArgs: withDefault(
           record(string({ description: 'Flag value.' }), { description: "Extra or overriding kubelet flags (without leading --), written to every node's kubeadm-flags.env (like kubeadm's nodeRegistration.kubeletExtraArgs).", example: { 'max-pods': '200' } }),
           {},
+        ),
+        failCgroupV1: optional(
+          boolean({
+            description:
+              'Written into the kubelet configuration when set. From Kubernetes 1.35 the kubelet refuses cgroup v1 hosts unless this is false; set false (and ignore the CgroupsV1 preflight error) to stay on cgroup v1 for now.',
+            example: false,
+          }),
         ),
       },
       { description: "The kubelet's settings on every node." },

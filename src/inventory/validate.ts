@@ -8,6 +8,7 @@ import { cidrContains, cidrsOverlap, cidrSize, parseCidr, parseIp, type Cidr } f
 import { durationHours } from '../util/duration.js';
 import { expandHome } from '../util/paths.js';
 import { parseVersion, supportProblem } from '../util/version.js';
+import { REMOVED_KUBELET_FLAGS } from '../../templates/versions.js';
 import type { FieldPath } from './issues.js';
 import { API_VERSION, KIND, type AuthSpec, type Inventory } from './schema.js';
 
@@ -192,6 +193,11 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
   for (const name of ['apiServer', 'controllerManager', 'scheduler', 'etcd'] as const) {
     for (const flag of Object.keys(c[name].extraArgs)) {
       if (flag.startsWith('-')) out.push({ path: ['cluster', name, 'extraArgs', flag], message: 'write flag names without leading dashes' });
+    }
+  }
+  for (const removed of REMOVED_KUBELET_FLAGS) {
+    if (version && version.minor >= removed.minor && removed.flag in c.kubelet.extraArgs) {
+      out.push({ path: ['cluster', 'kubelet', 'extraArgs', removed.flag], message: `--${removed.flag} was ${removed.why}: the ${version.text} kubelet would not start with it` });
     }
   }
 }

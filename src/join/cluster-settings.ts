@@ -8,6 +8,7 @@
 import { parse } from 'yaml';
 import { ApiClient, ApiError } from '../kube/api-client.js';
 import { kubeletConfigMapName } from '../kube/cluster-objects.js';
+import { readClusterConfiguration } from '../kube/kubeadm-config.js';
 import { parseInventory } from '../inventory/load.js';
 import type { HostSpec, Inventory, Role } from '../inventory/schema.js';
 import { formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
@@ -45,28 +46,10 @@ async function readConfigMap(api: ApiClient, name: string, token: BootstrapToken
   }
 }
 
-type ExtraArgs = Record<string, string> | Array<{ name: string; value: string }> | undefined;
-
-/** extraArgs as a map: kubeadm's v1beta4 (1.31+) writes them as a list of name/value pairs. */
-function flagMap(args: ExtraArgs): Record<string, string> {
-  if (!args) return {};
-  return Array.isArray(args) ? Object.fromEntries(args.map((a) => [a.name, a.value])) : args;
-}
-
 export async function readClusterSettings(discovered: Discovered, token: BootstrapToken): Promise<ClusterSettings> {
   const api = ApiClient.direct(discovered.via, { ca: discovered.caCertPem, token: formatToken(token) });
   const kubeadm = await readConfigMap(api, 'kubeadm-config', token);
-  const config = (parse(kubeadm.ClusterConfiguration ?? '') ?? {}) as {
-    clusterName?: string;
-    kubernetesVersion?: string;
-    imageRepository?: string;
-    controlPlaneEndpoint?: string;
-    networking?: { podSubnet?: string; serviceSubnet?: string; dnsDomain?: string };
-    apiServer?: { certSANs?: string[]; extraArgs?: ExtraArgs };
-    controllerManager?: { extraArgs?: ExtraArgs };
-    scheduler?: { extraArgs?: ExtraArgs };
-    etcd?: { local?: { imageTag?: string; extraArgs?: ExtraArgs } };
-  };
+  const config = readClusterConfiguration(kubeadm.ClusterConfiguration ?? '');
   const version = config.kubernetesVersion ? parseVersion(config.kubernetesVersion) : undefined;
   if (!version) throw new JoinError(`kube-system/kubeadm-config names no Kubernetes version kubestrap understands (${JSON.stringify(config.kubernetesVersion)})`);
   const kubeletConfig = (await readConfigMap(api, kubeletConfigMapName(version.minor), token)).kubelet;
@@ -77,20 +60,15 @@ export async function readClusterSettings(discovered: Discovered, token: Bootstr
     kubernetesVersion: config.kubernetesVersion!,
     imageRepository: config.imageRepository ?? 'registry.k8s.io',
     ...(config.controlPlaneEndpoint ? { controlPlaneEndpoint: config.controlPlaneEndpoint } : {}),
-    ...(config.networking?.podSubnet ? { podSubnet: config.networking.podSubnet } : {}),
-    ...(config.networking?.serviceSubnet ? { serviceSubnet: config.networking.serviceSubnet } : {}),
-    ...(config.networking?.dnsDomain ? { dnsDomain: config.networking.dnsDomain } : {}),
+    ...(config.networking.podSubnet ? { podSubnet: config.networking.podSubnet } : {}),
+    ...(config.networking.serviceSubnet ? { serviceSubnet: config.networking.serviceSubnet } : {}),
+    ...(config.networking.dnsDomain ? { dnsDomain: config.networking.dnsDomain } : {}),
     kubeletConfig,
     ...(kubelet.cgroupDriver ? { cgroupDriver: kubelet.cgroupDriver } : {}),
     serverTlsBootstrap: kubelet.serverTLSBootstrap === true,
-    certSANs: config.apiServer?.certSANs ?? [],
-    extraArgs: {
-      apiServer: flagMap(config.apiServer?.extraArgs),
-      controllerManager: flagMap(config.controllerManager?.extraArgs),
-      scheduler: flagMap(config.scheduler?.extraArgs),
-      etcd: flagMap(config.etcd?.local?.extraArgs),
-    },
-    ...(config.etcd?.local?.imageTag ? { etcdImageTag: config.etcd.local.imageTag } : {}),
+    certSANs: config.certSANs,
+    extraArgs: config.extraArgs,
+    ...(config.etcdImageTag ? { etcdImageTag: config.etcdImageTag } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ export interface KubeProxyInput {
   readonly image: string;
   readonly server: string;
   readonly podSubnet: string;
-  readonly mode: 'ipvs' | 'iptables';
+  readonly mode: 'ipvs' | 'iptables' | 'nftables';
   readonly ipvsScheduler: string;
   readonly conntrackMaxPerCore?: number;
 }

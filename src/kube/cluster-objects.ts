@@ -4,6 +4,9 @@
  * kubelet-config ConfigMaps with their RBAC, and kubeadm:cluster-admins from 1.29. Pure values.
  */
 import { stringify } from 'yaml';
+import type { KubeVersion } from '../util/version.js';
+import { KUBEADM_CHANGES } from '../../templates/versions.js';
+import { clusterConfigurationYaml } from './kubeadm-config.js';
 import { DEFAULT_TOKEN_GROUPS } from '../pki/bootstrap-token.js';
 import { clusterInfoConfigMap, clusterInfoKubeconfig } from './bootstrap-objects.js';
 import { configMapChecksum } from './config-hash.js';
@@ -35,7 +38,7 @@ export function roleBinding(name: string, namespace: string, roleName: string, s
 const readConfigMap = (name: string) => [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [name], verbs: ['get'] }];
 
 export interface ClusterObjectsInput {
-  readonly minor: number;
+  readonly version: Pick<KubeVersion, 'minor' | 'patch'>;
   /** The API server URL nodes join through (controlPlaneEndpoint or the first control plane). */
   readonly server: string;
   readonly caCertPem: string;
@@ -44,11 +47,20 @@ export interface ClusterObjectsInput {
   readonly kubeletConfiguration: Record<string, unknown>;
 }
 
+/** The user the API server's kubelet client certificate names. */
+export const API_SERVER_KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
+
+/** kubeadm:apiserver-kubelet-client → system:kubelet-api-admin (#138957): logs, exec and port-forward through the kubelets. */
+export function apiServerKubeletClientBinding(): KubeObject {
+  return clusterRoleBinding('kubeadm:apiserver-kubelet-client', 'system:kubelet-api-admin', [{ kind: 'User', name: API_SERVER_KUBELET_CLIENT_USER }]);
+}
+
 /** kubelet-config carried the minor version in its name until 1.23. */
 export const kubeletConfigMapName = (minor: number) => (minor >= 24 ? 'kubelet-config' : `kubelet-config-1.${minor}`);
 
 export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
-  const kubeletName = kubeletConfigMapName(input.minor);
+  const { minor } = input.version;
+  const kubeletName = kubeletConfigMapName(minor);
   const kubeletData = { kubelet: stringify(input.kubeletConfiguration, { sortMapEntries: true, indentSeq: false }) };
   return [
     // TLS bootstrap: joining kubelets may read nodes, create CSRs that are approved automatically
@@ -62,7 +74,7 @@ export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
     role('kubeadm:bootstrap-signer-clusterinfo', 'kube-public', readConfigMap('cluster-info')),
     roleBinding('kubeadm:bootstrap-signer-clusterinfo', 'kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [{ kind: 'User', name: 'system:anonymous' }]),
     // the cluster-wide configuration, read by joining nodes
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: { ClusterConfiguration: stringify(input.clusterConfiguration, { sortMapEntries: true, indentSeq: false }) } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: { ClusterConfiguration: clusterConfigurationYaml(input.clusterConfiguration) } },
     role('kubeadm:nodes-kubeadm-config', 'kube-system', readConfigMap('kubeadm-config')),
     roleBinding('kubeadm:nodes-kubeadm-config', 'kube-system', 'kubeadm:nodes-kubeadm-config', [
       { kind: 'Group', name: NODE_TOKEN_GROUP },
@@ -79,6 +91,8 @@ export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
       { kind: 'Group', name: 'system:nodes' },
       { kind: 'Group', name: NODE_TOKEN_GROUP },
     ]),
-    ...(input.minor >= 29 ? [clusterRoleBinding('kubeadm:cluster-admins', 'cluster-admin', [{ kind: 'Group', name: 'kubeadm:cluster-admins' }])] : []),
+    ...(minor >= 29 ? [clusterRoleBinding('kubeadm:cluster-admins', 'cluster-admin', [{ kind: 'Group', name: 'kubeadm:cluster-admins' }])] : []),
+    // the API server's kubelet client certificate no longer carries an admin group: this grants it the kubelet API
+    ...(KUBEADM_CHANGES.apiServerKubeletClientBinding(input.version) ? [apiServerKubeletClientBinding()] : []),
   ];
 }

@@ -13,8 +13,8 @@ import { parseVersion, versionTag } from '../util/version.js';
 import type { DesiredFile } from '../workflow/managed-files.js';
 import type { HostTarget } from '../workflow/phase.js';
 import { manifestYaml, MANIFESTS_DIR, OPTIONAL_CA_DIRS, type ControlPlaneInput } from '../../templates/control-plane.js';
-import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH, kubeletConfigYaml, kubeletFlagsEnv, type KubeletInput } from '../../templates/kubelet.js';
-import { etcdImageTag } from '../../templates/versions.js';
+import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH, KUBELET_INSTANCE_CONFIG_PATH, kubeletConfigYaml, kubeletFlagsEnv, kubeletInstanceConfig, type KubeletInput } from '../../templates/kubelet.js';
+import { etcdImageTag, KUBEADM_CHANGES } from '../../templates/versions.js';
 import type { Pod } from './objects.js';
 
 export const KUBERNETES_DIR = '/etc/kubernetes';
@@ -37,12 +37,13 @@ export function controlPlaneInput(inv: Inventory, spec: ResolvedHost, presentCaD
   const node = nodePki(spec);
   return {
     minor: version.minor,
+    patch: version.patch,
     kubernetesVersion: versionTag(version),
     nodeName: node.nodeName,
     advertiseAddress: node.advertiseAddress,
     bindPort: API_PORT,
     imageRepository: c.imageRepository,
-    etcdImageTag: etcdImageTag(version.minor, c.etcd.imageTag),
+    etcdImageTag: etcdImageTag(version, c.etcd.imageTag),
     clusterName: c.name,
     dnsDomain: c.networking.dnsDomain,
     serviceSubnet: c.networking.serviceSubnet,
@@ -71,6 +72,7 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
     nodeIp: nodePki(spec).advertiseAddress,
     serverTlsBootstrap: c.addons.metricsServer && !c.addons.metricsServerInsecureTLS,
     extraArgs: c.kubelet.extraArgs,
+    ...(c.kubelet.failCgroupV1 !== undefined ? { failCgroupV1: c.kubelet.failCgroupV1 } : {}),
   };
 }
 
@@ -81,7 +83,8 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
 export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: string, publishedConfig?: string): DesiredFile[] {
   const input = kubeletInput(inv, spec, hostname);
   return [
-    { path: KUBELET_CONFIG_PATH, content: publishedConfig ?? kubeletConfigYaml(input), mode: 0o644 },
+    { path: KUBELET_CONFIG_PATH, content: kubeletConfigYaml(input, publishedConfig), mode: 0o644 },
+    ...(KUBEADM_CHANGES.nodeLocalCriSocket(input) ? [{ path: KUBELET_INSTANCE_CONFIG_PATH, content: kubeletInstanceConfig(input), mode: 0o644 }] : []),
     { path: KUBELET_FLAGS_PATH, content: kubeletFlagsEnv(input), mode: 0o644 },
     { path: KUBELET_DROP_IN_PATH, content: KUBELET_DROP_IN, mode: 0o644 },
   ];

@@ -5,6 +5,7 @@
 import type { Inventory } from '../inventory/schema.js';
 import { resolveHosts } from '../inventory/resolve.js';
 import { parseVersion } from '../util/version.js';
+import { KUBEADM_CHANGES } from '../../templates/versions.js';
 import { pollUntil } from '../util/poll.js';
 import type { PhaseContext } from '../workflow/phase.js';
 import type { ApiClient } from './api-client.js';
@@ -15,8 +16,19 @@ export interface Taint {
   readonly effect: string;
 }
 
+/** Annotations to set, and (null) to remove. */
+export type Annotations = Record<string, string | null>;
+
+export const CRI_SOCKET_ANNOTATION = 'kubeadm.alpha.kubernetes.io/cri-socket';
+
+/** The CRI socket annotation: set until 1.33; from 1.34 the socket is node-local configuration and kubeadm removes the annotation (#131981). */
+export const criSocketAnnotation = (minor: number, criSocket: string): Annotations => ({ [CRI_SOCKET_ANNOTATION]: KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? null : criSocket });
+
+/** Whether a Node's annotations are as `wanted` says (null: absent). */
+export const annotationsMatch = (wanted: Annotations, live: Readonly<Record<string, string>>) => Object.entries(wanted).every(([k, v]) => (v === null ? !(k in live) : live[k] === v));
+
 /** kubeadm's mark-control-plane for a release: labels, taints, the CRI socket annotation. */
-export function markings(minor: number, criSocket: string): { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> } {
+export function markings(minor: number, criSocket: string): { labels: Record<string, string>; taints: Taint[]; annotations: Annotations } {
   return {
     labels: {
       'node-role.kubernetes.io/control-plane': '',
@@ -24,7 +36,7 @@ export function markings(minor: number, criSocket: string): { labels: Record<str
       'node.kubernetes.io/exclude-from-external-load-balancers': '',
     },
     taints: [...(minor <= 24 ? [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }] : []), ...(minor >= 24 ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [])],
-    annotations: { 'kubeadm.alpha.kubernetes.io/cri-socket': criSocket },
+    annotations: criSocketAnnotation(minor, criSocket),
   };
 }
 
@@ -71,7 +83,7 @@ export function markControlPlane(api: ApiClient, inv: Inventory, nodeName: strin
 }
 
 /** Waits for the kubelet to register the node (up to a minute), then adds labels, annotations and taints. */
-export async function markNode(api: ApiClient, name: string, mark: { labels: Record<string, string>; taints: Taint[]; annotations: Record<string, string> }): Promise<void> {
+export async function markNode(api: ApiClient, name: string, mark: { labels: Record<string, string>; taints: Taint[]; annotations: Annotations }): Promise<void> {
   const ref = { apiVersion: 'v1', kind: 'Node', name };
   const node: { spec?: { taints?: Taint[] } } = await pollUntil(() => api.get(ref), { timeoutMs: 60_000, intervalMs: 1000, failure: () => `the kubelet on ${name} did not register its Node within a minute` });
   const existing = node.spec?.taints ?? [];

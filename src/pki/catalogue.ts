@@ -8,6 +8,7 @@ import { nthAddress, parseCidr, type Cidr } from '../util/cidr.js';
 import type { KubeVersion } from '../util/version.js';
 import type { KeyAlgorithm } from './keys.js';
 import type { Usage } from './x509.js';
+import { KUBEADM_CHANGES } from '../../templates/versions.js';
 
 export type CaName = 'ca' | 'front-proxy-ca' | 'etcd-ca';
 
@@ -82,7 +83,8 @@ export const CERTIFICATES: readonly CertSpec[] = [
     file: 'apiserver-kubelet-client',
     ca: 'ca',
     commonName: () => 'kube-apiserver-kubelet-client',
-    organizations: (c) => [adminGroup(c)],
+    // from the releases that bind this user to system:kubelet-api-admin, no group at all (#138957)
+    organizations: (c) => (KUBEADM_CHANGES.apiServerKubeletClientBinding(c.version) ? [] : [adminGroup(c)]),
     usages: ['client'],
     sans: none,
   },
@@ -119,16 +121,17 @@ export interface KubeconfigSpec {
   readonly clientName: (n: NodePki) => string;
   readonly organizations: (c: ClusterPki) => readonly string[];
   /** endpoint: the control-plane endpoint; local: this node's API server. */
-  readonly server: 'endpoint' | 'local';
+  readonly server: (c: ClusterPki) => 'endpoint' | 'local';
   readonly sinceMinor: number;
 }
 
 export const KUBECONFIGS: readonly KubeconfigSpec[] = [
-  { file: 'admin.conf', clientName: () => 'kubernetes-admin', organizations: (c) => [adminGroup(c)], server: 'endpoint', sinceMinor: 0 },
-  { file: 'super-admin.conf', clientName: () => 'kubernetes-super-admin', organizations: () => ['system:masters'], server: 'endpoint', sinceMinor: 29 },
-  { file: 'kubelet.conf', clientName: (n) => `system:node:${n.nodeName}`, organizations: () => ['system:nodes'], server: 'endpoint', sinceMinor: 0 },
-  { file: 'controller-manager.conf', clientName: () => 'system:kube-controller-manager', organizations: none, server: 'local', sinceMinor: 0 },
-  { file: 'scheduler.conf', clientName: () => 'system:kube-scheduler', organizations: none, server: 'local', sinceMinor: 0 },
+  { file: 'admin.conf', clientName: () => 'kubernetes-admin', organizations: (c) => [adminGroup(c)], server: () => 'endpoint', sinceMinor: 0 },
+  { file: 'super-admin.conf', clientName: () => 'kubernetes-super-admin', organizations: () => ['system:masters'], server: () => 'endpoint', sinceMinor: 29 },
+  // a control plane's kubelet talks to its own API server (ControlPlaneKubeletLocalMode)
+  { file: 'kubelet.conf', clientName: (n) => `system:node:${n.nodeName}`, organizations: () => ['system:nodes'], server: (c) => (KUBEADM_CHANGES.controlPlaneKubeletLocal(c.version) ? 'local' : 'endpoint'), sinceMinor: 0 },
+  { file: 'controller-manager.conf', clientName: () => 'system:kube-controller-manager', organizations: none, server: () => 'local', sinceMinor: 0 },
+  { file: 'scheduler.conf', clientName: () => 'system:kube-scheduler', organizations: none, server: () => 'local', sinceMinor: 0 },
 ];
 
 export function kubeconfigsFor(c: ClusterPki): KubeconfigSpec[] {

@@ -251,7 +251,7 @@ function planLeaf(config: ClusterPki, node: NodePki, spec: CertSpec, have: FileS
 
 function planKubeconfig(config: ClusterPki, node: NodePki, spec: KubeconfigSpec, have: FileSet, ca: Ca, renew: ReadonlySet<string>, now: Date, findings: Finding[]): PlannedCert[] {
   const userName = spec.clientName(node);
-  const server = serverUrl(config, node, spec.server);
+  const server = serverUrl(config, node, spec.server(config));
   const current = have.get(spec.file);
   if (current !== undefined && !kubeconfigNeedsIssue(have, spec, renew)) {
     findings.push({ node: node.nodeName, file: spec.file, ...kubeconfigStatus(current, { userName, server, organizations: spec.organizations(config), clusterName: config.clusterName, ca }, now) });

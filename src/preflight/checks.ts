@@ -8,6 +8,7 @@ import { isControlPlane } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import { kernelAtLeast } from '../util/kernel.js';
 import { parseVersion } from '../util/version.js';
+import { containerdSupport, KUBEADM_CHANGES, versionTriple } from '../../templates/versions.js';
 import type { HostTarget } from '../workflow/phase.js';
 import { RECOMMENDED_COMMANDS, REQUIRED_COMMANDS, type HostSnapshot } from './gather.js';
 
@@ -82,7 +83,24 @@ function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFi
     );
   }
   const version = parseVersion(inv.cluster.kubernetesVersion);
-  if (f.cgroupVersion === 1 && version && version.minor >= 31) add('CgroupsV1', 'warning', `uses cgroup v1, which Kubernetes ${version.text} keeps only in maintenance mode; prefer cgroup v2`);
+  if (f.cgroupVersion === 1 && version && KUBEADM_CHANGES.cgroupV1Refused(version)) {
+    // kubeadm's SystemVerification fails here too (#134744): the 1.35 kubelet exits on cgroup v1 by default
+    const stay = inv.cluster.kubelet.failCgroupV1 === false;
+    add(
+      'CgroupsV1',
+      stay ? 'warning' : 'error',
+      stay
+        ? `uses cgroup v1; cluster.kubelet.failCgroupV1 is false, so the Kubernetes ${version.text} kubelet will run on it, deprecated: move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1)`
+        : `uses cgroup v1, which the Kubernetes ${version.text} kubelet refuses (failCgroupV1 defaults to true from 1.35): move the host to cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1), or to stay on cgroup v1 for now set cluster.kubelet.failCgroupV1: false in the inventory`,
+    );
+  } else if (f.cgroupVersion === 1 && version && version.minor >= 31) add('CgroupsV1', 'warning', `uses cgroup v1, which Kubernetes ${version.text} keeps only in maintenance mode; prefer cgroup v2`);
+  if (version && snapshot.containerdVersion) {
+    const cri = containerdProblem(version.minor, snapshot.containerdVersion);
+    if (cri) add('ContainerRuntimeVersion', cri.severity, cri.message);
+  }
+  if (inv.cluster.kubeProxy.mode === 'nftables' && inv.cluster.addons.kubeProxy && !kernelAtLeast(f.kernel, '5.13')) {
+    add('KernelVersion-nftables', 'error', `kernel ${f.kernel} is older than 5.13, which kube-proxy's nftables mode needs; use cluster.kubeProxy.mode: iptables or upgrade the kernel (preparation.kernel.upgrade)`);
+  }
   if (snapshot.swapActive && f.container) add('Swap', 'warning', `swap is on, and inside a container (${f.container}) it cannot be turned off; the kubelet needs failSwapOn: false there`);
   else if (snapshot.swapActive && !inv.preparation.swapOff) add('Swap', 'error', 'swap is on and preparation.swapOff is false; the kubelet refuses to start with swap');
 
@@ -104,6 +122,17 @@ function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFi
     if (code === 'unreachable' || code.startsWith('5')) add('Mirror', 'warning', `${url} does not answer from this host (${code}); downloads of packages or images will fail unless they are preloaded`);
   }
   return out;
+}
+
+/** containerd against the Kubernetes release (containerd's support matrix; CRI v1alpha2 before 1.26). */
+export function containerdProblem(minor: number, version: string): { severity: Severity; message: string } | undefined {
+  const v = versionTriple(version);
+  if (!v) return undefined;
+  if (v[0] < 1 || (v[0] === 1 && v[1] < 6)) return { severity: 'error', message: `containerd ${version} is older than 1.6: Kubernetes 1.26+ needs the CRI v1 API of containerd 1.6 or newer; upgrade containerd` };
+  if (v[0] >= 2 && minor < 26) return { severity: 'error', message: `containerd ${version} has no CRI v1alpha2 API, the only one the Kubernetes 1.${minor} kubelet speaks: use containerd 1.6 or 1.7, or Kubernetes 1.26+` };
+  const support = containerdSupport(minor, version);
+  if (support && !support.ok) return { severity: 'warning', message: `containerd ${version} is not among the releases Kubernetes 1.${minor} is supported on (${support.supported}, containerd's RELEASES.md); upgrade containerd` };
+  return undefined;
 }
 
 /** Facts that must differ between hosts: a clash breaks node identity or networking. */

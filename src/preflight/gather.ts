@@ -29,6 +29,8 @@ export interface HostSnapshot {
   readonly mirrors: ReadonlyMap<string, string>;
   /** Whether kubelet and containerd are already installed (mirrors then matter less). */
   readonly kubeInstalled: boolean;
+  /** The installed containerd's version (2.1.9, 1.6.20~ds1), when containerd is installed. */
+  readonly containerdVersion?: string;
 }
 
 function script(mirrorUrls: readonly string[]): string {
@@ -41,6 +43,7 @@ function script(mirrorUrls: readonly string[]): string {
     'if command -v ufw >/dev/null 2>&1; then ufw status 2>/dev/null | grep -q "Status: active" && echo "ufw active" || echo "ufw inactive"; else echo "ufw absent"; fi',
     'if command -v getenforce >/dev/null 2>&1; then echo "selinux $(getenforce)"; else echo "selinux absent"; fi',
     ...CRI_SOCKETS.map((s) => `[ -S ${s} ] && echo "socket ${s}"`),
+    `command -v containerd >/dev/null 2>&1 && echo "containerd $(containerd --version 2>/dev/null | awk '{print $3}')"`,
     `[ "$(awk 'NR > 1' /proc/swaps 2>/dev/null | wc -l)" -gt 0 ] && echo "swap on"`,
     // Mirrors matter only while something must still be downloaded; probed in parallel, each
     // bounded, so an unreachable one costs seconds, not minutes.
@@ -79,5 +82,6 @@ export async function gatherSnapshot(host: Host, mirrorUrls: readonly string[]):
     clockSkewMs: Number(hostNs / 1_000_000n) - (before + after) / 2,
     mirrors,
     kubeInstalled: field('kube').length > 0,
+    ...(field('containerd')[0] ? { containerdVersion: field('containerd')[0]!.replace(/^v/, '') } : {}),
   };
 }

@@ -19,5 +19,10 @@ export async function readClusterVersions(api: ApiClient): Promise<ClusterVersio
     const v = parseReported(n.status?.nodeInfo?.kubeletVersion);
     return v ? [[n.metadata.name, v] as [string, KubeVersion]] : [];
   }));
-  return { controlPlane, kubelets };
+  const etcdPods = (await api.list('/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd')) as Array<{ spec?: { nodeName?: string; containers?: Array<{ image?: string }> } }>;
+  const etcd = new Map(etcdPods.flatMap((p) => {
+    const tag = p.spec?.containers?.[0]?.image?.split(':').at(-1);
+    return p.spec?.nodeName && tag ? [[p.spec.nodeName, tag] as [string, string]] : [];
+  }));
+  return { controlPlane, kubelets, etcd };
 }

@@ -18,11 +18,35 @@ import type { Pod } from '../kube/objects.js';
 import { pollUntil } from '../util/poll.js';
 import { parseVersion } from '../util/version.js';
 import { parseReported } from './version-policy.js';
-import { applyFiles, planFiles, type FilePayload } from '../workflow/managed-files.js';
+import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../workflow/managed-files.js';
+import { apiServerKubeletClientBinding } from '../kube/cluster-objects.js';
+import { buildClusterPki } from '../pki/cluster-pki.js';
+import { clusterPki, nodePki } from '../pki/from-inventory.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../workflow/phase.js';
 import { controlPlanePods, type ComponentName } from '../../templates/control-plane.js';
 import { kubeletFlags } from '../../templates/kubelet.js';
 import { kubeletRunsWith, runningProcesses, runsCommand, type RunningProcess } from '../kube/running.js';
+
+/**
+ * Certificates and kubeconfigs a release shapes differently (kubelet.conf's server from 1.33,
+ * apiserver-kubelet-client's group from #138957), by finding file → renewal name. A control
+ * plane whose files are of the old shape gets them reissued from its CAs inside its roll.
+ */
+const MIGRATED_PKI: Readonly<Record<string, string>> = { 'pki/apiserver-kubelet-client.crt': 'apiserver-kubelet-client', 'kubelet.conf': 'kubelet.conf' };
+const API_SERVER_KUBELET_CLIENT = 'pki/apiserver-kubelet-client.crt';
+
+async function migratedPki(inv: Inventory, target: HostTarget): Promise<DesiredFile[]> {
+  const self = nodePki(target.spec);
+  const { files } = await readNodeState(target);
+  const existing = new Map([[self.nodeName, files]]);
+  const nodes = [{ node: self, controlPlane: true }];
+  const found = await buildClusterPki(clusterPki(inv), nodes, existing);
+  const renew = new Set(found.findings.flatMap((f) => (f.status === 'mismatch' && MIGRATED_PKI[f.file] ? [MIGRATED_PKI[f.file]!] : [])));
+  if (!renew.size) return [];
+  const reissued = await buildClusterPki(clusterPki(inv), nodes, existing, { renew });
+  const paths = new Set([...renew].flatMap((name) => (name.endsWith('.conf') ? [name] : [`pki/${name}.crt`, `pki/${name}.key`])));
+  return (reissued.writes.get(self.nodeName) ?? []).filter((f) => paths.has(f.path)).map((f) => ({ path: `${KUBERNETES_DIR}/${f.path}`, content: f.content, mode: f.mode, secret: f.mode === 0o600 }));
+}
 
 export type RollPayload =
   | { readonly step: 'host'; readonly phase: number; readonly change: Change }
@@ -55,7 +79,8 @@ export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, hostPh
   const node = target.spec.nodeName;
   const leftCordoned = await access.withApi(async (api) => ((await api.get({ apiVersion: 'v1', kind: 'Node', name: node })) as NodeView | undefined)?.metadata?.annotations?.[DRAINED_ANNOTATION] !== undefined);
   const manifests = pods ? manifestFiles(pods) : [];
-  const [plans, files] = await Promise.all([Promise.all(hostPhases.map((p) => p.plan(ctx, target))), planFiles(target.host, [...manifests, ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname)])]);
+  const pki = pods ? await migratedPki(ctx.inventory, target) : [];
+  const [plans, files] = await Promise.all([Promise.all(hostPhases.map((p) => p.plan(ctx, target))), planFiles(target.host, [...pki, ...manifests, ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname)])]);
   return [
     ...plans.flatMap((plan, phase) => plan.changes.map((change) => ({ target: change.target, summary: change.summary, ...(change.detail ? { detail: change.detail } : {}), payload: { step: 'host', phase, change } as const }))),
     ...files.map((f) => {
@@ -107,20 +132,27 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
   const kubeletChanged = hostChanges.length > 0 || fileChanges.some((c) => !c.payload.file.path.startsWith(`${KUBERNETES_DIR}/manifests/`));
   const pods = components.size ? await desiredPods(inv, target) : undefined;
 
+  const isManifest = (c: Change<FilePayload>) => c.payload.file.path.startsWith(`${KUBERNETES_DIR}/manifests/`);
+
   // pods leave before the kubelet restarts under them (kubeadm's upgrade procedure)
-  if (kubeletChanged) {
-    await access.withApi(async (api) => {
+  await access.withApi(async (api) => {
+    // the API server's new kubelet client certificate has no group: its binding must exist first
+    if (fileChanges.some((c) => c.payload.file.path === `${KUBERNETES_DIR}/${API_SERVER_KUBELET_CLIENT}`)) await api.apply(apiServerKubeletClientBinding());
+    if (kubeletChanged) {
       await cordon(api, node, true);
       await drainNode(api, node);
-    });
-  }
+    }
+  });
+  // the kubelet's files and certificates before the packages: a new kubelet must never start on
+  // flags its release removed (a package install may restart it)
+  await applyFiles(target.host, fileChanges.filter((c) => !isManifest(c)));
   for (const [index, phase] of hostPhases.entries()) {
     const mine = hostChanges.filter((c) => c.phase === index).map((c) => c.change);
     if (mine.length) await phase.apply(ctx, target, mine);
   }
   const etcdChange = fileChanges.filter((c) => c.payload.file.path === ETCD_MANIFEST);
   if (etcdChange.length) await rollEtcdBehindStoppedApiServer(target, etcdChange, components.has('kube-apiserver'), pods!);
-  await applyFiles(target.host, fileChanges.filter((c) => c.payload.file.path !== ETCD_MANIFEST));
+  await applyFiles(target.host, fileChanges.filter((c) => isManifest(c) && c.payload.file.path !== ETCD_MANIFEST));
   if (kubeletChanged) {
     const services = serviceControl(target.facts.initSystem);
     if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem})`);

@@ -4,12 +4,15 @@
  * newer than the API server and at most two (three from 1.28) minors older.
  */
 import { parseVersion, supportProblem, type KubeVersion } from '../util/version.js';
+import { etcdHopProblem } from './migrations.js';
 
 export interface ClusterVersions {
   /** The control plane's version: the oldest of what the cluster reports (a half-done upgrade counts as not done). */
   readonly controlPlane: KubeVersion;
   /** Each Node's kubelet version. */
   readonly kubelets: ReadonlyMap<string, KubeVersion>;
+  /** The etcd image tag each control plane's etcd pod runs (nodes whose pod the API does not show are absent). */
+  readonly etcd?: ReadonlyMap<string, string>;
 }
 
 export type UpgradeKind = 'configuration' | 'patch' | 'minor';
@@ -23,7 +26,8 @@ export function kubeletSkew(minor: number): number {
   return minor >= 28 ? 3 : 2;
 }
 
-export function decideUpgrade(current: ClusterVersions, target: KubeVersion): UpgradeDecision {
+/** `targetEtcd`: the etcd image tag the inventory gives the target release. */
+export function decideUpgrade(current: ClusterVersions, target: KubeVersion, targetEtcd?: string): UpgradeDecision {
   const problems: string[] = [];
   const from = current.controlPlane;
   const unsupported = supportProblem(target);
@@ -39,6 +43,10 @@ export function decideUpgrade(current: ClusterVersions, target: KubeVersion): Up
     else if (target.minor - kubelet.minor > kubeletSkew(target.minor)) {
       problems.push(`node ${node}'s kubelet is ${kubelet.text}: more than ${kubeletSkew(target.minor)} minors behind ${target.text}, which an API server does not serve; upgrade its kubelet first`);
     }
+  }
+  for (const [node, tag] of current.etcd ?? []) {
+    const problem = targetEtcd ? etcdHopProblem(node, tag, targetEtcd) : undefined;
+    if (problem) problems.push(problem);
   }
   if (problems.length) return { ok: false, problems };
   return { ok: true, kind: compare(target, from) === 0 ? 'configuration' : target.minor === from.minor ? 'patch' : 'minor' };

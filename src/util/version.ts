@@ -7,8 +7,13 @@ export interface KubeVersion {
   readonly text: string;
 }
 
-/** The oldest and newest minor releases kubestrap renders for. */
-export const SUPPORTED_MINORS = { min: 20, max: 33 } as const;
+/**
+ * The oldest and newest minor releases kubestrap renders for. 1.38 stays out until its GA notes
+ * say what its kubeadm writes (it is at alpha as of this table; see templates/versions.ts).
+ */
+export const SUPPORTED_MINORS = { min: 20, max: 37 } as const;
+/** The release chosen for the user where one must be picked (wizard, examples): the newest supported. */
+export const DEFAULT_KUBERNETES_VERSION = 'v1.37.1';
 
 export function parseVersion(text: string): KubeVersion | undefined {
   const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(text);
@@ -19,7 +24,9 @@ export function parseVersion(text: string): KubeVersion | undefined {
 
 export function supportProblem(v: KubeVersion): string | undefined {
   if (v.major !== 1 || v.minor < SUPPORTED_MINORS.min || v.minor > SUPPORTED_MINORS.max) {
-    return `${v.text} is not supported; kubestrap supports v1.${SUPPORTED_MINORS.min}.0 to v1.${SUPPORTED_MINORS.max}.x`;
+    const range = `kubestrap supports v1.${SUPPORTED_MINORS.min}.0 to v1.${SUPPORTED_MINORS.max}.x`;
+    if (v.major === 1 && v.minor === SUPPORTED_MINORS.max + 1) return `${v.text} is not supported yet: what kubeadm 1.${v.minor} writes is not settled before its release; ${range}`;
+    return `${v.text} is not supported; ${range}`;
   }
   return undefined;
 }

@@ -36,6 +36,7 @@ networking: {podSubnet: 10.244.0.0/16}
     }
     const ours = controlPlanePods({
       minor: 20,
+      patch: 2,
       kubernetesVersion: 'v1.20.2',
       nodeName: 'cp-1',
       advertiseAddress: '10.77.1.10',

@@ -207,7 +207,7 @@ const badCases: BadCase[] = [
     text: inventory({ cluster: '  kubernetesVersion: v1.23.17\n  kubeProxy:\n    mode: ipvsx' }),
     line: 17,
     path: 'cluster.kubeProxy.mode',
-    message: /"ipvsx" is not one of ipvs, iptables \(did you mean ipvs\?\)/,
+    message: /"ipvsx" is not one of ipvs, iptables, nftables \(did you mean ipvs\?\)/,
   },
   {
     name: 'YAML syntax error',

@@ -1,7 +1,7 @@
 /**
- * `kubestrap render` for three releases, compared with golden files (test/golden/<version>/),
- * and every rendered API object and static pod validated against the Kubernetes v1.33 schemas
- * (kubernetes-models 4.5), and checked for fields those types do not declare (its validators
+ * `kubestrap render` for seven releases, compared with golden files (test/golden/<version>/),
+ * and every rendered API object and static pod validated against the newest Kubernetes schemas
+ * on npm (kubernetes-models 5.1), and checked for fields those types do not declare (its validators
  * accept unknown fields; unknown-fields.ts walks the package's type declarations). On 1.20 the
  * e2e suite checks the same against a real API server: it drops undeclared fields, and the
  * zero-change re-apply compares every field sent with the live object.
@@ -15,7 +15,15 @@
  * - v1.33.1: no insecure ports, seccompProfile RuntimeDefault and priority 2000001000, etcd
  *   /livez + /readyz probes with readiness, corrupt-check and watch-progress flags,
  *   super-admin.conf, kubeadm:cluster-admins binding, control-plane taint only, kubelet-config
- *   without suffix, --pod-infra-container-image, CoreDNS cache block with disable success/denial.
+ *   without suffix, --pod-infra-container-image, CoreDNS cache block with disable success/denial;
+ *   scheduler /livez + /readyz (1.32+), kubeadm-config v1beta4 without empty extraArgs.
+ * - v1.34.x–v1.37.x: the lab inventory (inventories/lab-e2e.yaml) at that release with kubeadm's
+ *   etcd, plus failCgroupV1: false from 1.35 (the lab's hosts are cgroup v1): named probe-port
+ *   probes, etcd 3.6/3.7 flags (feature-gates=InitialCorruptCheck=true,
+ *   watch-progress-notify-interval), instance-config.yaml and containerRuntimeEndpoint in
+ *   config.yaml, no --container-runtime-endpoint (1.34), no --pod-infra-container-image (1.35),
+ *   no flex-volume mount (1.36), containerd config version 3 (1.36+, no containerd 1.x serves
+ *   them), the kubeadm:apiserver-kubelet-client binding (1.37.x and the patches of #138957).
  * Regenerate with UPDATE_GOLDEN=1 after a deliberate change, and read the diff.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,16 +40,23 @@ const FIXTURE_CALICO = join(__dirname, '..', 'fixtures', 'calico-minimal.yaml');
 
 /** The three example inventories, with the 1.23 runbook's Calico manifest pointed at the stand-in fixture. */
 async function inventoryFor(version: string) {
-  const file = { 'v1.20.2': 'lab-e2e.yaml', 'v1.23.17': '1cp-2workers.yaml', 'v1.33.1': 'single-node.yaml' }[version]!;
-  const doc = parse(readFileSync(join(__dirname, '..', '..', 'inventories', file), 'utf8')) as { cluster: { cni?: { calicoManifest?: string } } };
+  const file = { 'v1.20.2': 'lab-e2e.yaml', 'v1.23.17': '1cp-2workers.yaml', 'v1.33.1': 'single-node.yaml' }[version] ?? 'lab-e2e.yaml';
+  const doc = parse(readFileSync(join(__dirname, '..', '..', 'inventories', file), 'utf8')) as { cluster: { kubernetesVersion: string; cni?: { calicoManifest?: string }; etcd?: { imageTag?: string }; kubelet?: { failCgroupV1?: boolean } } };
   if (doc.cluster.cni?.calicoManifest) doc.cluster.cni.calicoManifest = FIXTURE_CALICO;
+  if (NEW_RELEASES.includes(version)) {
+    // the lab inventory at a release it cannot run here: kubeadm's own etcd, and cgroup v1 kept from 1.35
+    doc.cluster.kubernetesVersion = version;
+    delete doc.cluster.etcd;
+    if (Number(version.split('.')[1]) >= 35) doc.cluster.kubelet = { failCgroupV1: false };
+  }
   return (await parseInventory(stringify(doc), file, { checkKeyFiles: false })).inventory;
 }
 
 // Keys, certificates and kubeconfigs are random at every render; so is the CA inside cluster-info.
 const isRandom = (f: RenderedFile) => /\/etc\/kubernetes\/(pki\/|[a-z-]+\.conf$)/.test(f.path) || f.path.includes('configmap-kube-public-cluster-info');
 
-const VERSIONS = ['v1.20.2', 'v1.23.17', 'v1.33.1'];
+const NEW_RELEASES = ['v1.34.8', 'v1.35.5', 'v1.36.1', 'v1.37.1'];
+const VERSIONS = ['v1.20.2', 'v1.23.17', 'v1.33.1', ...NEW_RELEASES];
 const rendered = new Map<string, RenderedFile[]>();
 
 async function render(version: string): Promise<RenderedFile[]> {
@@ -71,7 +86,7 @@ describe.each(VERSIONS)('render %s', (version) => {
     }
   });
 
-  test('every API object and static pod validates against the Kubernetes v1.33 schemas and has no field they do not declare', async () => {
+  test('every API object and static pod validates against the newest Kubernetes schemas on npm and has no field they do not declare', async () => {
     const files = await render(version);
     const objects = files.filter((f) => f.path.startsWith('cluster/') || f.path.includes('/etc/kubernetes/manifests/')).map((f) => ({ path: f.path, object: parse(f.content) as { apiVersion: string; kind: string } }));
     expect(objects.length).toBeGreaterThan(30);

@@ -1,5 +1,5 @@
 /**
- * Unknown-field check against the Kubernetes v1.33 types of kubernetes-models: its validators
+ * Unknown-field check against the Kubernetes types of kubernetes-models 5 (the newest on npm): its validators
  * accept fields they do not know, so this walks an object along the TypeScript declarations the
  * package ships (one interface per .d.ts file, property types linked by imports) and lists every
  * field no declaration names.
@@ -18,7 +18,8 @@ interface Declared {
 const cache = new Map<string, Declared>();
 
 function resolveImport(from: string, spec: string): string {
-  if (spec.startsWith('.')) return `${join(dirname(from), spec)}.d.ts`;
+  // kubernetes-models 5 imports with the .js suffix of ESM, 4 without
+  if (spec.startsWith('.')) return `${join(dirname(from), spec.replace(/\.js$/, ''))}.d.ts`;
   const segments = spec.split('/');
   const name = segments.slice(0, spec.startsWith('@') ? 2 : 1).join('/');
   const root = dirname(require.resolve(`${name}/package.json`, { paths: [dirname(from)] }));

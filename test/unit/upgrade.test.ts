@@ -38,7 +38,7 @@ describe('upgrade rules', () => {
   it('refuses a downgrade, a major change and an unsupported release', () => {
     expect(decideUpgrade(cluster('v1.21.3'), v('v1.21.2'))).toMatchObject({ ok: false, problems: [expect.stringContaining('would be a downgrade')] });
     expect(decideUpgrade(cluster('v1.21.3'), v('v1.20.9'))).toMatchObject({ ok: false, problems: [expect.stringContaining('would be a downgrade')] });
-    expect(decideUpgrade(cluster('v1.33.1'), v('v1.34.0'))).toMatchObject({ ok: false, problems: [expect.stringContaining('kubestrap supports v1.20.0 to v1.33.x')] });
+    expect(decideUpgrade(cluster('v1.37.1'), v('v1.38.0'))).toMatchObject({ ok: false, problems: [expect.stringContaining('kubestrap supports v1.20.0 to v1.37.x')] });
     expect(decideUpgrade(cluster('v1.33.1'), v('v2.0.0'))).toMatchObject({ ok: false, problems: expect.arrayContaining([expect.stringContaining('changes the major version')]) });
   });
 
@@ -57,7 +57,7 @@ describe('upgrade rules', () => {
 
 describe('running command lines', () => {
   const pods = controlPlanePods({
-    minor: 20, kubernetesVersion: 'v1.20.2', nodeName: 'cp-1', advertiseAddress: '10.0.0.1', bindPort: 6443, imageRepository: 'registry.local', etcdImageTag: '3.4.23',
+    minor: 20, patch: 2, kubernetesVersion: 'v1.20.2', nodeName: 'cp-1', advertiseAddress: '10.0.0.1', bindPort: 6443, imageRepository: 'registry.local', etcdImageTag: '3.4.23',
     clusterName: 'kubernetes', dnsDomain: 'cluster.local', serviceSubnet: '10.96.0.0/12', podSubnet: '10.244.0.0/16', presentCaDirs: [],
     apiServer: { extraArgs: { profiling: 'false' }, extraVolumes: [], extraEnvs: [] }, controllerManager: { extraArgs: {}, extraVolumes: [], extraEnvs: [] },
     scheduler: { extraArgs: {}, extraVolumes: [], extraEnvs: [] }, etcd: { extraArgs: {}, extraVolumes: [], extraEnvs: [] },
