@@ -174,3 +174,15 @@ export function containerdConfigVersion(version: string | undefined): 2 | 3 {
   const v = version ? versionTriple(version) : undefined;
   return v && v[0] >= 2 ? 3 : 2;
 }
+
+/** The README's supported-releases table, from the facts above (npm run docs writes it). */
+export function releasesTableMarkdown(minMinor: number, maxMinor: number): string {
+  const rows = ['| release | etcd (kubeadm default) | CoreDNS | pause | containerd | cgroup |', '| --- | --- | --- | --- | --- | --- |'];
+  for (let minor = maxMinor; minor >= minMinor; minor--) {
+    const etcd = ETCD[minor]!.map(([patch, tag]) => (patch ? `${tag} from .${patch}` : tag)).join(', ');
+    const containerd = CONTAINERD_SUPPORT.find((r) => minor >= r.minors[0] && minor <= r.minors[1])!.lines.map((l) => `${l}+`).join(', ');
+    const cgroup = KUBEADM_CHANGES.cgroupV1Refused({ minor }) ? 'v2 (v1 only with `failCgroupV1: false`)' : minor >= 31 ? 'v2 or v1 (v1 deprecated)' : 'v1 or v2';
+    rows.push(`| 1.${minor} | ${etcd} | ${COREDNS[minor]} | ${PAUSE[minor]} | ${containerd} | ${cgroup} |`);
+  }
+  return rows.join('\n');
+}

@@ -3,6 +3,7 @@
  * Types, the YAML reader, the JSON Schema (inventories/schema.json) and the README's field
  * reference are all derived from the definitions below.
  */
+import { DEFAULT_KUBERNETES_VERSION } from '../util/version.js';
 import {
   boolean,
   integer,
@@ -167,7 +168,7 @@ const cluster = object(
   {
     name: withDefault(string({ description: 'Cluster name (kubeconfig cluster name).' }, DNS_LABEL), 'kubernetes'),
     kubernetesVersion: string(
-      { description: 'Kubernetes version to install, v1.20.0 or newer.', example: 'v1.23.17' },
+      { description: 'Kubernetes version to install, v1.20.0 to v1.37.x.', example: DEFAULT_KUBERNETES_VERSION },
       { pattern: /^v?\d+\.\d+\.\d+$/, patternHint: 'a version like v1.23.17' },
     ),
     controlPlaneEndpoint: optional(
@@ -296,7 +297,7 @@ const cluster = object(
         failCgroupV1: optional(
           boolean({
             description:
-              'Written into the kubelet configuration when set. From Kubernetes 1.35 the kubelet refuses cgroup v1 hosts unless this is false; set false (and ignore the CgroupsV1 preflight error) to stay on cgroup v1 for now.',
+              'Written into the kubelet configuration when set. From Kubernetes 1.35 the kubelet refuses cgroup v1 hosts unless this is false; set false to stay on cgroup v1 for now (the CgroupsV1 preflight check then warns instead of failing).',
             example: false,
           }),
         ),

@@ -4,7 +4,7 @@
  */
 import { parse } from 'yaml';
 import { cidrContains, cidrsOverlap, parseCidr, parseIp } from '../util/cidr.js';
-import { parseVersion, supportProblem } from '../util/version.js';
+import { DEFAULT_KUBERNETES_VERSION, parseVersion, supportProblem } from '../util/version.js';
 
 export interface HostAnswer {
   readonly name: string;
@@ -27,7 +27,7 @@ export interface Answers {
   readonly controlPlaneEndpoint?: string;
   readonly podSubnet: string;
   readonly serviceSubnet: string;
-  readonly kubeProxyMode: 'ipvs' | 'iptables';
+  readonly kubeProxyMode: 'ipvs' | 'iptables' | 'nftables';
   readonly cni: 'flannel' | 'calico' | 'none';
   readonly mirrorProfile: MirrorProfile;
   /** For the custom profile. */
@@ -36,7 +36,8 @@ export interface Answers {
   readonly cgroupDriver: 'systemd' | 'cgroupfs';
 }
 
-export const SUPPORTED_VERSIONS = ['v1.33.1', 'v1.32.5', 'v1.31.9', 'v1.30.13', 'v1.29.15', 'v1.28.15', 'v1.23.17', 'v1.20.2'] as const;
+/** Offered by the wizard, newest first (the first is the default: DEFAULT_KUBERNETES_VERSION). */
+export const SUPPORTED_VERSIONS = [DEFAULT_KUBERNETES_VERSION, 'v1.36.1', 'v1.35.5', 'v1.34.8', 'v1.33.12', 'v1.32.12', 'v1.31.9', 'v1.30.13', 'v1.29.15', 'v1.28.15', 'v1.23.17', 'v1.20.2'] as const;
 
 export const DEFAULTS = {
   clusterName: 'kubernetes',

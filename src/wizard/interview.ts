@@ -101,7 +101,7 @@ export async function interview(preset: Partial<Answers> = {}): Promise<Answers>
   const addresses = hosts.map((h) => h.address);
   const podSubnet = await answered('podSubnet', async () => (await ask<string>({ type: 'input', message: 'Pod subnet', initial: DEFAULTS.podSubnet, validate: validate((v) => checks.clearOfHosts(v, addresses)) })).trim());
   const serviceSubnet = await answered('serviceSubnet', async () => (await ask<string>({ type: 'input', message: 'Service subnet', initial: DEFAULTS.serviceSubnet, validate: validate((v) => checks.networks(podSubnet, v, addresses)) })).trim());
-  const kubeProxyMode = await answered('kubeProxyMode', () => ask<Answers['kubeProxyMode']>({ type: 'select', message: 'kube-proxy mode', choices: ['ipvs', 'iptables'] }));
+  const kubeProxyMode = await answered('kubeProxyMode', () => ask<Answers['kubeProxyMode']>({ type: 'select', message: 'kube-proxy mode', choices: ['ipvs', 'iptables', 'nftables'] }));
   const cni = await answered('cni', () => ask<Answers['cni']>({ type: 'select', message: 'Pod network (CNI)', choices: ['flannel', 'calico', 'none'] }));
   const mirrorProfile = await answered('mirrorProfile', async (): Promise<MirrorProfile> => {
     const profile = await ask<string>({ type: 'select', message: 'Images and packages from', choices: ['upstream (registry.k8s.io, pkgs.k8s.io)', `China mirrors (${CHINA_PROFILE.imageRepository})`, 'custom mirrors'] });

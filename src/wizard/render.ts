@@ -9,7 +9,7 @@ const COMMENTS: Readonly<Record<string, string>> = {
   imageRepository: ' Where control-plane, pause, CoreDNS and kube-proxy images come from (a mirror behind a firewall).',
   packages: ' Where kubelet, kubectl and cri-tools packages come from.',
   containerRuntime: ' containerd; its cgroup driver must match the kubelet\'s (systemd on systemd hosts).',
-  kubeProxy: ' ipvs needs the ip_vs kernel modules (kubestrap loads them); iptables works everywhere.',
+  kubeProxy: ' ipvs needs the ip_vs kernel modules (kubestrap loads them) and is deprecated from 1.35; nftables needs kernel 5.13+; iptables works everywhere.',
   cni: ' The pod network: flannel (bundled default), calico, or none to install your own.',
   controlPlaneEndpoint: ' A stable address (load balancer or VIP) in front of every API server.',
 };

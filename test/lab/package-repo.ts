@@ -1,18 +1,19 @@
 /**
  * A package repository for lab hosts, which have no internet: real Debian packages for
- * containerd and runc (downloaded once with apt-get download) and FAKE kubelet, kubectl and
+ * containerd and runc (downloaded once with apt-get download), Debian unstable's containerd 2.x
+ * in a second flat repository (debian-sid/: what a host with containerd 2 installs), and FAKE kubelet, kubectl and
  * cri-tools packages (Debian has no kubelet package; these carry stub binaries that print a
  * version). Served over HTTP from the lab bridge address, laid out like a Debian mirror
  * (flat) and like pkgs.k8s.io (core:/stable:/v1.23/deb/).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join, normalize } from 'node:path';
 import type { Lab } from './lab.js';
 
 const CACHE = process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab';
-const REPO_VERSION = 1;
+const REPO_VERSION = 2;
 export const FAKE_KUBE_VERSION = '1.23.17';
 
 export interface DebSpec {
@@ -61,6 +62,23 @@ export function index(dir: string): void {
   writeFileSync(join(dir, 'Packages'), packages);
 }
 
+/**
+ * Downloads a package from Debian unstable with a private apt configuration (nothing in this
+ * machine's /etc changes), into a flat repository of its own.
+ */
+function downloadFromUnstable(dir: string, pkg: string): void {
+  const state = join(dir, '.apt');
+  mkdirSync(join(state, 'lists', 'partial'), { recursive: true });
+  const sources = readFileSync('/etc/apt/sources.list.d/debian.sources', 'utf8');
+  const mirror = /^URIs:\s*(\S+)/m.exec(sources.split('\n\n').find((s) => !s.includes('security')) ?? '')?.[1] ?? 'http://deb.debian.org/debian';
+  writeFileSync(join(state, 'sources.list'), `deb ${mirror} sid main\n`);
+  const apt = ['-o', `Dir::Etc::SourceList=${join(state, 'sources.list')}`, '-o', 'Dir::Etc::SourceParts=/nonexistent', '-o', `Dir::State::Lists=${join(state, 'lists')}`];
+  execFileSync('apt-get', [...apt, 'update', '-qq'], { stdio: 'ignore' });
+  execFileSync('apt-get', [...apt, 'download', pkg], { cwd: dir, stdio: 'ignore' });
+  rmSync(state, { recursive: true, force: true });
+  index(dir);
+}
+
 /** Builds the repository once (cached by version); returns its root directory. */
 export function ensurePackageRepo(): string {
   const root = join(CACHE, `repo-v${REPO_VERSION}`);
@@ -79,6 +97,7 @@ export function ensurePackageRepo(): string {
     download();
   }
   index(debian);
+  downloadFromUnstable(join(building, 'debian-sid'), 'containerd');
   fakeDeb(kube, 'kubelet', `${FAKE_KUBE_VERSION}-1.1`, 'kubelet', `Kubernetes v${FAKE_KUBE_VERSION}`);
   fakeDeb(kube, 'kubectl', `${FAKE_KUBE_VERSION}-1.1`, 'kubectl', `Client Version: v${FAKE_KUBE_VERSION}`);
   fakeDeb(kube, 'cri-tools', '1.26.0-1.1', 'crictl', 'crictl version v1.26.0');

@@ -60,6 +60,27 @@ describe('preflight', () => {
       lab.inside(c, 'mv /usr/bin/nsenter.hidden /usr/bin/nsenter');
     }
   });
+
+  it('Kubernetes 1.35 on these cgroup v1 hosts: plan fails naming cgroup v1, failCgroupV1 and the way out, and changes nothing; with failCgroupV1: false it passes and the kubelet configuration carries it', async () => {
+    const dir = tempDir('cgroup');
+    const refused = await runCli(['plan', '-i', writeLabInventory(lab, { cluster: { kubernetesVersion: 'v1.35.5' } }, dir), ...WITHOUT_PACKAGES, '--output', 'plain']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/\[ERROR CgroupsV1\] all 4 hosts: uses cgroup v1, which the Kubernetes v1\.35\.5 kubelet refuses \(failCgroupV1 defaults to true from 1\.35\): move the host to cgroup v2 \(boot with systemd\.unified_cgroup_hierarchy=1\), or to stay on cgroup v1 for now set cluster\.kubelet\.failCgroupV1: false/);
+    for (const host of lab.hosts) expect(changedSomething(host)).toBe(false);
+
+    const stayDir = tempDir('cgroup-stay');
+    const staying = writeLabInventory(lab, { cluster: { kubernetesVersion: 'v1.35.5', kubelet: { failCgroupV1: false } } }, stayDir);
+    const passed = await runCli(['plan', '-i', staying, ...WITHOUT_PACKAGES, '--output', 'plain']);
+    expect(passed.code, passed.stdout).toBe(0);
+    expect(passed.stdout).toMatch(/\[WARNING CgroupsV1\] all 4 hosts: uses cgroup v1; cluster\.kubelet\.failCgroupV1 is false/);
+    const rendered = await runCli(['render', '-i', staying, '--out', join(stayDir, 'out')]);
+    expect(rendered.code, rendered.stderr).toBe(0);
+    expect(readFileSync(join(stayDir, 'out', lab.hosts[0]!.name, 'var/lib/kubelet/config.yaml'), 'utf8')).toMatch(/^failCgroupV1: false$/m);
+    // kubeadm's way works too: the check ignored by name
+    const ignored = await runCli(['plan', '-i', join(dir, 'inventory.yaml'), ...WITHOUT_PACKAGES, '--output', 'plain', '--ignore-preflight-errors', 'CgroupsV1']);
+    expect(ignored.code, ignored.stdout).toBe(0);
+    for (const host of lab.hosts) expect(changedSomething(host)).toBe(false);
+  });
 });
 
 describe('host preparation', () => {

@@ -4,6 +4,7 @@
  * v1beta4 release in kubeadm's own shape and read back by kubestrap; the migrations and etcd rule
  * of each upgrade hop; the supported range as `validate` states it.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it, test } from 'vitest';
 import { parse } from 'yaml';
 import { InventoryError } from '../../src/inventory/issues.js';
@@ -19,6 +20,7 @@ import { clusterPki } from '../../src/pki/from-inventory.js';
 import { containerdProblem } from '../../src/preflight/checks.js';
 import { etcdHopProblem, hopMigrations } from '../../src/upgrade/migrations.js';
 import { decideUpgrade } from '../../src/upgrade/version-policy.js';
+import { withReleasesTable } from '../../src/util/releases-doc.js';
 import { parseVersion } from '../../src/util/version.js';
 import { renderContainerdConfig } from '../../templates/containerd.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
@@ -172,6 +174,13 @@ describe('upgrade hops', () => {
 });
 
 describe('supported releases', () => {
+  it("the README's releases table is the catalogue's (npm run docs)", () => {
+    const readme = readFileSync('README.md', 'utf8');
+    expect(withReleasesTable(readme)).toBe(readme);
+    expect(readme).toContain('| 1.37 | 3.7.0-0 | v1.14.6 | 3.10.2 | 2.2.0+, 2.3.0+ | v2 (v1 only with `failCgroupV1: false`) |');
+    expect(readme).toContain('| 1.33 | 3.5.21-0, 3.5.24-0 from .6 | v1.12.0 | 3.10 |');
+  });
+
   const problems = async (version: string, cluster = '') => {
     try {
       await parseInventory(inventoryText(version, cluster), 'test.yaml', { checkKeyFiles: false });

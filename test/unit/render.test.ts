@@ -43,9 +43,10 @@ async function inventoryFor(version: string) {
   const file = { 'v1.20.2': 'lab-e2e.yaml', 'v1.23.17': '1cp-2workers.yaml', 'v1.33.1': 'single-node.yaml' }[version] ?? 'lab-e2e.yaml';
   const doc = parse(readFileSync(join(__dirname, '..', '..', 'inventories', file), 'utf8')) as { cluster: { kubernetesVersion: string; cni?: { calicoManifest?: string }; etcd?: { imageTag?: string }; kubelet?: { failCgroupV1?: boolean } } };
   if (doc.cluster.cni?.calicoManifest) doc.cluster.cni.calicoManifest = FIXTURE_CALICO;
+  // single-node.yaml follows the newest release; its golden stays the 1.33 one
+  doc.cluster.kubernetesVersion = version;
   if (NEW_RELEASES.includes(version)) {
     // the lab inventory at a release it cannot run here: kubeadm's own etcd, and cgroup v1 kept from 1.35
-    doc.cluster.kubernetesVersion = version;
     delete doc.cluster.etcd;
     if (Number(version.split('.')[1]) >= 35) doc.cluster.kubelet = { failCgroupV1: false };
   }
