@@ -9,7 +9,7 @@ import { API_PORT } from '../src/inventory/resolve.js';
 import { diagnose, evidenceScript, formatDiagnosis, parseEvidence } from '../src/kube/diagnose.js';
 import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import { parseVersion } from '../src/util/version.js';
-import { KUBEADM_CHANGES } from '../templates/versions.js';
+import { askLocal, localChecks } from '../src/kube/component-health.js';
 import { withApi } from '../src/kube/admin-api.js';
 import { onFirstControlPlane } from './control-plane.js';
 import { pollUntil } from '../src/util/poll.js';
@@ -19,29 +19,14 @@ const minorOf = (ctx: PhaseContext) => parseVersion(ctx.inventory.cluster.kubern
 export const CONTROL_PLANE_TIMEOUT_MS = Number(process.env.KUBESTRAP_CONTROL_PLANE_TIMEOUT_MS ?? 4 * 60_000);
 const POLL_MS = 1000;
 
-/** Health endpoints asked on the node itself: the kubelet's, and from 1.34 the controller-manager's and the scheduler's as kubeadm waits for them. */
-function localChecks(minor: number): Array<{ name: string; url: string }> {
-  return [
-    { name: 'kubelet', url: 'http://127.0.0.1:10248/healthz' },
-    ...(KUBEADM_CHANGES.waitForAllComponents({ minor })
-      ? [
-          { name: 'controller-manager', url: 'https://127.0.0.1:10257/healthz' },
-          { name: 'scheduler', url: `https://127.0.0.1:10259/${KUBEADM_CHANGES.schedulerLivezReadyz({ minor }) ? 'livez' : 'healthz'}` },
-        ]
-      : []),
-  ];
-}
-
-/** "kubelet ok|down, apiserver ok|down|no admin.conf[, controller-manager …, scheduler …]": one round trip for the node's own endpoints. */
+/** "kubelet ok|down, apiserver ok|down|no admin.conf[, controller-manager …, scheduler …]". */
 async function health(target: HostTarget, minor: number): Promise<{ ok: boolean; state: string }> {
   const checks = localChecks(minor);
-  // serving certificates are self-signed here (-k): the answer, not the identity, is what is asked
-  const out = (await target.host.exec(checks.map((c) => `curl -fsSk -m 3 ${c.url} >/dev/null 2>&1 && echo "${c.name} ok" || echo "${c.name} down"`).join('\n'))).stdout;
-  const up = (name: string) => out.includes(`${name} ok`);
-  const kubelet = up('kubelet');
+  const up = await askLocal(target.host, checks);
+  const kubelet = up.get('kubelet') === true;
   const api = kubelet ? await apiLive(target) : 'not asked';
-  const others = checks.slice(1).map((c) => `${c.name} ${up(c.name) ? 'ok' : 'down'}`);
-  return { ok: checks.every((c) => up(c.name)) && api === 'ok', state: [`kubelet ${kubelet ? 'ok' : 'down'}`, `apiserver ${api}`, ...others].join(', ') };
+  const others = checks.slice(1).map((c) => `${c.name} ${up.get(c.name) ? 'ok' : 'down'}`);
+  return { ok: [...up.values()].every(Boolean) && api === 'ok', state: [`kubelet ${kubelet ? 'ok' : 'down'}`, `apiserver ${api}`, ...others].join(', ') };
 }
 
 async function apiLive(target: HostTarget): Promise<string> {

@@ -18,6 +18,8 @@ import type { HostTarget } from '../workflow/phase.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
 import { approveWhenAsked, markControlPlane, type NodeIdentity } from '../kube/node-marking.js';
 import { controlPlaneInput, ETCD_MANIFEST, KUBERNETES_DIR, kubeletFiles, manifestFiles, readNodeState } from '../kube/node-files.js';
+import { parseVersion } from '../util/version.js';
+import { askLocal, localChecks } from '../kube/component-health.js';
 import { pollUntil } from '../util/poll.js';
 
 const JOIN_WAIT_MS = 240_000;
@@ -87,6 +89,13 @@ export async function joinControlPlane(inv: Inventory, target: HostTarget, input
   const api = await ApiClient.open(target.host, API_PORT, file('admin.conf'));
   try {
     await api.waitLive(JOIN_WAIT_MS, `${self.nodeName}'s API server did not answer /livez within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods/kube-system_kube-apiserver-*)`);
+    // from 1.34 kubeadm's join also waits for the controller-manager and the scheduler
+    const checks = localChecks(parseVersion(inv.cluster.kubernetesVersion)!.minor);
+    let down: string[] = [];
+    await pollUntil(async () => (down = [...(await askLocal(target.host, checks))].filter(([, ok]) => !ok).map(([name]) => name)).length === 0, {
+      timeoutMs: JOIN_WAIT_MS,
+      failure: () => `${self.nodeName}: ${down.join(', ')} not healthy within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods)`,
+    });
     await markControlPlane(api, inv, self.nodeName);
     if (input.servingIdentity) await approveWhenAsked(api, self.nodeName, input.servingIdentity);
   } finally {

@@ -9,7 +9,7 @@ export function evidenceScript(apiPort: number): string {
   return [
     'echo "== kubelet-active"; systemctl is-active kubelet 2>/dev/null || pidof kubelet >/dev/null && echo running',
     `echo "== kubelet-journal"; journalctl -u kubelet -n 600 --no-pager -o cat 2>/dev/null | grep -E '^[EF][0-9]{4} ' | tail -n 12`,
-    `echo "== containerd-config"; grep -hE '^\\s*(sandbox_image|SystemdCgroup)' /etc/containerd/config.toml 2>/dev/null`,
+    `echo "== containerd-config"; grep -hE '^\\s*(sandbox_image|sandbox|SystemdCgroup) *=' /etc/containerd/config.toml 2>/dev/null`,
     `echo "== kubelet-config"; grep -E '^cgroupDriver' /var/lib/kubelet/config.yaml 2>/dev/null`,
     'echo "== swap"; tail -n +2 /proc/swaps 2>/dev/null',
     `echo "== ports"; ss -ltnpH 2>/dev/null | grep -E ':(${apiPort}|2379|2380|10250|10257|10259) ' `,
@@ -52,9 +52,10 @@ export function diagnose(input: DiagnosisInput): Finding[] {
   if (!e('kubelet-active').some((l) => /^(active|running)$/.test(l))) {
     findings.push({ cause: 'the kubelet is not running (see its last errors)', evidence: journal.slice(-5) });
   }
-  const sandbox = /sandbox_image\s*=\s*"([^"]+)"/.exec(e('containerd-config').join('\n'))?.[1];
+  // version 2 names it sandbox_image, version 3 (containerd 2.x) pinned_images.sandbox
+  const sandbox = /sandbox(?:_image)?\s*=\s*["']([^"']+)["']/.exec(e('containerd-config').join('\n'))?.[1];
   if (sandbox && !sandbox.startsWith(`${input.imageRepository}/`)) {
-    findings.push({ cause: `containerd's sandbox image ${sandbox} is not from the cluster's image repository ${input.imageRepository}: behind a firewall every pod sandbox fails to pull it`, evidence: [`sandbox_image = "${sandbox}"`] });
+    findings.push({ cause: `containerd's sandbox image ${sandbox} is not from the cluster's image repository ${input.imageRepository}: behind a firewall every pod sandbox fails to pull it`, evidence: [`containerd sandbox image = "${sandbox}"`] });
   }
   const pullErrors = journal.filter((l) => /pull|resolve reference|not found/i.test(l) && /pause|sandbox/i.test(l));
   if (pullErrors.length) findings.push({ cause: 'pod sandboxes cannot be created: the pause image cannot be pulled', evidence: pullErrors.slice(-3) });

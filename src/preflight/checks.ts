@@ -4,6 +4,7 @@
  * product UUIDs). Each finding has a stable check name, as kubeadm's do, so that operators can
  * ignore specific ones with --ignore-preflight-errors.
  */
+import type { HostFacts } from '../facts/probe.js';
 import { isControlPlane } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import { kernelAtLeast } from '../util/kernel.js';
@@ -83,17 +84,8 @@ function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFi
     );
   }
   const version = parseVersion(inv.cluster.kubernetesVersion);
-  if (f.cgroupVersion === 1 && version && KUBEADM_CHANGES.cgroupV1Refused(version)) {
-    // kubeadm's SystemVerification fails here too (#134744): the 1.35 kubelet exits on cgroup v1 by default
-    const stay = inv.cluster.kubelet.failCgroupV1 === false;
-    add(
-      'CgroupsV1',
-      stay ? 'warning' : 'error',
-      stay
-        ? `uses cgroup v1; cluster.kubelet.failCgroupV1 is false, so the Kubernetes ${version.text} kubelet will run on it, deprecated: move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1)`
-        : `uses cgroup v1, which the Kubernetes ${version.text} kubelet refuses (failCgroupV1 defaults to true from 1.35): move the host to cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1), or to stay on cgroup v1 for now set cluster.kubelet.failCgroupV1: false in the inventory`,
-    );
-  } else if (f.cgroupVersion === 1 && version && version.minor >= 31) add('CgroupsV1', 'warning', `uses cgroup v1, which Kubernetes ${version.text} keeps only in maintenance mode; prefer cgroup v2`);
+  const cgroup = cgroupProblem(inv, f);
+  if (cgroup) add('CgroupsV1', cgroup.severity, cgroup.message);
   if (version && snapshot.containerdVersion) {
     const cri = containerdProblem(version.minor, snapshot.containerdVersion);
     if (cri) add('ContainerRuntimeVersion', cri.severity, cri.message);
@@ -122,6 +114,24 @@ function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFi
     if (code === 'unreachable' || code.startsWith('5')) add('Mirror', 'warning', `${url} does not answer from this host (${code}); downloads of packages or images will fail unless they are preloaded`);
   }
   return out;
+}
+
+/** A cgroup v1 host against the release: refused from 1.35 unless the inventory keeps it (upgrades check it too). */
+export function cgroupProblem(inv: Inventory, facts: Pick<HostFacts, 'cgroupVersion'>): { severity: Severity; message: string } | undefined {
+  const version = parseVersion(inv.cluster.kubernetesVersion);
+  if (facts.cgroupVersion !== 1 || !version) return undefined;
+  if (KUBEADM_CHANGES.cgroupV1Refused(version)) {
+    // kubeadm's SystemVerification fails here too (#134744): the 1.35 kubelet exits on cgroup v1 by default
+    if (inv.cluster.kubelet.failCgroupV1 === false) {
+      return { severity: 'warning', message: `uses cgroup v1; cluster.kubelet.failCgroupV1 is false, so the Kubernetes ${version.text} kubelet will run on it, deprecated: move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1)` };
+    }
+    return {
+      severity: 'error',
+      message: `uses cgroup v1, which the Kubernetes ${version.text} kubelet refuses (failCgroupV1 defaults to true from 1.35): move the host to cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1), or to stay on cgroup v1 for now set cluster.kubelet.failCgroupV1: false in the inventory`,
+    };
+  }
+  if (version.minor >= 31) return { severity: 'warning', message: `uses cgroup v1, which Kubernetes ${version.text} keeps only in maintenance mode; prefer cgroup v2` };
+  return undefined;
 }
 
 /** containerd against the Kubernetes release (containerd's support matrix; CRI v1alpha2 before 1.26). */

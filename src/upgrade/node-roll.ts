@@ -16,6 +16,7 @@ import { controlPlaneInput, ETCD_MANIFEST, KUBERNETES_DIR, kubeletFiles, kubelet
 import { untilRunning, withApiServerStopped } from '../kube/static-pods.js';
 import type { Pod } from '../kube/objects.js';
 import { pollUntil } from '../util/poll.js';
+import { cgroupProblem } from '../preflight/checks.js';
 import { parseVersion } from '../util/version.js';
 import { parseReported } from './version-policy.js';
 import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../workflow/managed-files.js';
@@ -75,6 +76,9 @@ async function desiredPods(inv: Inventory, target: HostTarget): Promise<Record<C
 }
 
 export async function planNodeRoll(ctx: PhaseContext, target: HostTarget, hostPhases: readonly Phase[], access: RollAccess): Promise<Change<RollPayload>[]> {
+  // the new kubelet would refuse this host: stop before anything on it changes
+  const cgroup = cgroupProblem(ctx.inventory, target.facts);
+  if (cgroup?.severity === 'error') throw new Error(`${target.spec.name} ${cgroup.message}`);
   const pods = isControlPlane(target.spec) ? await desiredPods(ctx.inventory, target) : undefined;
   const node = target.spec.nodeName;
   const leftCordoned = await access.withApi(async (api) => ((await api.get({ apiVersion: 'v1', kind: 'Node', name: node })) as NodeView | undefined)?.metadata?.annotations?.[DRAINED_ANNOTATION] !== undefined);

@@ -10,12 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, writeLabInventory } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
-import { ensurePackageRepo, serveRepo, type ServedRepo } from './package-repo.js';
+import { ensurePackageRepo, serveRepo, useRepoAsDistroMirror, type ServedRepo } from './package-repo.js';
 import { pollUntil } from '../../src/util/poll.js';
-
-interface Report {
-  hosts: Array<{ name: string; status: string; error?: string; changes: Array<{ phase: string; target: string; summary: string }>; warnings: Array<{ phase: string; message: string }> }>;
-}
 
 const MIRROR_REGISTRY = 'registry.cn-hangzhou.aliyuncs.com/google_containers';
 let lab: Lab;
@@ -28,8 +24,8 @@ beforeAll(async () => {
   // systemd inside, so the phase starts containerd's own unit; its snapshots cannot live on the host's overlay root
   lab = await startLab({ hosts: 1, prefix: 'ctr2', kind: 'systemd', diskPaths: ['/var/lib/containerd'] });
   repo = await serveRepo(lab, root);
-  // bookworm's runc beside unstable's containerd 2: apt takes the newest containerd
-  lab.inside(lab.hosts[0]!, `rm -f /etc/apt/sources.list.d/*; printf 'deb [trusted=yes] %s/debian ./\\ndeb [trusted=yes] %s/debian-sid ./\\n' ${repo.url} ${repo.url} > /etc/apt/sources.list`);
+  // bookworm's runc beside unstable's containerd 2
+  useRepoAsDistroMirror(lab, lab.hosts[0]!, repo.url, true);
   dir = tempDir('ctr2');
   inventory = writeLabInventory(lab, { cluster: { kubernetesVersion: 'v1.34.8', imageRepository: MIRROR_REGISTRY, containerRuntime: { restrictOOMScoreAdj: true } } }, dir);
 }, 300_000);
@@ -39,12 +35,10 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-const report = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Report;
-
 describe('containerd 2.x (Debian unstable package)', () => {
   it('is installed and configured with config version 3, which containerd accepts: SystemdCgroup and the pinned sandbox image from the mirror', async () => {
     const host = lab.hosts[0]!;
-    const r = await runCli(['apply', '-i', inventory, '--only', 'container-runtime', '--output', 'plain', '--report', join(dir, '1.json')]);
+    const r = await runCli(['apply', '-i', inventory, '--only', 'container-runtime', '--output', 'plain']);
     expect(r.code, r.stdout).toBe(0);
     expect(lab.inside(host, 'containerd --version')).toMatch(/containerd \S+ v?2\.\d+\.\d+/);
     const config = lab.inside(host, 'cat /etc/containerd/config.toml');
@@ -71,6 +65,7 @@ describe('containerd 2.x (Debian unstable package)', () => {
   it('a second apply changes nothing', async () => {
     const again = await runCli(['apply', '-i', inventory, '--only', 'container-runtime', '--output', 'plain', '--report', join(dir, '2.json')]);
     expect(again.code, again.stdout).toBe(0);
-    expect(report('2.json').hosts.map((h) => h.changes)).toEqual([[]]);
+    const { hosts } = JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as { hosts: Array<{ changes: unknown[] }> };
+    expect(hosts.map((h) => h.changes)).toEqual([[]]);
   });
 });

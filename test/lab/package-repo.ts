@@ -133,7 +133,12 @@ export function serveRepo(lab: Lab, root: string): Promise<ServedRepo> {
   });
 }
 
-/** Points a lab host's own distribution mirror at the lab repository (as an air-gapped site would). */
-export function useRepoAsDistroMirror(lab: Lab, host: Lab['hosts'][number], url: string): void {
-  lab.inside(host, `rm -f /etc/apt/sources.list.d/*; echo 'deb [trusted=yes] ${url}/debian ./' > /etc/apt/sources.list`);
+/**
+ * Points a lab host's own distribution mirror at the lab repository (as an air-gapped site
+ * would): its bookworm packages, and with `unstable` Debian unstable's too (apt then takes the
+ * newest containerd).
+ */
+export function useRepoAsDistroMirror(lab: Lab, host: Lab['hosts'][number], url: string, unstable = false): void {
+  const lines = [`deb [trusted=yes] ${url}/debian ./`, ...(unstable ? [`deb [trusted=yes] ${url}/debian-sid ./`] : [])];
+  lab.inside(host, `rm -f /etc/apt/sources.list.d/*; printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} > /etc/apt/sources.list`);
 }

@@ -19,6 +19,11 @@ describe('diagnose', () => {
     expect(found.join('\n')).toMatch(/sandbox image registry\.k8s\.io\/pause:3\.2 is not from the cluster's image repository registry\.local/);
   });
 
+  test("containerd 2's version-3 pinned sandbox outside the image repository is named too", () => {
+    const found = causes({ 'containerd-config': ["  sandbox = 'registry.k8s.io/pause:3.10.1'", '        SystemdCgroup = true'], 'kubelet-config': ['cgroupDriver: systemd'] });
+    expect(found.join('\n')).toMatch(/sandbox image registry\.k8s\.io\/pause:3\.10\.1 is not from the cluster's image repository registry\.local/);
+  });
+
   test('pull errors for the pause image in the kubelet journal', () => {
     const found = causes({ 'kubelet-journal': ['E1122 08:00:00.1 1 remote_runtime.go:116] RunPodSandbox failed: failed to pull image "registry.local/pause:9.9": not found'] });
     expect(found).toContain('pod sandboxes cannot be created: the pause image cannot be pulled');

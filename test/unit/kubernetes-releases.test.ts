@@ -11,7 +11,9 @@ import { InventoryError } from '../../src/inventory/issues.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { resolveHosts } from '../../src/inventory/resolve.js';
 import type { Inventory } from '../../src/inventory/schema.js';
+import { coreDnsObjects } from '../../src/kube/addons.js';
 import { clusterObjects } from '../../src/kube/cluster-objects.js';
+import { localChecks } from '../../src/kube/component-health.js';
 import { clusterConfiguration, clusterConfigurationYaml, readClusterConfiguration } from '../../src/kube/kubeadm-config.js';
 import { controlPlaneInput, kubeletFiles } from '../../src/kube/node-files.js';
 import { markings } from '../../src/kube/node-marking.js';
@@ -66,7 +68,32 @@ interface Row {
   readonly cluster?: string;
 }
 
+const apiServerFlags = (i: Inventory) => pods(i)['kube-apiserver'].spec.containers[0]!.command!;
+const etcdPod = (i: Inventory) => pods(i).etcd.spec.containers[0]!;
+const mark = (i: Inventory) => markings(v(i.cluster.kubernetesVersion).minor, i.cluster.containerRuntime.socket);
+const orgsOf = (name: string) => (i: Inventory) => CERTIFICATES.find((c) => c.name === name)!.organizations(clusterPki(i));
+
+/** Cut-overs from before 1.31 (kubeadm-spec §2–§10; the 1.20 side is the reference kubeadm 1.20.2's output). */
+const OLDER_ROWS: readonly Row[] = [
+  { fact: 'etcd probe path', change: 'kubeadm 1.22: /health?exclude=NOSPACE&serializable=true', before: 'v1.21.14', after: 'v1.22.17', value: (i) => etcdPod(i).livenessProbe?.httpGet.path, expected: ['/health', '/health?exclude=NOSPACE&serializable=true'] },
+  { fact: 'etcd ephemeral-storage request', change: 'kubeadm 1.23 dropped it', before: 'v1.22.17', after: 'v1.23.17', value: (i) => etcdPod(i).resources?.requests?.['ephemeral-storage'], expected: ['100Mi', undefined] },
+  { fact: 'kube-apiserver --insecure-port=0', change: 'flag removed in 1.24', before: 'v1.23.17', after: 'v1.24.17', value: (i) => apiServerFlags(i).includes('--insecure-port=0'), expected: [true, false] },
+  { fact: 'seccompProfile RuntimeDefault', change: 'kubeadm 1.24 (#107955 era)', before: 'v1.23.17', after: 'v1.24.17', value: (i) => pods(i)['kube-apiserver'].spec.securityContext, expected: [undefined, { seccompProfile: { type: 'RuntimeDefault' } }] },
+  { fact: 'etcd corrupt-check and watch-progress flags', change: 'kubeadm 1.24', before: 'v1.23.17', after: 'v1.24.17', value: (i) => etcdPod(i).command!.some((a) => a.startsWith('--experimental-initial-corrupt-check')), expected: [false, true] },
+  { fact: 'kubelet --container-runtime=remote', change: 'dockershim removed in 1.24', before: 'v1.23.17', after: 'v1.24.17', value: (i) => flagsEnv(i).includes('--container-runtime=remote'), expected: [true, false] },
+  { fact: 'kubelet --pod-infra-container-image', change: 'kubeadm 1.24 pins the sandbox image', before: 'v1.23.17', after: 'v1.24.17', value: (i) => flagsEnv(i).includes('--pod-infra-container-image='), expected: [false, true] },
+  { fact: 'node-role.kubernetes.io/master label', change: 'kubeadm 1.24 (#107533)', before: 'v1.23.17', after: 'v1.24.17', value: (i) => 'node-role.kubernetes.io/master' in mark(i).labels, expected: [true, false] },
+  { fact: 'control-plane taints', change: 'kubeadm 1.24 adds control-plane, 1.25 drops master (#107533)', before: 'v1.24.17', after: 'v1.25.16', value: (i) => mark(i).taints.map((t) => t.key), expected: [['node-role.kubernetes.io/master', 'node-role.kubernetes.io/control-plane'], ['node-role.kubernetes.io/control-plane']] },
+  { fact: 'kubelet-config ConfigMap name', change: 'kubeadm 1.24 (UnversionedKubeletConfigMap)', before: 'v1.23.17', after: 'v1.24.17', value: (i) => clusterObjects({ version: v(i.cluster.kubernetesVersion), server: 'https://x:6443', caCertPem: '', clusterConfiguration: {}, kubeletConfiguration: {} }).filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name).find((n) => n.startsWith('kubelet-config')), expected: ['kubelet-config-1.23', 'kubelet-config'] },
+  { fact: 'CoreDNS named probe ports', change: 'CoreDNS manifest of kubeadm 1.27', before: 'v1.26.15', after: 'v1.27.16', value: (i) => { const d = coreDnsObjects({ image: 'x', dnsDomain: 'cluster.local', clusterDns: '10.96.0.10', minor: v(i.cluster.kubernetesVersion).minor }).find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: Array<{ livenessProbe: { httpGet: { port: unknown } } }> } } } }; return d.spec.template.spec.containers[0]!.livenessProbe.httpGet.port; }, expected: [8080, 'liveness-probe'] },
+  { fact: 'super-admin.conf and kubeadm:cluster-admins', change: 'kubeadm 1.29 (#121305)', before: 'v1.28.15', after: 'v1.29.15', value: (i) => [KUBECONFIGS.filter((k) => v(i.cluster.kubernetesVersion).minor >= k.sinceMinor).some((k) => k.file === 'super-admin.conf'), orgsOf('apiserver-kubelet-client')(i)], expected: [[false, ['system:masters']], [true, ['kubeadm:cluster-admins']]] },
+  { fact: 'apiserver-etcd-client group', change: 'kubeadm 1.29', before: 'v1.28.15', after: 'v1.29.15', value: orgsOf('apiserver-etcd-client'), expected: [['system:masters'], []] },
+  { fact: 'etcd-healthcheck-client group', change: 'kubeadm 1.30', before: 'v1.29.15', after: 'v1.30.13', value: orgsOf('etcd-healthcheck-client'), expected: [['system:masters'], []] },
+  { fact: 'etcd probes /livez and /readyz', change: 'kubeadm 1.31 (#124465)', before: 'v1.30.13', after: 'v1.31.9', value: (i) => [etcdPod(i).livenessProbe?.httpGet.path, etcdPod(i).readinessProbe?.httpGet.path], expected: [['/health?exclude=NOSPACE&serializable=true', undefined], ['/livez', '/readyz']] },
+];
+
 const ROWS: readonly Row[] = [
+  ...OLDER_ROWS,
   { fact: 'scheduler probe paths', change: '#126945', before: 'v1.31.9', after: 'v1.32.5', value: (i) => { const c = pods(i)['kube-scheduler'].spec.containers[0]!; return [c.livenessProbe?.httpGet.path, c.readinessProbe?.httpGet.path]; }, expected: [['/healthz', undefined], ['/livez', '/readyz']] },
   { fact: "control plane's kubelet.conf server", change: '#129956 ControlPlaneKubeletLocalMode', before: 'v1.32.5', after: 'v1.33.1', value: (i) => KUBECONFIGS.find((k) => k.file === 'kubelet.conf')!.server(clusterPki(i)), expected: ['endpoint', 'local'] },
   { fact: 'probes by port name', change: '#132776', before: 'v1.33.1', after: 'v1.34.0', value: (i) => { const c = pods(i)['kube-apiserver'].spec.containers[0]!; return [c.livenessProbe?.httpGet.port, c.ports]; }, expected: [[6443, undefined], ['probe-port', [{ containerPort: 6443, name: 'probe-port', protocol: 'TCP' }]]] },
@@ -89,6 +116,7 @@ const ROWS: readonly Row[] = [
   { fact: 'etcd tag (patch-level bump)', change: '#134861 via #135018', before: 'v1.33.5', after: 'v1.33.6', value: (i) => etcdImageTag(v(i.cluster.kubernetesVersion)), expected: ['3.5.21-0', '3.5.24-0'] },
   { fact: 'etcd tag', change: '#137107, #140333', before: 'v1.36.1', after: 'v1.37.0', value: (i) => etcdImageTag(v(i.cluster.kubernetesVersion)), expected: ['3.6.8-0', '3.7.0-0'] },
   { fact: 'CoreDNS image', change: '#131151', before: 'v1.33.1', after: 'v1.34.0', value: (i) => coreDnsImage(i.cluster.imageRepository, v(i.cluster.kubernetesVersion).minor), expected: ['registry.k8s.io/coredns/coredns:v1.12.0', 'registry.k8s.io/coredns/coredns:v1.12.1'] },
+  { fact: 'components waited for on init and join', change: '#132594 WaitForAllControlPlaneComponents', before: 'v1.33.1', after: 'v1.34.0', value: (i) => localChecks(v(i.cluster.kubernetesVersion).minor).map((c) => c.url), expected: [['http://127.0.0.1:10248/healthz'], ['http://127.0.0.1:10248/healthz', 'https://127.0.0.1:10257/healthz', 'https://127.0.0.1:10259/livez']] },
   { fact: 'containerd config version when containerd is not installed yet', change: 'containerd RELEASES.md: no 1.x for 1.36', before: 'v1.35.5', after: 'v1.36.0', value: (i) => expectedContainerdConfigVersion(v(i.cluster.kubernetesVersion).minor), expected: [2, 3] },
 ];
 
