@@ -11,7 +11,7 @@ import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
 import { calicoObjects, loadCalicoManifest } from '../src/kube/calico.js';
 import { metricsServerObjects } from '../src/kube/metrics-server.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
-import type { ResolvedHost } from '../src/inventory/resolve.js';
+import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
 import { clusterConfiguration } from '../src/kube/kubeadm-config.js';
 import { flannelObjects } from '../templates/flannel.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
@@ -28,10 +28,10 @@ import { coreDnsImage, KUBEADM_CHANGES } from '../templates/versions.js';
 import { kubeletConfiguration } from '../templates/kubelet.js';
 import { onFirstControlPlane } from './control-plane.js';
 import { clusterDnsIp, kubeletInput } from '../src/kube/node-files.js';
-import { annotationsMatch, criSocketAnnotation, approvalMessage, approveWhenAsked, markings, markNode, nodeIdentities, type Annotations, type Taint } from '../src/kube/node-marking.js';
+import { approvalMessage, approveWhenAsked, describeMarks, markNode, marksMatch, nodeIdentities, nodeMarks, type NodeMarks, type NodeView } from '../src/kube/node-marking.js';
 import { withApi } from '../src/kube/admin-api.js';
 
-type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'unannotate'; node: string; annotations: Annotations } | { kind: 'mark'; labels: Record<string, string>; taints: Taint[]; annotations: Annotations } | { kind: 'pending' };
+type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'mark'; node: string; marks: NodeMarks } | { kind: 'pending' };
 
 /** The join token kubestrap keeps for the cluster (kubeadm makes a new one at every init). */
 export const JOIN_TOKEN_DESCRIPTION = 'kubestrap: join token for the nodes of the inventory';
@@ -85,13 +85,12 @@ export async function currentJoinToken(api: ApiClient, now: Date): Promise<Boots
 
 export const clusterObjectsPhase: Phase<Payload> = {
   name: 'cluster-objects',
-  title: 'bootstrap objects, control-plane marking, join token and add-ons',
-  description: 'Creates or updates the RBAC, cluster-info, kubeadm-config and kubelet-config objects, labels and taints the control plane, keeps a join token, installs kube-proxy, CoreDNS, the CNI and metrics-server, and approves kubelet serving certificates.',
+  title: 'bootstrap objects, node labels and taints, join token and add-ons',
+  description: 'Creates or updates the RBAC, cluster-info, kubeadm-config and kubelet-config objects, labels and taints every node (control-plane marks, the inventory labels and taints), keeps a join token, installs kube-proxy, CoreDNS, the CNI and metrics-server, and approves kubelet serving certificates.',
   selectHosts: onFirstControlPlane,
   async plan(ctx, target) {
     const c = ctx.inventory.cluster;
     const minor = parseVersion(c.kubernetesVersion)!.minor;
-    const mark = markings(minor, ctx.inventory.cluster.containerRuntime.socket);
     const warnings: string[] = [];
     const planned = await withApi(target, async (api, ca) => {
       const changes: Change<Payload>[] = [];
@@ -100,7 +99,7 @@ export const clusterObjectsPhase: Phase<Payload> = {
         if (!live) changes.push({ target: describe(refOf(object)), summary: 'create', payload: { kind: 'object', object } });
         else if (!isSubset(object, live)) changes.push({ target: describe(refOf(object)), summary: 'update', payload: { kind: 'object', object } });
       }
-      const identities = nodeIdentities(ctx);
+      const identities = nodeIdentities(ctx.inventory);
       const allCsrs = await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests');
       for (const csr of pendingServingCsrs(allCsrs)) {
         const problem = servingCsrProblem(csr, identities.get(csr.node));
@@ -114,23 +113,17 @@ export const clusterObjectsPhase: Phase<Payload> = {
       if (servingCert && !asked && !(await target.host.exists(KUBELET_SERVING_CERT))) {
         changes.push({ target: `kubelet serving certificate of ${self}`, summary: 'approve the request the kubelet makes (signed by the cluster CA)', payload: { kind: 'await-serving-csr', node: self } });
       }
-      // from 1.34 no Node carries the CRI socket annotation (an upgraded cluster's nodes still do)
-      const unwanted = Object.entries(criSocketAnnotation(minor, '')).filter(([, v]) => v === null).map(([k]) => k);
-      for (const n of unwanted.length ? ((await api.list('/api/v1/nodes')) as Array<{ metadata: { name: string; annotations?: Record<string, string> } }>) : []) {
-        const present = unwanted.filter((k) => k in (n.metadata.annotations ?? {}));
-        if (present.length && n.metadata.name !== target.spec.nodeName) changes.push({ target: `Node ${n.metadata.name}`, summary: `remove annotation ${present.join(', ')}`, payload: { kind: 'unannotate', node: n.metadata.name, annotations: Object.fromEntries(present.map((k) => [k, null])) } });
+      // every inventory node's labels, taints and annotations; a node not registered yet is marked by its join
+      const nodes = new Map(((await api.list('/api/v1/nodes')) as unknown as Array<NodeView & { metadata: { name: string } }>).map((n) => [n.metadata.name, n]));
+      for (const host of resolveHosts(ctx.inventory)) {
+        const live = nodes.get(host.nodeName);
+        const marks = nodeMarks(ctx.inventory, host);
+        if (live ? !marksMatch(marks, live) : host.nodeName === self) changes.push({ target: `Node ${host.nodeName}`, summary: describeMarks(marks), payload: { kind: 'mark', node: host.nodeName, marks } });
       }
       if (c.kubeProxy.mode === 'ipvs' && c.addons.kubeProxy && KUBEADM_CHANGES.ipvsDeprecated({ minor })) {
         warnings.push(`kube-proxy's ipvs mode is deprecated from Kubernetes 1.35 (#134539) and will be removed; plan a move to cluster.kubeProxy.mode: nftables (kernel 5.13+) or iptables`);
       }
       if (!(await currentJoinToken(api, new Date()))) changes.push({ target: 'join token', summary: 'create (valid 24h)', payload: { kind: 'token' } });
-      const node = (await api.get({ apiVersion: 'v1', kind: 'Node', name: target.spec.nodeName })) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { taints?: Taint[] } } | undefined;
-      const marked =
-        node &&
-        isSubset(mark.labels, node.metadata?.labels ?? {}) &&
-        annotationsMatch(mark.annotations, node.metadata?.annotations ?? {}) &&
-        mark.taints.every((t) => (node.spec?.taints ?? []).some((n) => n.key === t.key && n.effect === t.effect));
-      if (!marked) changes.push({ target: `Node ${target.spec.nodeName}`, summary: `label ${Object.keys(mark.labels).join(', ')}; taint ${mark.taints.map((t) => `${t.key}:${t.effect}`).join(', ')}`, payload: { kind: 'mark', ...mark } });
       return changes;
     });
     return { changes: planned ?? [{ target: 'cluster objects', summary: 'create bootstrap objects, join token and add-ons once the API server answers', payload: { kind: 'pending' } }], warnings };
@@ -140,12 +133,11 @@ export const clusterObjectsPhase: Phase<Payload> = {
       for (const { payload } of changes) {
         if (payload.kind === 'object') await api.apply(payload.object);
         if (payload.kind === 'approve') await api.approveCsr(payload.csr, approvalMessage(payload.node));
-        if (payload.kind === 'await-serving-csr') await approveWhenAsked(api, payload.node, nodeIdentities(ctx).get(payload.node));
+        if (payload.kind === 'await-serving-csr') await approveWhenAsked(api, payload.node, nodeIdentities(ctx.inventory).get(payload.node));
         if (payload.kind === 'token') {
           await api.apply(tokenSecret(generateToken(), { description: JOIN_TOKEN_DESCRIPTION, ttlSeconds: TOKEN_TTL_SECONDS, usages: DEFAULT_TOKEN_USAGES, groups: DEFAULT_TOKEN_GROUPS, now: new Date() }));
         }
-        if (payload.kind === 'mark') await markNode(api, target.spec.nodeName, payload);
-        if (payload.kind === 'unannotate') await api.patch({ apiVersion: 'v1', kind: 'Node', name: payload.node }, { metadata: { annotations: payload.annotations } });
+        if (payload.kind === 'mark') await markNode(api, payload.node, payload.marks);
         if (payload.kind === 'pending') throw new Error('the API server does not answer with admin.conf yet; re-run apply once the control plane is up');
       }
       return true;

@@ -33,7 +33,7 @@ async function join(ctx: PhaseContext, target: HostTarget): Promise<void> {
   await joinControlPlane(ctx.inventory, target, {
     shared: new Map(SHARED_FILES.map((path) => [path, files.get(path)!])),
     openEtcd: ({ etcd }) => EtcdClient.open(first.host, etcd),
-    ...(addons.metricsServer && !addons.metricsServerInsecureTLS ? { servingIdentity: nodeIdentities(ctx).get(target.spec.nodeName)! } : {}),
+    ...(addons.metricsServer && !addons.metricsServerInsecureTLS ? { servingIdentity: nodeIdentities(ctx.inventory).get(target.spec.nodeName)! } : {}),
   });
 }
 

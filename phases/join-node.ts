@@ -7,6 +7,7 @@
  * etcd member found through the API.
  * A node that has joined is left alone, so a re-run after a failure resumes.
  */
+import { nodeIdentities } from '../src/kube/node-marking.js';
 import { awaitKubeletBootstrap, awaitNodeRegistered, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import { ETCD_CLIENT_PORT, EtcdClient, type EtcdCredentials } from '../src/etcd/client.js';
 import { controlPlaneJoined, joinControlPlane } from '../src/join/control-plane-join.js';
@@ -91,8 +92,8 @@ export function joinControlPlaneNodePhase(input: ControlPlaneNodeJoinInput): Pha
       return { changes: [{ target: 'cluster membership', summary: 'join as a control plane (etcd member, API server, controller-manager, scheduler)', payload: null }] };
     },
     async apply(ctx, target) {
-      // its own names and addresses only: what a serving certificate of this node may carry
-      const identity = { names: [target.spec.nodeName, target.facts.hostname], addresses: [target.spec.advertiseAddress!] };
+      // the names and addresses kubestrap registers this node with: what a serving certificate of it may carry
+      const identity = nodeIdentities(ctx.inventory).get(target.spec.nodeName)!;
       await joinControlPlane(ctx.inventory, target, {
         shared: input.shared,
         openEtcd: ({ etcd, adminKubeconfig }) => runningEtcd(input.via, adminKubeconfig, etcd),

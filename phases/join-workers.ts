@@ -13,7 +13,7 @@ import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { awaitKubeletBootstrap, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
-import { approveWhenAsked, nodeIdentities } from '../src/kube/node-marking.js';
+import { approveWhenAsked, markInventoryNode, nodeIdentities } from '../src/kube/node-marking.js';
 import { requireApi } from '../src/kube/admin-api.js';
 import { onFirstControlPlane } from './control-plane.js';
 import { kubeletFiles } from '../src/kube/node-files.js';
@@ -52,7 +52,9 @@ export const joinWorkersPhase: Phase<null> = {
         failure: () => `${node}'s kubelet did not register its Node within ${REGISTER_WAIT_MS / 1000} s (see journalctl -u kubelet on ${target.spec.name})`,
       });
       await awaitKubeletBootstrap(target);
-      if (ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS) await approveWhenAsked(api, node, nodeIdentities(ctx).get(node));
+      // the inventory's labels (its taints were registered by the kubelet itself)
+      await markInventoryNode(api, ctx.inventory, node);
+      if (ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS) await approveWhenAsked(api, node, nodeIdentities(ctx.inventory).get(node));
     });
   },
 };

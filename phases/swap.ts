@@ -4,6 +4,7 @@
  * warning says so instead of failing.
  */
 import type { Host } from '../src/transport/host.js';
+import { quote } from '../src/transport/quote.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
 
 type Payload = { kind: 'swapoff'; devices: readonly string[] } | { kind: 'fstab'; lines: readonly string[] } | { kind: 'mask'; units: readonly string[] };
@@ -57,7 +58,7 @@ export const swapPhase: Phase<Payload> = {
           `b=/etc/fstab.kubestrap-$(date +%Y%m%d%H%M%S); cp -p /etc/fstab "$b" && awk '{ if ($0 ~ /^[[:space:]]*[^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap[[:space:]]/) print "# " $0 " # disabled by kubestrap"; else print }' "$b" > /etc/fstab.kubestrap-new && chmod --reference="$b" /etc/fstab.kubestrap-new && mv /etc/fstab.kubestrap-new /etc/fstab`,
         );
       }
-      if (payload.kind === 'mask') await target.host.check(`systemctl mask --now ${payload.units.map((u) => `'${u}'`).join(' ')}`);
+      if (payload.kind === 'mask') await target.host.check(`systemctl mask --now ${payload.units.map(quote).join(' ')}`);
     }
   },
 };

@@ -26,8 +26,9 @@ async function readLive(host: Host, keys: readonly string[]): Promise<Map<string
   const script = [
     'set --',
     ...keys.map((k) => {
-      const p = quote(procPath(k));
-      return `if [ ! -e ${p} ]; then echo "state ${k} absent"; else set -- "$@" ${p}; if [ -w ${p} ]; then echo "state ${k} rw"; else echo "state ${k} ro"; fi; fi`;
+      // the key is quoted here too, not only constrained by the schema: printf prints it as data
+      const [p, q] = [quote(procPath(k)), quote(k)];
+      return `if [ ! -e ${p} ]; then printf 'state %s absent\\n' ${q}; else set -- "$@" ${p}; if [ -w ${p} ]; then printf 'state %s rw\\n' ${q}; else printf 'state %s ro\\n' ${q}; fi; fi`;
     }),
     'if [ $# -gt 0 ]; then grep -H "" "$@" 2>/dev/null | sed "s/^/value /"; fi',
     'true',

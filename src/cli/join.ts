@@ -21,6 +21,7 @@ import { validateCertificateKey } from '../pki/certificate-key.js';
 import { parseToken, formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
 import { validatePin } from '../pki/ca-pin.js';
 import { Host } from '../transport/host.js';
+import { quote } from '../transport/quote.js';
 import { LocalChannel } from '../transport/local.js';
 import { durationSeconds } from '../util/duration.js';
 import type { Phase } from '../workflow/phase.js';
@@ -104,7 +105,7 @@ function joinRequest(endpoint: string | undefined, options: JoinOptions): JoinRe
 /** The address this node reaches the API server from: what it advertises as its node IP. */
 async function sourceAddress(host: Host, server: string): Promise<string> {
   const target = new URL(server).hostname.replace(/^\[|\]$/g, '');
-  const route = await host.exec(`ip -o route get ${target}`);
+  const route = await host.exec(`ip -o route get ${quote(target)}`);
   const src = / src (\S+)/.exec(route.stdout)?.[1];
   if (!src) throw new JoinError(`cannot tell which address this node reaches ${target} from (ip route get ${target}: ${route.stderr.trim() || route.stdout.trim()})`);
   return src;

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { inside } from '../util/paths.js';
 import { loadInventory } from '../inventory/load.js';
 import { renderCluster } from '../render/render.js';
 
@@ -22,7 +23,7 @@ export function renderCommand(): Command {
         return;
       }
       for (const file of files) {
-        const target = join(options.out, file.path);
+        const target = inside(options.out, file.path);
         mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
         writeFileSync(target, file.content, { mode: file.mode });
         chmodSync(target, file.mode);

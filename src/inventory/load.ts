@@ -52,7 +52,8 @@ export async function parseInventory(text: string, file: string, options: Valida
     issues.push({ file, line, column, path: formatPath(path), message });
   };
   const root = doc.contents;
-  const inventory = root ? inventorySchema.read(root as Node, [], { report }) : undefined;
+  const lineOf = (node: Node | null | undefined) => positionOf(lineCounter, node).line;
+  const inventory = root ? inventorySchema.read(root as Node, [], { report, lineOf }) : undefined;
   if (!root) report(undefined, [], 'the file is empty');
   const locate = locator(doc, lineCounter);
   if (inventory) {

@@ -15,7 +15,20 @@ export interface FieldDoc {
 /** What a reader needs to report a problem at a node. */
 export interface ReadContext {
   report(node: Node | null | undefined, path: FieldPath, message: string): void;
+  /** The line a node starts on, for messages that point at a second place (duplicate keys). */
+  lineOf(node: Node | null | undefined): number;
 }
+
+/** No string of the inventory is written over several lines or holds control characters: they end up in shell lines, flags and config files. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+/** A refused value as a message shows it: credentials of a URL masked, long values cut. */
+function shownValue(value: string): string {
+  const masked = value.replace(/\/\/[^/@\s]*@/, '//***@');
+  return JSON.stringify(masked.length > 120 ? `${masked.slice(0, 117)}...` : masked);
+}
+
+/** Longer than any real value (paths, URLs, flags); a bound that keeps absurd input out of every renderer. */
+export const MAX_STRING_LENGTH = 4096;
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -120,8 +133,10 @@ export function string(
       return problem(`expected a string, got ${shown}${value === null ? '' : ' (quote the value)'}`);
     }
     if (check?.minLength && value.length < check.minLength) return problem('must not be empty');
+    if (CONTROL_CHARACTERS.test(value)) return problem(`holds a newline or another control character (${JSON.stringify(value.match(CONTROL_CHARACTERS)![0])}): write it on one line`);
+    if (value.length > MAX_STRING_LENGTH) return problem(`is ${value.length} characters long; at most ${MAX_STRING_LENGTH}`);
     if (check?.pattern && !check.pattern.test(value)) {
-      return problem(`${JSON.stringify(value)} is not ${check.patternHint ?? `matching ${check.pattern.source}`}`);
+      return problem(`${shownValue(value)} is not ${check.patternHint ?? `matching ${check.pattern.source}`}`);
     }
     return value;
   });
@@ -204,10 +219,21 @@ export function record<T>(element: Schema<T>, doc: FieldDoc, keyCheck?: { patter
       const n = nodeOfKind(node, path, ctx, isMap, 'a mapping');
       if (!n) return undefined;
       const out: Record<string, T> = {};
+      const first = new Map<string, Node>();
       for (const pair of n.items) {
         const key = keyOf(pair);
         if (key === undefined) {
           ctx.report(pair.key as Node, path, 'keys must be plain strings');
+          continue;
+        }
+        // YAML keeps the last of two equal keys; a reader of the file sees the first
+        if (first.has(key)) {
+          ctx.report(pair.key as Node, [...path, key], `key ${JSON.stringify(key)} is given twice (first on line ${ctx.lineOf(first.get(key))}): which one is meant?`);
+          continue;
+        }
+        first.set(key, pair.key as Node);
+        if (CONTROL_CHARACTERS.test(key) || key.length > MAX_STRING_LENGTH) {
+          ctx.report(pair.key as Node, path, `key ${JSON.stringify(key.slice(0, 80))} holds a control character or is too long`);
           continue;
         }
         if (keyCheck && !keyCheck.pattern.test(key)) {
@@ -243,7 +269,7 @@ export function object<F extends Record<string, Schema<unknown>>>(typeName: stri
           continue;
         }
         if (seen.has(key)) {
-          ctx.report(pair.key as Node, [...path, key], 'field is given twice');
+          ctx.report(pair.key as Node, [...path, key], `field is given twice (first on line ${ctx.lineOf(seen.get(key)!.key as Node)})`);
           continue;
         }
         seen.set(key, pair);

@@ -32,6 +32,23 @@ const NODE_NAME = {
 const FINGERPRINT = { pattern: /^SHA256:[A-Za-z0-9+/]{43}$/, patternHint: 'an OpenSSH fingerprint like SHA256:<43 base64 characters> (see ssh-keygen -lf)' };
 const DURATION = { pattern: /^([0-9]+h)?([0-9]+m)?$/, patternHint: 'a duration in hours and minutes such as 8760h' };
 const SHA256_HEX = { pattern: /^[0-9a-f]{64}$/, patternHint: '64 lower-case hex characters' };
+/**
+ * Download URLs: http(s) only (a leading "-" would become a curl option), no credentials
+ * (they would land in world-readable repository files, remote argv and logs), no quotes,
+ * spaces or backslashes.
+ */
+const URL = { pattern: /^https?:\/\/(?![^/]*@)[^\s'"\\`]+$/, patternHint: 'an http(s):// URL without user:password@ (give credentials to the package manager on the host instead)' };
+/** Kubernetes' label key syntax: an optional DNS-subdomain prefix and a name of at most 63 characters. */
+const LABEL_KEY = {
+  pattern: /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+  hint: 'a Kubernetes label key ([prefix/]name: name of at most 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric)',
+};
+/** Kubernetes' label value syntax (also taint values). */
+const LABEL_VALUE = { pattern: /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, patternHint: 'a Kubernetes label value (at most 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric, or empty)' };
+/** sysctl names: dotted (or slashed) lower-case words, as under /proc/sys. */
+const SYSCTL_KEY = { pattern: /^[a-z0-9_]+([./][a-z0-9_-]+)+$/, hint: 'a sysctl name such as net.ipv4.ip_forward' };
+/** A registry as containerd's certs.d names its directories: host[:port], or _default. */
+const REGISTRY_HOST = { pattern: /^(_default|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?|\[[0-9a-f:]+\](:[0-9]{1,5})?)$/, hint: 'a registry host[:port] (or _default)' };
 
 const auth = object(
   'auth',
@@ -76,8 +93,8 @@ const bastion = object(
 const taint = object(
   'taint',
   {
-    key: string({ description: 'Taint key.', example: 'dedicated' }, { minLength: 1 }),
-    value: optional(string({ description: 'Taint value.', example: 'gpu' })),
+    key: string({ description: 'Taint key.', example: 'dedicated' }, { minLength: 1, pattern: LABEL_KEY.pattern, patternHint: LABEL_KEY.hint }),
+    value: optional(string({ description: 'Taint value.', example: 'gpu' }, LABEL_VALUE)),
     effect: oneOf(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const, { description: 'Taint effect.' }),
   },
   { description: 'A node taint.' },
@@ -102,7 +119,7 @@ const host = object(
     ),
     bastion: optional(bastion),
     roles: list(oneOf(ROLES, { description: 'A role.' }), { description: 'Roles of the host. Control planes also run etcd.', example: ['control-plane'] }, { minItems: 1 }),
-    labels: optional(record(string({ description: 'Label value.' }), { description: 'Node labels.', example: { 'node.kubernetes.io/pool': 'general' } })),
+    labels: optional(record(string({ description: 'Label value.' }, LABEL_VALUE), { description: 'Node labels.', example: { 'node.kubernetes.io/pool': 'general' } }, { pattern: LABEL_KEY.pattern, hint: LABEL_KEY.hint })),
     taints: optional(list(taint, { description: 'Node taints (control planes also get the control-plane taint unless they are workers too).' })),
     advertiseAddress: optional(
       string({ description: 'Address the node advertises to the cluster (node IP, API server advertise address). Default: the SSH address when it is an IP.', example: '10.0.0.10' }),
@@ -206,7 +223,7 @@ const cluster = object(
       'packages',
       {
         source: withDefault(oneOf(['upstream', 'mirror', 'offline'] as const, { description: 'Where kubelet/kubectl packages come from.' }), 'upstream'),
-        mirror: optional(string({ description: 'Package repository base URL (source: mirror).', example: 'https://mirrors.aliyun.com/kubernetes-new' })),
+        mirror: optional(string({ description: 'Package repository base URL (source: mirror); http:// only with unsigned: true.', example: 'https://mirrors.aliyun.com/kubernetes-new' }, URL)),
         offlineDir: optional(string({ description: 'Workstation directory of .deb or .rpm files to upload and install (source: offline).', example: './offline/v1.23.17' })),
         mirrorLayout: withDefault(
           oneOf(['pkgs.k8s.io', 'legacy'] as const, {
@@ -222,16 +239,20 @@ const cluster = object(
       'containerRuntime',
       {
         source: withDefault(oneOf(['distro', 'docker'] as const, { description: "containerd from the distribution's repositories or Docker's." }), 'distro'),
-        dockerRepository: optional(string({ description: "Base URL of Docker's package repository or a mirror of it (source: docker).", example: 'https://mirrors.aliyun.com/docker-ce' })),
+        dockerRepository: optional(string({ description: "Base URL of Docker's package repository or a mirror of it (source: docker).", example: 'https://mirrors.aliyun.com/docker-ce' }, URL)),
         cgroupDriver: withDefault(oneOf(['systemd', 'cgroupfs'] as const, { description: 'cgroup driver of containerd and the kubelet (they must match).' }), 'systemd'),
         socket: withDefault(string({ description: 'CRI socket.' }), 'unix:///run/containerd/containerd.sock'),
         sandboxImage: optional(string({ description: 'Pause image override. Default: <imageRepository>/pause:<version for the release>.', example: 'registry.local/pause:3.2' })),
         restrictOOMScoreAdj: withDefault(boolean({ description: 'Tell containerd not to raise OOM scores (needed when nodes run inside containers without CAP_SYS_RESOURCE).' }), false),
         registryMirrors: withDefault(
-          record(list(string({ description: 'Endpoint URL.' }), { description: 'Mirror endpoints for one registry.' }), {
-            description: 'Registry host → mirror endpoints, written to containerd config.',
-            example: { 'docker.io': ['https://mirror.example.com'] },
-          }),
+          record(
+            list(string({ description: 'Endpoint URL.' }, URL), { description: 'Mirror endpoints for one registry.' }),
+            {
+              description: 'Registry host[:port] → mirror endpoints, written to containerd config (certs.d/<host>/hosts.toml).',
+              example: { 'docker.io': ['https://mirror.example.com'] },
+            },
+            REGISTRY_HOST,
+          ),
           {},
         ),
       },
@@ -312,10 +333,14 @@ const preparation = section(
   'preparation',
   {
     sysctl: withDefault(
-      record(string({ description: 'Value.' }), {
-        description: 'Kernel settings added to, or overriding, the defaults kubestrap writes to /etc/sysctl.d/kubernetes.conf.',
-        example: { 'fs.inotify.max_user_instances': '8192' },
-      }),
+      record(
+        string({ description: 'Value.' }, { pattern: /^[-A-Za-z0-9_.:/, ]*$/, patternHint: 'a sysctl value (digits, words, spaces, - _ . : / ,)' }),
+        {
+          description: 'Kernel settings added to, or overriding, the defaults kubestrap writes to /etc/sysctl.d/kubernetes.conf.',
+          example: { 'fs.inotify.max_user_instances': '8192' },
+        },
+        SYSCTL_KEY,
+      ),
       {},
     ),
     kernelModules: withDefault(list(string({ description: 'Module name.' }, { pattern: /^[a-z0-9_-]+$/, patternHint: 'a kernel module name' }), { description: 'Extra kernel modules to load now and at boot.', example: ['nf_conntrack'] }), []),
@@ -342,7 +367,7 @@ const preparation = section(
       {
         minimum: withDefault(string({ description: 'Kernel version below which preflight and the kernel phase warn.' }, { pattern: /^\d+\.\d+$/, patternHint: 'a version like 4.19' }), '4.19'),
         upgrade: withDefault(boolean({ description: 'Upgrade kernels below the minimum (RHEL 7 family: kernel-ml from the repository below), then reboot and wait for the host.' }), false),
-        repository: withDefault(string({ description: 'Base URL of an ELRepo-style repository with kernel-ml.' }), 'https://elrepo.org/linux/kernel/el7/$basearch/'),
+        repository: withDefault(string({ description: 'Base URL of an ELRepo-style repository with kernel-ml.' }, { pattern: /^https:\/\/(?![^/]*@)[^\s'"\\`]+$/, patternHint: 'an https:// URL without credentials (kernels are installed from it)' }), 'https://elrepo.org/linux/kernel/el7/$basearch/'),
       },
       { description: 'Kernel version policy.' },
     ),

@@ -17,7 +17,6 @@ export interface Problem {
   readonly message: string;
 }
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const DNS_NAME = /^[a-z0-9*]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
 
 /** Smallest IPv4 service subnet that still holds the API (1st) and DNS (10th) service IPs. */
@@ -116,14 +115,16 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
     }
     const roles = new Set(host.roles);
     if (roles.size !== host.roles.length) out.push({ path: ['hosts', i, 'roles'], message: 'a role is listed twice' });
-    for (const key of Object.keys(host.labels ?? {})) {
-      if (!LABEL_KEY.test(key)) out.push({ path: ['hosts', i, 'labels', key], message: `${JSON.stringify(key)} is not a valid label key` });
-    }
     if (host.sudo?.mode === 'password' && !host.sudo.passwordEnv) {
       out.push({ path: ['hosts', i, 'sudo', 'passwordEnv'], message: 'required with mode: password' });
     }
     if (host.sudo && host.sudo.mode !== 'password' && host.sudo.passwordEnv) {
       out.push({ path: ['hosts', i, 'sudo', 'passwordEnv'], message: 'only used with mode: password' });
+    }
+    // a root login has no sudo password to give: sending one anyway only risks it reaching a command's input
+    const sudo = host.sudo ?? inv.hostDefaults.sudo;
+    if ((host.user ?? inv.hostDefaults.user) === 'root' && sudo?.mode === 'password') {
+      out.push({ path: host.sudo ? ['hosts', i, 'sudo', 'mode'] : ['hostDefaults', 'sudo', 'mode'], message: `${host.name} logs in as root, which needs no sudo password: use sudo.mode: none (or leave sudo out)` });
     }
   });
   checkDerivedIdentities(inv, out);
@@ -183,6 +184,8 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
   if (!(leaf > 0)) out.push({ path: ['cluster', 'certificates', 'validity'], message: 'must be longer than zero' });
   if (leaf > ca) out.push({ path: ['cluster', 'certificates', 'validity'], message: `leaf validity ${c.certificates.validity} outlasts the CA validity ${c.certificates.caValidity}` });
   if (c.packages.source === 'mirror' && !c.packages.mirror) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'required with source: mirror' });
+  // over http a network attacker supplies the packages and the key that would vouch for them
+  if (c.packages.mirror?.startsWith('http://') && !c.packages.unsigned) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'is plain http: use https, or say unsigned: true for an internal mirror you trust as is' });
   if (c.packages.source === 'offline' && !c.packages.offlineDir) out.push({ path: ['cluster', 'packages', 'offlineDir'], message: 'required with source: offline' });
   if (c.cni.plugin === 'calico') {
     if (!c.cni.calicoManifest) out.push({ path: ['cluster', 'cni', 'calicoManifest'], message: 'required with plugin: calico (a pinned URL or a local file)' });

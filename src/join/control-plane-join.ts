@@ -16,7 +16,7 @@ import { clusterPki, nodePki } from '../pki/from-inventory.js';
 import { applyFiles, planFiles, type DesiredFile } from '../workflow/managed-files.js';
 import type { HostTarget } from '../workflow/phase.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
-import { approveWhenAsked, markControlPlane, type NodeIdentity } from '../kube/node-marking.js';
+import { approveWhenAsked, markInventoryNode, type NodeIdentity } from '../kube/node-marking.js';
 import { controlPlaneInput, ETCD_MANIFEST, KUBERNETES_DIR, kubeletFiles, manifestFiles, readNodeState } from '../kube/node-files.js';
 import { parseVersion } from '../util/version.js';
 import { askLocal, localChecks } from '../kube/component-health.js';
@@ -96,7 +96,7 @@ export async function joinControlPlane(inv: Inventory, target: HostTarget, input
       timeoutMs: JOIN_WAIT_MS,
       failure: () => `${self.nodeName}: ${down.join(', ')} not healthy within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods)`,
     });
-    await markControlPlane(api, inv, self.nodeName);
+    await markInventoryNode(api, inv, self.nodeName);
     if (input.servingIdentity) await approveWhenAsked(api, self.nodeName, input.servingIdentity);
   } finally {
     await api.close();

@@ -72,6 +72,8 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
     nodeIp: nodePki(spec).advertiseAddress,
     serverTlsBootstrap: c.addons.metricsServer && !c.addons.metricsServerInsecureTLS,
     extraArgs: c.kubelet.extraArgs,
+    // the inventory's taints from the first moment the Node exists: no pod lands there before them
+    ...(spec.taints.length ? { registerTaints: spec.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`) } : {}),
     ...(c.kubelet.failCgroupV1 !== undefined ? { failCgroupV1: c.kubelet.failCgroupV1 } : {}),
   };
 }

@@ -3,17 +3,26 @@
  * and the approval of a kubelet serving certificate that names only the node's own identity.
  */
 import type { Inventory } from '../inventory/schema.js';
-import { resolveHosts } from '../inventory/resolve.js';
+import { API_PORT, isControlPlane, resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
+import { splitEndpoint } from '../pki/catalogue.js';
 import { parseVersion } from '../util/version.js';
 import { KUBEADM_CHANGES } from '../../templates/versions.js';
 import { pollUntil } from '../util/poll.js';
-import type { PhaseContext } from '../workflow/phase.js';
 import type { ApiClient } from './api-client.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from './serving-csr.js';
 
 export interface Taint {
   readonly key: string;
+  readonly value?: string;
   readonly effect: string;
+}
+
+/** What a Node must carry: labels, taints and annotations to set, taints to take off. */
+export interface NodeMarks {
+  readonly labels: Record<string, string>;
+  readonly taints: readonly Taint[];
+  readonly annotations: Annotations;
+  readonly removeTaints: readonly Taint[];
 }
 
 /** Annotations to set, and (null) to remove. */
@@ -44,16 +53,29 @@ export function markings(minor: number, criSocket: string): { labels: Record<str
 export interface NodeIdentity {
   readonly names: readonly string[];
   readonly addresses: readonly string[];
+  /** Names no node may have a serving certificate for, even its own (the API's and the services'). */
+  readonly reserved: readonly string[];
 }
 
-/** Each inventory node's identity; the hostname comes from the facts of the hosts that connected. */
-export function nodeIdentities(ctx: PhaseContext): Map<string, NodeIdentity> {
-  return new Map(
-    resolveHosts(ctx.inventory).map((h) => {
-      const facts = ctx.hosts.find((t) => t.spec.name === h.name)?.facts;
-      return [h.nodeName, { names: [h.nodeName, ...(facts ? [facts.hostname] : [])], addresses: [h.address, ...(h.advertiseAddress ? [h.advertiseAddress] : [])] }];
-    }),
-  );
+/** The names of the API server and the cluster's services, lower-case: the API server certificate's DNS names. */
+export function reservedNames(inv: Inventory): string[] {
+  const c = inv.cluster;
+  const endpoint = c.controlPlaneEndpoint ? splitEndpoint(c.controlPlaneEndpoint, API_PORT).host : undefined;
+  return [
+    'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${c.networking.dnsDomain}`,
+    ...(endpoint ? [endpoint] : []),
+    ...(c.apiLoadBalancer.mode === 'node-local' ? [c.apiLoadBalancer.domain] : []),
+    ...c.certificates.certSANs,
+  ].map((n) => n.toLowerCase());
+}
+
+/**
+ * Each inventory node's identity: only what the inventory says (its node and host name, its
+ * addresses), never what the node reports about itself, which a compromised node controls.
+ */
+export function nodeIdentities(inv: Inventory): Map<string, NodeIdentity> {
+  const reserved = reservedNames(inv);
+  return new Map(resolveHosts(inv).map((h) => [h.nodeName, { names: [...new Set([h.nodeName, h.name])], addresses: [h.address, ...(h.advertiseAddress ? [h.advertiseAddress] : [])], reserved }]));
 }
 
 export const approvalMessage = (node: string) => `kubestrap: the request names only ${node}'s own names and addresses`;
@@ -78,16 +100,65 @@ export async function approveWhenAsked(api: ApiClient, node: string, identity: N
 }
 
 /** Labels, taints and annotates a control-plane Node as kubeadm's mark-control-plane does. */
-export function markControlPlane(api: ApiClient, inv: Inventory, nodeName: string): Promise<void> {
-  return markNode(api, nodeName, markings(parseVersion(inv.cluster.kubernetesVersion)!.minor, inv.cluster.containerRuntime.socket));
+/** Marks an inventory node once its kubelet registered it (joins). */
+export function markInventoryNode(api: ApiClient, inv: Inventory, nodeName: string): Promise<void> {
+  return markNode(api, nodeName, nodeMarks(inv, resolveHosts(inv).find((h) => h.nodeName === nodeName)!));
 }
 
-/** Waits for the kubelet to register the node (up to a minute), then adds labels, annotations and taints. */
-export async function markNode(api: ApiClient, name: string, mark: { labels: Record<string, string>; taints: Taint[]; annotations: Annotations }): Promise<void> {
+const sameTaint = (a: Taint, b: Taint) => a.key === b.key && a.effect === b.effect;
+
+/**
+ * A node's marks, like kubeadm's nodeRegistration: the control-plane marks of its release on a
+ * control plane (without the NoSchedule taint when it is a worker too: it is meant to run
+ * workloads), and the inventory's labels and taints.
+ */
+export function nodeMarks(inv: Inventory, host: ResolvedHost): NodeMarks {
+  const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
+  // a worker's CRI socket annotation only ever needs taking off (from 1.34, after an upgrade)
+  const workerAnnotations = KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? criSocketAnnotation(minor, '') : {};
+  const kubeadm = isControlPlane(host) ? markings(minor, inv.cluster.containerRuntime.socket) : { labels: {}, taints: [], annotations: workerAnnotations };
+  const schedulable = isControlPlane(host) && host.roles.includes('worker');
+  const roleTaints = schedulable ? markings(minor, '').taints : [];
+  const own = host.taints.map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect }));
+  return {
+    labels: { ...kubeadm.labels, ...host.labels },
+    taints: [...kubeadm.taints.filter((t) => !schedulable || !roleTaints.some((r) => sameTaint(r, t))), ...own],
+    annotations: kubeadm.annotations,
+    removeTaints: roleTaints.filter((r) => !own.some((t) => sameTaint(r, t))),
+  };
+}
+
+export interface NodeView {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { taints?: Taint[] };
+}
+
+/** Whether a Node carries its marks. */
+export function marksMatch(mark: NodeMarks, node: NodeView): boolean {
+  const live = node.spec?.taints ?? [];
+  return (
+    Object.entries(mark.labels).every(([k, v]) => node.metadata?.labels?.[k] === v) &&
+    annotationsMatch(mark.annotations, node.metadata?.annotations ?? {}) &&
+    mark.taints.every((t) => live.some((l) => sameTaint(l, t) && (l.value ?? '') === (t.value ?? ''))) &&
+    !mark.removeTaints.some((t) => live.some((l) => sameTaint(l, t)))
+  );
+}
+
+/** What marking changes, in words, for plans. */
+export function describeMarks(mark: NodeMarks): string {
+  const taint = (t: Taint) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`;
+  return [
+    Object.keys(mark.labels).length ? `label ${Object.entries(mark.labels).map(([k, v]) => (v ? `${k}=${v}` : k)).join(', ')}` : '',
+    mark.taints.length ? `taint ${mark.taints.map(taint).join(', ')}` : '',
+    mark.removeTaints.length ? `untaint ${mark.removeTaints.map(taint).join(', ')}` : '',
+  ].filter(Boolean).join('; ');
+}
+
+/** Waits for the kubelet to register the node (up to a minute), then sets its labels, annotations and taints. */
+export async function markNode(api: ApiClient, name: string, mark: NodeMarks): Promise<void> {
   const ref = { apiVersion: 'v1', kind: 'Node', name };
-  const node: { spec?: { taints?: Taint[] } } = await pollUntil(() => api.get(ref), { timeoutMs: 60_000, intervalMs: 1000, failure: () => `the kubelet on ${name} did not register its Node within a minute` });
-  const existing = node.spec?.taints ?? [];
-  const taints = [...existing, ...mark.taints.filter((t) => !existing.some((e) => e.key === t.key && e.effect === t.effect))];
-  // Node taints are replaced as a whole list by a patch: send the existing ones with ours
-  await api.patch(ref, { metadata: { labels: mark.labels, annotations: mark.annotations }, spec: { taints } });
+  const node: NodeView = await pollUntil(() => api.get(ref), { timeoutMs: 60_000, intervalMs: 1000, failure: () => `the kubelet on ${name} did not register its Node within a minute` });
+  const kept = (node.spec?.taints ?? []).filter((e) => !mark.taints.some((t) => sameTaint(t, e)) && !mark.removeTaints.some((t) => sameTaint(t, e)));
+  // Node taints are replaced as a whole list by a patch: send the others with ours
+  await api.patch(ref, { metadata: { labels: mark.labels, annotations: mark.annotations }, spec: { taints: [...kept, ...mark.taints] } });
 }

@@ -115,6 +115,8 @@ class Resolver {
       case 'passwordless':
         return host.user === 'root' ? { kind: 'root' } : { kind: 'sudo-passwordless' };
       case 'password': {
+        // validate refuses this combination; a root login never needs sudo's password
+        if (host.user === 'root') return { kind: 'root' };
         const password = host.sudo.passwordEnv ? this.envSecret(host.sudo.passwordEnv, `${where}.passwordEnv`) : undefined;
         return { kind: 'sudo-password', password: password ?? '' };
       }

@@ -78,6 +78,16 @@ function summarize(command: string): string {
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
+/** Exit status of a password the sudo on the host did not accept (see SUDO_WITH_PASSWORD). */
+export const SUDO_REJECTED_EXIT = 125;
+
+/**
+ * Reads the password line, has sudo validate it (sudo -v, password from a pipe) and runs what
+ * follows with `sudo -n --`. Both sudo processes are children of the same shell, so they share
+ * the credential cache even where it is kept per parent process (no terminal).
+ */
+const SUDO_WITH_PASSWORD = `IFS= read -r p || exit ${SUDO_REJECTED_EXIT}; printf '%s\\n' "$p" | sudo -S -p '' -v 2>/dev/null || exit ${SUDO_REJECTED_EXIT}; unset p; sudo -n --`;
+
 export class Host {
   constructor(
     readonly name: string,
@@ -98,16 +108,23 @@ export class Host {
       case 'sudo-passwordless':
         return { command: `sudo -n -- sh -c ${quote(script)}`, stdinPrefix: '' };
       case 'sudo-password':
-        // -k ignores cached credentials so sudo always consumes exactly the first stdin line;
-        // -p '' keeps the prompt out of stderr. The password never appears in argv.
-        return { command: `sudo -k -S -p '' -- sh -c ${quote(script)}`, stdinPrefix: `${this.privilege.password}\n` };
+        // The login shell, not sudo, takes the password line off stdin (sudo reads none when it
+        // does not ask, and the line would reach the script: files, config). sudo validates it
+        // from a pipe only sudo reads; the script then runs with those cached credentials
+        // (-n: never a prompt), on an untouched stdin. The password reaches no argv (printf is
+        // a builtin), no file and no environment.
+        return { command: `${SUDO_WITH_PASSWORD} sh -c ${quote(script)}`, stdinPrefix: `${this.privilege.password}\n` };
     }
   }
 
   async exec(command: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     let script = typeof command === 'string' ? command : quoteArgv(command);
     if (opts.env && Object.keys(opts.env).length) {
-      const assignments = Object.entries(opts.env).map(([k, v]) => `export ${k}=${quote(v)}`);
+      const assignments = Object.entries(opts.env).map(([k, v]) => {
+        // a name is not a value: it cannot be quoted, so it must be one
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`${JSON.stringify(k)} is not an environment variable name`);
+        return `export ${k}=${quote(v)}`;
+      });
       script = `${assignments.join('; ')}; ${script}`;
     }
     const body = opts.stdin === undefined ? Buffer.alloc(0) : Buffer.from(opts.stdin);

@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve, isAbsolute } from 'node:path';
 
 /** Expands a leading `~` the way a shell would, for paths written in inventories and flags. */
 export function expandHome(path: string): string {
@@ -11,4 +11,12 @@ export function expandHome(path: string): string {
 /** kubestrap's own state directory on the workstation (logs, saved kubeconfigs). */
 export function stateDir(): string {
   return process.env.KUBESTRAP_HOME ?? join(homedir(), '.kubestrap');
+}
+
+/** `path` (built from input) below `dir`, or an error: such a path never leaves its directory. */
+export function inside(dir: string, path: string): string {
+  const target = resolve(dir, path.replace(/^\/+/, ''));
+  const rel = relative(resolve(dir), target);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new Error(`${JSON.stringify(path)} would be written outside ${dir}`);
+  return target;
 }

@@ -4,9 +4,12 @@
  * other; a second apply changes nothing; a worker that left is joined again by the next apply,
  * the others untouched.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import forge from 'node-forge';
+import { parse, stringify } from 'yaml';
 import { runCli, tempDir } from '../lab/helpers.js';
 import { startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { e2eInventory } from './inventory.js';
@@ -53,6 +56,70 @@ test('the workers join through kubestrap apply: 3 nodes Ready, a pod Running on 
   expect(pods.items.map((p) => [p.spec.nodeName, p.status.phase]).sort()).toEqual(cluster.workers.map((w) => [w.name, 'Running']));
   const ping = await kubectl(kubeconfig, ['exec', pods.items[0]!.metadata.name, '--', 'ping', '-c', '2', '-W', '5', pods.items[1]!.status.podIP]);
   expect(ping).toMatch(/2 packets transmitted, 2 packets received/);
+});
+
+/** A kubelet-serving CSR created with a node's own kubelet credentials, as a root-compromised node could. */
+async function csrAsNode(node: (typeof cluster.workers)[number], name: string, pem: string): Promise<void> {
+  const dir = tempDir(`e2e-csr-${name}`);
+  const credentials = await cluster.lab.run(node, 'cat /var/lib/kubelet/pki/kubelet-client-current.pem');
+  const admin = parse(readFileSync(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, string> }> };
+  const asNode = {
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'node',
+    clusters: [{ name: 'c', cluster: admin.clusters[0]!.cluster }],
+    users: [{ name: 'node', user: { 'client-certificate-data': Buffer.from(credentials.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0]).toString('base64'), 'client-key-data': Buffer.from(credentials.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----\n/)![0]).toString('base64') } }],
+    contexts: [{ name: 'node', context: { cluster: 'c', user: 'node' } }],
+  };
+  writeFileSync(join(dir, 'kubeconfig'), stringify(asNode), { mode: 0o600 });
+  const csr = { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name }, spec: { signerName: 'kubernetes.io/kubelet-serving', usages: ['digital signature', 'server auth'], request: Buffer.from(pem).toString('base64') } };
+  writeFileSync(join(dir, 'csr.json'), JSON.stringify(csr));
+  await kubectl(join(dir, 'kubeconfig'), ['create', '-f', join(dir, 'csr.json')]);
+}
+
+/** An ECDSA request from the real openssl, as kubelets make them. */
+function servingRequest(node: string, san: string): string {
+  const dir = tempDir('e2e-req');
+  execFileSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', join(dir, 'k.pem')]);
+  execFileSync('openssl', ['req', '-new', '-key', join(dir, 'k.pem'), '-subj', `/O=system:nodes/CN=system:node:${node}`, '-addext', `subjectAltName=${san}`, '-out', join(dir, 'r.csr')]);
+  return readFileSync(join(dir, 'r.csr'), 'utf8');
+}
+
+/**
+ * A request whose first extensionRequest attribute has no values: Go's parser (the API server's)
+ * skips it and accepts the request; kubestrap's parser once failed on it, and every apply with it.
+ */
+function emptyAttributeRequest(node: string): string {
+  const { asn1 } = forge;
+  const keys = forge.pki.rsa.generateKeyPair(2048);
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = keys.publicKey;
+  csr.setSubject([{ name: 'organizationName', value: 'system:nodes' }, { name: 'commonName', value: `system:node:${node}` }]);
+  csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: node }] }] }]);
+  // node-forge has it, its types do not
+  const info = (forge.pki as unknown as { getCertificationRequestInfo(c: ReturnType<typeof forge.pki.createCertificationRequest>): forge.asn1.Asn1 }).getCertificationRequestInfo(csr);
+  const attributes = (info.value as forge.asn1.Asn1[])[3]!;
+  attributes.value = [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('1.2.840.113549.1.9.14').getBytes()), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [])]), ...(attributes.value as forge.asn1.Asn1[])];
+  const digest = forge.md.sha256.create();
+  digest.update(asn1.toDer(info).getBytes());
+  const algorithm = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(forge.pki.oids.sha256WithRSAEncryption!).getBytes()), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]);
+  const request = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [info, algorithm, asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\0${keys.privateKey.sign(digest)}`)]);
+  return `-----BEGIN CERTIFICATE REQUEST-----\n${forge.util.encode64(asn1.toDer(request).getBytes(), 64)}\n-----END CERTIFICATE REQUEST-----\n`;
+}
+
+test('H2/M2 on the real cluster: a node asking for the API service name or the endpoint is left pending with a warning; a request the API accepts but kubestrap cannot read does not stop apply', async () => {
+  const worker = cluster.workers[0]!;
+  await csrAsNode(worker, 'h2-service-name', servingRequest(worker.name, `DNS:${worker.name},DNS:kubernetes.default.svc.cluster.local`));
+  await csrAsNode(worker, 'h2-endpoint', servingRequest(worker.name, `DNS:${worker.name},IP:${cluster.controlPlanes[0]!.ip}`));
+  await csrAsNode(worker, 'm2-empty-attribute', emptyAttributeRequest(worker.name));
+  const result = await runCli(['apply', '-i', inventory, '--output', 'plain'], env);
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.stdout).toMatch(/kubelet serving certificate request h2-service-name left pending: asks for names of the API server or the cluster's services: kubernetes\.default\.svc\.cluster\.local/);
+  expect(result.stdout).toMatch(new RegExp(`kubelet serving certificate request h2-endpoint left pending: asks for names that are not ${worker.name}'s: ${cluster.controlPlanes[0]!.ip.replaceAll('.', '\\.')}`));
+  for (const name of ['h2-service-name', 'h2-endpoint']) {
+    expect(await kubectl(kubeconfig, ['get', 'csr', name, '-o', 'jsonpath={.status.conditions}'])).toBe('');
+  }
+  // read as Go reads it: the node's own name only, so it is the one request approved
+  expect(await kubectl(kubeconfig, ['get', 'csr', 'm2-empty-attribute', '-o', 'jsonpath={.status.conditions[0].type}'])).toBe('Approved');
+  await kubectl(kubeconfig, ['delete', 'csr', 'h2-service-name', 'h2-endpoint', 'm2-empty-attribute']);
 });
 
 test('a second apply changes nothing; a worker that left is joined again by the next apply, the others untouched', async () => {

@@ -4,6 +4,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import forge from 'node-forge';
+import { parseInventory } from '../../src/inventory/load.js';
+import { nodeIdentities } from '../../src/kube/node-marking.js';
 import { approvedServingCsr, pendingServingCsrs, requestedNames, servingCsrProblem } from '../../src/kube/serving-csr.js';
 
 function ecdsaRequest(node: string, san: string): string {
@@ -20,7 +23,7 @@ const csrObject = (name: string, node: string, pem: string, approved = false) =>
 });
 
 test('the names an ECDSA request asks for, IPv4 and IPv6 included', () => {
-  expect(requestedNames(ecdsaRequest('cp-1', 'DNS:cp-1,IP:10.77.1.10,IP:fd00::1'))).toEqual({ dnsNames: ['cp-1'], ips: ['10.77.1.10', 'fd00:0000:0000:0000:0000:0000:0000:0001'] });
+  expect(requestedNames(ecdsaRequest('cp-1', 'DNS:cp-1,IP:10.77.1.10,IP:fd00::1'))).toEqual({ commonName: 'system:node:cp-1', dnsNames: ['cp-1'], ips: ['10.77.1.10', 'fd00:0000:0000:0000:0000:0000:0000:0001'] });
 });
 
 test('only pending kubelet-serving requests from nodes are considered; one naming a foreign address is refused with the reason', () => {
@@ -30,8 +33,8 @@ test('only pending kubelet-serving requests from nodes are considered; one namin
   const pending = pendingServingCsrs([own, foreign, done]);
   expect(pending.map((c) => c.name)).toEqual(['csr-own', 'csr-foreign']);
   const identities = new Map([
-    ['worker-1', { names: ['worker-1'], addresses: ['10.0.0.11'] }],
-    ['worker-2', { names: ['worker-2'], addresses: ['10.0.0.12'] }],
+    ['worker-1', { names: ['worker-1'], addresses: ['10.0.0.11'], reserved: [] }],
+    ['worker-2', { names: ['worker-2'], addresses: ['10.0.0.12'], reserved: [] }],
   ]);
   expect(servingCsrProblem(pending[0]!, identities.get('worker-1'))).toBeUndefined();
   expect(servingCsrProblem(pending[1]!, identities.get('worker-2'))).toBe("asks for names that are not worker-2's: 10.0.0.99");
@@ -39,4 +42,52 @@ test('only pending kubelet-serving requests from nodes are considered; one namin
   // an approved request counts as handled while the kubelet fetches its certificate
   expect(approvedServingCsr([own, foreign, done], 'worker-1')).toBe(true);
   expect(approvedServingCsr([own, foreign, done], 'worker-2')).toBe(false);
+});
+
+const INVENTORY = `apiVersion: kubestrap.dev/v1alpha1
+kind: Cluster
+hosts:
+  - {name: cp-1, address: 10.0.0.10, roles: [control-plane]}
+  - {name: worker-1, address: 10.0.0.11, roles: [worker]}
+cluster:
+  kubernetesVersion: v1.37.1
+  controlPlaneEndpoint: api.example.com:6443
+  certificates:
+    certSANs: [k8s.example.com]
+`;
+
+test('H2: a node may name only what the inventory gives it, never its self-reported hostname, the API server, the services or the endpoint', async () => {
+  const inv = (await parseInventory(INVENTORY, 'inv.yaml', { checkKeyFiles: false })).inventory;
+  const identity = nodeIdentities(inv).get('worker-1')!;
+  expect(identity.names).toEqual(['worker-1']);
+  const ask = (san: string, cnNode = 'worker-1') => servingCsrProblem(pendingServingCsrs([csrObject(`csr-${san}`, 'worker-1', ecdsaRequest(cnNode, san))])[0]!, identity);
+  expect(ask('DNS:worker-1,IP:10.0.0.11')).toBeUndefined();
+  // what a root-compromised worker would set its hostname to, or ask for besides its own name
+  for (const name of ['kubernetes.default.svc.cluster.local', 'kubernetes', 'api.example.com', 'k8s.example.com']) {
+    expect(ask(`DNS:worker-1,DNS:${name}`), name).toMatch(/names of the API server or the cluster's services/);
+  }
+  expect(ask('DNS:cp-1')).toBe("asks for names that are not worker-1's: cp-1");
+  expect(ask('DNS:worker-1', 'cp-1')).toMatch(/its subject is "system:node:cp-1", not system:node:worker-1/);
+});
+
+test('M2: a request kubestrap cannot read is reported, not fatal; an empty extensionRequest attribute is skipped as Go does', () => {
+  const { asn1 } = forge;
+  const keys = forge.pki.rsa.generateKeyPair(1024);
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = keys.publicKey;
+  csr.setSubject([{ name: 'organizationName', value: 'system:nodes' }, { name: 'commonName', value: 'system:node:worker-1' }]);
+  csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'worker-1' }] }] }]);
+  csr.sign(keys.privateKey, forge.md.sha256.create());
+  // node-forge has it, its types do not
+  const info = (forge.pki as unknown as { getCertificationRequestInfo(c: ReturnType<typeof forge.pki.createCertificationRequest>): forge.asn1.Asn1 }).getCertificationRequestInfo(csr);
+  (info.value as forge.asn1.Asn1[])[3]!.value = [
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('1.2.840.113549.1.9.14').getBytes()), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [])]),
+    ...((info.value as forge.asn1.Asn1[])[3]!.value as forge.asn1.Asn1[]),
+  ];
+  const unsigned = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [info, asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, []), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, '\0')]);
+  const crafted = `-----BEGIN CERTIFICATE REQUEST-----\n${forge.util.encode64(asn1.toDer(unsigned).getBytes(), 64)}\n-----END CERTIFICATE REQUEST-----\n`;
+  const garbage = { ...csrObject('csr-garbage', 'worker-1', 'x'), spec: { signerName: 'kubernetes.io/kubelet-serving', username: 'system:node:worker-1', request: Buffer.from('not a request').toString('base64') } };
+  const pending = pendingServingCsrs([csrObject('csr-empty-attribute', 'worker-1', crafted), garbage, csrObject('csr-fine', 'worker-1', ecdsaRequest('worker-1', 'DNS:worker-1'))]);
+  expect(pending.map((c) => [c.name, c.dnsNames, c.malformed === undefined])).toEqual([['csr-empty-attribute', ['worker-1'], true], ['csr-garbage', [], false], ['csr-fine', ['worker-1'], true]]);
+  expect(servingCsrProblem(pending[1]!, { names: ['worker-1'], addresses: [], reserved: [] })).toMatch(/^its request cannot be read/);
 });
