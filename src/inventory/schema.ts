@@ -45,6 +45,10 @@ const LABEL_KEY = {
 };
 /** Kubernetes' label value syntax (also taint values). */
 const LABEL_VALUE = { pattern: /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, patternHint: 'a Kubernetes label value (at most 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric, or empty)' };
+/** Command-line flag names as Kubernetes components spell them. */
+const FLAG_NAME = { pattern: /^[A-Za-z0-9][-A-Za-z0-9_.]*$/, hint: 'a flag name without leading dashes (letters, digits, - _ .)' };
+/** Absolute paths (hostPath volumes): no `..` component. */
+const ABSOLUTE_PATH = { pattern: /^\/(?!.*(^|\/)\.\.(\/|$))[^\s'"`$\\]*$/, patternHint: 'an absolute path without .., spaces, quotes or $' };
 /** sysctl names: dotted (or slashed) lower-case words, as under /proc/sys. */
 const SYSCTL_KEY = { pattern: /^[a-z0-9_]+([./][a-z0-9_-]+)+$/, hint: 'a sysctl name such as net.ipv4.ip_forward' };
 /** A registry as containerd's certs.d names its directories: host[:port], or _default. */
@@ -147,8 +151,8 @@ const extraVolume = object(
   'extraVolume',
   {
     name: string({ description: 'Volume name.', example: 'audit' }, DNS_LABEL),
-    hostPath: string({ description: 'Path on the host.', example: '/var/log/kubernetes' }, { minLength: 1 }),
-    mountPath: string({ description: 'Path in the container.', example: '/var/log/kubernetes' }, { minLength: 1 }),
+    hostPath: string({ description: 'Path on the host.', example: '/var/log/kubernetes' }, { minLength: 1, ...ABSOLUTE_PATH }),
+    mountPath: string({ description: 'Path in the container.', example: '/var/log/kubernetes' }, { minLength: 1, ...ABSOLUTE_PATH }),
     readOnly: withDefault(boolean({ description: 'Mount read-only.' }), false),
     pathType: withDefault(
       oneOf(['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] as const, { description: 'hostPath type.' }),
@@ -172,7 +176,7 @@ function component<E extends Record<string, Schema<unknown>>>(name: string, extr
     name,
     {
       ...extra,
-      extraArgs: withDefault(record(string({ description: 'Flag value.' }), { description: `Extra or overriding command-line flags for ${name} (without leading --).`, example: { v: '2' } }), {}),
+      extraArgs: withDefault(record(string({ description: 'Flag value.' }), { description: `Extra or overriding command-line flags for ${name} (without leading --).`, example: { v: '2' } }, FLAG_NAME), {}),
       extraVolumes: withDefault(list(extraVolume, { description: `Extra hostPath volumes for ${name}.` }), []),
       extraEnvs: withDefault(list(envVar, { description: `Extra environment variables for ${name}.` }), []),
     },
@@ -312,7 +316,12 @@ const cluster = object(
       'kubelet',
       {
         extraArgs: withDefault(
-          record(string({ description: 'Flag value.' }), { description: "Extra or overriding kubelet flags (without leading --), written to every node's kubeadm-flags.env (like kubeadm's nodeRegistration.kubeletExtraArgs).", example: { 'max-pods': '200' } }),
+          record(
+            // systemd splits $KUBELET_KUBEADM_ARGS at white space: a value holding one would become two flags
+            string({ description: 'Flag value (no white space or quotes).' }, { pattern: /^[^\s'"\\`$]*$/, patternHint: 'a kubelet flag value without white space, quotes, \\, ` or $' }),
+            { description: "Extra or overriding kubelet flags (without leading --), written to every node's kubeadm-flags.env (like kubeadm's nodeRegistration.kubeletExtraArgs).", example: { 'max-pods': '200' } },
+            FLAG_NAME,
+          ),
           {},
         ),
         failCgroupV1: optional(
