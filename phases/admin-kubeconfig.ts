@@ -5,7 +5,8 @@
  * The join command is kubeadm's: the cluster carries every object kubeadm's join reads, so a
  * node with kubeadm joins with it (kubestrap's own join comes with the inventory join).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeLocalFile } from '../src/util/local-file.js';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { outsideServer } from '../src/pki/from-inventory.js';
@@ -78,8 +79,7 @@ export const adminKubeconfigPhase: Phase<Payload> = {
     for (const { payload } of changes) {
       if (!payload.content) throw new Error('the control plane has no admin kubeconfig yet; re-run apply');
       mkdirSync(join(payload.path, '..'), { recursive: true, mode: 0o700 });
-      writeFileSync(payload.path, payload.content, { mode: 0o600 });
-      chmodSync(payload.path, 0o600);
+      writeLocalFile(payload.path, payload.content, 0o600);
     }
   },
 };

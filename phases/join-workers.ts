@@ -7,6 +7,7 @@
  * it. A worker whose kubelet.conf exists has joined and is left alone.
  */
 import { isControlPlane } from '../src/inventory/resolve.js';
+import { refOf } from '../src/kube/api-client.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
 import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken } from '../src/pki/bootstrap-token.js';
 import { serverUrl } from '../src/pki/catalogue.js';
@@ -52,6 +53,8 @@ export const joinWorkersPhase: Phase<null> = {
         failure: () => `${node}'s kubelet did not register its Node within ${REGISTER_WAIT_MS / 1000} s (see journalctl -u kubelet on ${target.spec.name})`,
       });
       await awaitKubeletBootstrap(target);
+      // the kubelet has its own certificate now: the token that could join any node goes
+      await api.delete(refOf(secret));
       // the inventory's labels (its taints were registered by the kubelet itself)
       await markInventoryNode(api, ctx.inventory, node);
       if (ctx.inventory.cluster.addons.metricsServer && !ctx.inventory.cluster.addons.metricsServerInsecureTLS) await approveWhenAsked(api, node, nodeIdentities(ctx.inventory).get(node));

@@ -3,7 +3,8 @@
  * with its checksum, and every control plane's etcd rebuilt from one (phases/etcd-restore.ts).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeLocalFile } from '../util/local-file.js';
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { etcdRestorePhase } from '../../phases/etcd-restore.js';
@@ -27,8 +28,9 @@ function backupCommand(): Command {
         if (!etcd) throw new Error(`${host.name} has no etcd client certificate (/etc/kubernetes/pki/apiserver-etcd-client.crt): is it a control plane with stacked etcd?`);
         try {
           const snapshot = await etcd.snapshot();
-          writeFileSync(options.out, snapshot, { mode: 0o600 });
-          writeFileSync(`${options.out}.sha256`, `${sha256(snapshot)}  ${basename(options.out)}\n`);
+          // every Secret of the cluster is in it: 0600 from the first byte, whatever was at the path
+          writeLocalFile(options.out, snapshot, 0o600);
+          writeLocalFile(`${options.out}.sha256`, `${sha256(snapshot)}  ${basename(options.out)}\n`, 0o644);
           console.log(`etcd snapshot of ${host.name}: ${options.out} (${snapshot.length} bytes, sha256 ${sha256(snapshot)}; checksum in ${options.out}.sha256)`);
         } finally {
           await etcd.close();

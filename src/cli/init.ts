@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeLocalFile } from '../util/local-file.js';
 import { Command, Option } from 'commander';
 import { InventoryError } from '../inventory/issues.js';
 import { parseInventory } from '../inventory/load.js';
@@ -46,9 +47,7 @@ function answersProblems(a: Answers): string[] {
 
 /** Writes the whole file or nothing: an interrupted init never leaves half an inventory. */
 function writeAtomically(path: string, text: string): void {
-  const temp = `${path}.kubestrap-init-${process.pid}`;
-  writeFileSync(temp, text, { mode: 0o644 });
-  renameSync(temp, path);
+  writeLocalFile(path, text, 0o644);
 }
 
 export function initCommand(): Command {

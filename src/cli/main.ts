@@ -1,4 +1,5 @@
 /** The command-line program: wires the commands and turns errors into messages and exit codes. */
+import { KUBESTRAP_VERSION } from '../util/product.js';
 import { Command, CommanderError } from 'commander';
 import { InventoryError } from '../inventory/issues.js';
 import { CredentialError } from '../transport/credentials.js';
@@ -24,7 +25,7 @@ import { validateCommand } from './validate.js';
 export function program(): Command {
   const root = new Command('kubestrap')
     .description('Bootstrap Kubernetes clusters over SSH from one inventory file: host preparation, PKI, control plane, add-ons, joins.')
-    .version('0.1.0')
+    .version(KUBESTRAP_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), factsCommand(), execCommand(), certsCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand()]) {

@@ -3,7 +3,8 @@ import { adminKubeconfigPhase, savedClusterFiles } from '../../phases/admin-kube
 import { applyPhases, PHASE_GROUPS } from '../../phases/index.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { Phase } from '../workflow/phase.js';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeLocalFile } from '../util/local-file.js';
 import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
 import { formatFindings, formatObserved } from '../preflight/checks.js';
 import { overSsh, runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
@@ -54,7 +55,7 @@ export async function runPhases(mode: Mode, options: PhaseOptions): Promise<numb
   const preflight = { ignore: new Set(list(options.ignorePreflightErrors)) };
   return runInSession(mode, options, phases, mode, options.output, (result, session) => {
     if (result.observed.length) console.log(`${formatObserved(result.observed)}\n${formatFindings(result.preflight, result.observed.length)}`);
-    if (options.report) writeFileSync(options.report, `${JSON.stringify(reportJson(result), null, 2)}\n`);
+    if (options.report) writeLocalFile(options.report, `${JSON.stringify(reportJson(result), null, 2)}\n`, 0o600);
     console.log(formatPlan(result, options.diff ?? false));
     console.log(formatSummary(result));
     if (session.log.path) console.log(`log: ${session.log.path}`);

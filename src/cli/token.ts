@@ -15,6 +15,9 @@ import { UsageError } from './errors.js';
 const USAGES: readonly TokenUsage[] = ['signing', 'authentication'];
 const TOKEN_ID = /^[a-z0-9]{6}$/;
 
+/** A bootstrap token is a short-lived credential; a year is already generous. */
+const MAX_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
+
 interface CreateOptions extends ClusterAccessOptions {
   ttl: string;
   description?: string;
@@ -46,6 +49,8 @@ function createRequest(tokenArg: string | undefined, options: CreateOptions): Cr
   }
   const ttlSeconds = durationSeconds(options.ttl);
   if (Number.isNaN(ttlSeconds)) problems.push(`--ttl ${JSON.stringify(options.ttl)}: expected a duration like 24h, 1h30m, 90s, or 0 for a token that never expires`);
+  // checked before the cluster is contacted: a date past year 9999 cannot be written into the token
+  else if (ttlSeconds > MAX_TOKEN_TTL_SECONDS) problems.push(`--ttl ${options.ttl}: at most ${MAX_TOKEN_TTL_SECONDS / 3600}h (a year); use 0 for a token that never expires`);
   const usages = list(options.usages);
   for (const u of usages) if (!USAGES.includes(u as TokenUsage)) problems.push(`--usages: unknown usage ${JSON.stringify(u)} (known: ${USAGES.join(', ')})`);
   const groups = list(options.groups);

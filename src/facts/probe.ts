@@ -3,6 +3,7 @@
  * (which package manager, which init system, can kernel settings be changed) rather than
  * about distribution names, so derivatives work without a per-distro module.
  */
+import { printable } from '../log/redact.js';
 import type { Host } from '../transport/host.js';
 
 export type PackageManager = 'apt' | 'dnf' | 'yum' | 'zypper' | 'apk' | 'none';
@@ -69,7 +70,8 @@ export function parseFacts(output: string): HostFacts {
     const eq = line.indexOf('=');
     if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1).trim());
   }
-  const get = (k: string) => kv.get(k) ?? '';
+  // what a host says about itself is printed on the operator's terminal: no control characters
+  const get = (k: string) => printable(kv.get(k) ?? '');
   return {
     os: { id: get('os_id'), versionId: get('os_version_id'), codename: get('os_codename'), like: get('os_like').split(/\s+/).filter(Boolean), prettyName: get('os_pretty') },
     packageManager: (get('pkg') || 'none') as PackageManager,

@@ -5,7 +5,7 @@ import { expandHome } from '../util/paths.js';
 import { LineCounter, parseAllDocuments, isNode, type Document, type Node } from 'yaml';
 import { formatPath, InventoryError, type FieldPath, type InventoryIssue } from './issues.js';
 import { inventorySchema, type Inventory } from './schema.js';
-import { validateInventory, type ValidateOptions } from './validate.js';
+import { MAX_HOSTS, validateInventory, type ValidateOptions } from './validate.js';
 
 export interface LoadedInventory {
   readonly file: string;
@@ -13,6 +13,8 @@ export interface LoadedInventory {
   /** Where a field (or its nearest present ancestor) stands in the file. */
   locate(path: FieldPath): { line: number; column: number };
 }
+
+const MAX_INVENTORY_BYTES = 8 << 20;
 
 function positionOf(lineCounter: LineCounter, node: Node | null | undefined): { line: number; column: number } {
   const offset = node?.range?.[0] ?? 0;
@@ -32,6 +34,8 @@ function locator(doc: Document, lineCounter: LineCounter) {
 
 /** Parses and validates inventory text; throws InventoryError listing every problem. */
 export async function parseInventory(text: string, file: string, options: ValidateOptions = {}): Promise<LoadedInventory> {
+  // a bound before the YAML parser holds ~190× the text in memory
+  if (text.length > MAX_INVENTORY_BYTES) throw new InventoryError([{ file, line: 1, column: 1, path: '', message: `the file is larger than ${MAX_INVENTORY_BYTES / (1 << 20)} MiB; an inventory of ${MAX_HOSTS} hosts is far smaller` }]);
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const issues: InventoryIssue[] = [];

@@ -19,6 +19,10 @@ export interface Problem {
 
 const DNS_NAME = /^[a-z0-9*]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
 
+const MAX_VALIDITY_HOURS = 100 * 365 * 24;
+/** Far beyond any real cluster, and a bound on what one file can make kubestrap hold. */
+export const MAX_HOSTS = 5000;
+
 /** Smallest IPv4 service subnet that still holds the API (1st) and DNS (10th) service IPs. */
 const SERVICE_PREFIX_MAX_V4 = 28;
 /** The API server refuses IPv4 service ranges larger than /12 (and IPv6 larger than /108). */
@@ -182,6 +186,10 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
   const leaf = durationHours(c.certificates.validity);
   const ca = durationHours(c.certificates.caValidity);
   if (!(leaf > 0)) out.push({ path: ['cluster', 'certificates', 'validity'], message: 'must be longer than zero' });
+  // X.509 dates end in 9999 and tools choke long before: a century is more than any CA needs
+  for (const [field, hours] of [['validity', leaf], ['caValidity', ca]] as const) {
+    if (hours > MAX_VALIDITY_HOURS) out.push({ path: ['cluster', 'certificates', field], message: `at most ${MAX_VALIDITY_HOURS}h (100 years)` });
+  }
   if (leaf > ca) out.push({ path: ['cluster', 'certificates', 'validity'], message: `leaf validity ${c.certificates.validity} outlasts the CA validity ${c.certificates.caValidity}` });
   if (c.packages.source === 'mirror' && !c.packages.mirror) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'required with source: mirror' });
   // over http a network attacker supplies the packages and the key that would vouch for them
@@ -215,6 +223,7 @@ export async function validateInventory(inv: Inventory, options: ValidateOptions
   const out: Problem[] = [];
   if (inv.apiVersion !== API_VERSION) out.push({ path: ['apiVersion'], message: `must be ${API_VERSION}, got ${JSON.stringify(inv.apiVersion)}` });
   if (inv.kind !== KIND) out.push({ path: ['kind'], message: `must be ${KIND}, got ${JSON.stringify(inv.kind)}` });
+  if (inv.hosts.length > MAX_HOSTS) out.push({ path: ['hosts'], message: `${inv.hosts.length} hosts; kubestrap handles at most ${MAX_HOSTS} in one inventory` });
   checkHosts(inv, out);
   checkNetworks(inv, out);
   checkCluster(inv, out);

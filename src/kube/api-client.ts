@@ -5,6 +5,7 @@
  * Objects are created or replaced (kubeadm's create-or-update; the 1.20 API server fails
  * server-side apply of some kinds), and callers compare with the live object first.
  */
+import { USER_AGENT } from '../util/product.js';
 import { request } from 'node:https';
 import { parse } from 'yaml';
 import type { Host, PortForward } from '../transport/host.js';
@@ -113,6 +114,7 @@ export class ApiClient {
           key: this.credentials.key,
           headers: {
             accept: 'application/json',
+            'user-agent': USER_AGENT,
             ...(this.credentials.token ? { authorization: `Bearer ${this.credentials.token}` } : {}),
             ...(body ? { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } : {}),
           },

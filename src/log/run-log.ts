@@ -2,7 +2,7 @@
  * The per-run log file: every remote command, its exit code and output, with secrets redacted.
  * The screen shows progress; this file is what an operator reads after a failure.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { constants, createWriteStream, fchmodSync, mkdirSync, openSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stateDir } from '../util/paths.js';
 import { Redactor } from './redact.js';
@@ -16,7 +16,10 @@ export class RunLog {
   constructor(readonly path: string | undefined) {
     if (path) {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      this.stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+      // appended to, never through a link; 0600 even when the file existed with a looser mode
+      const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      fchmodSync(fd, 0o600);
+      this.stream = createWriteStream('', { fd });
     }
   }
 

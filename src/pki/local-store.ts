@@ -2,7 +2,8 @@
  * The workstation copy of each node's /etc/kubernetes: OUT/<node>/etc/kubernetes/... with
  * kubeadm's file modes (certificates 0644; keys, sa.pub and kubeconfigs 0600; dirs 0755).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { writeLocalFile } from '../util/local-file.js';
 import { dirname, join, relative } from 'node:path';
 import type { FileSet, PkiFile } from './cluster-pki.js';
 
@@ -26,7 +27,6 @@ export function writeNodeFiles(out: string, node: string, files: readonly PkiFil
   for (const file of files) {
     const target = join(root, file.path);
     mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    writeFileSync(target, file.content, { mode: file.mode });
-    chmodSync(target, file.mode); // writeFileSync's mode applies only when it creates the file
+    writeLocalFile(target, file.content, file.mode);
   }
 }

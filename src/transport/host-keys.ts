@@ -121,6 +121,17 @@ export class HostKeyPolicy {
           `  If the change is expected, verify the new key out of band and remove the old entry: ssh-keygen -R '${name}' -f ${this.options.knownHostsFile}`,
       };
     }
+    // a host known by another key type is not a new host: a key of a new type may be an attacker's (audit L4)
+    const otherTypes = entries.filter((e) => !e.revoked);
+    if (otherTypes.length) {
+      return {
+        ok: false,
+        reason:
+          `${who}: presented a ${type} host key, but ${this.options.knownHostsFile} knows it by ${[...new Set(otherTypes.map((e) => e.type))].join(', ')} (${otherTypes.map((e) => fingerprint(e.key)).join(', ')}) — refusing to connect, --accept-new-host-keys or not.
+` +
+          `  If the host really changed its keys, verify the new one out of band and pin it (hosts[].hostKey: ${presented}) or replace the entry: ssh-keygen -R '${name}' -f ${this.options.knownHostsFile}`,
+      };
+    }
     if (!this.options.acceptNew) {
       return {
         ok: false,

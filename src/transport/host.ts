@@ -3,6 +3,7 @@
  * script with optional stdin and forward a port; privilege escalation, atomic file writes and
  * batched reads are built here, once, on top of that.
  */
+import { printable } from '../log/redact.js';
 import type { RunLog } from '../log/run-log.js';
 import { Batcher, type RawResult } from './batcher.js';
 import { quote, quoteArgv } from './quote.js';
@@ -65,7 +66,7 @@ export class RemoteCommandError extends Error {
     readonly command: string,
     readonly result: ExecResult,
   ) {
-    const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+    const tail = printable((result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n'));
     super(`${host}: command failed with exit code ${result.code}: ${summarize(command)}${tail ? `\n${tail}` : ''}`);
     this.name = 'RemoteCommandError';
   }
@@ -177,13 +178,17 @@ export class Host {
       const content = Buffer.from(file.content);
       const dir = file.path.replace(/\/[^/]*$/, '') || '/';
       const mode = file.mode.toString(8).padStart(4, '0');
+      const target = quote(file.path);
       lines.push(
-        `mkdir -p ${quote(dir)}`,
+        // a directory would swallow the file (mv into it) and a link would be replaced: both are someone else's, not ours to overwrite
+        `if [ -d ${target} ] || [ -L ${target} ]; then echo ${quote(`kubestrap: ${file.path} is a directory or a symbolic link, not a file: refusing to replace it`)} >&2; exit 3; fi`,
+        // missing parents as a package would make them (0755), not with the batch's umask 077
+        `(umask 022 && mkdir -p ${quote(dir)})`,
         `t=$(mktemp ${quote(`${dir}/.kubestrap.XXXXXX`)})`,
         `head -c ${content.length} > "$t"`,
         `chmod ${mode} "$t"`,
         `chown ${quote(file.owner ?? '0:0')} "$t"`,
-        `mv -f "$t" ${quote(file.path)}`,
+        `mv -f "$t" ${target}`,
       );
       chunks.push(content);
     }

@@ -2,6 +2,7 @@
  * Files a phase owns on a host: plan compares the desired content, mode and owner with what is
  * there (one batched read per host), apply writes only the differing files (one batched write).
  */
+import { printable, redactShapes } from '../log/redact.js';
 import type { FileToWrite, Host } from '../transport/host.js';
 import { diffStat, lineDiff } from '../util/line-diff.js';
 import type { Change } from './phase.js';
@@ -34,7 +35,8 @@ export async function planFiles(host: Host, desired: readonly DesiredFile[]): Pr
     const parts: string[] = [];
     let detail: string | undefined;
     if (!have.content.equals(want)) {
-      detail = file.secret ? '(secret content not shown)' : lineDiff(have.content.toString('utf8').replace(/\n$/, ''), want.toString('utf8').replace(/\n$/, ''));
+      // the current content is the host's: credentials someone put there stay out of the plan
+      detail = file.secret ? '(secret content not shown)' : lineDiff(printable(redactShapes(have.content.toString('utf8').replace(/\n$/, ''))), want.toString('utf8').replace(/\n$/, ''));
       parts.push(file.secret ? 'update content' : `update content (${diffStat(detail)})`);
     }
     if (have.mode !== file.mode) parts.push(`mode ${mode(have.mode)} → ${mode(file.mode)}`);

@@ -136,3 +136,41 @@ test('a second apply changes nothing; a worker that left is joined again by the 
   expect(report.hosts.find((h) => h.name === cluster.workers[0]!.name)!.changes).toEqual([]);
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', `node/${gone.name}`, '--timeout=240s'], 260_000);
 });
+
+test('labels and taints from the inventory reach the Nodes; a control plane that is also a worker loses its NoSchedule taint; a changed label is one change, then none; per-worker join tokens are gone; kubestrap names itself to the API', async () => {
+  const [cp, tainted] = [cluster.controlPlanes[0]!, cluster.workers[1]!];
+  const marked = (labelValue: string) => {
+    const doc = parse(readFileSync(inventory, 'utf8').replace(/^#.*\n/, '')) as { hosts: Array<Record<string, unknown>> };
+    for (const host of doc.hosts) {
+      if (host.name === cp.name) host.roles = ['control-plane', 'worker'];
+      if (host.name === tainted.name) Object.assign(host, { labels: { 'example.com/pool': labelValue }, taints: [{ key: 'example.com/dedicated', value: 'batch', effect: 'NoExecute' }] });
+    }
+    const file = join(tempDir('e2e-marks'), 'inventory.yaml');
+    writeFileSync(file, stringify(doc));
+    return file;
+  };
+  const nodeOf = async (name: string) => JSON.parse(await kubectl(kubeconfig, ['get', 'node', name, '-o', 'json'])) as { metadata: { labels: Record<string, string> }; spec: { taints?: Array<{ key: string; value?: string; effect: string }> } };
+  const changesOf = (file: string) => (JSON.parse(readFileSync(join(home, file), 'utf8')) as { hosts: Array<{ name: string; changes: Array<{ phase: string; target: string }> }> }).hosts.flatMap((h) => h.changes.map((c) => `${c.phase} ${c.target}`));
+
+  const first = await runCli(['apply', '-i', marked('a'), '--report', join(home, 'marks-1.json')], env);
+  expect(first.code, first.stdout + first.stderr).toBe(0);
+  expect(changesOf('marks-1.json')).toEqual(expect.arrayContaining([`cluster-objects Node ${cp.name}`, `cluster-objects Node ${tainted.name}`]));
+  expect((await nodeOf(cp.name)).spec.taints ?? []).toEqual([]);
+  const node = await nodeOf(tainted.name);
+  expect(node.metadata.labels['example.com/pool']).toBe('a');
+  expect(node.spec.taints).toEqual(expect.arrayContaining([{ key: 'example.com/dedicated', value: 'batch', effect: 'NoExecute' }]));
+
+  const changed = await runCli(['apply', '-i', marked('b'), '--report', join(home, 'marks-2.json')], env);
+  expect(changed.code, changed.stdout + changed.stderr).toBe(0);
+  expect(changesOf('marks-2.json')).toEqual([`cluster-objects Node ${tainted.name}`]);
+  expect((await nodeOf(tainted.name)).metadata.labels['example.com/pool']).toBe('b');
+  const settled = await runCli(['apply', '-i', marked('b'), '--report', join(home, 'marks-3.json')], env);
+  expect(settled.code, settled.stdout + settled.stderr).toBe(0);
+  expect(changesOf('marks-3.json')).toEqual([]);
+
+  // the one-hour tokens that joined the workers went once they had joined (audit L9)
+  const tokens = JSON.parse(await kubectl(kubeconfig, ['get', 'secrets', '-n', 'kube-system', '--field-selector', 'type=bootstrap.kubernetes.io/token', '-o', 'json'])) as { items: Array<{ data: { description?: string } }> };
+  expect(tokens.items.map((t) => Buffer.from(t.data.description ?? '', 'base64').toString()).filter((d) => d.startsWith('kubestrap: joining'))).toEqual([]);
+  // managedFields name kubestrap, not a generic client
+  expect(await kubectl(kubeconfig, ['get', 'configmap', '-n', 'kube-system', 'kubeadm-config', '-o', 'jsonpath={.metadata.managedFields[*].manager}'])).toMatch(/\bkubestrap\b/);
+});

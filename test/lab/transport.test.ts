@@ -119,6 +119,15 @@ describe('files', () => {
     expect((await root.exec('ls -A /etc/kubestrap-test')).stdout.split('\n').filter(Boolean).sort()).toEqual(['key', 'sub']);
   });
 
+  it('a directory or a symbolic link at a target path is an error, not a silent success; new parent directories are 0755 (audit L6)', async () => {
+    await root.exec('mkdir -p /etc/kubestrap-l6/dir-here && ln -sfn /etc/passwd /etc/kubestrap-l6/link-here');
+    await expect(root.writeFiles([{ path: '/etc/kubestrap-l6/dir-here', content: 'x', mode: 0o644 }])).rejects.toThrow(/dir-here is a directory or a symbolic link, not a file: refusing to replace it/);
+    await expect(root.writeFiles([{ path: '/etc/kubestrap-l6/link-here', content: 'x', mode: 0o644 }])).rejects.toThrow(/link-here is a directory or a symbolic link/);
+    expect((await root.exec('ls -A /etc/kubestrap-l6/dir-here; readlink /etc/kubestrap-l6/link-here')).stdout.trim()).toBe('/etc/passwd');
+    await root.writeFiles([{ path: '/etc/kubestrap-l6/new/deeper/file', content: 'x', mode: 0o600 }]);
+    expect((await root.exec("stat -c '%a %n' /etc/kubestrap-l6/new /etc/kubestrap-l6/new/deeper /etc/kubestrap-l6/new/deeper/file")).stdout.trim().split('\n')).toEqual(['755 /etc/kubestrap-l6/new', '755 /etc/kubestrap-l6/new/deeper', '600 /etc/kubestrap-l6/new/deeper/file']);
+  });
+
   it('reads a file through a symlink whole, next to other files (the kubelet keeps its client certificate behind one)', async () => {
     await root.exec('mkdir -p /etc/kubestrap-link && printf "%0500d" 7 > /etc/kubestrap-link/target && ln -sf /etc/kubestrap-link/target /etc/kubestrap-link/current && printf after > /etc/kubestrap-link/after');
     const files = await root.readFiles(['/etc/kubestrap-link/current', '/etc/kubestrap-link/after']);

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, test } from 'vitest';
 
 function help(args: string[]): string {
   const r = spawnSync(process.execPath, ['bin/kubestrap.js', ...args, '--help'], { encoding: 'utf8' });
@@ -61,4 +62,17 @@ describe('command-line help', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--max-unavailable: expected a whole number of workers, 1 or more (got "0")');
   });
+
+  it('token create bounds --ttl before contacting the cluster (audit L7)', () => {
+    const r = spawnSync(process.execPath, ['bin/kubestrap.js', 'token', 'create', '--ttl', '99999999999h', '-i', 'inventories/1cp-2workers.yaml'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--ttl 99999999999h: at most 8760h (a year)');
+  });
+});
+
+test("kubestrap's version (--version, the API's User-Agent) is package.json's", async () => {
+  const { KUBESTRAP_VERSION, USER_AGENT } = await import('../../src/util/product.js');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  expect(KUBESTRAP_VERSION).toBe(pkg.version);
+  expect(USER_AGENT).toBe(`kubestrap/${pkg.version}`);
 });

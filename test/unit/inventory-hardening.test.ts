@@ -99,3 +99,15 @@ describe('node marks (M4)', () => {
     expect(marksMatch(cp2!, { metadata: { labels: cp2!.labels }, spec: { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] } })).toBe(false);
   });
 });
+
+describe('bounds (L7)', () => {
+  it('certificate validity at most 100 years; at most 5000 hosts; at most 8 MiB of inventory', async () => {
+    expect(await issues(base(ONE, '  certificates:\n    validity: 99999999999h\n    caValidity: 99999999999h\n'))).toEqual([
+      expect.stringMatching(/cluster\.certificates\.validity: at most 876000h/),
+      expect.stringMatching(/cluster\.certificates\.caValidity: at most 876000h/),
+    ]);
+    const many = Array.from({ length: 5001 }, (_, i) => `  - {name: n-${i}, address: 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}, roles: [${i === 0 ? 'control-plane' : 'worker'}]}`).join('\n');
+    expect(await issues(base(many, '  networking:\n    podSubnet: 10.0.0.0/8\n    serviceSubnet: 172.16.0.0/12\n'))).toEqual(expect.arrayContaining([expect.stringMatching(/5001 hosts; kubestrap handles at most 5000/)]));
+    expect(await issues(`${base(ONE)}# ${'x'.repeat(9 << 20)}\n`)).toEqual([expect.stringMatching(/larger than 8 MiB/)]);
+  });
+});

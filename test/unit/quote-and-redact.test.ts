@@ -39,3 +39,21 @@ describe('redaction', () => {
     expect(r.redact('a cat')).toBe('a cat');
   });
 });
+
+describe('shapes of secrets and hostile text (audit L12)', () => {
+  it('base64 key data of kubeconfigs and registry credentials are redacted by shape', async () => {
+    const { redactShapes } = await import('../../src/log/redact.js');
+    const kubeconfig = 'users:\n- name: admin\n  user:\n    client-certificate-data: LS0tLS1CRUdJTg==\n    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ==\n';
+    expect(redactShapes(kubeconfig)).toContain('client-key-data: [REDACTED]');
+    expect(redactShapes(kubeconfig)).toContain('client-certificate-data: LS0tLS1CRUdJTg==');
+    expect(redactShapes('[plugins."io.containerd.grpc.v1.cri".registry.configs."r".auth]\n  password = "hunter22"\n  auth = "dXNlcjpwYXNz"\n')).toBe('[plugins."io.containerd.grpc.v1.cri".registry.configs."r".auth]\n  password = "[REDACTED]"\n  auth = "[REDACTED]"\n');
+    expect(redactShapes('- --authorization-mode=Node,RBAC')).toBe('- --authorization-mode=Node,RBAC');
+  });
+
+  it('control characters from a host are shown escaped, newlines kept', async () => {
+    const { printable } = await import('../../src/log/redact.js');
+    expect(printable('Debian\u001b]0;owned\u0007 12\nnext')).toBe('Debian\\x1b]0;owned\\x07 12\nnext');
+    const { parseFacts } = await import('../../src/facts/probe.js');
+    expect(parseFacts('os_pretty=Evil\u001b[2J OS\nhostname=n\u001b[31m1\n').os.prettyName).toBe('Evil\\x1b[2J OS');
+  });
+});
