@@ -4,6 +4,7 @@
  * default boot entry, reboots and waits for the host to come back. Runs first, so that the
  * live settings of later phases are applied to the new kernel.
  */
+import { kernelRepo } from '../templates/kube-repos.js';
 import { kernelAtLeast } from '../src/util/kernel.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
@@ -26,7 +27,7 @@ export const kernelPhase: Phase<Payload> = {
     if (f.container) return { changes: [], warnings: [`${below}, but this is a container (${f.container}): the kernel is the machine's`] };
     const rhel7 = (f.packageManager === 'yum' || f.packageManager === 'dnf') && /^7(\.|$)/.test(f.os.versionId);
     if (!rhel7) return { changes: [], warnings: [`${below}; kubestrap upgrades kernels on the RHEL 7 family only — on ${f.os.prettyName} install the distribution's newer kernel (HWE, backports)`] };
-    const repo = `# Managed by kubestrap: newer kernels (preparation.kernel.repository)\n[kubestrap-kernel]\nname=kernel-ml for Kubernetes nodes\nbaseurl=${policy.repository}\nenabled=0\ngpgcheck=0\n`;
+    const repo = kernelRepo(policy.repository, policy.gpgKey);
     const changes: Change<Payload>[] = await planFiles(target.host, [{ path: REPO_FILE, content: repo, mode: 0o644 }]);
     changes.push({ target: 'kernel', summary: `install kernel-ml, boot it by default, reboot and wait (now ${f.kernel})`, payload: { kind: 'upgrade', minimum: policy.minimum } });
     return { changes };

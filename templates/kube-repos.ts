@@ -52,3 +52,8 @@ export function packageVersion(version: string, layout: RepoInput['layout'], apt
   if (layout === 'legacy') return apt ? `${v}-00` : `${v}-0`;
   return apt ? `${v}-*` : v;
 }
+
+/** The yum repository of newer kernels (kernel-ml), off by default and signature-checked (audit L8). */
+export function kernelRepo(baseUrl: string, gpgKey: string): string {
+  return `# Managed by kubestrap: newer kernels (preparation.kernel.repository)\n[kubestrap-kernel]\nname=kernel-ml for Kubernetes nodes\nbaseurl=${baseUrl}\nenabled=0\ngpgcheck=1\ngpgkey=${gpgKey}\n`;
+}

@@ -377,6 +377,8 @@ const preparation = section(
         minimum: withDefault(string({ description: 'Kernel version below which preflight and the kernel phase warn.' }, { pattern: /^\d+\.\d+$/, patternHint: 'a version like 4.19' }), '4.19'),
         upgrade: withDefault(boolean({ description: 'Upgrade kernels below the minimum (RHEL 7 family: kernel-ml from the repository below), then reboot and wait for the host.' }), false),
         repository: withDefault(string({ description: 'Base URL of an ELRepo-style repository with kernel-ml.' }, { pattern: /^https:\/\/(?![^/]*@)[^\s'"\\`]+$/, patternHint: 'an https:// URL without credentials (kernels are installed from it)' }), 'https://elrepo.org/linux/kernel/el7/$basearch/'),
+        // a kernel is the last thing to install unverified: yum checks every package against this key
+        gpgKey: withDefault(string({ description: "URL of the signing key the repository's packages are checked against (gpgcheck is always on)." }, { pattern: /^https:\/\/(?![^/]*@)[^\s'"\\`]+$/, patternHint: 'an https:// URL without credentials' }), 'https://www.elrepo.org/RPM-GPG-KEY-v2-elrepo.org'),
       },
       { description: 'Kernel version policy.' },
     ),

@@ -8,7 +8,7 @@
 import { request } from 'node:https';
 import { parse } from 'yaml';
 import type { BootstrapToken } from '../pki/bootstrap-token.js';
-import { caPin, pinMatches } from '../pki/ca-pin.js';
+import { caPin, pinMatches, pinnedCertificates } from '../pki/ca-pin.js';
 import { verifyDetached } from '../pki/jws.js';
 
 /** An error the operator can act on; never contains the token or its secret. */
@@ -166,13 +166,15 @@ export async function discoverWithToken(endpoint: string, token: BootstrapToken,
       `cluster-info from ${server} is not signed by token "${token.id}": the signature does not verify with the token's secret. Either the token was mistyped, or someone between this node and ${server} altered the answer. Nothing was written.`,
     );
   }
-  const discovered = kubeconfigCluster(info!.kubeconfig, `cluster-info from ${server}`);
-  if (pins.length && !pinMatches(discovered.caCertPem, pins)) {
+  const published = kubeconfigCluster(info!.kubeconfig, `cluster-info from ${server}`);
+  if (pins.length && !pinMatches(published.caCertPem, pins)) {
     throw new JoinError(
-      `the cluster's CA does not match --discovery-token-ca-cert-hash: ${server} presents a CA whose public key hash is ${caPin(discovered.caCertPem)}, but the command expects ${pins.join(' or ')}. This is not the cluster the join command was made for (or the hash was copied wrong). Nothing was written.`,
+      `the cluster's CA does not match --discovery-token-ca-cert-hash: ${server} presents a CA whose public key hash is ${caPin(published.caCertPem)}, but the command expects ${pins.join(' or ')}. This is not the cluster the join command was made for (or the hash was copied wrong). Nothing was written.`,
     );
   }
-  // the second fetch trusts only the pinned CA: what was verified is what the cluster serves
+  // from here on only the pinned CA is trusted, by the second fetch (what was verified is what the
+  // cluster serves) and by the files written
+  const discovered = pins.length ? { ...published, caCertPem: pinnedCertificates(published.caCertPem, pins) } : published;
   let again: Fetched;
   try {
     again = await fetchTls(server, CLUSTER_INFO_PATH, { ca: discovered.caCertPem });

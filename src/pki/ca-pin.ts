@@ -13,7 +13,22 @@ export function validatePin(pin: string): string | undefined {
   return `invalid CA hash ${JSON.stringify(pin)}: expected sha256:<64 lower-case hex characters> (only sha256 is supported)`;
 }
 
+const certificateBlocks = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+
+/** Whether any certificate of the bundle has a pinned public key. */
 export function pinMatches(caCertPem: string, pins: readonly string[]): boolean {
-  const actual = caPin(caCertPem);
-  return pins.some((p) => p.toLowerCase() === actual);
+  return pinnedCertificates(caCertPem, pins) !== '';
+}
+
+/**
+ * Only the certificates of a CA bundle whose public key is pinned: a token holder in the path
+ * could add a CA of their own beside the real one, and a node must trust no more than was
+ * pinned (audit L2).
+ */
+export function pinnedCertificates(caCertPem: string, pins: readonly string[]): string {
+  const wanted = new Set(pins.map((p) => p.toLowerCase()));
+  return certificateBlocks(caCertPem)
+    .filter((block) => wanted.has(caPin(block)))
+    .map((block) => (block.endsWith('\n') ? block : `${block}\n`))
+    .join('');
 }

@@ -93,3 +93,21 @@ describe('token discovery refusals (FAKE API server serving kubeadm-spec vector 
     expect(endpointServer('10.0.0.10:6443')).toBe('https://10.0.0.10:6443');
   });
 });
+
+it('L2: of a CA bundle only the pinned certificates are kept for everything after discovery', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync: read } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { caPin, pinMatches, pinnedCertificates } = await import('../../src/pki/ca-pin.js');
+  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-pin-'));
+  const ca = (name: string) => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-subj', `/CN=${name}`, '-days', '1'], { stdio: 'ignore' });
+    return read(join(dir, `${name}.crt`), 'utf8');
+  };
+  const [real, rogue] = [ca('kubernetes'), ca('rogue')];
+  const bundle = `${real}${rogue}`;
+  expect(pinMatches(bundle, [caPin(real)])).toBe(true);
+  expect(pinnedCertificates(bundle, [caPin(real)])).toBe(real);
+  expect(pinnedCertificates(`${rogue}${real}`, [caPin(real)])).toBe(real);
+  expect(pinMatches(rogue, [caPin(real)])).toBe(false);
+});

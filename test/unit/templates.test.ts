@@ -75,3 +75,10 @@ describe('host settings', () => {
     expect(renderLimits({ nofile: '655360', nproc: '655360', memlock: 'unlimited' })).toContain('* hard memlock unlimited');
   });
 });
+
+it('the kernel-ml repository is signature-checked (audit L8)', async () => {
+  const { kernelRepo } = await import('../../templates/kube-repos.js');
+  const repo = kernelRepo('https://elrepo.org/linux/kernel/el7/$basearch/', 'https://www.elrepo.org/RPM-GPG-KEY-v2-elrepo.org');
+  expect(repo).toContain('gpgcheck=1\ngpgkey=https://www.elrepo.org/RPM-GPG-KEY-v2-elrepo.org\n');
+  expect(repo).not.toContain('gpgcheck=0');
+});
