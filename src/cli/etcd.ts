@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeLocalFile } from '../util/local-file.js';
+import { writeLocalFile, writeLocalFileFrom } from '../util/local-file.js';
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { etcdRestorePhase } from '../../phases/etcd-restore.js';
@@ -27,11 +27,19 @@ function backupCommand(): Command {
         const etcd = await EtcdClient.onControlPlane(host);
         if (!etcd) throw new Error(`${host.name} has no etcd client certificate (/etc/kubernetes/pki/apiserver-etcd-client.crt): is it a control plane with stacked etcd?`);
         try {
-          const snapshot = await etcd.snapshot();
-          // every Secret of the cluster is in it: 0600 from the first byte, whatever was at the path
-          writeLocalFile(options.out, snapshot, 0o600);
-          writeLocalFile(`${options.out}.sha256`, `${sha256(snapshot)}  ${basename(options.out)}\n`, 0o644);
-          console.log(`etcd snapshot of ${host.name}: ${options.out} (${snapshot.length} bytes, sha256 ${sha256(snapshot)}; checksum in ${options.out}.sha256)`);
+          // every Secret of the cluster is in it: 0600 from the first byte, whatever was at the path;
+          // streamed to disk as it arrives, hashed on the way (a database of any size)
+          const hash = createHash('sha256');
+          let bytes = 0;
+          await writeLocalFileFrom(options.out, 0o600, async (write) => {
+            bytes = await etcd.snapshot((blob) => {
+              hash.update(blob);
+              write(blob);
+            });
+          });
+          const digest = hash.digest('hex');
+          writeLocalFile(`${options.out}.sha256`, `${digest}  ${basename(options.out)}\n`, 0o644);
+          console.log(`etcd snapshot of ${host.name}: ${options.out} (${bytes} bytes, sha256 ${digest}; checksum in ${options.out}.sha256)`);
         } finally {
           await etcd.close();
         }

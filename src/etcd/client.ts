@@ -74,7 +74,14 @@ export class EtcdClient {
     return this.post(path, body).then((text) => JSON.parse(text) as unknown);
   }
 
-  private post(path: string, body: unknown, timeoutMs = 15_000): Promise<string> {
+  private async post(path: string, body: unknown, timeoutMs = 15_000): Promise<string> {
+    const lines: string[] = [];
+    await this.postLines(path, body, timeoutMs, (line) => lines.push(line));
+    return lines.join('\n');
+  }
+
+  /** POSTs and hands over the answer line by line as it arrives (the snapshot stream can be gigabytes: never held whole). */
+  private postLines(path: string, body: unknown, timeoutMs: number, onLine: (line: string) => void): Promise<void> {
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = request(
@@ -89,12 +96,29 @@ export class EtcdClient {
           timeout: timeoutMs,
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          const failed = (res.statusCode ?? 0) >= 300;
+          let pending = '';
+          let error = '';
+          const take = (line: string) => {
+            if (failed) error += line.slice(0, 300 - error.length);
+            else {
+              try {
+                onLine(line);
+              } catch (err) {
+                req.destroy(err as Error);
+              }
+            }
+          };
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            const parts = (pending + chunk).split('\n');
+            pending = parts.pop()!;
+            parts.forEach(take);
+          });
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 0) >= 300) reject(new Error(`etcd ${path}: HTTP ${res.statusCode} ${text.trim().slice(0, 300)}`));
-            else resolve(text);
+            if (pending) take(pending);
+            if (failed) reject(new Error(`etcd ${path}: HTTP ${res.statusCode} ${error.trim()}`));
+            else resolve();
           });
         },
       );
@@ -117,19 +141,20 @@ export class EtcdClient {
 
   /**
    * A snapshot of the member's database (what `etcdctl snapshot save` writes, its integrity hash
-   * appended by etcd): the gateway streams it as JSON messages, one base64 blob each.
+   * appended by etcd): the gateway streams it as JSON messages, one base64 blob each, handed to
+   * `write` as they come (audit L10: a database of any size). Resolves to the bytes written.
    */
-  async snapshot(): Promise<Buffer> {
-    const stream = await this.post('/v3/maintenance/snapshot', {}, 600_000);
-    const blobs = stream
-      .split('\n')
-      .filter((line) => line.trim())
-      .map((line) => {
-        const message = JSON.parse(line) as { result?: { blob?: string }; error?: { message?: string } };
-        if (message.error) throw new Error(`etcd snapshot: ${message.error.message ?? JSON.stringify(message.error)}`);
-        return Buffer.from(message.result?.blob ?? '', 'base64');
-      });
-    return Buffer.concat(blobs);
+  async snapshot(write: (blob: Buffer) => void): Promise<number> {
+    let bytes = 0;
+    await this.postLines('/v3/maintenance/snapshot', {}, 600_000, (line) => {
+      if (!line.trim()) return;
+      const message = JSON.parse(line) as { result?: { blob?: string }; error?: { message?: string } };
+      if (message.error) throw new Error(`etcd snapshot: ${message.error.message ?? JSON.stringify(message.error)}`);
+      const blob = Buffer.from(message.result?.blob ?? '', 'base64');
+      bytes += blob.length;
+      write(blob);
+    });
+    return bytes;
   }
 
   async removeMember(id: string): Promise<void> {

@@ -78,6 +78,8 @@ function summarize(command: string): string {
 }
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+/** How much later than kubestrap's own deadline the host's `timeout` kills a command. */
+const HOST_DEADLINE_GRACE_S = 2;
 
 /** Exit status of a password the sudo on the host did not accept (see SUDO_WITH_PASSWORD). */
 export const SUDO_REJECTED_EXIT = 125;
@@ -99,22 +101,29 @@ export class Host {
     if (privilege.kind === 'sudo-password') log.redactor.add(privilege.password);
   }
 
-  /** Wraps a script so that it runs with root privileges when the login user is not root. */
-  private wrap(script: string, asLoginUser: boolean): { command: string; stdinPrefix: string } {
-    if (asLoginUser) return { command: script, stdinPrefix: '' };
+  /**
+   * Wraps a script so that it runs with root privileges when the login user is not root, under
+   * the host's own `timeout`: a command kubestrap gave up on must not keep running as root
+   * (an SSH signal request is not honoured by every sshd). The host's deadline is a little later
+   * than kubestrap's, so kubestrap reports the timeout; `timeout` kills the whole process group.
+   */
+  private wrap(script: string, asLoginUser: boolean, timeoutMs: number): { command: string; stdinPrefix: string } {
+    const seconds = Math.ceil(timeoutMs / 1000) + HOST_DEADLINE_GRACE_S;
+    const bounded = `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${seconds} sh -c ${quote(script)}; else exec sh -c ${quote(script)}; fi`;
+    if (asLoginUser) return { command: bounded, stdinPrefix: '' };
     switch (this.privilege.kind) {
       case 'root':
       case 'login-user':
-        return { command: script, stdinPrefix: '' };
+        return { command: bounded, stdinPrefix: '' };
       case 'sudo-passwordless':
-        return { command: `sudo -n -- sh -c ${quote(script)}`, stdinPrefix: '' };
+        return { command: `sudo -n -- sh -c ${quote(bounded)}`, stdinPrefix: '' };
       case 'sudo-password':
         // The login shell, not sudo, takes the password line off stdin (sudo reads none when it
         // does not ask, and the line would reach the script: files, config). sudo validates it
         // from a pipe only sudo reads; the script then runs with those cached credentials
         // (-n: never a prompt), on an untouched stdin. The password reaches no argv (printf is
         // a builtin), no file and no environment.
-        return { command: `${SUDO_WITH_PASSWORD} sh -c ${quote(script)}`, stdinPrefix: `${this.privilege.password}\n` };
+        return { command: `${SUDO_WITH_PASSWORD} sh -c ${quote(bounded)}`, stdinPrefix: `${this.privilege.password}\n` };
     }
   }
 
@@ -145,7 +154,7 @@ export class Host {
   }
 
   private runAlone(script: string, body: Buffer, asLoginUser: boolean, timeoutMs: number): Promise<RawResult> {
-    const { command, stdinPrefix } = this.wrap(script, asLoginUser);
+    const { command, stdinPrefix } = this.wrap(script, asLoginUser, timeoutMs);
     const stdin = stdinPrefix || body.length ? Buffer.concat([Buffer.from(stdinPrefix), body]) : undefined;
     return this.channel.run(command, { stdin, timeoutMs });
   }

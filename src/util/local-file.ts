@@ -8,17 +8,43 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export function writeLocalFile(path: string, content: string | Buffer, mode: number): void {
+interface Pending {
+  readonly fd: number;
+  readonly temp: string;
+}
+
+function begin(path: string, mode: number): Pending {
   const temp = join(dirname(path), `.${basename(path)}.kubestrap-${randomBytes(6).toString('hex')}`);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  fchmodSync(fd, mode); // the umask may have taken bits off at creation
+  return { fd, temp };
+}
+
+function end(pending: Pending, path: string, failure?: unknown): void {
+  closeSync(pending.fd);
+  if (failure === undefined) renameSync(pending.temp, path);
+  else rmSync(pending.temp, { force: true });
+}
+
+export function writeLocalFile(path: string, content: string | Buffer, mode: number): void {
+  const pending = begin(path, mode);
   try {
-    fchmodSync(fd, mode); // the umask may have taken bits off at creation
-    writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
+    writeSync(pending.fd, typeof content === 'string' ? Buffer.from(content) : content);
   } catch (err) {
-    closeSync(fd);
-    rmSync(temp, { force: true });
+    end(pending, path, err);
     throw err;
   }
-  closeSync(fd);
-  renameSync(temp, path);
+  end(pending, path);
+}
+
+/** Like writeLocalFile, for content that arrives in pieces (`fill` writes them); the file appears only once it is whole. */
+export async function writeLocalFileFrom(path: string, mode: number, fill: (write: (piece: Buffer) => void) => Promise<void>): Promise<void> {
+  const pending = begin(path, mode);
+  try {
+    await fill((piece) => writeSync(pending.fd, piece));
+  } catch (err) {
+    end(pending, path, err);
+    throw err;
+  }
+  end(pending, path);
 }

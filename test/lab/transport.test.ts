@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../src/util/poll.js';
 import { RunLog } from '../../src/log/run-log.js';
 import { Host } from '../../src/transport/host.js';
 import { fingerprint, HostKeyPolicy } from '../../src/transport/host-keys.js';
@@ -45,9 +46,11 @@ describe('exec over real SSH', () => {
     expect((await root.exec('hostname')).stdout.trim()).toBe(lab.hosts[0]!.name);
   });
 
-  it('kills a command that outlives its timeout', async () => {
-    await expect(root.exec('sleep 10', { timeoutMs: 300 })).rejects.toThrow(/timed out after 300 ms/);
+  it('kills a command that outlives its timeout, on the host too (audit L11)', async () => {
+    await expect(root.exec('sleep 37; echo never', { timeoutMs: 300 })).rejects.toThrow(/timed out after 300 ms/);
     expect((await root.exec('echo still usable')).stdout).toBe('still usable\n');
+    // the host's own deadline follows kubestrap's by two seconds: the process is gone, not left running as root
+    await pollUntil(async () => (await root.exec("pgrep -x sleep -a | grep -c 'sleep 37' || true")).stdout.trim() === '0', { timeoutMs: 15_000, intervalMs: 500, failure: () => 'sleep 37 is still running on the host' });
   });
 });
 

@@ -98,6 +98,31 @@ describe('real etcd with the generated certificates', () => {
     expect(r.output).toMatch(/is healthy/);
   });
 
+  it("streams a snapshot of several MB to disk in pieces, one that Debian's etcdctl reads (audit L10)", async () => {
+    const { EtcdClient } = await import('../../src/etcd/client.js');
+    const { writeLocalFileFrom } = await import('../../src/util/local-file.js');
+    const { readFileSync } = await import('node:fs');
+    const client = EtcdClient.direct(clientUrl, { ca: readFileSync(join(pki, 'etcd/ca.crt'), 'utf8'), cert: readFileSync(join(pki, 'apiserver-etcd-client.crt'), 'utf8'), key: readFileSync(join(pki, 'apiserver-etcd-client.key'), 'utf8') });
+    // some megabytes of data, so the gateway sends the snapshot as many messages
+    const value = Buffer.alloc(1 << 20, 'k').toString('base64');
+    for (let i = 0; i < 6; i++) await (client as unknown as { call(p: string, b: unknown): Promise<unknown> }).call('/v3/kv/put', { key: Buffer.from(`big-${i}`).toString('base64'), value });
+    const file = join(mkdtempSync(join(tmpdir(), 'kubestrap-snap-')), 'snapshot.db');
+    let pieces = 0;
+    let bytes = 0;
+    await writeLocalFileFrom(file, 0o600, async (write) => {
+      bytes = await client.snapshot((blob) => {
+        pieces++;
+        write(blob);
+      });
+    });
+    await client.close();
+    expect(pieces).toBeGreaterThan(10);
+    expect(bytes).toBeGreaterThan(6 << 20);
+    const status = spawnSync('etcdctl', ['snapshot', 'status', file, '-w', 'json'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+    expect(status.status, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { totalKey: number }).totalKey).toBeGreaterThanOrEqual(6);
+  });
+
   it('refuses a client certificate issued by a different CA, in the TLS handshake', async () => {
     const r = health('etcd/healthcheck-client', otherPki);
     expect(r.code, r.output).not.toBe(0);
