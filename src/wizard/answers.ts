@@ -16,6 +16,8 @@ export interface HostAnswer {
   readonly roles: ReadonlyArray<'control-plane' | 'worker'>;
   /** SHA256 fingerprint the operator trusted. */
   readonly hostKey?: string;
+  /** Seen on the host when it was checked (not written to the inventory). */
+  readonly cgroupV1?: boolean;
 }
 
 export type MirrorProfile = 'upstream' | 'china' | 'custom';
@@ -34,6 +36,8 @@ export interface Answers {
   readonly imageRepository?: string;
   readonly packageMirror?: string;
   readonly cgroupDriver: 'systemd' | 'cgroupfs';
+  /** Keep cgroup v1 hosts running on Kubernetes 1.35+ (kubelet failCgroupV1: false). */
+  readonly keepCgroupV1?: boolean;
 }
 
 /** Offered by the wizard, newest first (the first is the default: DEFAULT_KUBERNETES_VERSION). */
@@ -121,6 +125,7 @@ export function inventoryFor(a: Answers): Record<string, unknown> {
       containerRuntime: { cgroupDriver: a.cgroupDriver },
       kubeProxy: { mode: a.kubeProxyMode },
       cni: { plugin: a.cni },
+      ...(a.keepCgroupV1 ? { kubelet: { failCgroupV1: false } } : {}),
     },
   };
 }

@@ -4,6 +4,8 @@
  * over SSH while its answers are fresh, showing the host key's fingerprint for the operator to
  * trust (it is then pinned in the inventory).
  */
+import { parseVersion } from '../util/version.js';
+import { KUBEADM_CHANGES } from '../../templates/versions.js';
 import { existsSync, readFileSync } from 'node:fs';
 import enquirer from 'enquirer';
 import { fingerprint, keyType } from '../transport/host-keys.js';
@@ -27,7 +29,7 @@ function credentialsFor(auth: HostAnswer['auth']): Credentials {
 }
 
 /** Connects once; the operator sees the host key and decides. Returns the trusted fingerprint or why it failed. */
-async function checkHost(host: Omit<HostAnswer, 'hostKey'>): Promise<{ hostKey: string } | { problem: string }> {
+async function checkHost(host: Omit<HostAnswer, 'hostKey'>): Promise<{ hostKey: string; cgroupV1: boolean } | { problem: string }> {
   let trusted: string | undefined;
   let rejected = false;
   try {
@@ -46,9 +48,9 @@ async function checkHost(host: Omit<HostAnswer, 'hostKey'>): Promise<{ hostKey: 
         },
       },
     );
-    await channel.run('true', {});
+    const cgroup = await channel.run('stat -fc %T /sys/fs/cgroup', {});
     await channel.close();
-    return { hostKey: trusted! };
+    return { hostKey: trusted!, cgroupV1: cgroup.stdout.toString('utf8').trim() !== 'cgroup2fs' };
   } catch (err) {
     return { problem: rejected ? 'you did not trust its host key' : (err as Error).message };
   }
@@ -75,7 +77,7 @@ async function askHost(index: number, firstHost: boolean): Promise<HostAnswer> {
     const roles: HostAnswer['roles'] = role === 'worker' ? ['worker'] : role === 'control-plane' ? ['control-plane'] : ['control-plane', 'worker'];
     const host = { name, address, user, auth, ...(sudo ? { sudo } : {}), roles };
     const checked = await checkHost(host);
-    if ('hostKey' in checked) return { ...host, hostKey: checked.hostKey };
+    if ('hostKey' in checked) return { ...host, hostKey: checked.hostKey, cgroupV1: checked.cgroupV1 };
     console.error(`  ${address}: ${checked.problem} — let's try this host again`);
   }
 }
@@ -89,6 +91,14 @@ export async function interview(preset: Partial<Answers> = {}): Promise<Answers>
   const hosts: HostAnswer[] = [];
   do hosts.push(await askHost(hosts.length, hosts.length === 0));
   while (await ask<boolean>({ type: 'confirm', message: 'Add another host?', initial: hosts.length < 2 }));
+  // from 1.35 the kubelet refuses cgroup v1 unless told otherwise: ask now, not at the first plan
+  const onV1 = hosts.filter((h) => h.cgroupV1).map((h) => h.name);
+  const refusesV1 = KUBEADM_CHANGES.cgroupV1Refused(parseVersion(kubernetesVersion)!);
+  const keepCgroupV1 = await answered('keepCgroupV1', async () =>
+    onV1.length && refusesV1
+      ? ask<boolean>({ type: 'confirm', message: `${onV1.join(', ')} use${onV1.length === 1 ? 's' : ''} cgroup v1, which the ${kubernetesVersion} kubelet refuses. Keep ${onV1.length === 1 ? 'it' : 'them'} on cgroup v1 for now (kubelet failCgroupV1: false)?`, initial: true })
+      : false,
+  );
   const controlPlanes = hosts.filter((h) => h.roles.includes('control-plane'));
   const endpointNeeded = controlPlanes.length > 1;
   const endpoint = await answered('controlPlaneEndpoint', async () => (
@@ -116,7 +126,7 @@ export async function interview(preset: Partial<Answers> = {}): Promise<Answers>
       : {};
   const cgroupDriver = await answered('cgroupDriver', () => ask<Answers['cgroupDriver']>({ type: 'select', message: 'cgroup driver (containerd and kubelet)', choices: ['systemd', 'cgroupfs'] }));
   // flags also carry the custom mirror settings, which have no question of their own once given
-  return { clusterName, kubernetesVersion, hosts, ...(endpoint ? { controlPlaneEndpoint: endpoint } : {}), podSubnet, serviceSubnet, kubeProxyMode, cni, mirrorProfile, ...custom, cgroupDriver, ...preset };
+  return { clusterName, kubernetesVersion, hosts, ...(endpoint ? { controlPlaneEndpoint: endpoint } : {}), podSubnet, serviceSubnet, kubeProxyMode, cni, mirrorProfile, ...custom, cgroupDriver, ...(keepCgroupV1 ? { keepCgroupV1 } : {}), ...preset };
 }
 
 export async function confirm(message: string, initial = false): Promise<boolean> {

@@ -68,10 +68,10 @@ describe('sudo', () => {
       const otherRoot = await openLabHost(lab, lab.hosts[1]!);
       const ps = (await otherRoot.exec('ps -eo args')).stdout;
       await otherRoot.close();
-      expect(ps).toMatch(/sudo -k -S -p/);
+      expect(ps).toMatch(/sudo -n -- sh -c/);
       expect(ps).not.toContain(OPS_SUDO_PASSWORD);
       expect((await running).stdout).toBe('done\n');
-      // stdin still reaches the command after sudo consumed the password line
+      // stdin still reaches the command after the shell took the password line
       expect((await ops.exec('cat', { stdin: 'payload' })).stdout).toBe('payload');
     } finally {
       await ops.close();

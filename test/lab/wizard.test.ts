@@ -90,6 +90,8 @@ describe('kubestrap init', () => {
       await rest();
       await t.answer(new RegExp(`presents ssh-ed25519 key ${two.hostKey.replace(/[+/]/g, '\\$&')}`), 'y');
       await t.answer(/Add another host/, 'n');
+      // the lab's hosts are cgroup v1, and the version chosen (the second offered) refuses it
+      await t.answer(/use cgroup v1, which the v1\.36\.\d+ kubelet refuses\. Keep them on cgroup v1 for now/, 'Enter');
       await t.answer(/Control-plane endpoint/, 'Enter');
       // networks are checked against each other and the hosts, and asked again
       await t.answer(/Pod subnet/, ...t.clear(20), '10.77.0.0/16', 'Enter');
@@ -110,6 +112,7 @@ describe('kubestrap init', () => {
     expect(text).toContain(`hostKey: ${two.hostKey}`);
     expect(text).toContain('imageRepository: registry.cn-hangzhou.aliyuncs.com/google_containers');
     expect(text).toMatch(/^# The machines\./m);
+    expect(text).toMatch(/^ {2}kubelet:\n {4}failCgroupV1: false$/m);
     expect((await runCli(['validate', '-i', out])).code).toBe(0);
     const plan = await runCli(['plan', '-i', out, ...WITHOUT_PACKAGES, '--output', 'silent']);
     expect(plan.code, plan.stdout).toBe(0);
@@ -119,7 +122,8 @@ describe('kubestrap init', () => {
     writeFileSync(
       answers,
       stringify({
-        kubernetesVersion: 'v1.32.5',
+        kubernetesVersion: 'v1.36.1',
+        keepCgroupV1: true,
         hosts: [
           { name: 'node-1', address: one.ip, user: 'root', auth: { keyPath: lab.clientKey }, hostKey: one.hostKey, roles: ['control-plane'] },
           { name: 'node-2', address: two.ip, user: 'root', auth: { keyPath: lab.clientKey }, hostKey: two.hostKey, roles: ['worker'] },
@@ -135,7 +139,7 @@ describe('kubestrap init', () => {
     const flagged = join(dir, 'flagged.yaml');
     const withFlags = await runCli(['init', '-o', flagged, '--answers', answers, '--kubernetes-version', 'v1.30.13', '--kube-proxy-mode', 'iptables', '--pod-subnet', '172.168.0.0/16']);
     expect(withFlags.code, withFlags.stderr).toBe(0);
-    expect(readFileSync(flagged, 'utf8')).toBe(text.replace('v1.32.5', 'v1.30.13').replace('mode: ipvs', 'mode: iptables').replace('podSubnet: 10.244.0.0/16', 'podSubnet: 172.168.0.0/16'));
+    expect(readFileSync(flagged, 'utf8')).toBe(text.replace('v1.36.1', 'v1.30.13').replace('mode: ipvs', 'mode: iptables').replace('podSubnet: 10.244.0.0/16', 'podSubnet: 172.168.0.0/16'));
     const refused = await runCli(['init', '-o', scripted, '--answers', answers]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('exists; add --force');
