@@ -56,17 +56,17 @@ function dockerRepo(inv: Inventory, facts: HostFacts): { file: DesiredFile; keyU
   };
 }
 
-/**
- * The runtime's files for the containerd version the host has or will get (undefined: not known
- * before it is installed; the release's expected containerd then decides, and apply re-renders
- * for what was installed).
- */
 /** The version the package manager would install (its candidate), as one shell command. */
 function candidateVersion(facts: HostFacts, pkg: string): string {
   if (facts.packageManager === 'apt') return `apt-cache policy ${quote(pkg)} 2>/dev/null | awk '/Candidate:/ {print $2}'`;
   return `${facts.packageManager} -q info ${quote(pkg)} 2>/dev/null | awk '/^Version/ {print $3; exit}'`;
 }
 
+/**
+ * The runtime's files for the containerd version the host has or will get (undefined: not known
+ * before it is installed; the release's expected containerd then decides, and apply re-renders
+ * for what was installed).
+ */
 export function desiredRuntimeFiles(inv: Inventory, containerdVersion?: string): DesiredFile[] {
   const rt = inv.cluster.containerRuntime;
   const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;

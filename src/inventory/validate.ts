@@ -194,6 +194,8 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
   if (c.packages.source === 'mirror' && !c.packages.mirror) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'required with source: mirror' });
   // over http a network attacker supplies the packages and the key that would vouch for them
   if (c.packages.mirror?.startsWith('http://') && !c.packages.unsigned) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'is plain http: use https, or say unsigned: true for an internal mirror you trust as is' });
+  // Docker's signing key is fetched from the repository itself: over http both could be anyone's
+  if (c.containerRuntime.dockerRepository?.startsWith('http://')) out.push({ path: ['cluster', 'containerRuntime', 'dockerRepository'], message: "is plain http: containerd and the key that vouches for it would both come unauthenticated; use https (or the distribution's containerd, source: distro)" });
   if (c.packages.source === 'offline' && !c.packages.offlineDir) out.push({ path: ['cluster', 'packages', 'offlineDir'], message: 'required with source: offline' });
   if (c.cni.plugin === 'calico') {
     if (!c.cni.calicoManifest) out.push({ path: ['cluster', 'cni', 'calicoManifest'], message: 'required with plugin: calico (a pinned URL or a local file)' });

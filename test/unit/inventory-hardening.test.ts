@@ -74,6 +74,7 @@ describe('refused values', () => {
     expect(withCredentials.join('\n')).not.toContain('user:pass@mirror');
     expect(await issues(base(ONE, '  packages:\n    source: mirror\n    mirror: http://mirror.example.com/k8s\n'))).toEqual([expect.stringMatching(/cluster\.packages\.mirror: is plain http: use https, or say unsigned: true/)]);
     expect(await issues(base(ONE, '  packages:\n    source: mirror\n    mirror: http://mirror.example.com/k8s\n    unsigned: true\n'))).toEqual([]);
+    expect(await issues(base(ONE, '  containerRuntime:\n    source: docker\n    dockerRepository: http://mirror.example.com/docker-ce\n'))).toEqual([expect.stringMatching(/dockerRepository: is plain http/)]);
   });
 });
 
