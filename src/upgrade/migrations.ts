@@ -31,9 +31,12 @@ export function hopMigrations(from: Version, to: Version): string[] {
 }
 
 /**
- * The lowest etcd patch each member must run before its cluster moves to the next etcd minor
- * (etcd.io: upgrade_3_6, upgrade_3_7): etcd upgrades one minor at a time, and only from a patch
- * that understands the next minor's membership and storage changes.
+ * The lowest etcd patch each member must run before its cluster moves to the next etcd minor:
+ * etcd upgrades one minor at a time, and only from a patch that understands the next minor's
+ * membership and storage changes. 3.6: etcd.io/docs/latest/upgrades/upgrade_3_6 ("3.5.26 or
+ * later; 3.5.24 through 3.5.26 fix several potential upgrade blockers"; the v3.6 page of the
+ * same guide still says 3.5.20, and etcd has raised it since). 3.7: the upgrade_3_7 draft
+ * (3.6.11, which kubeadm's 1.34-1.36 map moved to in #138746).
  */
 const ETCD_MINOR_PREREQUISITE: Readonly<Record<string, string>> = { '3.6': '3.5.26', '3.7': '3.6.11' };
 
