@@ -28,7 +28,7 @@ function shownValue(value: string): string {
 }
 
 /** Longer than any real value (paths, URLs, flags); a bound that keeps absurd input out of every renderer. */
-export const MAX_STRING_LENGTH = 4096;
+const MAX_STRING_LENGTH = 4096;
 
 export type JsonSchema = Record<string, unknown>;
 

@@ -48,7 +48,7 @@ export interface ClusterObjectsInput {
 }
 
 /** The user the API server's kubelet client certificate names. */
-export const API_SERVER_KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
+const API_SERVER_KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 /** kubeadm:apiserver-kubelet-client → system:kubelet-api-admin (#138957): logs, exec and port-forward through the kubelets. */
 export function apiServerKubeletClientBinding(): KubeObject {

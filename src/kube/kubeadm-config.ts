@@ -10,16 +10,10 @@ import { apiEndpoint } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import { durationHours } from '../util/duration.js';
 import { parseVersion, versionTag } from '../util/version.js';
+import type { ComponentSettings } from '../../templates/control-plane.js';
 import { etcdImageTag, kubeadmApiVersion } from '../../templates/versions.js';
 
-type Flags = Readonly<Record<string, string>>;
-export type ExtraArgs = Record<string, string> | Array<{ name: string; value: string }>;
-
-interface ComponentSettings {
-  readonly extraArgs: Flags;
-  readonly extraVolumes: ReadonlyArray<{ name: string; hostPath: string; mountPath: string; readOnly: boolean; pathType?: string }>;
-  readonly extraEnvs: ReadonlyArray<{ name: string; value: string }>;
-}
+type ExtraArgs = Record<string, string> | Array<{ name: string; value: string }>;
 
 /** Go's time.Duration text for whole hours and minutes (8760h → 8760h0m0s), as kubeadm stores it. */
 function goDuration(text: string): string {

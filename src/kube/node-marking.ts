@@ -28,13 +28,13 @@ export interface NodeMarks {
 /** Annotations to set, and (null) to remove. */
 export type Annotations = Record<string, string | null>;
 
-export const CRI_SOCKET_ANNOTATION = 'kubeadm.alpha.kubernetes.io/cri-socket';
+const CRI_SOCKET_ANNOTATION = 'kubeadm.alpha.kubernetes.io/cri-socket';
 
 /** The CRI socket annotation: set until 1.33; from 1.34 the socket is node-local configuration and kubeadm removes the annotation (#131981). */
-export const criSocketAnnotation = (minor: number, criSocket: string): Annotations => ({ [CRI_SOCKET_ANNOTATION]: KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? null : criSocket });
+const criSocketAnnotation = (minor: number, criSocket: string): Annotations => ({ [CRI_SOCKET_ANNOTATION]: KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? null : criSocket });
 
 /** Whether a Node's annotations are as `wanted` says (null: absent). */
-export const annotationsMatch = (wanted: Annotations, live: Readonly<Record<string, string>>) => Object.entries(wanted).every(([k, v]) => (v === null ? !(k in live) : live[k] === v));
+const annotationsMatch = (wanted: Annotations, live: Readonly<Record<string, string>>) => Object.entries(wanted).every(([k, v]) => (v === null ? !(k in live) : live[k] === v));
 
 /** kubeadm's mark-control-plane for a release: labels, taints, the CRI socket annotation. */
 export function markings(minor: number, criSocket: string): { labels: Record<string, string>; taints: Taint[]; annotations: Annotations } {
@@ -58,7 +58,7 @@ export interface NodeIdentity {
 }
 
 /** The names of the API server and the cluster's services, lower-case: the API server certificate's DNS names. */
-export function reservedNames(inv: Inventory): string[] {
+function reservedNames(inv: Inventory): string[] {
   const c = inv.cluster;
   const endpoint = c.controlPlaneEndpoint ? splitEndpoint(c.controlPlaneEndpoint, API_PORT).host : undefined;
   return [
