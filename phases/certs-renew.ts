@@ -9,10 +9,13 @@ import { isControlPlane, API_PORT } from '../src/inventory/resolve.js';
 import { ApiClient } from '../src/kube/api-client.js';
 import { buildClusterPki } from '../src/pki/cluster-pki.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { restartStaticPods, withApiServerStopped } from '../src/kube/static-pods.js';
+import { restartEtcdMember, restartStaticPods } from '../src/kube/static-pods.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
 import { KUBERNETES_DIR, readNodeState } from '../src/kube/node-files.js';
+import { askLocal, localChecks } from '../src/kube/component-health.js';
+import { pollUntil } from '../src/util/poll.js';
+import { parseVersion } from '../src/util/version.js';
 
 const RESTART_WAIT_MS = 180_000;
 
@@ -30,11 +33,11 @@ export function readerOf(path: string): 'etcd' | 'kube-apiserver' | 'kube-contro
 /** One host after another, across the phase's parallel hosts. */
 const oneAtATime = serialQueue();
 
-async function restartAndWait(target: HostTarget, changes: readonly Change<FilePayload>[]): Promise<void> {
+async function restartAndWait(minor: number, target: HostTarget, changes: readonly Change<FilePayload>[]): Promise<void> {
   const readers = new Set(changes.map((c) => readerOf(c.payload.file.path)).filter((r) => r !== undefined));
   const write = () => applyFiles(target.host, changes);
   // etcd restarts behind its stopped API server, which then comes back as a new pod on the new files
-  if (readers.has('etcd')) await withApiServerStopped(target, () => write().then(() => restartStaticPods(target, ['etcd'])));
+  if (readers.has('etcd')) await restartEtcdMember(target, () => write().then(() => restartStaticPods(target, ['etcd'])));
   else await write();
   await restartStaticPods(target, (['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const).filter((c) => readers.has(c) && !(c === 'kube-apiserver' && readers.has('etcd'))));
   if (readers.has('kubelet')) await target.host.check('systemctl restart kubelet');
@@ -45,6 +48,13 @@ async function restartAndWait(target: HostTarget, changes: readonly Change<FileP
   } finally {
     await api.close();
   }
+  // what was restarted answers its own health check too (the kubelet's takes a few seconds), so
+  // the next run finds nothing to wait for
+  const checks = localChecks(minor);
+  await pollUntil(async () => [...(await askLocal(target.host, checks)).values()].every(Boolean), {
+    timeoutMs: RESTART_WAIT_MS,
+    failure: () => `${target.spec.name}: ${checks.map((c) => c.name).join(', ')} not healthy within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`,
+  });
 }
 
 export function certsRenewPhase(names: ReadonlySet<string>): Phase<FilePayload> {
@@ -61,6 +71,6 @@ export function certsRenewPhase(names: ReadonlySet<string>): Phase<FilePayload> 
       const writes = (pki.writes.get(self.nodeName) ?? []).map((f) => ({ path: `${KUBERNETES_DIR}/${f.path}`, content: f.content, mode: f.mode, secret: f.mode === 0o600 }));
       return { changes: await planFiles(target.host, writes) };
     },
-    apply: (_ctx, target, changes) => oneAtATime(() => restartAndWait(target, changes)),
+    apply: (ctx, target, changes) => oneAtATime(() => restartAndWait(parseVersion(ctx.inventory.cluster.kubernetesVersion)!.minor, target, changes)),
   };
 }

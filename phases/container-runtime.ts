@@ -13,6 +13,7 @@ import type { HostFacts } from '../src/facts/probe.js';
 import { parseServiceStatus, serviceControl } from '../src/facts/services.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { parseVersion } from '../src/util/version.js';
+import { whenUnlocked } from '../src/facts/package-lock.js';
 import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
 
@@ -146,6 +147,7 @@ export const containerRuntimePhase: Phase<Payload> = {
     for (const { payload } of changes) if (payload.kind === 'key') await host.check(downloadKey(payload.url, payload.path));
     const ops = packageOps(facts.packageManager);
     const installs = changes.filter((c) => c.payload.kind === 'install');
+    if (installs.length && ops) await whenUnlocked(ctx, target, ops.locks);
     for (const { payload } of installs) if (payload.kind === 'install' && ops) await host.check(ops.install(payload.packages.map((name) => ({ name }))), { timeoutMs: 15 * 60_000 });
     if (installs.length) {
       // the configuration's format follows the containerd that was installed (2.x: version 3)

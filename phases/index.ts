@@ -2,6 +2,7 @@
 import type { Phase } from '../src/workflow/phase.js';
 import { adminKubeconfigPhase } from './admin-kubeconfig.js';
 import { apiLoadBalancerPhase } from './api-load-balancer.js';
+import { certsRenewPhase } from './certs-renew.js';
 import { clusterObjectsPhase } from './cluster-objects.js';
 import { containerRuntimePhase } from './container-runtime.js';
 import { controlPlanePhase } from './control-plane.js';
@@ -15,10 +16,13 @@ import { kernelPhase } from './kernel.js';
 import { kubeletStartPhase } from './kubelet-start.js';
 import { kubePackagesPhase } from './kube-packages.js';
 import { limitsPhase } from './limits.js';
+import { parkedManifestsPhase } from './parked-manifests.js';
 import { selinuxPhase } from './selinux.js';
 import { swapPhase } from './swap.js';
 import { sysctlPhase } from './sysctl.js';
 import { timeSyncPhase } from './time-sync.js';
+import { upgradeControlPlanesPhase } from './upgrade-control-planes.js';
+import { upgradeWorkersPhase } from './upgrade-workers.js';
 import { waitControlPlanePhase } from './wait-control-plane.js';
 
 /** Host preparation: every node, before Kubernetes runs on it. */
@@ -52,13 +56,26 @@ const initPhases: readonly Phase[] = [
 /** The other nodes (kubeadm join), through the running control plane: control planes first. */
 const joinPhases: readonly Phase[] = [joinControlPlanesPhase as Phase, joinWorkersPhase as Phase];
 
-export const applyPhases: readonly Phase[] = [...preparePhases, ...initPhases, ...joinPhases];
+/**
+ * First in every command that touches control planes (reset removes the copy with the rest): an
+ * API server an interrupted run left stopped comes back before anything relies on it.
+ */
+export const recoveryPhases: readonly Phase[] = [parkedManifestsPhase as Phase];
+
+export const applyPhases: readonly Phase[] = [...recoveryPhases, ...preparePhases, ...initPhases, ...joinPhases];
+
+/** `certs renew NAME -i FILE`: the renewal on each control plane, then the workstation's admin kubeconfig. */
+export const certsRenewPhases = (names: ReadonlySet<string>): readonly Phase[] => [...recoveryPhases, certsRenewPhase(names) as Phase, adminKubeconfigPhase as Phase];
 
 /** The host phases an upgrade re-runs on each node inside its drain window: what follows the Kubernetes version. */
 export const ROLLED_HOST_PHASES: readonly Phase[] = [containerRuntimePhase as Phase, kubePackagesPhase as Phase];
 
+/** `upgrade apply`: control planes one at a time, the cluster objects of the new release, then the workers `batch` at a time. */
+export const upgradePhases = (batch: number): readonly Phase[] => [...recoveryPhases, upgradeControlPlanesPhase(ROLLED_HOST_PHASES) as Phase, clusterObjectsPhase as Phase, upgradeWorkersPhase(batch, ROLLED_HOST_PHASES) as Phase];
+
 /** Names usable with --only/--skip for several phases at once. */
 export const PHASE_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  recover: recoveryPhases.map((p) => p.name),
   prepare: preparePhases.map((p) => p.name),
   init: initPhases.map((p) => p.name),
   join: joinPhases.map((p) => p.name),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { aptRepo, KUBE_PACKAGES, packageVersion, rpmRepo } from '../templates/kube-repos.js';
 import { downloadKey, packageOps, parseInstalled } from '../src/facts/packages.js';
 import { parseVersion } from '../src/util/version.js';
+import { whenUnlocked } from '../src/facts/package-lock.js';
 import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
 
@@ -62,10 +63,11 @@ export const kubePackagesPhase: Phase<Payload> = {
     if (unheld.length) changes.push({ target: 'package holds', summary: `hold ${unheld.join(' ')} at their version`, payload: { kind: 'hold' } });
     return { changes };
   },
-  async apply(_ctx, target, changes) {
+  async apply(ctx, target, changes) {
     const { host, facts } = target;
     const ops = packageOps(facts.packageManager)!;
     await applyFiles(host, changes);
+    if (changes.some((c) => c.payload.kind === 'install' || c.payload.kind === 'install-files')) await whenUnlocked(ctx, target, ops.locks);
     for (const { payload } of changes) {
       if (payload.kind === 'key') await host.check(downloadKey(payload.url, payload.path));
     }

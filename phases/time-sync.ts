@@ -3,6 +3,7 @@
  * certificates, tokens and etcd need agreeing clocks. Inside a container the clock is the
  * machine's, so the host only gets a warning.
  */
+import { whenUnlocked } from '../src/facts/package-lock.js';
 import { packageOps } from '../src/facts/packages.js';
 import { parseServiceStatus, serviceControl } from '../src/facts/services.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
@@ -31,12 +32,13 @@ export const timeSyncPhase: Phase<Payload> = {
     changes.push({ target: `service ${service}`, summary: 'enable and start', payload: { kind: 'enable', service } });
     return { changes };
   },
-  async apply(_ctx, target, changes) {
+  async apply(ctx, target, changes) {
     const services = serviceControl(target.facts.initSystem)!;
     for (const { payload } of changes) {
       if (payload.kind === 'install-chrony') {
         const ops = packageOps(target.facts.packageManager);
         if (!ops) throw new Error(`cannot install chrony: no supported package manager (${target.facts.packageManager})`);
+        await whenUnlocked(ctx, target, ops.locks);
         await target.host.check(ops.install([{ name: 'chrony' }]), { timeoutMs: 10 * 60_000 });
       }
       if (payload.kind === 'enable') await target.host.check(services.enableNow(payload.service));

@@ -9,7 +9,6 @@ import { applyNodeRoll, planNodeRoll, type RollAccess, type RollPayload } from '
 import { rollingQueue } from '../src/util/concurrency.js';
 import type { Phase, PhaseContext } from '../src/workflow/phase.js';
 import { onFirstControlPlane } from './control-plane.js';
-import { ROLLED_HOST_PHASES } from './index.js';
 
 /** Workers are drained and watched through the inventory's first control plane. */
 function throughFirstControlPlane(ctx: PhaseContext): RollAccess {
@@ -22,14 +21,15 @@ function throughFirstControlPlane(ctx: PhaseContext): RollAccess {
   };
 }
 
-export function upgradeWorkersPhase(maxUnavailable: number): Phase<RollPayload> {
+/** `rolled`: the host phases each worker re-runs inside its drain window. */
+export function upgradeWorkersPhase(maxUnavailable: number, rolled: readonly Phase[]): Phase<RollPayload> {
   const batch = rollingQueue(maxUnavailable);
   return {
     name: 'upgrade-workers',
     title: `workers upgraded, at most ${maxUnavailable} drained at a time`,
     description: "Brings each worker to the inventory's version and kubelet settings: drained, packages and kubelet files, kubelet restarted, Ready again, uncordoned.",
     selectHosts: (ctx) => ctx.hosts.filter((h) => !isControlPlane(h.spec)),
-    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, ROLLED_HOST_PHASES, throughFirstControlPlane(ctx)) }),
-    apply: (ctx, target, changes) => batch(target.spec.name, () => applyNodeRoll(ctx, target, changes, ROLLED_HOST_PHASES, throughFirstControlPlane(ctx))),
+    plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, rolled, throughFirstControlPlane(ctx)) }),
+    apply: (ctx, target, changes) => batch(target.spec.name, () => applyNodeRoll(ctx, target, changes, rolled, throughFirstControlPlane(ctx))),
   };
 }

@@ -11,8 +11,7 @@ import { nodeRoot, readNodeFiles, writeNodeFiles } from '../pki/local-store.js';
 import { certsUploadCommand } from './certs-upload.js';
 import { UsageError } from './errors.js';
 import type { Phase } from '../workflow/phase.js';
-import { adminKubeconfigPhase } from '../../phases/admin-kubeconfig.js';
-import { certsRenewPhase } from '../../phases/certs-renew.js';
+import { certsRenewPhases } from '../../phases/index.js';
 import { reportOutcome, runInSession } from './run-phases.js';
 import { addHostOptions, addInventoryOption, type HostOptions } from './session.js';
 
@@ -97,8 +96,7 @@ function renewCommand(): Command {
         process.exitCode = await generate({ inventory: options.inventory, out: options.out }, new Set([name]));
         return;
       }
-      const phases = [certsRenewPhase(new Set([name])) as Phase, adminKubeconfigPhase as Phase];
-      process.exitCode = await runInSession('certs-renew', options, phases, 'apply', options.output, (result, session) => reportOutcome(result, session));
+      process.exitCode = await runInSession('certs-renew', options, certsRenewPhases(new Set([name])), 'apply', options.output, (result, session) => reportOutcome(result, session));
     });
 }
 

@@ -59,7 +59,7 @@ function removalPhases(host: string, node: string, apiHost: string): Phase[] {
       await onCluster(ctx, apiHost, (api) => api.delete({ apiVersion: 'v1', kind: 'Node', name: node }));
     },
   };
-  return [drain as Phase, { ...(resetPhase as Phase), selectHosts: only }, remove as Phase];
+  return [drain as Phase, resetPhase(only) as Phase, remove as Phase];
 }
 
 export function removeNodeCommand(): Command {

@@ -5,16 +5,13 @@
  * any host is touched; the same version with changed settings is a configuration roll.
  */
 import { Command } from 'commander';
-import { clusterObjectsPhase } from '../../phases/cluster-objects.js';
-import { upgradeControlPlanesPhase } from '../../phases/upgrade-control-planes.js';
-import { upgradeWorkersPhase } from '../../phases/upgrade-workers.js';
+import { recoveryPhases, upgradePhases } from '../../phases/index.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/schema.js';
 import { readClusterVersions } from '../upgrade/cluster-versions.js';
 import { decideUpgrade, type ClusterVersions, type UpgradeKind } from '../upgrade/version-policy.js';
 import { parseVersion, type KubeVersion } from '../util/version.js';
 import { formatPlan, formatSummary } from '../workflow/report.js';
-import type { Phase } from '../workflow/phase.js';
 import { withControlPlane } from './cluster-access.js';
 import { UsageError } from './errors.js';
 import { confirmDestructive } from './prompt.js';
@@ -61,6 +58,14 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
   const { inventory } = await loadInventory(options.inventory);
   const target = parseVersion(inventory.cluster.kubernetesVersion)!;
   const { logFile: _ownLog, ...access } = options;
+  if (mode === 'apply') {
+    // an API server an interrupted run set aside comes back first: the versions are read through it
+    const recovered = await runInSession('upgrade-recover', access, recoveryPhases, 'apply', 'silent', (result) => {
+      if (!result.ok) console.error(formatSummary(result));
+      return result.ok ? 0 : 1;
+    });
+    if (recovered) return recovered;
+  }
   const current = await withControlPlane('upgrade-versions', access, ({ api }) => readClusterVersions(api));
   const decision = decideUpgrade(current, target, etcdImageTag(target, inventory.cluster.etcd.imageTag));
   console.log(formatVersions(inventory, current, target));
@@ -75,8 +80,7 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
     console.error('nothing was changed');
     return 1;
   }
-  const phases = [upgradeControlPlanesPhase() as Phase, clusterObjectsPhase as Phase, upgradeWorkersPhase(batch) as Phase];
-  return runInSession(`upgrade-${mode}`, options, phases, mode, options.output, (result, session) => {
+  return runInSession(`upgrade-${mode}`, options, upgradePhases(batch), mode, options.output, (result, session) => {
     if (mode === 'plan') {
       console.log(formatPlan(result, options.diff ?? false));
       if (!result.ok) console.log(formatSummary(result));

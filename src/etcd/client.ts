@@ -5,6 +5,7 @@
  * directly from a joining control plane.
  */
 import { request } from 'node:https';
+import { checkServerIdentity } from 'node:tls';
 import type { Host } from '../transport/host.js';
 
 export const ETCD_CLIENT_PORT = 2379;
@@ -33,11 +34,23 @@ interface RawMember {
 
 const member = (m: RawMember): EtcdMember => ({ id: m.ID ?? '', name: m.name ?? '', peerUrls: m.peerURLs ?? [], clientUrls: m.clientURLs ?? [] });
 
+/** What a member says about itself and its cluster (etcd's maintenance status). */
+export interface EtcdStatus {
+  readonly memberId: string;
+  /** The leader's member ID; "0" while the member knows no leader. */
+  readonly leader: string;
+  /** The last entry of the member's raft log, and the last it has applied. */
+  readonly raftIndex: bigint;
+  readonly raftAppliedIndex: bigint;
+  /** Alarms and other errors the member reports (e.g. NOSPACE). */
+  readonly errors: readonly string[];
+}
+
 interface Endpoint {
   readonly host: string;
   readonly port: number;
-  /** TLS name to check; undefined checks `host` itself (an IP address SAN). */
-  readonly servername?: string;
+  /** The name (or IP address) the member's serving certificate must carry. */
+  readonly identity: string;
   close(): Promise<void>;
 }
 
@@ -51,7 +64,14 @@ export class EtcdClient {
   static async open(host: Host, credentials: EtcdCredentials): Promise<EtcdClient> {
     const forward = await host.forward(ETCD_CLIENT_PORT);
     // etcd's serving certificate names localhost, not the forwarded port's address
-    return new EtcdClient({ host: '127.0.0.1', port: forward.localPort, servername: 'localhost', close: () => forward.close() }, credentials);
+    return new EtcdClient({ host: forward.address, port: forward.localPort, identity: 'localhost', close: () => forward.close() }, credentials);
+  }
+
+  /** Another member (its client URL, https://ip:2379), reached through the SSH connection of `host`. */
+  static async via(host: Host, clientUrl: string, credentials: EtcdCredentials): Promise<EtcdClient> {
+    const { address, port } = memberAddress(clientUrl);
+    const forward = await host.forward(port, address);
+    return new EtcdClient({ host: forward.address, port: forward.localPort, identity: address, close: () => forward.close() }, credentials);
   }
 
   /**
@@ -59,15 +79,14 @@ export class EtcdClient {
    * from the node; undefined when the node has none (not a stacked control plane, or reset).
    */
   static async onControlPlane(host: Host): Promise<EtcdClient | undefined> {
-    const files = await host.readFiles([`${PKI_DIR}/etcd/ca.crt`, `${PKI_DIR}/apiserver-etcd-client.crt`, `${PKI_DIR}/apiserver-etcd-client.key`]);
-    const [ca, cert, key] = [...files.values()].map((f) => f?.content.toString('utf8'));
-    return ca && cert && key ? EtcdClient.open(host, { ca, cert, key }) : undefined;
+    const credentials = await controlPlaneCredentials(host);
+    return credentials && EtcdClient.open(host, credentials);
   }
 
   /** A member's client URL (https://ip:2379), from a node of the cluster. */
   static direct(clientUrl: string, credentials: EtcdCredentials): EtcdClient {
-    const url = new URL(clientUrl);
-    return new EtcdClient({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || ETCD_CLIENT_PORT), close: async () => undefined }, credentials);
+    const { address, port } = memberAddress(clientUrl);
+    return new EtcdClient({ host: address, port, identity: address, close: async () => undefined }, credentials);
   }
 
   private call(path: string, body: unknown): Promise<unknown> {
@@ -88,7 +107,7 @@ export class EtcdClient {
         {
           host: this.endpoint.host,
           port: this.endpoint.port,
-          ...(this.endpoint.servername ? { servername: this.endpoint.servername } : {}),
+          checkServerIdentity: (_host, cert) => checkServerIdentity(this.endpoint.identity, cert),
           method: 'POST',
           path,
           ...this.credentials,
@@ -157,6 +176,30 @@ export class EtcdClient {
     return bytes;
   }
 
+  async status(): Promise<EtcdStatus> {
+    const answer = (await this.call('/v3/maintenance/status', {})) as { header?: { member_id?: string }; leader?: string; raftIndex?: string; raftAppliedIndex?: string; errors?: string[] };
+    return {
+      memberId: answer.header?.member_id ?? '',
+      leader: answer.leader ?? '0',
+      raftIndex: BigInt(answer.raftIndex ?? 0),
+      raftAppliedIndex: BigInt(answer.raftAppliedIndex ?? 0),
+      errors: answer.errors ?? [],
+    };
+  }
+
+  /**
+   * A linearizable read through this member (what `etcdctl endpoint health` and the API server's
+   * etcd check do): it answers only while a leader with a quorum confirms the member's view.
+   */
+  async linearizableRead(): Promise<void> {
+    await this.post('/v3/kv/range', { key: Buffer.from('health').toString('base64') }, 5000);
+  }
+
+  /** Hands the leadership to `memberId`; only the leader accepts this. */
+  async moveLeader(memberId: string): Promise<void> {
+    await this.call('/v3/maintenance/transfer-leadership', { targetID: memberId });
+  }
+
   async removeMember(id: string): Promise<void> {
     await this.call('/v3/cluster/member/remove', { ID: id });
   }
@@ -164,4 +207,17 @@ export class EtcdClient {
   close(): Promise<void> {
     return this.endpoint.close();
   }
+}
+
+/** The address and port of a member's client URL (IPv6 without its brackets). */
+function memberAddress(clientUrl: string): { address: string; port: number } {
+  const url = new URL(clientUrl);
+  return { address: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || ETCD_CLIENT_PORT) };
+}
+
+/** The API server's etcd client certificate on a control plane; undefined when the node has none. */
+export async function controlPlaneCredentials(host: Host): Promise<EtcdCredentials | undefined> {
+  const files = await host.readFiles([`${PKI_DIR}/etcd/ca.crt`, `${PKI_DIR}/apiserver-etcd-client.crt`, `${PKI_DIR}/apiserver-etcd-client.key`]);
+  const [ca, cert, key] = [...files.values()].map((f) => f?.content.toString('utf8'));
+  return ca && cert && key ? { ca, cert, key } : undefined;
 }

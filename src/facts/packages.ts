@@ -14,14 +14,23 @@ export interface PackageOps {
   hold(names: readonly string[]): string;
   /** Installs local package files uploaded to the host. */
   installFiles(paths: readonly string[]): string;
+  /** The lock files a transaction takes (another holder makes it fail or hang). */
+  readonly locks: readonly string[];
 }
+
+/** apt waits this long for a lock taken between kubestrap's check and its own start (apt 1.9.11+; older apt ignores it). */
+const APT_LOCK_WAIT = '-o DPkg::Lock::Timeout=60';
+
+/** A dpkg run cut short (its SSH session killed with kubestrap) leaves packages half-configured; apt refuses to go on until they are configured. */
+const FINISH_INTERRUPTED = 'dpkg --configure -a';
 
 const apt: PackageOps = {
   query: (names) => `dpkg-query -W -f='\${db:Status-Status} \${Package} \${Version}\\n' ${names.map(quote).join(' ')} 2>/dev/null | awk '$1 == "installed" {print $2, $3}'`,
   install: (pkgs) =>
-    `export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --allow-downgrades --allow-change-held-packages ${pkgs.map((p) => quote(p.version ? `${p.name}=${p.version}` : p.name)).join(' ')}`,
+    `export DEBIAN_FRONTEND=noninteractive; ${FINISH_INTERRUPTED} && apt-get ${APT_LOCK_WAIT} update -q && apt-get ${APT_LOCK_WAIT} install -y -q --allow-downgrades --allow-change-held-packages ${pkgs.map((p) => quote(p.version ? `${p.name}=${p.version}` : p.name)).join(' ')}`,
   hold: (names) => `apt-mark hold ${names.map(quote).join(' ')} >/dev/null`,
-  installFiles: (paths) => `export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q --allow-downgrades ${paths.map(quote).join(' ')}`,
+  installFiles: (paths) => `export DEBIAN_FRONTEND=noninteractive; ${FINISH_INTERRUPTED} && apt-get ${APT_LOCK_WAIT} install -y -q --allow-downgrades ${paths.map(quote).join(' ')}`,
+  locks: ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/lib/apt/lists/lock', '/var/cache/apt/archives/lock'],
 };
 
 function rpmOps(tool: 'dnf' | 'yum'): PackageOps {
@@ -31,6 +40,7 @@ function rpmOps(tool: 'dnf' | 'yum'): PackageOps {
     // the kubernetes repo file carries `exclude=`, so upgrades skip these unless asked
     hold: () => 'true',
     installFiles: (paths) => `${tool} install -y ${paths.map(quote).join(' ')}`,
+    locks: ['/var/lib/rpm/.rpm.lock'],
   };
 }
 

@@ -91,7 +91,7 @@ export class ApiClient {
   static async open(host: Host, apiPort: number, kubeconfig: string): Promise<ApiClient> {
     const forward: PortForward = await host.forward(apiPort);
     // the serving certificate names the cluster, not the forwarded loopback address
-    return new ApiClient({ host: '127.0.0.1', port: forward.localPort, servername: 'kubernetes', close: () => forward.close() }, kubeconfigCredentials(kubeconfig));
+    return new ApiClient({ host: forward.address, port: forward.localPort, servername: 'kubernetes', close: () => forward.close() }, kubeconfigCredentials(kubeconfig));
   }
 
   /** Talks to `server` (https://host:port) directly, e.g. from a joining node. */

@@ -2,6 +2,7 @@
  * Restarting a control plane's static pods in place, and knowing when they are back — by the
  * processes in /proc, which holds with any container runtime and needs no mirror pod.
  */
+import { readyForRestart, rejoined, withMembers } from '../etcd/member-restart.js';
 import { quote } from '../transport/quote.js';
 import { pollUntil } from '../util/poll.js';
 import type { HostTarget } from '../workflow/phase.js';
@@ -9,8 +10,9 @@ import { KUBERNETES_DIR, manifestPath } from './node-files.js';
 import { runningProcesses, type Component, type RunningProcess } from './running.js';
 
 const WAIT_MS = 240_000;
-const API_SERVER_MANIFEST = manifestPath('kube-apiserver');
-const PARKED_API_SERVER = `${KUBERNETES_DIR}/kube-apiserver.yaml.parked-by-kubestrap`;
+export const API_SERVER_MANIFEST = manifestPath('kube-apiserver');
+/** Where stopApiServer sets the manifest aside; reset removes it, the parked-manifests phase puts it back. */
+export const PARKED_API_SERVER = `${KUBERNETES_DIR}/kube-apiserver.yaml.parked-by-kubestrap`;
 
 /** Polls the node's processes until `done` holds for them; the failure names `what`. */
 export async function untilRunning(target: HostTarget, what: string, done: (running: RunningProcess[]) => boolean): Promise<void> {
@@ -43,7 +45,7 @@ export async function stopApiServer(target: HostTarget): Promise<void> {
  * Runs `work` (an etcd restart) with the node's API server stopped, then puts its manifest back
  * — as a new pod, which reads its files anew — unless `replaced`: the caller writes a new one.
  */
-export async function withApiServerStopped(target: HostTarget, work: () => Promise<void>, replaced = false): Promise<void> {
+async function withApiServerStopped(target: HostTarget, work: () => Promise<void>, replaced = false): Promise<void> {
   let done = false;
   try {
     await stopApiServer(target);
@@ -53,4 +55,24 @@ export async function withApiServerStopped(target: HostTarget, work: () => Promi
     // after a failure the API server comes back as it was, so the node is not left without one
     await target.host.check(done && replaced ? `rm -f ${PARKED_API_SERVER}` : `mv -f ${PARKED_API_SERVER} ${API_SERVER_MANIFEST}`);
   }
+}
+
+/**
+ * Restarts the node's etcd (`restart` writes what makes it restart and waits for the new
+ * process) behind its stopped API server: the other members healthy and the leadership elsewhere
+ * first, this member rejoined and caught up before the API server returns (which is then as
+ * withApiServerStopped leaves it).
+ */
+export async function restartEtcdMember(target: HostTarget, restart: () => Promise<void>, apiServerReplaced = false): Promise<void> {
+  await withMembers(target.host, target.spec.name, async (members) => {
+    if (members) await readyForRestart(members);
+    await withApiServerStopped(
+      target,
+      async () => {
+        await restart();
+        if (members) await rejoined(members);
+      },
+      apiServerReplaced,
+    );
+  });
 }

@@ -18,14 +18,16 @@ export interface ExecResult {
 export interface Channel {
   /** Runs `sh -c script` as the login user. */
   run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }>;
-  /** Listens on 127.0.0.1 of the workstation and forwards to the host's 127.0.0.1:remotePort. */
-  forward(remotePort: number): Promise<PortForward>;
+  /** Listens on the workstation and forwards to remoteAddress:remotePort as the host reaches it (default: its loopback). */
+  forward(remotePort: number, remoteAddress?: string): Promise<PortForward>;
   /** Opens a new connection after the host went away on purpose (reboot), waiting up to `timeoutMs`. */
   reconnect(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface PortForward {
+  /** Where the workstation connects: its loopback for a tunnel, the address itself on the local transport. */
+  readonly address: string;
   readonly localPort: number;
   close(): Promise<void>;
 }
@@ -66,14 +68,17 @@ export class RemoteCommandError extends Error {
     readonly command: string,
     readonly result: ExecResult,
   ) {
-    const tail = printable((result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n'));
-    super(`${host}: command failed with exit code ${result.code}: ${summarize(command)}${tail ? `\n${tail}` : ''}`);
+    // the last line of the command's output is usually the cause: it leads, as summaries show one line
+    const tail = printable((result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')).split('\n').filter(Boolean);
+    const cause = tail.pop() ?? 'no output';
+    super(`${host}: ${cause} (exit code ${result.code} of: ${summarize(command)})${tail.length ? `\n${tail.join('\n')}` : ''}`);
     this.name = 'RemoteCommandError';
   }
 }
 
+/** The command's first line that says what it does (a batch's preamble says nothing). */
 function summarize(command: string): string {
-  const firstLine = command.trim().split('\n')[0] ?? '';
+  const firstLine = command.trim().split('\n').find((l) => !/^(set -e|umask \d+|t=|trap .*)$/.test(l.trim())) ?? '';
   return firstLine.length > 120 ? `${firstLine.slice(0, 117)}...` : firstLine;
 }
 
@@ -177,11 +182,13 @@ export class Host {
 
   /**
    * Writes files atomically (temp file in the same directory, then rename) in one round trip.
-   * Contents travel on stdin, so secrets never reach a process list or the log.
+   * Contents travel on stdin, so secrets never reach a process list or the log. A connection cut
+   * mid-upload ends stdin early: `head` then stops short without failing, so each temp file's size
+   * is checked before it replaces anything, and a temp file left by a failure is removed.
    */
   async writeFiles(files: readonly FileToWrite[]): Promise<void> {
     if (files.length === 0) return;
-    const lines = ['set -e', 'umask 077'];
+    const lines = ['set -e', 'umask 077', 't=', `trap 'if [ -n "$t" ]; then rm -f "$t"; fi' EXIT`];
     const chunks: Buffer[] = [];
     for (const file of files) {
       const content = Buffer.from(file.content);
@@ -195,9 +202,11 @@ export class Host {
         `(umask 022 && mkdir -p ${quote(dir)})`,
         `t=$(mktemp ${quote(`${dir}/.kubestrap.XXXXXX`)})`,
         `head -c ${content.length} > "$t"`,
+        `[ $(wc -c < "$t") -eq ${content.length} ] || { echo ${quote(`kubestrap: ${file.path}: the upload ended early (connection lost?); the file is unchanged`)} >&2; exit 4; }`,
         `chmod ${mode} "$t"`,
         `chown ${quote(file.owner ?? '0:0')} "$t"`,
         `mv -f "$t" ${target}`,
+        't=',
       );
       chunks.push(content);
     }
@@ -245,8 +254,8 @@ export class Host {
     return result.code === 0;
   }
 
-  forward(remotePort: number): Promise<PortForward> {
-    return this.channel.forward(remotePort);
+  forward(remotePort: number, remoteAddress = '127.0.0.1'): Promise<PortForward> {
+    return this.channel.forward(remotePort, remoteAddress);
   }
 
   reconnect(timeoutMs: number): Promise<void> {

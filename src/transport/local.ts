@@ -34,8 +34,8 @@ export class LocalChannel implements Channel {
     });
   }
 
-  async forward(remotePort: number): Promise<PortForward> {
-    return { localPort: remotePort, close: async () => undefined };
+  async forward(remotePort: number, remoteAddress = '127.0.0.1'): Promise<PortForward> {
+    return { address: remoteAddress, localPort: remotePort, close: async () => undefined };
   }
 
   async reconnect(): Promise<void> {

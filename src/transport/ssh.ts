@@ -147,6 +147,9 @@ interface Connection {
   readonly jump: Client | undefined;
 }
 
+/** What ssh2 says when a session cannot start because the connection itself is gone. */
+const CONNECTION_GONE = /No response from server|Not connected|ECONNRESET|EPIPE|socket|closed/i;
+
 class SshChannel implements Channel {
   private readonly sessions = new Sessions();
   private client: Client;
@@ -194,10 +197,22 @@ class SshChannel implements Channel {
   }
 
   private runSession(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    // a session that ends with no exit status, or cannot start on a dead connection, is the connection's failure, not the command's
+    const lost = (detail: string) => new Error(`${this.name}: the SSH connection was lost (${detail}); the command's outcome on the host is unknown`);
     return new Promise((resolve, reject) => {
-      // The login shell may be anything; sh -c pins the dialect our quoting targets.
-      this.client.exec(`sh -c ${quote(script)}`, (err, stream: ClientChannel) => {
-        if (err) return reject(/open failed/.test(err.message) ? new ChannelRefused(`${this.name}: the server refused another session (MaxSessions): ${err.message}`) : new Error(`${this.name}: cannot start a command: ${err.message}`));
+      const start = (callback: (err: Error | undefined, stream: ClientChannel) => void) => {
+        try {
+          // The login shell may be anything; sh -c pins the dialect our quoting targets.
+          this.client.exec(`sh -c ${quote(script)}`, callback);
+        } catch (err) {
+          reject(lost((err as Error).message));
+        }
+      };
+      start((err, stream: ClientChannel) => {
+        if (err) {
+          if (/open failed/.test(err.message)) return reject(new ChannelRefused(`${this.name}: the server refused another session (MaxSessions): ${err.message}`));
+          return reject(CONNECTION_GONE.test(err.message) ? lost(err.message) : new Error(`${this.name}: cannot start a command: ${err.message}`));
+        }
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         let timedOut = false;
@@ -210,9 +225,10 @@ class SshChannel implements Channel {
           : undefined;
         stream.on('data', (d: Buffer) => out.push(d));
         stream.stderr.on('data', (d: Buffer) => errOut.push(d));
-        stream.on('close', (code: number | null, signal?: string) => {
+        stream.on('close', (code: number | null | undefined, signal?: string) => {
           if (timer) clearTimeout(timer);
           if (timedOut) return reject(new Error(`${this.name}: command timed out after ${opts.timeoutMs} ms`));
+          if (code == null && !signal) return reject(lost('the session ended without an exit status'));
           const stderr = Buffer.concat(errOut);
           resolve({
             stdout: Buffer.concat(out),
@@ -226,12 +242,12 @@ class SshChannel implements Channel {
     });
   }
 
-  forward(remotePort: number): Promise<PortForward> {
+  forward(remotePort: number, remoteAddress = '127.0.0.1'): Promise<PortForward> {
     const sockets = new Set<Socket>();
     const server = createServer((socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
-      this.client.forwardOut('127.0.0.1', 0, '127.0.0.1', remotePort, (err, stream) => {
+      this.client.forwardOut('127.0.0.1', 0, remoteAddress, remotePort, (err, stream) => {
         if (err) {
           socket.destroy();
           return;
@@ -247,6 +263,7 @@ class SshChannel implements Channel {
         const address = server.address();
         const localPort = typeof address === 'object' && address ? address.port : 0;
         resolve({
+          address: '127.0.0.1',
           localPort,
           close: () =>
             new Promise<void>((done) => {

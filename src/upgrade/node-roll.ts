@@ -13,7 +13,7 @@ import type { Inventory } from '../inventory/schema.js';
 import type { ApiClient } from '../kube/api-client.js';
 import { drainNode } from '../kube/drain.js';
 import { controlPlaneInput, ETCD_MANIFEST, KUBERNETES_DIR, kubeletFiles, kubeletInput, manifestFiles, readNodeState } from '../kube/node-files.js';
-import { untilRunning, withApiServerStopped } from '../kube/static-pods.js';
+import { restartEtcdMember, untilRunning } from '../kube/static-pods.js';
 import type { Pod } from '../kube/objects.js';
 import { pollUntil } from '../util/poll.js';
 import { cgroupProblem } from '../preflight/checks.js';
@@ -114,18 +114,6 @@ async function nodeReady(api: ApiClient, node: string, version: string): Promise
 const cordon = (api: ApiClient, node: string, on: boolean) =>
   api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { metadata: { annotations: { [DRAINED_ANNOTATION]: on ? 'true' : null } }, spec: { unschedulable: on } });
 
-/** etcd restarts on its new manifest with its API server stopped (see withApiServerStopped). */
-async function rollEtcdBehindStoppedApiServer(target: HostTarget, etcdChange: Change<FilePayload>[], apiServerChanges: boolean, pods: Record<ComponentName, Pod>): Promise<void> {
-  await withApiServerStopped(
-    target,
-    async () => {
-      await applyFiles(target.host, etcdChange);
-      await untilRunning(target, 'etcd does not run its new command line', (running) => runsCommand(running, 'etcd', pods.etcd.spec.containers[0]!.command!));
-    },
-    apiServerChanges,
-  );
-}
-
 export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, changes: readonly Change<RollPayload>[], hostPhases: readonly Phase[], access: RollAccess): Promise<void> {
   const inv = ctx.inventory;
   const node = target.spec.nodeName;
@@ -155,7 +143,11 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
     if (mine.length) await phase.apply(ctx, target, mine);
   }
   const etcdChange = fileChanges.filter((c) => c.payload.file.path === ETCD_MANIFEST);
-  if (etcdChange.length) await rollEtcdBehindStoppedApiServer(target, etcdChange, components.has('kube-apiserver'), pods!);
+  // etcd restarts on its new manifest behind its stopped API server (see restartEtcdMember)
+  if (etcdChange.length) {
+    const command = pods!.etcd.spec.containers[0]!.command!;
+    await restartEtcdMember(target, () => applyFiles(target.host, etcdChange).then(() => untilRunning(target, 'etcd does not run its new command line', (running) => runsCommand(running, 'etcd', command))), components.has('kube-apiserver'));
+  }
   await applyFiles(target.host, fileChanges.filter((c) => isManifest(c) && c.payload.file.path !== ETCD_MANIFEST));
   if (kubeletChanged) {
     const services = serviceControl(target.facts.initSystem);

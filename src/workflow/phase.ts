@@ -35,6 +35,8 @@ export interface PhaseContext {
   /** Every host that connected, for phases that need cluster-wide knowledge (e.g. /etc/hosts). */
   readonly hosts: readonly HostTarget[];
   readonly log: RunLog;
+  /** A line about work in progress on a host (a wait and what it waits for): shown under its task and logged. */
+  readonly progress: (host: string, line: string) => void;
 }
 
 export interface Phase<P = unknown> {

@@ -120,7 +120,14 @@ export async function runWorkflow<T extends Reachable>(inventory: Inventory, tar
   }));
 
   // inventory order, whatever order the connections completed in, so output is stable
-  const ctx = (): PhaseContext => ({ inventory, hosts: [...connected].sort((a, b) => a.spec.index - b.spec.index), log: options.log });
+  // the task of each host's running phase, where its progress lines go
+  const running = new Map<string, { output?: string }>();
+  const progress = (host: string, line: string) => {
+    options.log.write(host, line);
+    const task = running.get(host);
+    if (task) task.output = line;
+  };
+  const ctx = (): PhaseContext => ({ inventory, hosts: [...connected].sort((a, b) => a.spec.index - b.spec.index), log: options.log, progress });
   // plan still shows what would change on hosts that failed preflight; apply leaves them alone
   const preflightFailed = new Set<string>();
   const alive = (t: HostTarget) => outcomes.get(t.spec.name)!.status === 'ok' && (options.mode === 'plan' || !preflightFailed.has(t.spec.name));
@@ -176,6 +183,8 @@ export async function runWorkflow<T extends Reachable>(inventory: Inventory, tar
     task: (_ctx, task) => {
       const context = ctx();
       const selected = stopped ? [] : (phase.selectHosts ? phase.selectHosts(context) : context.hosts).filter(alive);
+      // where a run was when it stopped, for whoever reads the log after a crash
+      options.log.write('workflow', `phase ${phase.name} on ${selected.length} host${selected.length === 1 ? '' : 's'}`);
       if (selected.length === 0) {
         task.skip(`${phase.name}: no hosts`);
         return;
@@ -186,6 +195,7 @@ export async function runWorkflow<T extends Reachable>(inventory: Inventory, tar
           task: async (_c, sub) => {
             const name = target.spec.name;
             const outcome = outcomes.get(name)!;
+            running.set(name, sub);
             try {
               const plan = await planFor(index, context, target);
               for (const message of plan.warnings ?? []) {
@@ -202,6 +212,8 @@ export async function runWorkflow<T extends Reachable>(inventory: Inventory, tar
             } catch (err) {
               fail(name, phase.name, err);
               throw new Error(`${name}: ${outcome.error}`);
+            } finally {
+              running.delete(name);
             }
           },
         })),
@@ -226,6 +238,7 @@ export async function runWorkflow<T extends Reachable>(inventory: Inventory, tar
     },
   );
   await list.run();
+  options.log.write('workflow', 'phases done');
   for (const name of preflightFailed) {
     const outcome = outcomes.get(name)!;
     if (outcome.status !== 'ok') continue;

@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runCli, tempDir } from '../lab/helpers.js';
-import type { LabHost } from '../lab/lab.js';
 import { installLabCni, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { e2eInventory } from './inventory.js';
 import { kubectl } from './kubectl.js';
+import { clean, traces } from './traces.js';
 
 let cluster: ClusterLab;
 let inventory: string;
@@ -43,24 +43,6 @@ async function upAndReady(file = inventory): Promise<string> {
   const kubeconfig = /^admin kubeconfig: (\S+)/m.exec(up.stdout)![1]!;
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
   return kubeconfig;
-}
-
-/** Everything of Kubernetes a node could still hold, listed from its own shell. */
-function traces(node: LabHost): Record<string, string> {
-  const sh = (cmd: string) => cluster.lab.inside(node, `${cmd} 2>/dev/null; true`).trim();
-  return {
-    '/etc/kubernetes': sh('find /etc/kubernetes -mindepth 1 | sort'),
-    '/var/lib/kubelet': sh('ls -A /var/lib/kubelet'),
-    '/var/lib/etcd': sh('ls -A /var/lib/etcd'),
-    '/etc/cni/net.d': sh('ls -A /etc/cni/net.d'),
-    '/var/lib/cni': sh('ls -d /var/lib/cni'),
-    mounts: sh("grep ' /var/lib/kubelet' /proc/mounts"),
-    containers: sh('ctr -n k8s.io containers ls -q'),
-    netns: sh('ip netns list'),
-    interfaces: sh("ip -o link show | awk -F': ' '{print $2}' | grep -E '^(cni0|flannel|kube-ipvs0|cali|tunl0|veth)'"),
-    rules: sh("iptables-save | grep -E 'KUBE-|CNI-|FLANNEL'"),
-    kubelet: sh('systemctl is-active kubelet; systemctl is-enabled kubelet'),
-  };
 }
 
 test('reset --dry-run lists what would go and changes nothing; without a terminal, reset needs --yes', async () => {
@@ -93,20 +75,6 @@ test('etcd backup (with its checksum), a namespace deleted, etcd restore: the na
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
 });
 
-/** What a reset host still has: nothing of Kubernetes (a control plane keeps the empty manifests directory, as kubeadm's does). */
-const clean = (node: LabHost) => ({
-  '/etc/kubernetes': node === cluster.controlPlane ? '/etc/kubernetes/manifests' : '',
-  '/var/lib/kubelet': '',
-  '/var/lib/etcd': '',
-  '/etc/cni/net.d': '',
-  '/var/lib/cni': '',
-  mounts: '',
-  containers: '',
-  netns: '',
-  interfaces: '',
-  rules: '',
-  kubelet: 'inactive\ndisabled',
-});
 
 test('remove-node: the worker is drained, reset and its Node deleted; the control plane keeps running', async () => {
   const kubeconfig = await upAndReady();
@@ -115,13 +83,13 @@ test('remove-node: the worker is drained, reset and its Node deleted; the contro
   expect(removed.code, removed.stdout + removed.stderr).toBe(0);
   expect(removed.stdout).toContain(`${worker.name} has left the cluster`);
   expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim()).toBe(`node/${cluster.controlPlane.name}`);
-  expect(traces(worker)).toEqual(clean(worker));
+  expect(traces(cluster, worker)).toEqual(clean(cluster, worker));
 });
 
 test('reset --yes leaves no trace of Kubernetes on any host; a second reset has nothing to do', async () => {
   const reset = await runCli(['reset', '-i', inventory, '--yes', '--output', 'plain'], env);
   expect(reset.code, reset.stdout + reset.stderr).toBe(0);
-  for (const node of cluster.nodes) expect(traces(node), node.name).toEqual(clean(node));
+  for (const node of cluster.nodes) expect(traces(cluster, node), node.name).toEqual(clean(cluster, node));
   const again = await runCli(['reset', '-i', inventory, '--yes'], env);
   expect(again.code).toBe(0);
   expect(again.stdout).toContain('Applied: no changes were needed.');

@@ -1,5 +1,5 @@
 /** Shared helpers of the lab tests: run the real CLI, open Hosts on lab machines. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,20 +25,34 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the built CLI (bin/kubestrap.js → dist/) as a user would, without a TTY. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/kubestrap.js', ...args], {
-      env: { ...process.env, KUBESTRAP_LAB_SUDO_PASSWORD: OPS_SUDO_PASSWORD, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** Settles when it exits (killed: code -1). */
+  readonly result: Promise<CliResult>;
+  /** What it has printed on stdout so far. */
+  stdout(): string;
+}
+
+/** Starts the built CLI (bin/kubestrap.js → dist/) as a user would, without a TTY. */
+export function startCli(args: readonly string[], env: Record<string, string> = {}): RunningCli {
+  const child = spawn(process.execPath, ['bin/kubestrap.js', ...args], {
+    env: { ...process.env, KUBESTRAP_LAB_SUDO_PASSWORD: OPS_SUDO_PASSWORD, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const result = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+  return { child, result, stdout: () => stdout };
+}
+
+/** Runs the built CLI to its end. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return startCli(args, env).result;
 }
 
 export function tempDir(prefix: string): string {

@@ -30,8 +30,6 @@ export interface LabHost {
   /** SHA256 fingerprint of the host's own ed25519 host key. */
   readonly hostKey: string;
   readonly netns: string;
-  /** PID (in the root namespace) of the host's PID 1, for nsenter. */
-  readonly pid: number;
 }
 
 export interface Lab {
@@ -43,6 +41,8 @@ export interface Lab {
   inside(host: LabHost, command: string): string;
   /** Like inside, without blocking (for work on several hosts at once); rejects with stderr. */
   run(host: LabHost, command: string): Promise<string>;
+  /** Power-cycles a systemd host: every process of it killed at once, then booted again from the same disk (its network, files and disk paths kept). */
+  restart(host: LabHost): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -145,15 +145,20 @@ export function teardownById(id: number): void {
 /** Kills every process in a systemd host's cgroups (its containers too), then removes the groups. */
 function removeHostCgroups(prefix: string): void {
   const groups = (hierarchy: string) => readdirSafe(join(CGROUP_ROOT, hierarchy)).filter((g) => g.startsWith(prefix)).map((g) => join(CGROUP_ROOT, hierarchy, g));
-  for (let round = 0; round < 100; round++) {
-    const pids = groups('pids').flatMap((g) => execFileSync('find', [g, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' }).split('\n').filter(Boolean));
-    if (pids.length === 0) break;
-    for (const pid of pids) quiet('kill', ['-KILL', pid]);
-    execFileSync('sleep', ['0.05']);
-  }
+  killCgroupProcesses(groups('pids'));
   for (const hierarchy of CGROUP_HIERARCHIES) {
     // children first: a cgroup directory can only be removed once it has no children
     for (const group of groups(hierarchy)) quiet('find', [group, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', '+']);
+  }
+}
+
+/** Kills every process in the groups (and their children groups) until none is left. */
+function killCgroupProcesses(groups: readonly string[]): void {
+  for (let round = 0; round < 100; round++) {
+    const pids = groups.flatMap((g) => execFileSync('find', [g, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' }).split('\n').filter(Boolean));
+    if (pids.length === 0) break;
+    for (const pid of pids) quiet('kill', ['-KILL', pid]);
+    execFileSync('sleep', ['0.05']);
   }
 }
 
@@ -228,6 +233,22 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const children: ChildProcess[] = [];
   const hosts: LabHost[] = [];
   const pidsFile = join(RUN_DIR, String(id), 'pids');
+  const startMs = kind === 'systemd' ? 90_000 : 30_000;
+  /** How each host is started, and the process that runs it now (nspawn or unshare). */
+  const boots = new Map<string, { command: string[]; dir: string }>();
+  const running = new Map<string, ChildProcess>();
+  /** Starts the host's process; the promise rejects if it exits (during start: an error to show). */
+  const boot = (host: LabHost): Promise<never> => {
+    const { command, dir } = boots.get(host.name)!;
+    const logFd = openSync(join(dir, 'init.log'), 'a');
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', logFd, logFd], detached: true });
+    closeSync(logFd);
+    child.unref();
+    children.push(child);
+    running.set(host.name, child);
+    writeFileSync(pidsFile, `${child.pid}\n`, { flag: 'a' });
+    return new Promise<never>((_, reject) => child.once('exit', () => reject(new Error(`lab host ${host.name} stopped during start:\n${readFileSafe(join(dir, 'init.log'))}`))));
+  };
   try {
     sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
     sh('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
@@ -259,7 +280,6 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         return `--bind=${source}:${path}`;
       });
       const shared = Object.entries(options.readOnlyBinds ?? {}).map(([path, source]) => `--bind-ro=${source}:${path}`);
-      const logFd = openSync(join(dir, 'init.log'), 'a');
       let command: string[];
       if (kind === 'systemd') {
         createHostCgroups(ns);
@@ -268,17 +288,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         if (disk.length || shared.length) throw new Error('diskPaths and readOnlyBinds need kind: systemd');
         command = ['nsenter', `--net=/run/netns/${ns}`, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', join(SCRIPTS, 'host-init.sh'), rootfs, dir, name];
       }
-      const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', logFd, logFd], detached: true });
-      closeSync(logFd);
-      child.unref();
-      children.push(child);
-      writeFileSync(pidsFile, `${child.pid}\n`, { flag: 'a' });
-      const exited = new Promise<never>((_, reject) =>
-        child.once('exit', () => reject(new Error(`lab host ${name} stopped during start:\n${readFileSafe(join(dir, 'init.log'))}`))),
-      );
-      return { host: { name, ip, hostKey, netns: ns, pid: child.pid ?? 0 }, exited };
+      const host = { name, ip, hostKey, netns: ns };
+      boots.set(name, { command, dir });
+      return { host, exited: boot(host) };
     });
-    await Promise.all(started.map((s) => Promise.race([waitForPort(s.host.ip, 22, kind === 'systemd' ? 90_000 : 30_000), s.exited])));
+    await Promise.all(started.map((s) => Promise.race([waitForPort(s.host.ip, 22, startMs), s.exited])));
     for (const s of started) s.exited.catch(() => undefined);
     hosts.push(...started.map((s) => s.host));
   } catch (err) {
@@ -287,7 +301,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   }
 
   // the host's PID 1 is the only child of the process we started (unshare --fork, or nspawn)
-  const enter = (host: LabHost, command: string) => ['-t', sh('pgrep', ['-P', String(host.pid)]).trim().split('\n')[0] ?? '', '-m', '-u', '-i', '-n', '-p', '-r', '-w', 'sh', '-c', command];
+  const enter = (host: LabHost, command: string) => ['-t', sh('pgrep', ['-P', String(running.get(host.name)!.pid)]).trim().split('\n')[0] ?? '', '-m', '-u', '-i', '-n', '-p', '-r', '-w', 'sh', '-c', command];
   const inside = (host: LabHost, command: string): string => sh('nsenter', enter(host, command));
   const run = (host: LabHost, command: string): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -303,6 +317,18 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     clientKey: join(CACHE, 'id_ed25519'),
     inside,
     run,
+    async restart(host) {
+      if (kind !== 'systemd') throw new Error('restart needs kind: systemd');
+      const child = running.get(host.name)!;
+      const gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+      // power off: nspawn and everything the host runs (its containers too), at once
+      quiet('kill', ['-KILL', String(child.pid)]);
+      killCgroupProcesses([join(CGROUP_ROOT, 'pids', host.netns)]);
+      await gone;
+      const exited = boot(host);
+      exited.catch(() => undefined);
+      await Promise.race([waitForPort(host.ip, 22, startMs), exited]);
+    },
     async stop() {
       for (const child of children) quiet('kill', ['-KILL', String(child.pid)]);
       // the children are unref'd: keep this process alive until their exits are seen

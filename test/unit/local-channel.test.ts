@@ -1,10 +1,10 @@
 /** The local channel (for `kubestrap join` on the node itself), on this machine. */
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RunLog } from '../../src/log/run-log.js';
-import { Host } from '../../src/transport/host.js';
+import { Host, type Channel } from '../../src/transport/host.js';
 import { LocalChannel } from '../../src/transport/local.js';
 
 const host = new Host('localhost', new LocalChannel(), { kind: 'login-user' }, RunLog.disabled());
@@ -23,6 +23,30 @@ describe('local channel', () => {
     const read = await host.readFiles([join(dir, 'a/b.conf'), join(dir, 'missing')]);
     expect(read.get(join(dir, 'a/b.conf'))?.mode).toBe(0o640);
     expect(read.get(join(dir, 'missing'))).toBeUndefined();
+  });
+
+  it('FAKE cut connection (a channel that delivers only part of stdin, as a lost SSH session does): no file is replaced by a truncated upload, no temp file stays, the error says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-cut-'));
+    writeFileSync(join(dir, 'first.conf'), 'old first\n');
+    writeFileSync(join(dir, 'second.conf'), 'old second\n');
+    const local = new LocalChannel();
+    const cut: Channel = {
+      run: (script, opts) => local.run(script, { ...opts, ...(opts.stdin ? { stdin: opts.stdin.subarray(0, 'new first\n'.length + 4) } : {}) }),
+      forward: (port, address) => local.forward(port, address),
+      reconnect: (ms) => local.reconnect(ms),
+      close: () => local.close(),
+    };
+    const cutHost = new Host('localhost', cut, { kind: 'login-user' }, RunLog.disabled());
+    const owner = `${process.getuid!()}:${process.getgid!()}`;
+    const writing = cutHost.writeFiles([
+      { path: join(dir, 'first.conf'), content: 'new first\n', mode: 0o644, owner },
+      { path: join(dir, 'second.conf'), content: 'new second, longer than what arrives\n', mode: 0o644, owner },
+    ]);
+    await expect(writing).rejects.toThrow(/second\.conf: the upload ended early \(connection lost\?\); the file is unchanged \(exit code 4 of: if \[ -d /);
+    // the first file arrived whole and was replaced; the second is untouched; nothing else is left
+    expect(readFileSync(join(dir, 'first.conf'), 'utf8')).toBe('new first\n');
+    expect(readFileSync(join(dir, 'second.conf'), 'utf8')).toBe('old second\n');
+    expect(readdirSync(dir).sort()).toEqual(['first.conf', 'second.conf']);
   });
 
   it('times out', async () => {

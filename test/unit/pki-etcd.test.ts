@@ -3,35 +3,12 @@
  * certificate authentication on: kubeadm's two etcd clients are admitted, a client from another
  * cluster's CA is refused.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const INVENTORY = `apiVersion: kubestrap.dev/v1alpha1
-kind: Cluster
-hosts:
-  - {name: etcd-node, address: 192.168.56.10, roles: [control-plane]}
-cluster:
-  kubernetesVersion: v1.23.17
-`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function generate(dir: string): string {
-  writeFileSync(join(dir, 'inventory.yaml'), INVENTORY);
-  execFileSync(process.execPath, ['bin/kubestrap.js', 'certs', 'generate', '-i', join(dir, 'inventory.yaml'), '--out', join(dir, 'out')]);
-  return join(dir, 'out', 'etcd-node', 'etc', 'kubernetes', 'pki');
-}
+import { etcdTlsFlags, freePort, generatedPki } from './real-etcd.js';
 
 let etcd: ChildProcess;
 let pki: string;
@@ -41,8 +18,8 @@ let etcdLog = '';
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kubestrap-etcd-'));
-  pki = generate(dir);
-  otherPki = generate(mkdtempSync(join(tmpdir(), 'kubestrap-etcd-other-')));
+  pki = generatedPki(dir);
+  otherPki = generatedPki(mkdtempSync(join(tmpdir(), 'kubestrap-etcd-other-')));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   clientUrl = `https://127.0.0.1:${clientPort}`;
   const peerUrl = `https://127.0.0.1:${peerPort}`;
@@ -55,14 +32,7 @@ beforeAll(async () => {
     `--listen-peer-urls=${peerUrl}`,
     `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=etcd-node=${peerUrl}`,
-    '--client-cert-auth=true',
-    `--cert-file=${join(pki, 'etcd/server.crt')}`,
-    `--key-file=${join(pki, 'etcd/server.key')}`,
-    `--trusted-ca-file=${join(pki, 'etcd/ca.crt')}`,
-    '--peer-client-cert-auth=true',
-    `--peer-cert-file=${join(pki, 'etcd/peer.crt')}`,
-    `--peer-key-file=${join(pki, 'etcd/peer.key')}`,
-    `--peer-trusted-ca-file=${join(pki, 'etcd/ca.crt')}`,
+    ...etcdTlsFlags(pki),
     '--snapshot-count=10000',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   etcd.stderr!.on('data', (d: Buffer) => (etcdLog += d.toString()));

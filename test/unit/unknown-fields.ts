@@ -1,5 +1,5 @@
 /**
- * Unknown-field check against the Kubernetes types of kubernetes-models 5 (the newest on npm): its validators
+ * Unknown-field check against the Kubernetes types of kubernetes-models (4.5: 5.x needs Node 22): its validators
  * accept fields they do not know, so this walks an object along the TypeScript declarations the
  * package ships (one interface per .d.ts file, property types linked by imports) and lists every
  * field no declaration names.
