@@ -3,11 +3,11 @@
  * faked): dpkg's lock held by a real dpkg while apply reaches kube-packages; one host's SSH
  * sessions killed inside the node while a file batch is in flight; a full filesystem (a small
  * tmpfs) under /etc/kubernetes of a joining worker; a worker powered off and booted again while
- * it joins; kubestrap SIGKILLed during `certs renew all`
- * and during `upgrade apply` while an API server's manifest is set aside; and kubestrap SIGKILLed
+ * it joins; kubestrap SIGKILLed during `certs renew all` and during `upgrade apply` while an API
+ * server's manifest is set aside; and kubestrap SIGKILLed
  * in every phase that changes something when `apply` makes a fresh 3-node cluster, at a random
  * moment of the phase (its length taken from the run log of a first, clean run), each re-run
- * killed in turn in the next phase.
+ * killed in turn further on (a fresh cluster for any phase a kill went past).
  *
  * After each fault: what the interrupted run reported; every managed file either its old content
  * or what `render` gives (never half-written); the CAs and the service-account key those of the

@@ -56,7 +56,9 @@ describe('container runtime and Kubernetes packages (FAKE kubelet/kubectl/cri-to
     const first = report('1.json');
     const failed = first.hosts.find((h) => h.name === broken.name)!;
     expect(failed).toMatchObject({ status: 'failed', failedPhase: 'container-runtime' });
-    expect(failed.error).toMatch(/apt-get update/);
+    // the error leads with apt's cause, names the command, and shows the source that failed
+    expect(failed.error).toMatch(new RegExp(`^${broken.name}: E: Unable to locate package containerd \\(exit code 100 of: .*apt-get -o DPkg::Lock::Timeout=60 update`));
+    expect(failed.error).toContain(`http://${lab.gateway}:1/nowhere`);
     expect(r.stdout).toMatch(new RegExp(`${broken.name}\\s+failed.*container-runtime`));
     for (const host of lab.hosts.slice(0, 2)) {
       expect(first.hosts.find((h) => h.name === host.name)!.status).toBe('ok');
