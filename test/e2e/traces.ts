@@ -20,9 +20,12 @@ export function traces(cluster: ClusterLab, node: LabHost): Record<string, strin
   };
 }
 
-/** What a reset host still has: nothing of Kubernetes (a control plane keeps the empty manifests directory, as kubeadm's does). */
-export const clean = (cluster: ClusterLab, node: LabHost): Record<string, string> => ({
-  '/etc/kubernetes': cluster.controlPlanes.includes(node) ? '/etc/kubernetes/manifests' : '',
+/**
+ * What a reset host still has: nothing of Kubernetes. A host that ran static pods (a control
+ * plane; a worker with the node-local API balancer) keeps the empty manifests directory, as kubeadm's does.
+ */
+export const clean = (cluster: ClusterLab, node: LabHost, staticPods = cluster.controlPlanes.includes(node)): Record<string, string> => ({
+  '/etc/kubernetes': staticPods ? '/etc/kubernetes/manifests' : '',
   '/var/lib/kubelet': '',
   '/var/lib/etcd': '',
   '/etc/cni/net.d': '',
