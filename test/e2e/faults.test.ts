@@ -249,6 +249,23 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** A worker taken out of the cluster (remove-node) so that the next apply joins it again; the files as they are then. */
+async function removedToJoinAgain(worker: LabHost): Promise<Snapshot> {
+  const removed = await runCli(['remove-node', worker.name, '-i', inventory, '--yes'], env);
+  expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+  // the reset took the lab's pod network configuration too (what a CNI DaemonSet would give it back)
+  await installLabCni(cluster);
+  return snapshot(cluster, want);
+}
+
+/** One re-run of apply after the fault `kind` converges (counted in the figures). */
+async function rerunConverges(kind: string, what: string): Promise<void> {
+  const rerun = await runCli(['apply', '-i', inventory], env);
+  expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+  counted(kind, rerun.code === 0);
+  await expectConverged(cluster, inventory, kubeconfig, want, firstSecrets, what);
+}
+
 test("the first apply, with dpkg's lock held on worker-2 by a real dpkg: it waits, naming the holder's PID and command, then installs; the cluster comes up", async () => {
   const worker2 = cluster.workers[1]!;
   // held while apply connects and prepares; released 20 s after it was taken
@@ -305,19 +322,12 @@ test("worker-1's SSH sessions killed inside the node in the middle of a file bat
   expectNamedFailure(cut!, 'worker-1', 'container-runtime', /connection was lost/);
   expectWhole(cluster, before!, want, 'SSH sessions killed');
   expect(cluster.lab.inside(worker1, `ls -a ${dirs.join(' ')} | grep '^\\.kubestrap\\.'; true`).trim(), 'temp files left').toBe('');
-  const rerun = await runCli(['apply', '-i', inventory], env);
-  expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
-  counted('SSH sessions of one host killed mid-batch', rerun.code === 0);
-  await expectConverged(cluster, inventory, kubeconfig, want, firstSecrets, 'the SSH cut');
+  await rerunConverges('SSH sessions of one host killed mid-batch', 'the SSH cut');
 });
 
 test('a full filesystem (a 64 KiB tmpfs, filled) under /etc/kubernetes of worker-2 as it joins again: the run names worker-2, the phase and the full disk; nothing half-written; with room again, one re-run joins it', async () => {
   const worker2 = cluster.workers[1]!;
-  const removed = await runCli(['remove-node', worker2.name, '-i', inventory, '--yes'], env);
-  expect(removed.code, removed.stdout + removed.stderr).toBe(0);
-  // the reset took the lab's pod network configuration too (what a CNI DaemonSet would give it back)
-  await installLabCni(cluster);
-  const before = snapshot(cluster, want);
+  const before = await removedToJoinAgain(worker2);
   cluster.lab.inside(worker2, 'mount -t tmpfs -o size=64k tmpfs /etc/kubernetes && mkdir /etc/kubernetes/manifests && (dd if=/dev/zero of=/etc/kubernetes/filler bs=1k 2>/dev/null; true)');
   try {
     const full = await runCli(['apply', '-i', inventory, '--output', 'plain'], env);
@@ -326,19 +336,12 @@ test('a full filesystem (a 64 KiB tmpfs, filled) under /etc/kubernetes of worker
   } finally {
     cluster.lab.inside(worker2, 'umount /etc/kubernetes');
   }
-  const rerun = await runCli(['apply', '-i', inventory], env);
-  expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
-  counted('a full filesystem under /etc/kubernetes', rerun.code === 0);
-  await expectConverged(cluster, inventory, kubeconfig, want, firstSecrets, 'the full disk');
+  await rerunConverges('a full filesystem under /etc/kubernetes', 'the full disk');
 });
 
 test('worker-1 restarted (its node powered off and booted again) while it joins: the run names worker-1, the join and the lost connection; one re-run converges', async () => {
   const worker1 = cluster.workers[0]!;
-  const removed = await runCli(['remove-node', worker1.name, '-i', inventory, '--yes'], env);
-  expect(removed.code, removed.stdout + removed.stderr).toBe(0);
-  // the reset took the lab's pod network configuration too (what a CNI DaemonSet would give it back)
-  await installLabCni(cluster);
-  const before = snapshot(cluster, want);
+  const before = await removedToJoinAgain(worker1);
   const log = join(work, 'restart.log');
   const run = startCli(['apply', '-i', inventory, '--log-file', log, '--output', 'plain'], env);
   expect(await untilPrinted(run, starts('join-workers'))).toBe(true);
@@ -347,10 +350,7 @@ test('worker-1 restarted (its node powered off and booted again) while it joins:
   await cluster.lab.restart(worker1);
   expectNamedFailure(await run.result, worker1.name, 'join-workers', /(connection|closed|reset|ended|channel)/);
   expectWhole(cluster, before, want, 'a node restart');
-  const rerun = await runCli(['apply', '-i', inventory], env);
-  expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
-  counted('a node restarted while it joins', rerun.code === 0);
-  await expectConverged(cluster, inventory, kubeconfig, want, firstSecrets, 'the node restart');
+  await rerunConverges('a node restarted while it joins', 'the node restart');
 });
 
 /** Starts `args`, SIGKILLs kubestrap once cp-1's API server manifest is set aside, and checks it stays so. */
