@@ -4,10 +4,11 @@
  * configuration, so a changed list of control planes restarts the pod through the kubelet.
  */
 import { createHash } from 'node:crypto';
-import { API_PORT, isControlPlane, resolveHosts } from '../src/inventory/resolve.js';
+import { isControlPlane } from '../src/inventory/resolve.js';
+import { loadBalancerInput } from '../src/kube/node-files.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Phase } from '../src/workflow/phase.js';
-import { DEFAULT_LB_IMAGE, haproxyConfig, LB_CONFIG_PATH, LB_MANIFEST_PATH, loadBalancerPod } from '../templates/api-load-balancer.js';
+import { haproxyConfig, LB_CONFIG_PATH, LB_MANIFEST_PATH, loadBalancerPod } from '../templates/api-load-balancer.js';
 import { manifestYaml } from '../templates/control-plane.js';
 
 export const apiLoadBalancerPhase: Phase<FilePayload> = {
@@ -16,14 +17,7 @@ export const apiLoadBalancerPhase: Phase<FilePayload> = {
   description: 'Writes the HAProxy configuration and static pod that serve the API name on 127.0.0.1:6443 from every control plane.',
   selectHosts: (ctx) => (ctx.inventory.cluster.apiLoadBalancer.mode === 'node-local' ? ctx.hosts.filter((h) => !isControlPlane(h.spec)) : []),
   async plan(ctx, target) {
-    const lb = ctx.inventory.cluster.apiLoadBalancer;
-    const input = {
-      listenPort: API_PORT,
-      apiServers: resolveHosts(ctx.inventory)
-        .filter(isControlPlane)
-        .map((h) => ({ name: h.nodeName, address: h.advertiseAddress!, port: API_PORT })),
-      image: lb.image ?? DEFAULT_LB_IMAGE,
-    };
+    const input = loadBalancerInput(ctx.inventory);
     const config = haproxyConfig(input);
     const pod = loadBalancerPod(input);
     const hashed = { ...pod, metadata: { ...pod.metadata, annotations: { 'kubestrap.dev/config-sha256': createHash('sha256').update(config).digest('hex').slice(0, 16) } } };

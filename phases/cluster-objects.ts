@@ -7,13 +7,10 @@
  * a second apply changes nothing.
  */
 import { ApiClient, isSubset, refOf, type ObjectRef } from '../src/kube/api-client.js';
-import { coreDnsObjects, kubeProxyObjects } from '../src/kube/addons.js';
-import { calicoObjects, loadCalicoManifest } from '../src/kube/calico.js';
-import { metricsServerObjects } from '../src/kube/metrics-server.js';
+import { addonObjects, inventoryCalicoManifest } from '../src/kube/addon-set.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
 import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
 import { clusterConfiguration } from '../src/kube/kubeadm-config.js';
-import { flannelObjects } from '../templates/flannel.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
 import { clusterObjects } from '../src/kube/cluster-objects.js';
 import type { KubeObject } from '../src/kube/objects.js';
@@ -22,12 +19,12 @@ import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken, type Bootstr
 import { listTokens } from '../src/kube/tokens.js';
 import { serverUrl } from '../src/pki/catalogue.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { parseVersion, versionTag } from '../src/util/version.js';
+import { parseVersion } from '../src/util/version.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
-import { coreDnsImage, KUBEADM_CHANGES } from '../templates/versions.js';
+import { KUBEADM_CHANGES } from '../templates/versions.js';
 import { kubeletConfiguration } from '../templates/kubelet.js';
 import { onFirstControlPlane } from './control-plane.js';
-import { clusterDnsIp, kubeletInput } from '../src/kube/node-files.js';
+import { kubeletInput } from '../src/kube/node-files.js';
 import { approvalMessage, approveWhenAsked, describeMarks, markNode, marksMatch, nodeIdentities, nodeMarks, type NodeMarks, type NodeView } from '../src/kube/node-marking.js';
 import { withApi } from '../src/kube/admin-api.js';
 
@@ -41,38 +38,18 @@ const KUBELET_SERVING_CERT = '/var/lib/kubelet/pki/kubelet-server-current.pem';
 /** A token closer than this to its expiry is replaced, so printed join commands stay usable. */
 const TOKEN_MIN_REMAINING_MS = 2 * 3600 * 1000;
 
-/** Every API object of the cluster, for the first control plane `spec` (its current host name: `hostname`). */
-export async function desiredObjects(inv: Inventory, spec: ResolvedHost, hostname: string, caCertPem: string): Promise<KubeObject[]> {
-  const c = inv.cluster;
-  const version = parseVersion(c.kubernetesVersion)!;
-  const minor = version.minor;
+/**
+ * Every API object of the cluster, for the first control plane `spec` (its current host name:
+ * `hostname`); `calicoManifest` is the Calico release manifest when Calico is the CNI.
+ */
+export function desiredObjects(inv: Inventory, spec: ResolvedHost, hostname: string, caCertPem: string, calicoManifest: string | undefined): KubeObject[] {
+  const version = parseVersion(inv.cluster.kubernetesVersion)!;
   const server = serverUrl(clusterPki(inv), nodePki(spec), 'endpoint');
   return [
     ...clusterObjects({ version, server, caCertPem, clusterConfiguration: clusterConfiguration(inv), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, spec, hostname)) }),
-    ...(c.addons.kubeProxy
-      ? kubeProxyObjects({
-          image: `${c.imageRepository}/kube-proxy:${versionTag(version)}`,
-          server,
-          podSubnet: c.networking.podSubnet,
-          mode: c.kubeProxy.mode,
-          ipvsScheduler: c.kubeProxy.ipvsScheduler,
-          conntrackMaxPerCore: c.kubeProxy.conntrackMaxPerCore,
-        })
-      : []),
-    ...(c.addons.coreDNS ? coreDnsObjects({ image: coreDnsImage(c.imageRepository, minor), dnsDomain: c.networking.dnsDomain, clusterDns: clusterDnsIp(inv), minor }) : []),
-    ...(await cniObjects(inv)),
-    ...(c.addons.metricsServer ? metricsServerObjects({ imageRepository: c.imageRepository, insecureTls: c.addons.metricsServerInsecureTLS }) : []),
+    ...addonObjects(inv, server, calicoManifest),
   ];
 }
-
-async function cniObjects(inv: Inventory): Promise<KubeObject[]> {
-  const { cni, networking } = inv.cluster;
-  const input = { podSubnet: networking.podSubnet, mtu: cni.mtu, imageRepository: cni.imageRepository };
-  if (cni.plugin === 'flannel') return flannelObjects(input);
-  if (cni.plugin === 'calico') return calicoObjects(await loadCalicoManifest(cni.calicoManifest!, cni.calicoManifestSha256), input);
-  return [];
-}
-
 
 const describe = (r: ObjectRef) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 
@@ -94,7 +71,8 @@ export const clusterObjectsPhase: Phase<Payload> = {
     const warnings: string[] = [];
     const planned = await withApi(target, async (api, ca) => {
       const changes: Change<Payload>[] = [];
-      for (const object of await desiredObjects(ctx.inventory, target.spec, target.facts.hostname, ca)) {
+      const calico = ctx.bundle ? ctx.bundle.calicoManifest : await inventoryCalicoManifest(ctx.inventory);
+      for (const object of desiredObjects(ctx.inventory, target.spec, target.facts.hostname, ca, calico)) {
         const live = await api.get(refOf(object));
         if (!live) changes.push({ target: describe(refOf(object)), summary: 'create', payload: { kind: 'object', object } });
         else if (!isSubset(object, live)) changes.push({ target: describe(refOf(object)), summary: 'update', payload: { kind: 'object', object } });

@@ -1,6 +1,7 @@
 /** The apply workflow: the only place where phase order is decided. */
 import type { Phase } from '../src/workflow/phase.js';
 import { adminKubeconfigPhase } from './admin-kubeconfig.js';
+import { airgapImagesPhase } from './airgap-images.js';
 import { apiLoadBalancerPhase } from './api-load-balancer.js';
 import { certsRenewPhase } from './certs-renew.js';
 import { clusterObjectsPhase } from './cluster-objects.js';
@@ -40,6 +41,8 @@ export const preparePhases: readonly Phase[] = [
   selinuxPhase as Phase,
   firewallPhase as Phase,
   containerRuntimePhase as Phase,
+  // images need containerd, and must be there before the kubelet starts anything
+  airgapImagesPhase as Phase,
   kubePackagesPhase as Phase,
   apiLoadBalancerPhase as Phase,
 ];

@@ -1,11 +1,13 @@
 /**
  * kube-packages: kubelet, kubectl and cri-tools at the cluster's version, from pkgs.k8s.io, a
- * mirror of it (or of the legacy layout), or package files uploaded from the workstation; pinned
+ * mirror of it (or of the legacy layout), or package files uploaded from the workstation (a
+ * directory, or the air-gap bundle's for the host's package family and architecture); pinned
  * so routine upgrades leave them alone.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { aptRepo, KUBE_PACKAGES, packageVersion, rpmRepo } from '../templates/kube-repos.js';
+import { basename, join } from 'node:path';
+import { debArchitecture, goArchitecture } from '../src/airgap/bundle.js';
+import { aptRepo, KUBE_PACKAGES, packageVersion, repoInputOf, rpmRepo } from '../templates/kube-repos.js';
 import { downloadKey, packageOps, parseInstalled } from '../src/facts/packages.js';
 import { parseVersion } from '../src/util/version.js';
 import { whenUnlocked } from '../src/facts/package-lock.js';
@@ -15,7 +17,6 @@ import type { Change, Phase } from '../src/workflow/phase.js';
 type Payload = FilePayload | { kind: 'key'; url: string; path: string } | { kind: 'install'; packages: ReadonlyArray<{ name: string; version: string }> } | { kind: 'install-files'; paths: readonly string[] } | { kind: 'hold' };
 
 const OFFLINE_DIR = '/var/cache/kubestrap/packages';
-const UPSTREAM = 'https://pkgs.k8s.io';
 
 export const kubePackagesPhase: Phase<Payload> = {
   name: 'kube-packages',
@@ -37,17 +38,20 @@ export const kubePackagesPhase: Phase<Payload> = {
     const changes: Change<Payload>[] = [];
     if (missing.length) {
       const summary = missing.map((n) => `${n} ${n === 'cri-tools' ? '(any)' : wanted}${installed.has(n) ? ` (now ${installed.get(n)})` : ''}`).join(', ');
-      if (pk.source === 'offline') {
-        const files = readdirSync(pk.offlineDir!).filter((f) => f.endsWith(apt ? '.deb' : '.rpm'));
+      if (ctx.bundle || pk.source === 'offline') {
+        // the bundle's packages for this host's family and architecture (preflight refused a bundle without them)
+        const files = ctx.bundle
+          ? ctx.bundle.packageFiles(apt ? 'deb' : 'rpm', apt ? debArchitecture(goArchitecture(facts.arch)) : facts.arch)
+          : readdirSync(pk.offlineDir!).filter((f) => f.endsWith(apt ? '.deb' : '.rpm')).map((f) => join(pk.offlineDir!, f));
         if (files.length === 0) throw new Error(`${pk.offlineDir} has no ${apt ? '.deb' : '.rpm'} files for ${facts.os.prettyName}`);
-        const uploads: DesiredFile[] = files.map((f) => ({ path: `${OFFLINE_DIR}/${f}`, content: readFileSync(join(pk.offlineDir!, f)), mode: 0o644 }));
+        const uploads: DesiredFile[] = files.map((f) => ({ path: `${OFFLINE_DIR}/${basename(f)}`, content: readFileSync(f), mode: 0o644 }));
         changes.push(...(await planFiles(host, uploads)));
         changes.push({ target: 'packages', summary: `install ${summary} from ${files.length} uploaded file(s)`, payload: { kind: 'install-files', paths: uploads.map((u) => u.path) } });
       } else {
         if (pk.source === 'upstream' && version.minor < 24) {
           throw new Error(`pkgs.k8s.io has no packages for ${version.text} (it starts at v1.24): set cluster.packages.source: mirror with mirrorLayout: legacy, or source: offline`);
         }
-        const input = { base: pk.source === 'mirror' ? pk.mirror! : UPSTREAM, layout: pk.source === 'mirror' ? pk.mirrorLayout : ('pkgs.k8s.io' as const), minor: version.minor, unsigned: pk.unsigned };
+        const input = repoInputOf(pk, version.minor);
         const repo = apt ? aptRepo(input) : rpmRepo(input);
         changes.push(...(await planFiles(host, [{ path: repo.path, content: repo.content, mode: 0o644 }])));
         if (repo.key && !(await host.exists(repo.key.path))) changes.push({ target: repo.key.path, summary: `download signing key from ${repo.key.url}`, payload: { kind: 'key', ...repo.key } });

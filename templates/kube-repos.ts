@@ -18,12 +18,24 @@ export interface RepoDefinition {
 
 export const KUBE_PACKAGES = ['kubelet', 'kubectl', 'cri-tools'] as const;
 
-export function aptRepo(r: RepoInput): RepoDefinition {
+const UPSTREAM = 'https://pkgs.k8s.io';
+
+/** The repository the inventory's cluster.packages names (pkgs.k8s.io unless a mirror is set). */
+export function repoInputOf(packages: { source: string; mirror?: string; mirrorLayout: RepoInput['layout']; unsigned: boolean }, minor: number): RepoInput {
+  const mirror = packages.source === 'mirror';
+  return { base: mirror ? packages.mirror! : UPSTREAM, layout: mirror ? packages.mirrorLayout : 'pkgs.k8s.io', minor, unsigned: packages.unsigned };
+}
+
+/** Where an apt repository of the layout lives: the URL and suite of its `deb` line, and its signing key. */
+export function aptLocation(r: Omit<RepoInput, 'unsigned'>): { url: string; suite: string; keyUrl: string } {
   const base = r.base.replace(/\/$/, '');
-  const [url, suite, keyUrl] =
-    r.layout === 'pkgs.k8s.io'
-      ? [`${base}/core:/stable:/v1.${r.minor}/deb/`, '/', `${base}/core:/stable:/v1.${r.minor}/deb/Release.key`]
-      : [`${base}/apt/`, 'kubernetes-xenial main', `${base}/apt/doc/apt-key.gpg`];
+  return r.layout === 'pkgs.k8s.io'
+    ? { url: `${base}/core:/stable:/v1.${r.minor}/deb/`, suite: '/', keyUrl: `${base}/core:/stable:/v1.${r.minor}/deb/Release.key` }
+    : { url: `${base}/apt/`, suite: 'kubernetes-xenial main', keyUrl: `${base}/apt/doc/apt-key.gpg` };
+}
+
+export function aptRepo(r: RepoInput): RepoDefinition {
+  const { url, suite, keyUrl } = aptLocation(r);
   const keyPath = r.layout === 'pkgs.k8s.io' ? '/etc/apt/keyrings/kubernetes.asc' : '/etc/apt/keyrings/kubernetes.gpg';
   const options = r.unsigned ? '[trusted=yes]' : `[signed-by=${keyPath}]`;
   return {

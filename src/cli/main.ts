@@ -5,7 +5,10 @@ import { InventoryError } from '../inventory/issues.js';
 import { CredentialError } from '../transport/credentials.js';
 import { PhaseSelectionError } from '../workflow/runner.js';
 import { applyCommand } from './apply.js';
+import { bundleCommand } from './bundle.js';
 import { certsCommand } from './certs.js';
+import { BundleError } from '../airgap/bundle.js';
+import { RegistryError } from '../airgap/registry-client.js';
 import { renderCommand } from './render.js';
 import { removeNodeCommand } from './remove-node.js';
 import { resetCommand } from './reset.js';
@@ -28,7 +31,7 @@ export function program(): Command {
     .version(KUBESTRAP_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), factsCommand(), execCommand(), certsCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), factsCommand(), execCommand(), certsCommand(), bundleCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand()]) {
     root.addCommand(cmd);
   }
   // errors are turned into exit codes by main(), at every level of subcommand
@@ -52,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error('\naborted; nothing was written');
       return 130;
     }
-    if (err instanceof InventoryError || err instanceof CredentialError || err instanceof JoinError) {
+    if (err instanceof InventoryError || err instanceof CredentialError || err instanceof JoinError || err instanceof BundleError || err instanceof RegistryError) {
       console.error(`error: ${err.message}`);
       return 1;
     }

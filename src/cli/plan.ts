@@ -7,7 +7,8 @@ export function addPhaseOptions(cmd: Command): Command {
     .option('--ignore-preflight-errors <checks>', 'preflight checks whose errors become warnings (comma-separated names, or all)')
     .option('--only <phases>', 'run only these phases (comma-separated)')
     .option('--skip <phases>', 'skip these phases (comma-separated)')
-    .option('--report <file>', 'also write the per-host result as JSON to this file');
+    .option('--report <file>', 'also write the per-host result as JSON to this file')
+    .option('--bundle <file>', 'air-gap bundle to take images, packages and the CNI manifest from (instead of cluster.airgap.bundle)');
 }
 
 export function planCommand(): Command {

@@ -9,6 +9,7 @@ import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
 import { formatFindings, formatObserved } from '../preflight/checks.js';
 import { overSsh, runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
 import { openSession, type HostOptions, type Session } from './session.js';
+import { airgapBundle, withBundle } from '../airgap/inventory-bundle.js';
 
 export interface PhaseOptions extends HostOptions {
   ignorePreflightErrors?: string;
@@ -16,6 +17,7 @@ export interface PhaseOptions extends HostOptions {
   skip?: string;
   diff?: boolean;
   report?: string;
+  bundle?: string;
 }
 
 const list = (text: string | undefined) => (text ? text.split(',').map((s) => s.trim()).filter(Boolean) : []);
@@ -32,16 +34,21 @@ export async function runInSession(
   renderer: RendererChoice,
   report: (result: WorkflowResult, session: Session) => number,
   preflight?: RunOptions['preflight'],
+  bundleFile?: string,
 ): Promise<number> {
   const session = await openSession(command, options);
   try {
-    const result = await runWorkflow(session.loaded.inventory, session.targets, phases, {
+    const inventory = bundleFile ? withBundle(session.loaded.inventory, bundleFile) : session.loaded.inventory;
+    // a bundle that does not match the inventory is refused here, before any host is touched
+    const bundle = inventory.cluster.airgap.bundle ? await airgapBundle(inventory) : undefined;
+    const result = await runWorkflow(inventory, session.targets, phases, {
       mode,
       concurrency: session.concurrency,
       renderer,
       open: overSsh(session.connect),
       log: session.log,
       ...(preflight ? { preflight } : {}),
+      ...(bundle ? { bundle } : {}),
     });
     await Promise.all(result.connected.map((t) => t.host.close()));
     return report(result, session);
@@ -61,7 +68,7 @@ export async function runPhases(mode: Mode, options: PhaseOptions): Promise<numb
     if (session.log.path) console.log(`log: ${session.log.path}`);
     if (mode === 'apply' && result.ok && phases.includes(adminKubeconfigPhase as Phase)) printClusterAccess(session.loaded.inventory);
     return result.ok ? 0 : 1;
-  }, preflight);
+  }, preflight, options.bundle);
 }
 
 /** The usual report of a one-off workflow (reset, renew, restore, remove-node): changes, summary, log; exit code. */

@@ -83,9 +83,12 @@ export async function loadInventory(file: string, options: ValidateOptions = {})
   return { ...loaded, inventory: withLocalPathsFrom(dirname(file), loaded.inventory) };
 }
 
-/** Local files named in an inventory (the Calico manifest, offline packages) live beside it. */
+/** Local files named in an inventory (the Calico manifest, offline packages, the air-gap bundle) live beside it. */
 function withLocalPathsFrom(dir: string, inv: Inventory): Inventory {
   const local = (p: string | undefined) => (p && !/^https?:\/\//.test(p) ? resolve(dir, expandHome(p)) : p);
-  const { cni, packages } = inv.cluster;
-  return { ...inv, cluster: { ...inv.cluster, cni: { ...cni, calicoManifest: local(cni.calicoManifest) }, packages: { ...packages, offlineDir: local(packages.offlineDir) } } };
+  const { cni, packages, airgap } = inv.cluster;
+  return {
+    ...inv,
+    cluster: { ...inv.cluster, cni: { ...cni, calicoManifest: local(cni.calicoManifest) }, packages: { ...packages, offlineDir: local(packages.offlineDir) }, airgap: { ...airgap, bundle: local(airgap.bundle) } },
+  };
 }

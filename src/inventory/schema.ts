@@ -239,6 +239,18 @@ const cluster = object(
       },
       { description: 'Kubernetes package source.' },
     ),
+    airgap: section(
+      'airgap',
+      {
+        bundle: optional(
+          string({
+            description: 'Air-gap bundle (kubestrap bundle create) to take every image, Kubernetes package and CNI manifest from; apply uploads to each node only what it lacks and imports the images into containerd. Relative to the inventory file.',
+            example: './cluster-v1.33.1.bundle',
+          }, { minLength: 1 }),
+        ),
+      },
+      { description: 'Air-gapped sites: nodes that reach no registry and no package mirror.' },
+    ),
     containerRuntime: section(
       'containerRuntime',
       {

@@ -3,7 +3,7 @@
  * static-pod manifests and the kubelet's own files; and what a node holds today in
  * /etc/kubernetes (PKI, kubeconfigs), read back so plans compare with it.
  */
-import { API_PORT, type ResolvedHost } from '../inventory/resolve.js';
+import { API_PORT, isControlPlane, resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { FileSet } from '../pki/cluster-pki.js';
 import { nodePki } from '../pki/from-inventory.js';
@@ -15,6 +15,7 @@ import type { HostTarget } from '../workflow/phase.js';
 import { manifestYaml, MANIFESTS_DIR, OPTIONAL_CA_DIRS, type ControlPlaneInput } from '../../templates/control-plane.js';
 import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH, KUBELET_INSTANCE_CONFIG_PATH, kubeletConfigYaml, kubeletFlagsEnv, kubeletInstanceConfig, type KubeletInput } from '../../templates/kubelet.js';
 import { etcdImageTag, KUBEADM_CHANGES } from '../../templates/versions.js';
+import { DEFAULT_LB_IMAGE, type LoadBalancerInput } from '../../templates/api-load-balancer.js';
 import type { Pod } from './objects.js';
 
 export const KUBERNETES_DIR = '/etc/kubernetes';
@@ -53,6 +54,17 @@ export function controlPlaneInput(inv: Inventory, spec: ResolvedHost, presentCaD
     controllerManager: c.controllerManager,
     scheduler: c.scheduler,
     etcd: c.etcd,
+  };
+}
+
+/** The node-local API balancer of workers (apiLoadBalancer.mode node-local): every control plane behind 127.0.0.1. */
+export function loadBalancerInput(inv: Inventory): LoadBalancerInput {
+  return {
+    listenPort: API_PORT,
+    apiServers: resolveHosts(inv)
+      .filter(isControlPlane)
+      .map((h) => ({ name: h.nodeName, address: h.advertiseAddress!, port: API_PORT })),
+    image: inv.cluster.apiLoadBalancer.image ?? DEFAULT_LB_IMAGE,
   };
 }
 

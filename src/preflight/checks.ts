@@ -7,6 +7,7 @@
 import type { HostFacts } from '../facts/probe.js';
 import { isControlPlane } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
+import { hostProblems, type OpenBundle } from '../airgap/bundle.js';
 import { kernelAtLeast } from '../util/kernel.js';
 import { parseVersion } from '../util/version.js';
 import { containerdSupport, KUBEADM_CHANGES, versionTriple } from '../../templates/versions.js';
@@ -42,6 +43,8 @@ const CLOCK_SKEW_ERROR_MS = 60_000;
 
 /** The image registry and package repository hosts will download from, for the mirror check. */
 export function mirrorUrls(inv: Inventory): string[] {
+  // an air-gapped site's nodes reach neither: everything comes from the bundle
+  if (inv.cluster.airgap.bundle) return [];
   const registry = inv.cluster.imageRepository.split('/')[0]!;
   const urls = [`https://${registry}/v2/`];
   if (inv.cluster.packages.source === 'mirror' && inv.cluster.packages.mirror) urls.push(inv.cluster.packages.mirror);
@@ -162,8 +165,15 @@ function crossHostChecks(observed: readonly Observed[]): PreflightFinding[] {
   return out;
 }
 
-export function evaluate(inv: Inventory, observed: readonly Observed[]): PreflightFinding[] {
-  return [...observed.flatMap((o) => hostChecks(inv, o)), ...crossHostChecks(observed)];
+export function evaluate(inv: Inventory, observed: readonly Observed[], bundle?: Pick<OpenBundle, 'manifest'>): PreflightFinding[] {
+  return [...observed.flatMap((o) => hostChecks(inv, o)), ...crossHostChecks(observed), ...(bundle ? bundleChecks(bundle, observed) : [])];
+}
+
+/** The bundle has each host's platform and package family (what the hosts are is known only once they answer). */
+function bundleChecks(bundle: Pick<OpenBundle, 'manifest'>, observed: readonly Observed[]): PreflightFinding[] {
+  return observed.flatMap(({ target }) =>
+    hostProblems(bundle, target.facts.arch, target.facts.packageManager, true).map((message) => ({ check: 'AirgapBundle', severity: 'error' as const, host: target.spec.name, message })),
+  );
 }
 
 /** --ignore-preflight-errors: named checks (or `all`) become warnings. */

@@ -14,6 +14,7 @@ import type { KubeObject } from '../kube/objects.js';
 import { stringify } from 'yaml';
 import { controlPlaneInput, kubeletFiles, manifestFiles } from '../kube/node-files.js';
 import { desiredObjects } from '../../phases/cluster-objects.js';
+import { inventoryCalicoManifest } from '../kube/addon-set.js';
 import { desiredRuntimeFiles } from '../../phases/container-runtime.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
 import { MODULES_FILE, renderModulesLoad, requiredModules } from '../../templates/kernel-modules.js';
@@ -46,7 +47,7 @@ export async function renderCluster(inv: Inventory, out: string): Promise<Render
     for (const f of kubeletFiles(inv, host, host.nodeName)) add(host.nodeName, f);
   }
   const ca = pki.writes.get(first.nodeName)?.find((f) => f.path === 'pki/ca.crt')?.content ?? readNodeFiles(out, first.nodeName).get('pki/ca.crt')!;
-  const objects = await desiredObjects(inv, first, first.nodeName, ca);
+  const objects = desiredObjects(inv, first, first.nodeName, ca, await inventoryCalicoManifest(inv));
   objects.forEach((o, i) => files.push({ path: objectFileName(o, i), content: stringify(o, { indentSeq: false }), mode: 0o644 }));
   return files;
 }

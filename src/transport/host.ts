@@ -3,6 +3,7 @@
  * script with optional stdin and forward a port; privilege escalation, atomic file writes and
  * batched reads are built here, once, on top of that.
  */
+import { Readable } from 'node:stream';
 import { printable } from '../log/redact.js';
 import type { RunLog } from '../log/run-log.js';
 import { Batcher, type RawResult } from './batcher.js';
@@ -16,8 +17,8 @@ export interface ExecResult {
 
 /** What a transport provides. */
 export interface Channel {
-  /** Runs `sh -c script` as the login user. */
-  run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }>;
+  /** Runs `sh -c script` as the login user; stdin is a buffer or, for uploads too large to hold, a stream. */
+  run(script: string, opts: { stdin?: Buffer | Readable; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }>;
   /** Listens on the workstation and forwards to remoteAddress:remotePort as the host reaches it (default: its loopback). */
   forward(remotePort: number, remoteAddress?: string): Promise<PortForward>;
   /** Opens a new connection after the host went away on purpose (reboot), waiting up to `timeoutMs`. */
@@ -165,6 +166,31 @@ export class Host {
   }
 
   private readonly batcher = new Batcher((script, timeoutMs) => this.runAlone(script, Buffer.alloc(0), false, timeoutMs));
+
+  /**
+   * Like check, with stdin read from a stream (a bundle upload of hundreds of MB is never held
+   * in memory); never batched. Returns the bytes the stream delivered, for the run log.
+   */
+  async checkFrom(script: string, input: AsyncIterable<Uint8Array>, opts: { timeoutMs?: number } = {}): Promise<ExecResult & { stdinBytes: number }> {
+    const started = Date.now();
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const { command, stdinPrefix } = this.wrap(script, false, timeoutMs);
+    let stdinBytes = 0;
+    const counted = Readable.from(
+      (async function* () {
+        if (stdinPrefix) yield Buffer.from(stdinPrefix);
+        for await (const piece of input) {
+          stdinBytes += piece.length;
+          yield piece;
+        }
+      })(),
+    );
+    const raw = await this.channel.run(command, { stdin: counted, timeoutMs });
+    const result = { stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8'), code: raw.code };
+    this.log.command(this.name, script, { ...result, ms: Date.now() - started, stdinBytes });
+    if (result.code !== 0) throw new RemoteCommandError(this.name, script, result);
+    return { ...result, stdinBytes };
+  }
 
   /** Like exec, but a non-zero exit code is an error naming the host and command. */
   async check(command: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {

@@ -3,10 +3,11 @@
  * itself. A port "forward" is the port itself, since the service is already local.
  */
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
 import type { Channel, PortForward } from './host.js';
 
 export class LocalChannel implements Channel {
-  run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+  run(script: string, opts: { stdin?: Buffer | Readable; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
     return new Promise((resolve, reject) => {
       // its own process group, so a timeout kills the whole command, not just the shell
       const child = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -30,7 +31,10 @@ export class LocalChannel implements Channel {
         resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: code ?? 255 });
       });
       child.stdin.on('error', () => undefined); // the command may exit without reading its input
-      child.stdin.end(opts.stdin ?? Buffer.alloc(0));
+      if (opts.stdin instanceof Readable) {
+        opts.stdin.on('error', () => child.stdin.end());
+        opts.stdin.pipe(child.stdin);
+      } else child.stdin.end(opts.stdin ?? Buffer.alloc(0));
     });
   }
 

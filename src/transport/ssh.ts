@@ -3,7 +3,7 @@
  * a connect timeout, verified host keys and an optional jump host.
  */
 import { createServer, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Channel, PortForward } from './host.js';
 import type { HostKeyVerdict } from './host-keys.js';
@@ -180,7 +180,7 @@ class SshChannel implements Channel {
     throw new Error(`${this.name}: did not come back within ${Math.round(timeoutMs / 1000)} s${last ? ` (${last.message})` : ''}`);
   }
 
-  async run(script: string, opts: { stdin?: Buffer; timeoutMs?: number }) {
+  async run(script: string, opts: { stdin?: Buffer | Readable; timeoutMs?: number }) {
     await this.sessions.acquire();
     try {
       for (let attempt = 1; ; attempt++) {
@@ -196,7 +196,7 @@ class SshChannel implements Channel {
     }
   }
 
-  private runSession(script: string, opts: { stdin?: Buffer; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+  private runSession(script: string, opts: { stdin?: Buffer | Readable; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
     // a session that ends with no exit status, or cannot start on a dead connection, is the connection's failure, not the command's
     const lost = (detail: string) => new Error(`${this.name}: the SSH connection was lost (${detail}); the command's outcome on the host is unknown`);
     return new Promise((resolve, reject) => {
@@ -236,7 +236,11 @@ class SshChannel implements Channel {
             code: code ?? 255,
           });
         });
-        if (opts.stdin) stream.end(opts.stdin);
+        if (opts.stdin instanceof Readable) {
+          // a stream that fails (a file read error) ends the session's input early: the remote side sees a short upload and says so
+          opts.stdin.on('error', () => stream.end());
+          opts.stdin.pipe(stream);
+        } else if (opts.stdin) stream.end(opts.stdin);
         else stream.end();
       });
     });

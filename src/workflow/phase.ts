@@ -1,4 +1,5 @@
 /** What a phase is: data with a read-only plan and an apply that performs only what was planned. */
+import type { OpenBundle } from '../airgap/bundle.js';
 import type { HostFacts } from '../facts/probe.js';
 import type { ResolvedHost } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
@@ -37,6 +38,8 @@ export interface PhaseContext {
   readonly log: RunLog;
   /** A line about work in progress on a host (a wait and what it waits for): shown under its task and logged. */
   readonly progress: (host: string, line: string) => void;
+  /** The air-gap bundle (cluster.airgap.bundle or --bundle), verified against the inventory before any host was touched. */
+  readonly bundle?: OpenBundle;
 }
 
 export interface Phase<P = unknown> {

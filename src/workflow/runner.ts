@@ -4,6 +4,7 @@
  * result holds one outcome per host, so the caller can print a summary and exit non-zero.
  */
 import { Listr, PRESET_TIMER, type ListrTask } from 'listr2';
+import type { OpenBundle } from '../airgap/bundle.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { ResolvedHost } from '../inventory/resolve.js';
 import type { RunLog } from '../log/run-log.js';
@@ -25,6 +26,7 @@ export interface RunOptions {
   readonly concurrency: number;
   readonly renderer: RendererChoice;
   readonly log: RunLog;
+  readonly bundle?: OpenBundle;
 }
 
 /** A host to work on, and how to reach it: SSH from the inventory, or this machine for `kubestrap join`. */
@@ -127,7 +129,7 @@ export async function runWorkflow<T extends Reachable>(inventory: Inventory, tar
     const task = running.get(host);
     if (task) task.output = line;
   };
-  const ctx = (): PhaseContext => ({ inventory, hosts: [...connected].sort((a, b) => a.spec.index - b.spec.index), log: options.log, progress });
+  const ctx = (): PhaseContext => ({ inventory, hosts: [...connected].sort((a, b) => a.spec.index - b.spec.index), log: options.log, progress, ...(options.bundle ? { bundle: options.bundle } : {}) });
   // plan still shows what would change on hosts that failed preflight; apply leaves them alone
   const preflightFailed = new Set<string>();
   const alive = (t: HostTarget) => outcomes.get(t.spec.name)!.status === 'ok' && (options.mode === 'plan' || !preflightFailed.has(t.spec.name));
@@ -155,7 +157,7 @@ export async function runWorkflow<T extends Reachable>(inventory: Inventory, tar
       if (!options.preflight) return;
       const ok = observed.filter((o): o is Observed => o !== undefined);
       seen = ok;
-      findings = applyIgnores(evaluate(inventory, ok), options.preflight.ignore);
+      findings = applyIgnores(evaluate(inventory, ok, options.bundle), options.preflight.ignore);
       for (const f of findings) options.log.write(f.host, `preflight ${f.severity} ${f.check}: ${f.message}`);
       const errors = findings.filter((f) => f.severity === 'error');
       for (const f of errors) preflightFailed.add(f.host);

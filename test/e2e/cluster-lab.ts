@@ -2,7 +2,7 @@
  * The end-to-end lab: real Kubernetes 1.20.2 nodes on this machine. Each node is a systemd lab
  * host (systemd-nspawn, systemd as PID 1) on the lab bridge, reachable over real SSH, with
  * Debian's containerd, runc and CNI plugins, the lab's images already in containerd under
- * registry.local (no registry is reachable here), and the lab's package mirror (kubelet,
+ * registry.local (unless the lab plays an air-gapped site: `images: 'none'`), and the lab's package mirror (kubelet,
  * kubectl, kubeadm 1.20.2 built from Debian's source) served on the bridge.
  *
  * What stands in for the world around a real node:
@@ -95,6 +95,12 @@ export interface ClusterLabOptions {
   readonly controlPlanes?: number;
   /** Configure the lab's pod network on every node at start (the demo; tests do it themselves). */
   readonly withCni?: boolean;
+  /**
+   * `none`: the nodes start without any Kubernetes image, as on an air-gapped site, and get them
+   * from a bundle (airgap.test). By default the lab imports its images itself, so the other
+   * suites do not each pay for a bundle upload that airgap.test already proves.
+   */
+  readonly images?: 'preloaded' | 'none';
 }
 
 export async function startClusterLab(options: ClusterLabOptions = {}): Promise<ClusterLab> {
@@ -134,6 +140,7 @@ export async function startClusterLab(options: ClusterLabOptions = {}): Promise<
       started.hosts.map(async (node, i) => {
         await ensureNodeSetup(started, node);
         await started.run(node, waitForCri);
+        if (options.images === 'none') return;
         const wanted = i < controlPlanes ? ['pause', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'busybox'] : workerImages;
         await started.run(node, wanted.map((name) => `ctr -n k8s.io images import ${IMAGES_INSIDE}/${name}.tar >/dev/null`).join(' && '));
       }),

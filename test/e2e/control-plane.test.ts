@@ -13,7 +13,7 @@ import { runCli, tempDir } from '../lab/helpers.js';
 import { askBootstrapRbac, expectedBootstrapRbac } from './bootstrap-rbac.js';
 import { installLabCni, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { e2eInventory } from './inventory.js';
-import { busyboxPod, kubectl } from './kubectl.js';
+import { busyboxPod, kubectl, waitFor } from './kubectl.js';
 
 let cluster: ClusterLab;
 let inventory: string;
@@ -30,14 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-async function waitFor(ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
 
 const savedPath = (output: string, what: RegExp) => what.exec(output)?.[1] ?? '';
 

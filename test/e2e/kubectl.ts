@@ -29,3 +29,12 @@ export function busyboxPod(name: string, nodeName: string): string {
     },
   });
 }
+
+/** Polls `ok` every 2 s until it holds (state the cluster reaches on its own time, e.g. mirror pods). */
+export async function waitFor(ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}

@@ -24,6 +24,8 @@ export interface DebSpec {
   /** Installed path → file content, or a file on this machine to copy (mode 0755 for bin/ paths). */
   readonly files: Readonly<Record<string, string | { readonly copyFrom: string }>>;
   readonly postinst?: string;
+  /** Default amd64. */
+  readonly architecture?: string;
 }
 
 /** Builds a .deb into `dir` with dpkg-deb (root-owned files). */
@@ -31,7 +33,7 @@ export function buildDeb(dir: string, spec: DebSpec): void {
   const root = join(dir, `build-${spec.name}`);
   mkdirSync(join(root, 'DEBIAN'), { recursive: true });
   const depends = spec.depends ? `Depends: ${spec.depends}\n` : '';
-  writeFileSync(join(root, 'DEBIAN/control'), `Package: ${spec.name}\nVersion: ${spec.version}\nArchitecture: amd64\nMaintainer: kubestrap lab <lab@kubestrap.invalid>\n${depends}Description: ${spec.description}\n`);
+  writeFileSync(join(root, 'DEBIAN/control'), `Package: ${spec.name}\nVersion: ${spec.version}\nArchitecture: ${spec.architecture ?? 'amd64'}\nMaintainer: kubestrap lab <lab@kubestrap.invalid>\n${depends}Description: ${spec.description}\n`);
   if (spec.postinst) {
     writeFileSync(join(root, 'DEBIAN/postinst'), `#!/bin/sh\nset -e\n${spec.postinst}\n`);
     chmodSync(join(root, 'DEBIAN/postinst'), 0o755);
@@ -43,7 +45,7 @@ export function buildDeb(dir: string, spec: DebSpec): void {
     else copyFileSync(source.copyFrom, target);
     chmodSync(target, /\/s?bin\//.test(path) ? 0o755 : 0o644);
   }
-  execFileSync('dpkg-deb', ['--root-owner-group', '-b', root, join(dir, `${spec.name}_${spec.version}_amd64.deb`)], { stdio: 'ignore' });
+  execFileSync('dpkg-deb', ['--root-owner-group', '-b', root, join(dir, `${spec.name}_${spec.version}_${spec.architecture ?? 'amd64'}.deb`)], { stdio: 'ignore' });
   rmSync(root, { recursive: true });
 }
 
@@ -115,6 +117,11 @@ export interface ServedRepo {
 
 /** Serves the repository on the lab bridge (reachable by every lab host, nothing else). */
 export function serveRepo(lab: Lab, root: string): Promise<ServedRepo> {
+  return serveDirectory(root, lab.gateway);
+}
+
+/** Serves the files under `root` over HTTP on `address` (a free port). */
+export function serveDirectory(root: string, address: string): Promise<ServedRepo> {
   const server: Server = createServer((req, res) => {
     const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^(\.\.[/\\])+/, '');
     const file = join(root, path);
@@ -126,9 +133,9 @@ export function serveRepo(lab: Lab, root: string): Promise<ServedRepo> {
     createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
-    server.listen(0, lab.gateway, () => {
+    server.listen(0, address, () => {
       const port = (server.address() as { port: number }).port;
-      resolve({ url: `http://${lab.gateway}:${port}`, close: () => new Promise((done) => server.close(() => done())) });
+      resolve({ url: `http://${address}:${port}`, close: () => new Promise((done) => server.close(() => done())) });
     });
   });
 }

@@ -31,7 +31,7 @@ describe('local channel', () => {
     writeFileSync(join(dir, 'second.conf'), 'old second\n');
     const local = new LocalChannel();
     const cut: Channel = {
-      run: (script, opts) => local.run(script, { ...opts, ...(opts.stdin ? { stdin: opts.stdin.subarray(0, 'new first\n'.length + 4) } : {}) }),
+      run: (script, opts) => local.run(script, { ...opts, ...(opts.stdin ? { stdin: (opts.stdin as Buffer).subarray(0, 'new first\n'.length + 4) } : {}) }),
       forward: (port, address) => local.forward(port, address),
       reconnect: (ms) => local.reconnect(ms),
       close: () => local.close(),
