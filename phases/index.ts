@@ -19,6 +19,7 @@ import { kubePackagesPhase } from './kube-packages.js';
 import { limitsPhase } from './limits.js';
 import { parkedManifestsPhase } from './parked-manifests.js';
 import { selinuxPhase } from './selinux.js';
+import { siteRegistryPhase } from './site-registry.js';
 import { swapPhase } from './swap.js';
 import { sysctlPhase } from './sysctl.js';
 import { timeSyncPhase } from './time-sync.js';
@@ -50,6 +51,8 @@ export const preparePhases: readonly Phase[] = [
 /** The first control plane (kubeadm init): files, then the kubelet that runs them, then the API. */
 const initPhases: readonly Phase[] = [
   controlPlanePhase as Phase,
+  // needs the cluster CA (from the control-plane phase), and serves images before any kubelet pulls
+  siteRegistryPhase as Phase,
   kubeletStartPhase as Phase,
   waitControlPlanePhase as Phase,
   clusterObjectsPhase as Phase,

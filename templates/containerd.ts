@@ -80,8 +80,9 @@ function upstream(registry: string): string {
   return registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`;
 }
 
-export function renderHostsToml(registry: string, endpoints: readonly string[]): string {
-  const hosts = endpoints.map((e) => `[host.${toml(e)}]\n  capabilities = ["pull", "resolve"]\n`);
+/** `ca`: the CA file that vouches for the endpoints (a site registry's serving certificate). */
+export function renderHostsToml(registry: string, endpoints: readonly string[], ca?: string): string {
+  const hosts = endpoints.map((e) => `[host.${toml(e)}]\n  capabilities = ["pull", "resolve"]\n${ca ? `  ca = ${toml(ca)}\n` : ''}`);
   return `# Managed by kubestrap: mirrors for ${registry}\nserver = ${toml(upstream(registry))}\n\n${hosts.join('\n')}`;
 }
 

@@ -16,6 +16,9 @@ command -v tmux >/dev/null || need+=(tmux)
 command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
 command -v curl >/dev/null || need+=(curl)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+# the Distribution registry and skopeo: the registry the air-gap tests pull from, and what loads it
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   apt-get update -qq

@@ -22,7 +22,7 @@ import * as tar from 'tar';
 import type { Inventory } from '../inventory/schema.js';
 import { inside, stateDir } from '../util/paths.js';
 import { parseVersion, versionTag } from '../util/version.js';
-import { clusterImages, type NodeRole } from './cluster-images.js';
+import { clusterImages, type ImageUser } from './cluster-images.js';
 import type { Descriptor } from './registry-client.js';
 
 export const BUNDLE_FORMAT = 'kubestrap.dev/bundle/v1';
@@ -33,7 +33,7 @@ export type PackageFamily = 'deb' | 'rpm';
 export interface BundleImage {
   /** As the manifests name it (registry.k8s.io/kube-apiserver:v1.33.1). */
   readonly name: string;
-  readonly roles: readonly NodeRole[];
+  readonly roles: readonly ImageUser[];
   /** What the name resolved to in the registry (an index or a manifest). */
   readonly digest: string;
   /** Per platform (linux/amd64): the image manifest, and the config and layers it names. */
@@ -219,7 +219,7 @@ export function bundleProblems(inv: Inventory, bundle: Pick<OpenBundle, 'file' |
   const has = new Map(manifest.images.map((i) => [i.name, i]));
   for (const image of clusterImages(inv, bundle.calicoManifest)) {
     const found = has.get(image.name);
-    if (!found) problems.push(`the bundle lacks the image ${image.name} (run by ${image.roles.join(' and ')} nodes)`);
+    if (!found) problems.push(`the bundle lacks the image ${image.name} (run by ${image.roles.map((r) => (r === 'site-registry' ? 'the site registry' : `${r} nodes`)).join(' and ')})`);
     else {
       const lacking = manifest.platforms.filter((p) => !found.platforms[p]);
       if (lacking.length) problems.push(`the bundle's ${image.name} lacks ${lacking.join(', ')}`);

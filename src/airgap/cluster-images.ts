@@ -2,7 +2,8 @@
  * Every container image a cluster of the inventory runs, read from what kubestrap itself
  * renders (the static pods, the node-local balancer, the add-on objects, the sandbox image),
  * so a bundle can never disagree with the manifests: control planes need their static pods',
- * workers in node-local mode the balancer's, every node the sandbox and the add-ons' images.
+ * workers in node-local mode the balancer's, every node the sandbox and the add-ons' images, and
+ * in site registry mode its host the registry's.
  */
 import { isControlPlane, resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
@@ -15,10 +16,12 @@ import { loadBalancerPod } from '../../templates/api-load-balancer.js';
 import { sandboxImage } from '../../templates/versions.js';
 
 export type NodeRole = 'control-plane' | 'worker';
+/** Who runs an image: nodes of a role, or the site registry's host (cluster.airgap.registry), outside Kubernetes. */
+export type ImageUser = NodeRole | 'site-registry';
 
 export interface NeededImage {
   readonly name: string;
-  readonly roles: readonly NodeRole[];
+  readonly roles: readonly ImageUser[];
 }
 
 export const roleOf = (host: ResolvedHost): NodeRole => (isControlPlane(host) ? 'control-plane' : 'worker');
@@ -36,8 +39,8 @@ function imagesOf(object: KubeObject | { spec?: unknown }): string[] {
 export function clusterImages(inv: Inventory, calicoManifest: string | undefined): NeededImage[] {
   const c = inv.cluster;
   const minor = parseVersion(c.kubernetesVersion)!.minor;
-  const roles = new Map<string, Set<NodeRole>>();
-  const need = (images: readonly string[], ...who: NodeRole[]) => {
+  const roles = new Map<string, Set<ImageUser>>();
+  const need = (images: readonly string[], ...who: ImageUser[]) => {
     for (const image of images) for (const role of who) (roles.get(image) ?? roles.set(image, new Set()).get(image)!).add(role);
   };
   const firstControlPlane = resolveHosts(inv).find(isControlPlane)!;
@@ -46,5 +49,6 @@ export function clusterImages(inv: Inventory, calicoManifest: string | undefined
   if (c.apiLoadBalancer.mode === 'node-local') need(imagesOf(loadBalancerPod(loadBalancerInput(inv))), 'worker');
   // the address is not part of any image: any server will do
   need(addonObjects(inv, 'https://api.invalid:6443', calicoManifest).flatMap(imagesOf), 'control-plane', 'worker');
+  if (c.airgap.registry) need([c.airgap.registry.image], 'site-registry');
   return [...roles].map(([name, who]) => ({ name, roles: [...who].sort() })).sort((a, b) => a.name.localeCompare(b.name));
 }

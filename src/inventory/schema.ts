@@ -248,6 +248,21 @@ const cluster = object(
             example: './cluster-v1.33.1.bundle',
           }, { minLength: 1 }),
         ),
+        registry: optional(
+          object(
+            'siteRegistry',
+            {
+              host: string({ description: 'The inventory host that runs the registry (a systemd unit running the registry image with containerd).', example: 'cp-1' }, DNS_LABEL),
+              port: withDefault(integer({ description: 'HTTPS port of the registry on that host.' }, { min: 1, max: 65535 }), 5000),
+              // it reaches the registry's systemd unit: an image reference's characters only
+              image: withDefault(string({ description: 'The registry image, carried in the bundle.', example: 'registry.local/registry:2.8' }, { pattern: /^[a-z0-9][A-Za-z0-9._/:@-]*$/, patternHint: 'an image reference' }), 'docker.io/library/registry:2.8.3'),
+            },
+            {
+              description:
+                "Site registry mode: instead of uploading the images to every node, apply runs a registry from the bundle on one inventory host, loads the images into it once, and points every node's containerd at it (certs.d) over TLS with a serving certificate from the cluster CA.",
+            },
+          ),
+        ),
       },
       { description: 'Air-gapped sites: nodes that reach no registry and no package mirror.' },
     ),

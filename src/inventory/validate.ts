@@ -203,6 +203,8 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
       out.push({ path: ['cluster', 'cni', 'calicoManifestSha256'], message: 'required for a downloaded manifest, so that what is installed is what was reviewed' });
     }
   }
+  const site = c.airgap.registry;
+  if (site && !inv.hosts.some((h) => h.name === site.host)) out.push({ path: ['cluster', 'airgap', 'registry', 'host'], message: `${JSON.stringify(site.host)} is not a host of this inventory` });
   for (const name of ['apiServer', 'controllerManager', 'scheduler', 'etcd'] as const) {
     for (const flag of Object.keys(c[name].extraArgs)) {
       if (flag.startsWith('-')) out.push({ path: ['cluster', name, 'extraArgs', flag], message: 'write flag names without leading dashes' });

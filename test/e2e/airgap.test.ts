@@ -5,6 +5,9 @@
  * `bundle create` pulls from it on the workstation; `apply` with the bundle brings up
  * 1 control plane + 2 workers: nodes Ready, the control plane's pods and kube-proxy Running,
  * containerd holding the images under the bundle's digests; a second apply uploads nothing.
+ * Then site registry mode on a fresh lab: one worker runs the registry from the bundle (Debian's
+ * docker-registry packed as an image stands in for docker.io/library/registry), and the other
+ * nodes pull from it.
  * CoreDNS, metrics-server and the CNI's images cannot be built here: those add-ons are off, and
  * the lab's own pod network stands in for the CNI (cluster-lab.ts).
  */
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { runCli, tempDir } from '../lab/helpers.js';
-import { pushArchive, startRegistry, type RealRegistry } from '../unit/real-registry.js';
+import { pushArchive, registryImageArchive, startRegistry, type RealRegistry } from '../unit/real-registry.js';
 import { ensureE2eArtifacts, IMAGE_REPOSITORY, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { e2eInventory } from './inventory.js';
 import { kubectl, waitFor } from './kubectl.js';
@@ -125,4 +128,53 @@ test('apply with the bundle brings the cluster up from it: nodes Ready, pods Run
   const log = readFileSync(/^log: (\S+)/m.exec(second.stdout)![1]!, 'utf8');
   expect(log).not.toMatch(/air-gap bundle: uploaded/);
   expect(log.match(/air-gap bundle: \d+ images present with the bundle's digests; 0 bytes to upload/g)).toHaveLength(3);
+}, 900_000);
+
+test('site registry mode: worker-2 runs the registry from the bundle; the control plane and worker-1 pull every image from it and never receive a bundle', async () => {
+  await cluster.stop();
+  const siteHome = join(dir, 'site-home');
+  const siteEnv = { KUBESTRAP_HOME: siteHome };
+  await pushArchive(registry, registryImageArchive(dir), 'registry:2.8');
+  cluster = await startClusterLab({ workers: 2, withCni: true, images: 'none' });
+  const [registryHost, puller] = [cluster.workers[1]!, cluster.workers[0]!];
+  const siteInventory = join(dir, 'site.yaml');
+  writeFileSync(
+    siteInventory,
+    e2eInventory(cluster, { cni: { plugin: 'none' }, addons: { coreDNS: false, metricsServer: false }, airgap: { registry: { host: registryHost.name, image: `${IMAGE_REPOSITORY}/registry:2.8` } } }),
+  );
+  const siteBundle = join(dir, 'site.bundle');
+  const created = await runCli(['bundle', 'create', '-i', siteInventory, '-o', siteBundle, '--mirror', `${IMAGE_REPOSITORY}=${registry.url}`], siteEnv);
+  expect(created.code, created.stderr).toBe(0);
+  expect(created.stdout).toMatch(/: 7 images, 3 packages; /);
+
+  const first = await runCli(['apply', '-i', siteInventory, '--bundle', siteBundle], siteEnv);
+  expect(first.code, first.stdout + first.stderr).toBe(0);
+  const kubeconfig = /^admin kubeconfig: (\S+)/m.exec(first.stdout)![1]!;
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
+  await waitFor(async () => (await kubectl(kubeconfig, ['get', 'pods', '-n', 'kube-system', '-l', 'tier=control-plane', '-o', 'name'])).trim().split('\n').filter(Boolean).length === 4, 240_000);
+  await kubectl(kubeconfig, ['-n', 'kube-system', 'wait', '--for=condition=Ready', 'pod', '--all', '--timeout=240s'], 260_000);
+
+  // only the registry's host received images from the workstation
+  const log = readFileSync(/^log: (\S+)/m.exec(first.stdout)![1]!, 'utf8');
+  const uploads = log.split('\n').filter((l) => l.includes('air-gap bundle: uploaded'));
+  expect(uploads).toHaveLength(1);
+  expect(uploads[0]).toContain(registryHost.name);
+  // the others pulled from it: its access log, and their images under the bundle's digests
+  const access = await cluster.lab.run(registryHost, 'journalctl -u kubestrap-registry --no-pager -o cat');
+  // containerd resolves the tag (HEAD), then fetches the manifest and the layers by digest
+  for (const [node, image] of [[cluster.controlPlane, 'kube-apiserver'], [puller, 'kube-proxy']] as const) {
+    const from = node.ip.replaceAll('.', '\\.');
+    expect(access, node.name).toMatch(new RegExp(`^${from} .*"HEAD /v2/${image}/manifests/v1\\.20\\.2[? ]`, 'm'));
+    expect(access, node.name).toMatch(new RegExp(`^${from} .*"GET /v2/${image}/blobs/sha256:[0-9a-f]{64}[? ].*" 200 `, 'm'));
+  }
+  const digest = new Map((await bundleJson(siteBundle)).images.map((i) => [i.name, i.platforms['linux/amd64']!.manifest.digest]));
+  for (const [node, expected] of [[cluster.controlPlane, LAB_IMAGES], [puller, ['pause', 'kube-proxy']]] as const) {
+    const held = await nodeImages(node);
+    for (const name of expected.map((e) => [...digest.keys()].find((n) => n.startsWith(`${IMAGE_REPOSITORY}/${e}:`))!)) expect(held.get(name), `${node.name}: ${name}`).toBe(digest.get(name));
+  }
+
+  const second = await runCli(['apply', '-i', siteInventory, '--bundle', siteBundle, '--report', join(dir, 'site-second.json')], siteEnv);
+  expect(second.code, second.stdout + second.stderr).toBe(0);
+  const report = JSON.parse(readFileSync(join(dir, 'site-second.json'), 'utf8')) as { hosts: Array<{ changes: unknown[] }> };
+  expect(report.hosts.flatMap((h) => h.changes)).toEqual([]);
 }, 900_000);

@@ -95,6 +95,8 @@ function place(doc: Record<string, unknown>, schema: Json, path: Path, value: st
  * inventory, so that the plan gets to every phase.
  */
 const CONNECTION = /^(hostDefaults|hosts\.\[\]\.(address|port|user|auth|bastion|hostKey|sudo))/;
+/** A file that must exist before any host is reached: a hostile path is refused there (no such bundle), so the combined plan would never reach the host. */
+const OPENED_BEFORE_HOSTS = /^cluster\.airgap\.bundle$/;
 
 let lab: Lab;
 let schema: Json;
@@ -156,7 +158,7 @@ async function tryPayload(hostile: string, n: number): Promise<string[]> {
   }
   // one inventory with every field that took the value (as long as they validate together)
   const combined = clone();
-  for (const path of accepted.filter((p) => !CONNECTION.test(p.join('.')))) {
+  for (const path of accepted.filter((p) => !CONNECTION.test(p.join('.')) && !OPENED_BEFORE_HOSTS.test(p.join('.')))) {
     const next = structuredClone(combined);
     place(next, schema, path, hostile);
     if (await validates(next)) Object.assign(combined, next);

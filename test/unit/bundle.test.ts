@@ -143,7 +143,7 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
 
     const moreImages = await kubestrap('apply', '-i', inventory('node-local', { apiLoadBalancer: { mode: 'node-local', image: 'registry.local/haproxy:2.6' }, addons: { coreDNS: true, metricsServer: false } }), '--bundle', bundle);
     expect(moreImages.code).toBe(1);
-    expect(moreImages.stderr).toMatch(/the bundle lacks the image registry\.local\/coredns:1\.7\.0 \(run by control-plane and worker nodes\)/);
+    expect(moreImages.stderr).toMatch(/the bundle lacks the image registry\.local\/coredns:1\.7\.0 \(run by control-plane nodes and worker nodes\)/);
     expect(moreImages.stderr).toMatch(/the bundle lacks the image registry\.local\/haproxy:2\.6 \(run by worker nodes\)/);
   }, 60_000);
 
@@ -152,4 +152,11 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/registry\.local\/\S+ has no linux\/arm64 image \(it is a single linux\/amd64 image\)/);
   }, 60_000);
+
+  it('validate names the site registry\'s host when it is not an inventory host, and an image reference that is not one', async () => {
+    const result = await kubestrap('validate', '-i', inventory('site', { airgap: { registry: { host: 'registry-1', image: "x';reboot;'" } } }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/site\.yaml:\d+:\d+: cluster\.airgap\.registry\.host: "registry-1" is not a host of this inventory/);
+    expect(result.stderr).toMatch(/site\.yaml:\d+:\d+: cluster\.airgap\.registry\.image: .*an image reference/);
+  });
 });

@@ -109,14 +109,32 @@ export async function pushArchive(registry: RealRegistry, archive: string, refer
 
 /** A one-layer docker-archive image for `architecture` whose layer holds `payload` as /payload. */
 export function testImageArchive(dir: string, name: string, architecture: string, payload: Buffer): string {
-  const box = join(dir, `${name}-${architecture}.box`);
-  mkdirSync(join(box, 'root'), { recursive: true });
-  writeFileSync(join(box, 'root', 'payload'), payload);
-  execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '--mtime=@0', '-C', join(box, 'root'), '-cf', join(box, 'layer.tar'), 'payload']);
+  return imageArchive(dir, `${name}-${architecture}`, { architecture, files: { payload } });
+}
+
+/**
+ * The Distribution registry (Debian's docker-registry binary and the libraries it loads) as a
+ * one-layer image, for the site registry of the e2e lab: what docker.io/library/registry is
+ * elsewhere, with the same configuration path.
+ */
+export function registryImageArchive(dir: string): string {
+  const files: Record<string, Buffer> = { 'usr/bin/docker-registry': readFileSync('/usr/bin/docker-registry'), 'etc/passwd': Buffer.from('root:x:0:0:root:/root:/bin/sh\n') };
+  const libraries = execFileSync('ldd', ['/usr/bin/docker-registry'], { encoding: 'utf8' }).match(/\/\S+/g) ?? [];
+  for (const lib of libraries) files[lib.slice(1)] = readFileSync(lib);
+  return imageArchive(dir, 'registry', { architecture: 'amd64', files, entrypoint: ['/usr/bin/docker-registry', 'serve', '/etc/docker/registry/config.yml'] });
+}
+
+function imageArchive(dir: string, name: string, image: { architecture: string; files: Record<string, Buffer>; entrypoint?: string[] }): string {
+  const box = join(dir, `${name}.box`);
+  for (const [path, content] of Object.entries(image.files)) {
+    mkdirSync(join(box, 'root', path, '..'), { recursive: true });
+    writeFileSync(join(box, 'root', path), content, { mode: 0o755 });
+  }
+  execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '--mtime=@0', '-C', join(box, 'root'), '-cf', join(box, 'layer.tar'), '.']);
   const diff = execFileSync('sha256sum', [join(box, 'layer.tar')], { encoding: 'utf8' }).split(' ')[0];
-  writeFileSync(join(box, 'config.json'), JSON.stringify({ architecture, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] } }));
-  writeFileSync(join(box, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: [`${name}:${architecture}`], Layers: ['layer.tar'] }]));
-  const archive = join(dir, `${name}-${architecture}.tar`);
+  writeFileSync(join(box, 'config.json'), JSON.stringify({ architecture: image.architecture, os: 'linux', config: image.entrypoint ? { Entrypoint: image.entrypoint } : {}, rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] } }));
+  writeFileSync(join(box, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: [`${name}:latest`], Layers: ['layer.tar'] }]));
+  const archive = join(dir, `${name}.tar`);
   execFileSync('tar', ['-C', box, '-cf', archive, 'config.json', 'manifest.json', 'layer.tar']);
   return archive;
 }
