@@ -45,12 +45,16 @@ export function aptRepo(r: RepoInput): RepoDefinition {
   };
 }
 
-export function rpmRepo(r: RepoInput): RepoDefinition {
+/** Where a yum repository of the layout lives (its baseurl, with yum's $basearch), and its signing keys. */
+export function rpmLocation(r: Omit<RepoInput, 'unsigned'>): { url: string; keys: string } {
   const base = r.base.replace(/\/$/, '');
-  const [url, keys] =
-    r.layout === 'pkgs.k8s.io'
-      ? [`${base}/core:/stable:/v1.${r.minor}/rpm/`, `${base}/core:/stable:/v1.${r.minor}/rpm/repodata/repomd.xml.key`]
-      : [`${base}/yum/repos/kubernetes-el7-$basearch/`, `${base}/yum/doc/yum-key.gpg ${base}/yum/doc/rpm-package-key.gpg`];
+  return r.layout === 'pkgs.k8s.io'
+    ? { url: `${base}/core:/stable:/v1.${r.minor}/rpm/`, keys: `${base}/core:/stable:/v1.${r.minor}/rpm/repodata/repomd.xml.key` }
+    : { url: `${base}/yum/repos/kubernetes-el7-$basearch/`, keys: `${base}/yum/doc/yum-key.gpg ${base}/yum/doc/rpm-package-key.gpg` };
+}
+
+export function rpmRepo(r: RepoInput): RepoDefinition {
+  const { url, keys } = rpmLocation(r);
   const check = r.unsigned ? 'gpgcheck=0\nrepo_gpgcheck=0' : `gpgcheck=1\ngpgkey=${keys}`;
   return {
     path: '/etc/yum.repos.d/kubernetes.repo',

@@ -19,6 +19,9 @@ command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 # the Distribution registry and skopeo: the registry the air-gap tests pull from, and what loads it
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
+# rpmbuild and createrepo_c: the yum repository the bundle's rpm packages come from
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v createrepo_c >/dev/null || need+=(createrepo-c)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   apt-get update -qq

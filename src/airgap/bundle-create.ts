@@ -13,8 +13,8 @@ import { inventoryCalicoManifest } from '../kube/addon-set.js';
 import { stateDir } from '../util/paths.js';
 import { parseVersion, versionTag } from '../util/version.js';
 import { repoInputOf } from '../../templates/kube-repos.js';
-import { readAptIndex, selectKubePackages } from './apt-index.js';
-import { blobEntry, BUNDLE_FORMAT, BUNDLE_MANIFEST, CALICO_ENTRY, debArchitecture, bundleManifestText, type BundleEntry, type BundleImage, type BundleManifest, type BundlePackage, type PackageFamily } from './bundle.js';
+import { readAptIndex, readRpmIndex, selectKubePackages } from './package-index.js';
+import { blobEntry, BUNDLE_FORMAT, BUNDLE_MANIFEST, CALICO_ENTRY, debArchitecture, rpmArchitecture, bundleManifestText, type BundleEntry, type BundleImage, type BundleManifest, type BundlePackage, type PackageFamily } from './bundle.js';
 import { clusterImages } from './cluster-images.js';
 import { registryCredentials } from './registry-auth.js';
 import { parseImageRef } from './image-ref.js';
@@ -86,12 +86,12 @@ export async function createBundle(options: CreateOptions): Promise<CreateResult
 
   const packages: BundlePackage[] = [];
   for (const family of options.packageFamilies) {
-    if (family === 'rpm') throw new Error('bundle create: rpm packages are not supported yet (only deb); for RHEL-family hosts use cluster.packages.source: offline with the rpm files');
     const repo = repoInputOf(c.packages, version.minor);
-    for (const arch of new Set(options.platforms.map((p) => debArchitecture(p.architecture)))) {
-      const index = await readAptIndex(repo, arch, download);
+    const archOf = family === 'deb' ? debArchitecture : rpmArchitecture;
+    for (const arch of new Set(options.platforms.map((p) => archOf(p.architecture)))) {
+      const index = family === 'deb' ? await readAptIndex(repo, arch, download) : await readRpmIndex(repo, arch, download);
       for (const pkg of selectKubePackages(index, `${version.major}.${version.minor}.${version.patch}`, arch)) {
-        const path = join(cache, 'packages', `${pkg.sha256}.deb`);
+        const path = join(cache, 'packages', `${pkg.sha256}.${family}`);
         if (!existsSync(path)) {
           options.progress(`${pkg.name} ${pkg.version} (${arch}): downloading ${pkg.url}`);
           const bytes = await download(pkg.url);
@@ -102,7 +102,8 @@ export async function createBundle(options: CreateOptions): Promise<CreateResult
           renameSync(`${path}.partial`, path);
           downloadedBytes += bytes.length;
         }
-        const entry = `packages/${family}/${arch}/${pkg.name}_${pkg.version.replace(/^\d+:/, '')}_${pkg.architecture}.deb`;
+        const file = family === 'deb' ? `${pkg.name}_${pkg.version.replace(/^\d+:/, '')}_${pkg.architecture}.deb` : `${pkg.name}-${pkg.version}.${pkg.architecture}.rpm`;
+        const entry = `packages/${family}/${arch}/${file}`;
         files.set(entry, path);
         packages.push({ family, architecture: arch, name: pkg.name, version: pkg.version, path: entry });
       }

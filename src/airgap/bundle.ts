@@ -7,7 +7,7 @@
  *
  *   bundle.json
  *   images/blobs/sha256/<hex>          manifests, configs and layers
- *   packages/<family>/<arch>/<file>    kubelet, kubectl, cri-tools (+ their repository dependencies)
+ *   packages/<family>/<arch>/<file>    kubelet, kubectl, cri-tools (+ their repository dependencies), deb or rpm
  *   manifests/calico.yaml
  *
  * Opening a bundle extracts it once into kubestrap's cache, checking every entry against
@@ -70,6 +70,11 @@ export const blobEntry = (digest: string) => `images/blobs/sha256/${digest.slice
 /** Debian architecture names (what dpkg and the packages say) for a platform's Go architecture. */
 export function debArchitecture(goArch: string): string {
   return ({ amd64: 'amd64', arm64: 'arm64', arm: 'armhf', ppc64le: 'ppc64el', s390x: 's390x' } as Record<string, string>)[goArch] ?? goArch;
+}
+
+/** rpm architecture names (what `uname -m` and the packages say) for a platform's Go architecture. */
+export function rpmArchitecture(goArch: string): string {
+  return ({ amd64: 'x86_64', arm64: 'aarch64', ppc64le: 'ppc64le', s390x: 's390x' } as Record<string, string>)[goArch] ?? goArch;
 }
 
 /** `uname -m` → the platform's architecture (linux/<goArch>). */

@@ -40,7 +40,7 @@ export function bundleCommand(): Command {
     .requiredOption('-i, --inventory <file>', 'inventory file')
     .requiredOption('-o, --output <bundle>', 'bundle file to write (a tar archive)')
     .option('--platform <os/arch>', 'platforms of the hosts (repeatable or comma-separated)', collect, [])
-    .option('--packages <family>', 'package families of the hosts: deb (repeatable or comma-separated)', collect, [])
+    .option('--packages <family>', 'package families of the hosts: deb, rpm (repeatable or comma-separated; default deb)', collect, [])
     .option('--mirror <registry=url>', 'pull the images of REGISTRY from URL (repeatable)', collect, [])
     .addHelpText('after', '\nExample:\n  kubestrap bundle create -i cluster.yaml -o cluster-v1.33.1.bundle --platform linux/amd64,linux/arm64')
     .action(async (options: { inventory: string; output: string; platform: string[]; packages: string[]; mirror: string[] }) => {

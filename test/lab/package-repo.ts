@@ -49,6 +49,23 @@ export function buildDeb(dir: string, spec: DebSpec): void {
   rmSync(root, { recursive: true });
 }
 
+/** Builds an .rpm into `dir/<arch>/` with rpmbuild (FAKE content: one script in /usr/bin). */
+export function buildRpm(dir: string, spec: { name: string; version: string; release: string; requires?: readonly string[]; architecture?: string }): void {
+  const top = join(dir, `rpmbuild-${spec.name}-${spec.version}`);
+  mkdirSync(top, { recursive: true });
+  const specFile = join(top, `${spec.name}.spec`);
+  writeFileSync(
+    specFile,
+    [
+      `Name: ${spec.name}`, `Version: ${spec.version}`, `Release: ${spec.release}`, `Summary: FAKE ${spec.name} for kubestrap's tests`, 'License: Apache-2.0', `BuildArch: ${spec.architecture ?? 'x86_64'}`,
+      ...(spec.requires ?? []).map((r) => `Requires: ${r}`),
+      '%description', `FAKE ${spec.name}`, '%install', 'mkdir -p %{buildroot}/usr/bin', `printf '#!/bin/sh\\n' > %{buildroot}/usr/bin/${spec.name}`, '%files', `/usr/bin/${spec.name}`, '',
+    ].join('\n'),
+  );
+  execFileSync('rpmbuild', ['-bb', '--define', `_topdir ${top}`, '--define', `_rpmdir ${dir}`, specFile], { stdio: 'ignore' });
+  rmSync(top, { recursive: true });
+}
+
 function fakeDeb(dir: string, name: string, version: string, binary: string, output: string): void {
   buildDeb(dir, {
     name,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { buildDeb, index, serveDirectory, type ServedRepo } from '../lab/package-repo.js';
+import { buildDeb, buildRpm, index, serveDirectory, type ServedRepo } from '../lab/package-repo.js';
 import { pushArchive, startRegistry, testImageArchive, type RealRegistry } from './real-registry.js';
 
 const VERSION = '1.20.2';
@@ -78,6 +78,15 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
     fake('cri-tools', '1.19.0-1.1');
     fake('cri-tools', '1.20.0-1.1');
     index(debs);
+    // the same release for RHEL-family hosts: a yum repository made by createrepo_c
+    const rpms = join(dir, 'repo', 'kubernetes', 'core:', 'stable:', 'v1.20', 'rpm');
+    mkdirSync(rpms, { recursive: true });
+    buildRpm(rpms, { name: 'kubelet', version: VERSION, release: '150500.1.1', requires: ['kubernetes-cni', 'iptables'] });
+    buildRpm(rpms, { name: 'kubelet', version: '1.20.1', release: '150500.1.1', requires: ['kubernetes-cni'] });
+    buildRpm(rpms, { name: 'kubernetes-cni', version: '1.2.0', release: '150500.1.1' });
+    buildRpm(rpms, { name: 'kubectl', version: VERSION, release: '150500.1.1' });
+    buildRpm(rpms, { name: 'cri-tools', version: '1.20.0', release: '150500.1.1' });
+    await promisify(execFile)('createrepo_c', ['-q', rpms]);
     repo = await serveDirectory(join(dir, 'repo'), '127.0.0.1');
   }, 120_000);
   afterAll(async () => {
@@ -111,6 +120,19 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
     expect(second.stdout).toMatch(/^unchanged .*: 6 images, 3 packages; .*downloaded 0 bytes$/m);
     expect(statSync(bundle).mtimeMs).toBe(before);
   }, 120_000);
+
+  it('carries rpm packages for RHEL-family hosts from the yum repository, with what they depend on from it', async () => {
+    const bundle = join(dir, 'both.bundle');
+    const created = await kubestrap('bundle', 'create', '-i', inventory('both'), '-o', bundle, '--mirror', mirror(), '--packages', 'deb,rpm');
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/: 6 images, 7 packages; /);
+    const list = (await kubestrap('bundle', 'list', bundle)).stdout;
+    expect(list).toMatch(/^kubelet\t1\.20\.2-150500\.1\.1\trpm\/x86_64\t/m);
+    expect(list).toMatch(/^kubernetes-cni\t1\.2\.0-150500\.1\.1\trpm\/x86_64\t/m);
+    expect(list).toMatch(/^kubelet\t1\.20\.2-1\.1\tdeb\/amd64\t/m);
+    expect(list).not.toMatch(/iptables/);
+    expect((await kubestrap('bundle', 'verify', bundle)).code).toBe(0);
+  }, 60_000);
 
   it('refuses a flipped byte in the bundle, naming the entry', async () => {
     const bundle = join(dir, 'cluster.bundle');
