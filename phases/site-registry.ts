@@ -165,8 +165,9 @@ export const siteRegistryPhase: Phase<Payload> = {
     }
     const pushes = changes.flatMap((c) => (c.payload.kind === 'push' ? [c.payload] : []));
     if (!isRegistryHost(ctx, target) || (!pushes.length && !changes.some((c) => c.payload.kind === 'start'))) return;
-    // polls until the registry answers (its start takes a moment), then pushes what it lacks
-    await target.host.check(`for i in $(seq 1 120); do ${CURL} -o /dev/null ${registryUrl(site.port)}/v2/ 2>/dev/null && exit 0; sleep 0.5; done; echo 'the site registry did not answer on https://127.0.0.1:${site.port}/v2/ within 60 s' >&2; journalctl -u ${SITE_REGISTRY_UNIT} -n 20 --no-pager >&2 || true; exit 1`);
+    // polls until the registry answers (its start takes a moment), then pushes what it lacks; the port is a schema-checked integer
+    const ping = `${registryUrl(site.port)}/v2/`;
+    await target.host.check(`for i in $(seq 1 120); do ${CURL} -o /dev/null ${quote(ping)} 2>/dev/null && exit 0; sleep 0.5; done; echo ${quote(`the site registry did not answer on ${ping} within 60 s`)} >&2; journalctl -u ${quote(SITE_REGISTRY_UNIT)} -n 20 --no-pager >&2 || true; exit 1`);
     if (!pushes.length) return;
     ctx.progress(target.spec.name, `pushing ${pushes.length} images into the site registry`);
     await target.host.check(pushes.map((p) => `ctr -n k8s.io images push --tlscacert ${quote(REGISTRY_CA)} ${quote(p.remote)} ${quote(p.image)} >/dev/null`).join(' && '), { timeoutMs: 30 * 60_000 });
