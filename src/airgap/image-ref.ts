@@ -13,6 +13,8 @@ export interface ImageRef {
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
+/** host[:port] as a registry is named (it becomes a certs.d directory name: never `..` or a slash). */
+const REGISTRY = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/i;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 export function parseImageRef(text: string): ImageRef {
@@ -22,6 +24,7 @@ export function parseImageRef(text: string): ImageRef {
   const first = slash < 0 ? '' : nameAndTag!.slice(0, slash);
   const isHost = first.includes('.') || first.includes(':') || first === 'localhost';
   const registry = isHost ? first : 'docker.io';
+  if (!REGISTRY.test(registry)) throw new Error(`${text}: not an image reference (bad registry ${registry})`);
   let rest = isHost ? nameAndTag!.slice(slash + 1) : nameAndTag!;
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');

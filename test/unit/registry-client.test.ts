@@ -60,6 +60,15 @@ describe('registry client against the real Distribution registry', () => {
     }
   });
 
+  it('reads image references as containerd does, and refuses a registry part that is not host[:port]', () => {
+    expect(parseImageRef('registry.cn-hangzhou.aliyuncs.com/google_containers/pause:3.9')).toEqual({ registry: 'registry.cn-hangzhou.aliyuncs.com', repository: 'google_containers/pause', tag: '3.9' });
+    expect(parseImageRef('haproxy:2.8')).toEqual({ registry: 'docker.io', repository: 'library/haproxy', tag: '2.8' });
+    expect(parseImageRef('127.0.0.1:5000/lab/tool')).toEqual({ registry: '127.0.0.1:5000', repository: 'lab/tool', tag: 'latest' });
+    // the registry part names a certs.d directory on every node in site registry mode
+    expect(() => parseImageRef('../../etc/pause:3.9')).toThrow(/bad registry \.\./);
+    expect(() => parseImageRef('a..b/pause:3.9')).toThrow(/bad registry a\.\.b/);
+  });
+
   it('resolves a manifest list to each platform\'s manifest, and names a platform the image lacks', async () => {
     const ref = parseImageRef(`${registry.address}/lab/tool:1.0`);
     const image = await client().resolve(ref, [amd64, arm64]);
