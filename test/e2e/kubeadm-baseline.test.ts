@@ -10,40 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Host } from '../../src/transport/host.js';
 import { openLabHost } from '../lab/helpers.js';
-import { IMAGE_REPOSITORY, installLabCni, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { installLabCni, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { kubeadmInit, kubeadmJoin, prepareKubeadmNode } from './kubeadm-cluster.js';
 import { askBootstrapRbac, expectedBootstrapRbac } from './bootstrap-rbac.js';
 import { busyboxPod, kubectl } from './kubectl.js';
 
 let cluster: ClusterLab;
 let hosts: Map<string, Host>;
 const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kubestrap-e2e-')), 'admin.conf');
-
-// What kubeadm's documentation has users do by hand on every node before `kubeadm init/join`.
-const CONTAINERD_CONFIG = `version = 2
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${IMAGE_REPOSITORY}/pause:3.2"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = false
-`;
-
-function prepareNode(host: Host, mirror: string): Promise<unknown> {
-  return host.check(
-    [
-      `echo 'deb [trusted=yes] ${mirror}/core:/stable:/v1.20/deb/ /' > /etc/apt/sources.list.d/kubernetes.list`,
-      `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubelet=1.20.2-1.1 kubeadm=1.20.2-1.1 kubectl=1.20.2-1.1 cri-tools >/dev/null`,
-      `printf '%s' '${CONTAINERD_CONFIG}' > /etc/containerd/config.toml && systemctl restart containerd`,
-      `sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1`,
-    ].join(' && '),
-    { timeoutMs: 300_000 },
-  );
-}
-
-// Checks that cannot pass on a lab node, each for a reason of the lab, not of the cluster:
-// no kernel config or loadable modules in this VM, no CoreDNS image.
-const IGNORED_PREFLIGHT = 'SystemVerification,ImagePull';
 
 beforeAll(async () => {
   cluster = await startClusterLab({ workers: 2 });
@@ -56,32 +30,11 @@ afterAll(async () => {
 });
 
 test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings the lab up: 3 nodes Ready, a pod Running on each worker, pods reach each other across nodes", async () => {
-  await Promise.all([...hosts.values()].map((h) => prepareNode(h, cluster.packageMirror)));
+  await Promise.all([...hosts.values()].map((h) => prepareKubeadmNode(h, cluster.packageMirror)));
   const cp = hosts.get(cluster.controlPlane.name)!;
-  const config = [
-    { apiVersion: 'kubeadm.k8s.io/v1beta2', kind: 'InitConfiguration', localAPIEndpoint: { advertiseAddress: cluster.controlPlane.ip, bindPort: 6443 }, nodeRegistration: { criSocket: '/run/containerd/containerd.sock' } },
-    {
-      apiVersion: 'kubeadm.k8s.io/v1beta2',
-      kind: 'ClusterConfiguration',
-      kubernetesVersion: cluster.kubernetesVersion,
-      imageRepository: IMAGE_REPOSITORY,
-      etcd: { local: { imageTag: cluster.etcdImageTag } },
-      networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET },
-    },
-    { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'cgroupfs' },
-    { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', conntrack: { maxPerCore: 0 } },
-  ]
-    .map((doc) => JSON.stringify(doc))
-    .join('\n---\n');
-  await cp.writeFiles([{ path: '/root/kubeadm.yaml', content: config, mode: 0o600 }]);
-  await cp.check(`kubeadm init --config /root/kubeadm.yaml --ignore-preflight-errors=${IGNORED_PREFLIGHT} >/root/kubeadm-init.log 2>&1 || { tail -40 /root/kubeadm-init.log >&2; exit 1; }`, { timeoutMs: 600_000 });
-  const joinCommand = (await cp.check('kubeadm token create --print-join-command')).stdout.trim();
+  const joinCommand = await kubeadmInit(cluster, cp);
   expect(joinCommand).toMatch(/^kubeadm join \S+:6443 --token \S+\s+--discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$/);
-  await Promise.all(
-    cluster.workers.map((w) =>
-      hosts.get(w.name)!.check(`${joinCommand} --cri-socket /run/containerd/containerd.sock --ignore-preflight-errors=SystemVerification >/root/kubeadm-join.log 2>&1 || { tail -40 /root/kubeadm-join.log >&2; exit 1; }`, { timeoutMs: 600_000 }),
-    ),
-  );
+  await kubeadmJoin(hosts, cluster.workers, joinCommand);
   await installLabCni(cluster);
 
   const admin = await cp.readFiles(['/etc/kubernetes/admin.conf']);
