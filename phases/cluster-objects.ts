@@ -6,7 +6,8 @@
  * control plane's SSH connection with admin.conf; every object is compared with the live one, so
  * a second apply changes nothing.
  */
-import { ApiClient, isSubset, refOf, type ObjectRef } from '../src/kube/api-client.js';
+import { ApiClient, refOf, type ObjectRef } from '../src/kube/api-client.js';
+import { objectDifferences } from '../src/kube/object-diff.js';
 import { addonObjects, inventoryCalicoManifest } from '../src/kube/addon-set.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
 import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
@@ -74,8 +75,9 @@ export const clusterObjectsPhase: Phase<Payload> = {
       const calico = ctx.bundle ? ctx.bundle.calicoManifest : await inventoryCalicoManifest(ctx.inventory);
       for (const object of desiredObjects(ctx.inventory, target.spec, target.facts.hostname, ca, calico)) {
         const live = await api.get(refOf(object));
+        const differences = live ? objectDifferences(object, live) : [];
         if (!live) changes.push({ target: describe(refOf(object)), summary: 'create', payload: { kind: 'object', object } });
-        else if (!isSubset(object, live)) changes.push({ target: describe(refOf(object)), summary: 'update', payload: { kind: 'object', object } });
+        else if (differences.length) changes.push({ target: describe(refOf(object)), summary: `update ${differences.slice(0, 3).join(', ')}${differences.length > 3 ? ` and ${differences.length - 3} more` : ''}`, payload: { kind: 'object', object } });
       }
       const identities = nodeIdentities(ctx.inventory);
       const allCsrs = await api.list('/apis/certificates.k8s.io/v1/certificatesigningrequests');

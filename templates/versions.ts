@@ -86,6 +86,17 @@ function since(v: Pick<KubeVersion, 'minor' | 'patch'>, firstPatch: Readonly<Rec
  * release so the table test can check both sides of every cut-over.
  */
 export const KUBEADM_CHANGES = {
+  /**
+   * The add-ons as kubeadm writes them from 1.21 (CoreDNS 1.8.0): component-config.hash
+   * annotations on the kubelet-config and kube-proxy ConfigMaps, CoreDNS's endpointslices RBAC,
+   * pod anti-affinity and Service label kubernetes.io/name CoreDNS, capability drop "ALL".
+   * kubeadm 1.20.2 (its objects on the e2e lab, which adoption compares with) wrote none of them,
+   * had CoreDNS tolerate the master taint before the control-plane one and kube-proxy tolerate
+   * CriticalAddonsOnly too. 1.21 is the best-known cut-over; only the 1.20 side is observed here.
+   */
+  addonsAfter120: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 21,
+  /** Control planes get the label node.kubernetes.io/exclude-from-external-load-balancers from 1.21 (kubeadm 1.20.2's do not, seen on the e2e lab). */
+  excludeFromLoadBalancersLabel: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 21,
   /** Scheduler probes /livez (startup, liveness) and a /readyz readiness probe instead of /healthz (#126945, 1.32). */
   schedulerLivezReadyz: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 32,
   /** kubelet.conf (init) and bootstrap-kubelet.conf (join) of control planes point at the node's own API server: ControlPlaneKubeletLocalMode on by default (#129956, 1.33). */

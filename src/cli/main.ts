@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { InventoryError } from '../inventory/issues.js';
 import { CredentialError } from '../transport/credentials.js';
 import { PhaseSelectionError } from '../workflow/runner.js';
+import { adoptCommand } from './adopt.js';
 import { applyCommand } from './apply.js';
 import { bundleCommand } from './bundle.js';
 import { certsCommand } from './certs.js';
@@ -31,7 +32,7 @@ export function program(): Command {
     .version(KUBESTRAP_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), factsCommand(), execCommand(), certsCommand(), bundleCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), adoptCommand(), factsCommand(), execCommand(), certsCommand(), bundleCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand()]) {
     root.addCommand(cmd);
   }
   // errors are turned into exit codes by main(), at every level of subcommand

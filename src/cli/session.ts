@@ -67,7 +67,11 @@ function pickHosts(all: ResolvedHost[], filter: string | undefined): ResolvedHos
 
 export async function openSession(command: string, options: HostOptions): Promise<Session> {
   const concurrency = parseConcurrency(options.concurrency);
-  const loaded = await loadInventory(options.inventory);
+  return sessionFor(command, await loadInventory(options.inventory), concurrency, options);
+}
+
+/** A session over an inventory already read (one adopt builds from its flags). */
+export async function sessionFor(command: string, loaded: LoadedInventory, concurrency: number, options: Omit<HostOptions, 'inventory' | 'concurrency' | 'output'>): Promise<Session> {
   const hosts = pickHosts(resolveHosts(loaded.inventory), options.hosts);
   const log = RunLog.forCommand(command, options.logFile);
   const targets = await resolveTargets(hosts, { env: process.env, prompt: process.stdin.isTTY ? askPassphrase : undefined });

@@ -8,7 +8,7 @@
 import { parse } from 'yaml';
 import { ApiClient, ApiError } from '../kube/api-client.js';
 import { kubeletConfigMapName } from '../kube/cluster-objects.js';
-import { readClusterConfiguration } from '../kube/kubeadm-config.js';
+import { KubeadmConfigError, readKubeadmConfig, type KubeadmClusterConfig } from '../kube/kubeadm-config.js';
 import { parseInventory } from '../inventory/load.js';
 import type { HostSpec, Inventory, Role } from '../inventory/schema.js';
 import { formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
@@ -49,27 +49,37 @@ async function readConfigMap(api: ApiClient, name: string, token: BootstrapToken
 export async function readClusterSettings(discovered: Discovered, token: BootstrapToken): Promise<ClusterSettings> {
   const api = ApiClient.direct(discovered.via, { ca: discovered.caCertPem, token: formatToken(token) });
   const kubeadm = await readConfigMap(api, 'kubeadm-config', token);
-  const config = readClusterConfiguration(kubeadm.ClusterConfiguration ?? '');
-  const version = config.kubernetesVersion ? parseVersion(config.kubernetesVersion) : undefined;
+  const config = clusterConfig(kubeadm);
+  const version = parseVersion(config.kubernetesVersion);
   if (!version) throw new JoinError(`kube-system/kubeadm-config names no Kubernetes version kubestrap understands (${JSON.stringify(config.kubernetesVersion)})`);
   const kubeletConfig = (await readConfigMap(api, kubeletConfigMapName(version.minor), token)).kubelet;
   if (!kubeletConfig) throw new JoinError(`kube-system/${kubeletConfigMapName(version.minor)} holds no kubelet configuration`);
   const kubelet = (parse(kubeletConfig) ?? {}) as { cgroupDriver?: 'systemd' | 'cgroupfs'; serverTLSBootstrap?: boolean };
   return {
-    clusterName: config.clusterName ?? 'kubernetes',
-    kubernetesVersion: config.kubernetesVersion!,
-    imageRepository: config.imageRepository ?? 'registry.k8s.io',
+    clusterName: config.clusterName,
+    kubernetesVersion: config.kubernetesVersion,
+    imageRepository: config.imageRepository,
     ...(config.controlPlaneEndpoint ? { controlPlaneEndpoint: config.controlPlaneEndpoint } : {}),
     ...(config.networking.podSubnet ? { podSubnet: config.networking.podSubnet } : {}),
-    ...(config.networking.serviceSubnet ? { serviceSubnet: config.networking.serviceSubnet } : {}),
-    ...(config.networking.dnsDomain ? { dnsDomain: config.networking.dnsDomain } : {}),
+    serviceSubnet: config.networking.serviceSubnet,
+    dnsDomain: config.networking.dnsDomain,
     kubeletConfig,
     ...(kubelet.cgroupDriver ? { cgroupDriver: kubelet.cgroupDriver } : {}),
     serverTlsBootstrap: kubelet.serverTLSBootstrap === true,
     certSANs: config.certSANs,
-    extraArgs: config.extraArgs,
-    ...(config.etcdImageTag ? { etcdImageTag: config.etcdImageTag } : {}),
+    extraArgs: { apiServer: config.apiServer.extraArgs, controllerManager: config.controllerManager.extraArgs, scheduler: config.scheduler.extraArgs, etcd: config.etcd.kind === 'local' ? config.etcd.extraArgs : {} },
+    ...(config.etcd.kind === 'local' && config.etcd.imageTag ? { etcdImageTag: config.etcd.imageTag } : {}),
   };
+}
+
+/** The ClusterConfiguration, or why this node cannot join with it. */
+function clusterConfig(kubeadm: Record<string, string>): KubeadmClusterConfig {
+  try {
+    return readKubeadmConfig(kubeadm);
+  } catch (err) {
+    if (err instanceof KubeadmConfigError) throw new JoinError(`kube-system/${err.message}`);
+    throw err;
+  }
 }
 
 /** kubestrap's defaults with this node as the only host (its version is replaced by the cluster's). */

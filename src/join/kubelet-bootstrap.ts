@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { serviceControl } from '../facts/services.js';
 import { ApiClient } from '../kube/api-client.js';
 import { formatToken, type BootstrapToken } from '../pki/bootstrap-token.js';
-import { buildKubeconfig, serializeKubeconfig } from '../pki/kubeconfig.js';
+import { buildKubeconfig, KUBELET_CLIENT_CURRENT, serializeKubeconfig } from '../pki/kubeconfig.js';
 import { applyFiles, planFiles, type DesiredFile } from '../workflow/managed-files.js';
 import type { HostTarget } from '../workflow/phase.js';
 import { pollUntil } from '../util/poll.js';
@@ -61,7 +61,7 @@ async function kubeletCredentials(target: HostTarget): Promise<string> {
   const conf = (await target.host.readFiles([KUBELET_CONF])).get(KUBELET_CONF)!.content.toString('utf8');
   const user = (parse(conf) as { users?: Array<{ user?: Record<string, string> }> }).users?.[0]?.user ?? {};
   if (user['client-certificate-data']) return Buffer.from(user['client-certificate-data'], 'base64').toString('utf8') + Buffer.from(user['client-key-data'] ?? '', 'base64').toString('utf8');
-  const path = user['client-certificate'] ?? '/var/lib/kubelet/pki/kubelet-client-current.pem';
+  const path = user['client-certificate'] ?? KUBELET_CLIENT_CURRENT;
   return (await target.host.readFiles([path])).get(path)!.content.toString('utf8');
 }
 

@@ -27,6 +27,7 @@ export function addonObjects(inv: Inventory, server: string, calicoManifest: str
     ...(c.addons.kubeProxy
       ? kubeProxyObjects({
           image: `${c.imageRepository}/kube-proxy:${versionTag(version)}`,
+          minor: version.minor,
           server,
           podSubnet: c.networking.podSubnet,
           mode: c.kubeProxy.mode,

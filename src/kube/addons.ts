@@ -7,9 +7,11 @@ import { configMapChecksum } from './config-hash.js';
 import { clusterRole, clusterRoleBinding, role, roleBinding } from './cluster-objects.js';
 import type { KubeObject } from './objects.js';
 import { DEFAULT_TOKEN_GROUPS } from '../pki/bootstrap-token.js';
+import { KUBEADM_CHANGES } from '../../templates/versions.js';
 
 export interface KubeProxyInput {
   readonly image: string;
+  readonly minor: number;
   readonly server: string;
   readonly podSubnet: string;
   readonly mode: 'ipvs' | 'iptables' | 'nftables';
@@ -54,7 +56,7 @@ export function kubeProxyObjects(input: KubeProxyInput): KubeObject[] {
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' }, annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(data) } },
+      metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' }, ...(KUBEADM_CHANGES.addonsAfter120(input) ? { annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(data) } } : {}) },
       data,
     },
     {
@@ -71,7 +73,7 @@ export function kubeProxyObjects(input: KubeProxyInput): KubeObject[] {
             hostNetwork: true,
             serviceAccountName: 'kube-proxy',
             nodeSelector: { 'kubernetes.io/os': 'linux' },
-            tolerations: [{ operator: 'Exists' }],
+            tolerations: [...(KUBEADM_CHANGES.addonsAfter120(input) ? [] : [{ key: 'CriticalAddonsOnly', operator: 'Exists' }]), { operator: 'Exists' }],
             containers: [
               {
                 name: 'kube-proxy',
@@ -106,38 +108,42 @@ export interface CoreDnsInput {
   readonly minor: number;
 }
 
+/** The Corefile as kubeadm's ConfigMap holds it (its template's YAML block, 4 columns in, decoded). */
 export function corefile(dnsDomain: string, minor: number): string {
-  const cache = minor >= 32 ? `cache 30 {\n           disable success ${dnsDomain}\n           disable denial ${dnsDomain}\n        }` : 'cache 30';
+  const cache = minor >= 32 ? `cache 30 {\n       disable success ${dnsDomain}\n       disable denial ${dnsDomain}\n    }` : 'cache 30';
   return `.:53 {
-        errors
-        health {
-           lameduck 5s
-        }
-        ready
-        kubernetes ${dnsDomain} in-addr.arpa ip6.arpa {
-           pods insecure
-           fallthrough in-addr.arpa ip6.arpa
-           ttl 30
-        }
-        prometheus :9153
-        forward . /etc/resolv.conf {
-           max_concurrent 1000
-        }
-        ${cache}
-        loop
-        reload
-        loadbalance
+    errors
+    health {
+       lameduck 5s
     }
+    ready
+    kubernetes ${dnsDomain} in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf {
+       max_concurrent 1000
+    }
+    ${cache}
+    loop
+    reload
+    loadbalance
+}
 `;
 }
 
 export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
   const labels = { 'k8s-app': 'kube-dns' };
+  const after120 = KUBEADM_CHANGES.addonsAfter120(input);
+  const controlPlaneToleration = { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' };
+  const masterToleration = { key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' };
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
     clusterRole('system:coredns', [
       { apiGroups: [''], resources: ['endpoints', 'services', 'pods', 'namespaces'], verbs: ['list', 'watch'] },
-      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+      ...(after120 ? [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] }] : [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]),
     ]),
     clusterRoleBinding('system:coredns', 'system:coredns', [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }]),
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile(input.dnsDomain, input.minor) } },
@@ -147,7 +153,7 @@ export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
       metadata: {
         name: 'kube-dns',
         namespace: 'kube-system',
-        labels: { ...labels, 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' },
+        labels: { ...labels, 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': after120 ? 'CoreDNS' : 'KubeDNS' },
         annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' },
       },
       spec: {
@@ -173,17 +179,20 @@ export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
           spec: {
             priorityClassName: 'system-cluster-critical',
             serviceAccountName: 'coredns',
-            affinity: {
-              podAntiAffinity: {
-                preferredDuringSchedulingIgnoredDuringExecution: [
-                  { weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'k8s-app', operator: 'In', values: ['kube-dns'] }] }, topologyKey: 'kubernetes.io/hostname' } },
-                ],
-              },
-            },
+            ...(after120
+              ? {
+                  affinity: {
+                    podAntiAffinity: {
+                      preferredDuringSchedulingIgnoredDuringExecution: [
+                        { weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'k8s-app', operator: 'In', values: ['kube-dns'] }] }, topologyKey: 'kubernetes.io/hostname' } },
+                      ],
+                    },
+                  },
+                }
+              : {}),
             tolerations: [
               { key: 'CriticalAddonsOnly', operator: 'Exists' },
-              { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' },
-              ...(input.minor <= 24 ? [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }] : []),
+              ...(after120 ? [controlPlaneToleration, ...(input.minor <= 24 ? [masterToleration] : [])] : [masterToleration, controlPlaneToleration]),
             ],
             nodeSelector: { 'kubernetes.io/os': 'linux' },
             dnsPolicy: 'Default',
@@ -203,7 +212,7 @@ export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
                 ],
                 livenessProbe: { httpGet: { path: '/health', port: input.minor >= 27 ? 'liveness-probe' : 8080, scheme: 'HTTP' }, initialDelaySeconds: 60, timeoutSeconds: 5, successThreshold: 1, failureThreshold: 5 },
                 readinessProbe: { httpGet: { path: '/ready', port: input.minor >= 27 ? 'readiness-probe' : 8181, scheme: 'HTTP' } },
-                securityContext: { allowPrivilegeEscalation: false, capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, readOnlyRootFilesystem: true },
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { add: ['NET_BIND_SERVICE'], drop: [after120 ? 'ALL' : 'all'] }, readOnlyRootFilesystem: true },
               },
             ],
             volumes: [{ name: 'config-volume', configMap: { name: 'coredns', items: [{ key: 'Corefile', path: 'Corefile' }] } }],

@@ -224,13 +224,3 @@ export class ApiClient {
     return this.endpoint.close();
   }
 }
-
-/** True when every field of `desired` is present with the same value in `live` (server defaults aside). */
-export function isSubset(desired: unknown, live: unknown): boolean {
-  if (desired === null || typeof desired !== 'object') return desired === live || (typeof live === 'number' && String(live) === desired);
-  if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]));
-  }
-  if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
-  return Object.entries(desired).every(([k, v]) => v === undefined || isSubset(v, (live as Record<string, unknown>)[k]));
-}

@@ -83,7 +83,7 @@ export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: kubeletName, namespace: 'kube-system', annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(kubeletData) } },
+      metadata: { name: kubeletName, namespace: 'kube-system', ...(KUBEADM_CHANGES.addonsAfter120(input.version) ? { annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(kubeletData) } } : {}) },
       data: kubeletData,
     },
     role(`kubeadm:${kubeletName}`, 'kube-system', readConfigMap(kubeletName)),

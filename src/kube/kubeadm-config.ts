@@ -5,15 +5,13 @@
  * document, so its shape must be theirs: v1beta4 has extraArgs as lists of {name, value} and
  * extraEnvs, v1beta2/3 have extraArgs as maps and no extraEnvs.
  */
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { apiEndpoint } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import { durationHours } from '../util/duration.js';
 import { parseVersion, versionTag } from '../util/version.js';
 import type { ComponentSettings } from '../../templates/control-plane.js';
 import { etcdImageTag, kubeadmApiVersion } from '../../templates/versions.js';
-
-type ExtraArgs = Record<string, string> | Array<{ name: string; value: string }>;
 
 /** Go's time.Duration text for whole hours and minutes (8760h → 8760h0m0s), as kubeadm stores it. */
 function goDuration(text: string): string {
@@ -57,52 +55,136 @@ export function clusterConfiguration(inv: Inventory): Record<string, unknown> {
 
 export const clusterConfigurationYaml = (doc: Record<string, unknown>) => stringify(doc, { sortMapEntries: true, indentSeq: false });
 
-/** What kubestrap reads back from a ClusterConfiguration (written by kubestrap or by kubeadm of any release since 1.20). */
-export interface ReadClusterConfiguration {
-  readonly apiVersion?: string;
-  readonly clusterName?: string;
-  readonly kubernetesVersion?: string;
-  readonly imageRepository?: string;
+/*
+ * The reader: kubeadm-config as kubestrap or kubeadm of any release since 1.20 wrote it.
+ * - kubeadm.k8s.io/v1beta2 (1.15–1.21 write it): extraArgs are maps; before 1.22 the ConfigMap
+ *   also held a ClusterStatus document with every control plane's API endpoint (later releases
+ *   keep it in the kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint annotation of
+ *   each kube-apiserver pod);
+ * - v1beta3 (1.22–1.30): extraArgs still maps;
+ * - v1beta4 (from 1.31): extraArgs are lists of {name, value} (a flag may repeat), extraEnvs.
+ */
+export const KUBEADM_API_VERSIONS = ['kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'] as const;
+
+export type EtcdConfig =
+  | ({ readonly kind: 'local'; readonly imageRepository?: string; readonly imageTag?: string; readonly dataDir: string } & ComponentSettings)
+  | { readonly kind: 'external'; readonly endpoints: readonly string[]; readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+
+export interface KubeadmClusterConfig {
+  readonly apiVersion: (typeof KUBEADM_API_VERSIONS)[number];
+  readonly kubernetesVersion: string;
+  readonly clusterName: string;
   readonly controlPlaneEndpoint?: string;
-  readonly networking: { readonly podSubnet?: string; readonly serviceSubnet?: string; readonly dnsDomain?: string };
+  readonly imageRepository: string;
+  readonly networking: { readonly podSubnet?: string; readonly serviceSubnet: string; readonly dnsDomain: string };
   readonly certSANs: readonly string[];
-  readonly extraArgs: { readonly apiServer: Record<string, string>; readonly controllerManager: Record<string, string>; readonly scheduler: Record<string, string>; readonly etcd: Record<string, string> };
-  readonly etcdImageTag?: string;
+  readonly apiServer: ComponentSettings;
+  readonly controllerManager: ComponentSettings;
+  readonly scheduler: ComponentSettings;
+  readonly etcd: EtcdConfig;
+  /** v1beta4's PKI settings (earlier API versions had them only as kubeadm's defaults: 8760h, 87600h, RSA-2048). */
+  readonly certificateValidityPeriod?: string;
+  readonly caCertificateValidityPeriod?: string;
+  readonly encryptionAlgorithm?: string;
+  /** node name → advertise address, from the ClusterStatus kubeadm kept until 1.22 (absent later). */
+  readonly apiEndpoints?: Readonly<Record<string, string>>;
 }
 
-/** extraArgs as a map, whichever form the document uses (v1beta4: a list of name/value pairs; the last of a repeated name wins, as on a command line). */
-function flagMap(args: ExtraArgs | undefined): Record<string, string> {
-  if (!args) return {};
-  return Array.isArray(args) ? Object.fromEntries(args.map((a) => [a.name, a.value])) : args;
+export class KubeadmConfigError extends Error {}
+
+type Doc = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** extraArgs as a map (v1beta2/3) or a list of {name, value} (v1beta4); a repeated v1beta4 flag keeps its last value, as the component's flag parser would. */
+function extraArgs(value: unknown, where: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (Array.isArray(value)) {
+    return Object.fromEntries(
+      value.map((arg, i) => {
+        if (!isObject(arg) || typeof arg.name !== 'string') throw new KubeadmConfigError(`${where}.extraArgs[${i}]: expected {name, value}`);
+        return [arg.name, String(arg.value ?? '')];
+      }),
+    );
+  }
+  if (!isObject(value)) throw new KubeadmConfigError(`${where}.extraArgs: expected a map or a list`);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
 }
 
-export function readClusterConfiguration(text: string): ReadClusterConfiguration {
-  const doc = (parse(text) ?? {}) as {
-    apiVersion?: string;
-    clusterName?: string;
-    kubernetesVersion?: string;
-    imageRepository?: string;
-    controlPlaneEndpoint?: string;
-    networking?: { podSubnet?: string; serviceSubnet?: string; dnsDomain?: string };
-    apiServer?: { certSANs?: string[]; extraArgs?: ExtraArgs };
-    controllerManager?: { extraArgs?: ExtraArgs };
-    scheduler?: { extraArgs?: ExtraArgs };
-    etcd?: { local?: { imageTag?: string; extraArgs?: ExtraArgs } };
-  };
+function readComponent(value: unknown, where: string): ComponentSettings {
+  const c = isObject(value) ? value : {};
+  const volumes = Array.isArray(c.extraVolumes) ? c.extraVolumes : [];
+  const envs = Array.isArray(c.extraEnvs) ? c.extraEnvs : [];
   return {
-    ...(doc.apiVersion ? { apiVersion: doc.apiVersion } : {}),
-    ...(doc.clusterName ? { clusterName: doc.clusterName } : {}),
-    ...(doc.kubernetesVersion ? { kubernetesVersion: doc.kubernetesVersion } : {}),
-    ...(doc.imageRepository ? { imageRepository: doc.imageRepository } : {}),
-    ...(doc.controlPlaneEndpoint ? { controlPlaneEndpoint: doc.controlPlaneEndpoint } : {}),
-    networking: doc.networking ?? {},
-    certSANs: doc.apiServer?.certSANs ?? [],
-    extraArgs: {
-      apiServer: flagMap(doc.apiServer?.extraArgs),
-      controllerManager: flagMap(doc.controllerManager?.extraArgs),
-      scheduler: flagMap(doc.scheduler?.extraArgs),
-      etcd: flagMap(doc.etcd?.local?.extraArgs),
+    extraArgs: extraArgs(c.extraArgs, where),
+    extraVolumes: volumes.map((v, i) => {
+      if (!isObject(v) || typeof v.name !== 'string' || typeof v.hostPath !== 'string' || typeof v.mountPath !== 'string') throw new KubeadmConfigError(`${where}.extraVolumes[${i}]: expected name, hostPath and mountPath`);
+      return { name: v.name, hostPath: v.hostPath, mountPath: v.mountPath, readOnly: v.readOnly === true, ...(text(v.pathType) ? { pathType: v.pathType as string } : {}) };
+    }),
+    extraEnvs: envs.filter(isObject).map((e) => ({ name: String(e.name), value: String(e.value ?? '') })),
+  };
+}
+
+function readEtcd(value: unknown): EtcdConfig {
+  const e = isObject(value) ? value : {};
+  if (isObject(e.external)) {
+    const x = e.external;
+    const endpoints = Array.isArray(x.endpoints) ? x.endpoints.map(String) : [];
+    return { kind: 'external', endpoints, ...(text(x.caFile) ? { caFile: x.caFile as string } : {}), ...(text(x.certFile) ? { certFile: x.certFile as string } : {}), ...(text(x.keyFile) ? { keyFile: x.keyFile as string } : {}) };
+  }
+  const local = isObject(e.local) ? e.local : {};
+  return {
+    kind: 'local',
+    ...readComponent(local, 'etcd.local'),
+    ...(text(local.imageRepository) ? { imageRepository: local.imageRepository as string } : {}),
+    ...(text(local.imageTag) ? { imageTag: local.imageTag as string } : {}),
+    dataDir: text(local.dataDir) ?? '/var/lib/etcd',
+  };
+}
+
+/** The ClusterStatus document (v1beta2 until 1.22): apiEndpoints by node name. */
+function apiEndpoints(status: string | undefined): Record<string, string> | undefined {
+  if (!status) return undefined;
+  const doc = parse(status) as unknown;
+  if (!isObject(doc) || !isObject(doc.apiEndpoints)) return undefined;
+  return Object.fromEntries(Object.entries(doc.apiEndpoints).flatMap(([node, ep]) => (isObject(ep) && typeof ep.advertiseAddress === 'string' ? [[node, ep.advertiseAddress]] : [])));
+}
+
+/** Reads kubeadm-config's data (ClusterConfiguration, and ClusterStatus where kubeadm still wrote it). */
+export function readKubeadmConfig(data: Readonly<Record<string, string>>): KubeadmClusterConfig {
+  const source = data.ClusterConfiguration;
+  if (!source) throw new KubeadmConfigError('kubeadm-config has no ClusterConfiguration: this cluster was not made by kubeadm');
+  const docs = parseAllDocuments(source);
+  const doc = docs[0]?.toJS() as unknown;
+  if (!isObject(doc) || doc.kind !== 'ClusterConfiguration') throw new KubeadmConfigError('kubeadm-config ClusterConfiguration: not a ClusterConfiguration document');
+  const apiVersion = KUBEADM_API_VERSIONS.find((v) => v === doc.apiVersion);
+  if (!apiVersion) throw new KubeadmConfigError(`kubeadm-config ClusterConfiguration: apiVersion ${String(doc.apiVersion)} is not one kubestrap reads (${KUBEADM_API_VERSIONS.join(', ')})`);
+  const kubernetesVersion = text(doc.kubernetesVersion);
+  if (!kubernetesVersion) throw new KubeadmConfigError('kubeadm-config ClusterConfiguration: no kubernetesVersion');
+  const networking = isObject(doc.networking) ? doc.networking : {};
+  const apiServer = isObject(doc.apiServer) ? doc.apiServer : {};
+  const endpoints = apiEndpoints(data.ClusterStatus);
+  return {
+    apiVersion,
+    kubernetesVersion,
+    clusterName: text(doc.clusterName) ?? 'kubernetes',
+    ...(text(doc.controlPlaneEndpoint) ? { controlPlaneEndpoint: doc.controlPlaneEndpoint as string } : {}),
+    // kubeadm's default before 1.25 was k8s.gcr.io, registry.k8s.io from then (#109938)
+    imageRepository: text(doc.imageRepository) ?? ((parseVersion(kubernetesVersion)?.minor ?? 25) < 25 ? 'k8s.gcr.io' : 'registry.k8s.io'),
+    networking: {
+      ...(text(networking.podSubnet) ? { podSubnet: networking.podSubnet as string } : {}),
+      serviceSubnet: text(networking.serviceSubnet) ?? '10.96.0.0/12',
+      dnsDomain: text(networking.dnsDomain) ?? 'cluster.local',
     },
-    ...(doc.etcd?.local?.imageTag ? { etcdImageTag: doc.etcd.local.imageTag } : {}),
+    certSANs: Array.isArray(apiServer.certSANs) ? apiServer.certSANs.map(String) : [],
+    apiServer: readComponent(apiServer, 'apiServer'),
+    controllerManager: readComponent(doc.controllerManager, 'controllerManager'),
+    scheduler: readComponent(doc.scheduler, 'scheduler'),
+    etcd: readEtcd(doc.etcd),
+    ...(text(doc.certificateValidityPeriod) ? { certificateValidityPeriod: doc.certificateValidityPeriod as string } : {}),
+    ...(text(doc.caCertificateValidityPeriod) ? { caCertificateValidityPeriod: doc.caCertificateValidityPeriod as string } : {}),
+    ...(text(doc.encryptionAlgorithm) ? { encryptionAlgorithm: doc.encryptionAlgorithm as string } : {}),
+    ...(endpoints ? { apiEndpoints: endpoints } : {}),
   };
 }

@@ -97,7 +97,7 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
 export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: string, publishedConfig?: string): DesiredFile[] {
   const input = kubeletInput(inv, spec, hostname);
   return [
-    { path: KUBELET_CONFIG_PATH, content: kubeletConfigYaml(input, publishedConfig), mode: 0o644 },
+    { path: KUBELET_CONFIG_PATH, content: kubeletConfigYaml(input, publishedConfig), mode: 0o644, compare: 'yaml' },
     ...(KUBEADM_CHANGES.nodeLocalCriSocket(input) ? [{ path: KUBELET_INSTANCE_CONFIG_PATH, content: kubeletInstanceConfig(input), mode: 0o644 }] : []),
     { path: KUBELET_FLAGS_PATH, content: kubeletFlagsEnv(input), mode: 0o644 },
     { path: KUBELET_DROP_IN_PATH, content: KUBELET_DROP_IN, mode: 0o644 },
@@ -109,7 +109,7 @@ export const ETCD_MANIFEST = manifestPath('etcd');
 
 /** Each static pod's manifest, named with the component it runs. */
 export function manifestFiles<C extends string>(pods: Record<C, Pod>): Array<DesiredFile & { readonly component: C }> {
-  return (Object.entries(pods) as Array<[C, Pod]>).map(([component, pod]) => ({ path: manifestPath(component), content: manifestYaml(pod), mode: 0o600, component }));
+  return (Object.entries(pods) as Array<[C, Pod]>).map(([component, pod]) => ({ path: manifestPath(component), content: manifestYaml(pod), mode: 0o600, compare: 'yaml', component }));
 }
 
 /** Reads the node's current PKI and kubeconfigs (relative to /etc/kubernetes) and its CA dirs. */

@@ -34,7 +34,10 @@ const CRI_SOCKET_ANNOTATION = 'kubeadm.alpha.kubernetes.io/cri-socket';
 const criSocketAnnotation = (minor: number, criSocket: string): Annotations => ({ [CRI_SOCKET_ANNOTATION]: KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? null : criSocket });
 
 /** Whether a Node's annotations are as `wanted` says (null: absent). */
-const annotationsMatch = (wanted: Annotations, live: Readonly<Record<string, string>>) => Object.entries(wanted).every(([k, v]) => (v === null ? !(k in live) : live[k] === v));
+const annotationsMatch = (wanted: Annotations, live: Readonly<Record<string, string>>) => Object.entries(wanted).every(([k, v]) => (v === null ? !(k in live) : live[k] === v || (k === CRI_SOCKET_ANNOTATION && sameSocket(live[k], v))));
+
+/** kubeadm before 1.24 wrote a CRI socket without its unix:// scheme; it names the same socket. */
+const sameSocket = (a: string | undefined, b: string) => a !== undefined && a.replace(/^unix:\/\//, '') === b.replace(/^unix:\/\//, '');
 
 /** kubeadm's mark-control-plane for a release: labels, taints, the CRI socket annotation. */
 export function markings(minor: number, criSocket: string): { labels: Record<string, string>; taints: Taint[]; annotations: Annotations } {
@@ -42,7 +45,7 @@ export function markings(minor: number, criSocket: string): { labels: Record<str
     labels: {
       'node-role.kubernetes.io/control-plane': '',
       ...(minor <= 23 ? { 'node-role.kubernetes.io/master': '' } : {}),
-      'node.kubernetes.io/exclude-from-external-load-balancers': '',
+      ...(KUBEADM_CHANGES.excludeFromLoadBalancersLabel({ minor }) ? { 'node.kubernetes.io/exclude-from-external-load-balancers': '' } : {}),
     },
     taints: [...(minor <= 24 ? [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }] : []), ...(minor >= 24 ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [])],
     annotations: criSocketAnnotation(minor, criSocket),

@@ -7,7 +7,7 @@
  */
 import { CA_FILES, CERTIFICATES, kubeconfigsFor, serverUrl, type CaName, type CertSpec, type ClusterPki, type KubeconfigSpec, type NodePki } from './catalogue.js';
 import { generateKey, keyPairFromPem, type KeyPair } from './keys.js';
-import { buildKubeconfig, currentCredentials, parseKubeconfig, serializeKubeconfig } from './kubeconfig.js';
+import { buildKubeconfig, currentCredentials, KUBELET_CLIENT_CURRENT, parseKubeconfig, serializeKubeconfig } from './kubeconfig.js';
 import { canonicalIp } from '../util/cidr.js';
 import { inspectCertificate, issueCertificate, keyMatches, signedBy } from './x509.js';
 
@@ -106,7 +106,16 @@ class KeyPool {
 const wantsRenewal = (renew: ReadonlySet<string>, name: string) => renew.has(name) || renew.has('all');
 const leafNeedsIssue = (have: FileSet, spec: CertSpec, renew: ReadonlySet<string>) =>
   !have.has(pkiPath(spec.file, 'crt')) || !have.has(pkiPath(spec.file, 'key')) || wantsRenewal(renew, spec.name);
-const kubeconfigNeedsIssue = (have: FileSet, spec: KubeconfigSpec, renew: ReadonlySet<string>) => !have.has(spec.file) || wantsRenewal(renew, spec.file);
+const kubeconfigNeedsIssue = (have: FileSet, spec: KubeconfigSpec, renew: ReadonlySet<string>) => !have.has(spec.file) || (wantsRenewal(renew, spec.file) && !rotatedByKubelet(have.get(spec.file)!));
+
+/** A kubeconfig pointing at the kubelet's rotating certificate (kubeadm's kubelet.conf): the kubelet renews it, as kubeadm certs renew leaves it alone. */
+function rotatedByKubelet(text: string): boolean {
+  try {
+    return currentCredentials(parseKubeconfig(text)).certFile === KUBELET_CLIENT_CURRENT;
+  } catch {
+    return false;
+  }
+}
 
 interface PlannedCert {
   readonly node: string;
@@ -288,6 +297,8 @@ function kubeconfigStatus(text: string, want: { userName: string; server: string
     if (creds.server !== want.server) problems.push(`server is ${creds.server}, want ${want.server}`);
     if (creds.caCertPem.trim() !== want.ca.certPem.trim()) problems.push('embeds a different CA certificate');
     if (config['current-context'] !== `${want.userName}@${want.clusterName}`) problems.push(`current context is ${config['current-context']}, want ${want.userName}@${want.clusterName}`);
+    // kubeadm's kubelet-finalize points kubelet.conf at the certificate the kubelet rotates: the kubelet's to keep
+    if (creds.certFile === KUBELET_CLIENT_CURRENT && want.userName.startsWith('system:node:')) return { status: problems.length ? 'mismatch' : 'kept', problems };
     if (!creds.certPem) problems.push('has no client certificate');
     else problems.push(...certificateProblems(creds.certPem, creds.keyPem, { commonName: want.userName, organizations: want.organizations, sans: [], caPem: want.ca.certPem }, now));
   } catch (err) {

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CERTIFICATES, KUBECONFIGS } from './catalogue.js';
-import { currentCredentials, parseKubeconfig } from './kubeconfig.js';
+import { currentCredentials, KUBELET_CLIENT_CURRENT, parseKubeconfig } from './kubeconfig.js';
 import { inspectCertificate } from './x509.js';
 
 export interface ExpirationRow {
@@ -26,7 +26,7 @@ export const EXPIRATION_FILES: readonly string[] = [...KUBECONFIGS.map((k) => k.
 
 /** The kubelet's own certificates (absolute paths): its rotating client certificate and its serving certificate. */
 export const KUBELET_CERTIFICATES: ReadonlyArray<{ readonly name: string; readonly path: string; readonly authority: string }> = [
-  { name: 'kubelet client (rotating)', path: '/var/lib/kubelet/pki/kubelet-client-current.pem', authority: 'ca' },
+  { name: 'kubelet client (rotating)', path: KUBELET_CLIENT_CURRENT, authority: 'ca' },
   { name: 'kubelet serving', path: '/var/lib/kubelet/pki/kubelet-server-current.pem', authority: 'ca' },
   { name: 'kubelet serving (self-signed)', path: '/var/lib/kubelet/pki/kubelet.crt', authority: 'self' },
 ];

@@ -4,7 +4,11 @@
  */
 import { parse, stringify } from 'yaml';
 
-export type KubeconfigUser = { readonly 'client-certificate-data': string; readonly 'client-key-data': string } | { readonly token: string };
+/** Embedded credentials, a token, or files (kubeadm points kubelet.conf at the kubelet's rotating certificate). */
+export type KubeconfigUser = { readonly 'client-certificate-data': string; readonly 'client-key-data': string } | { readonly token: string } | { readonly 'client-certificate': string; readonly 'client-key': string };
+
+/** The kubelet's client certificate and key, which it rotates itself. */
+export const KUBELET_CLIENT_CURRENT = '/var/lib/kubelet/pki/kubelet-client-current.pem';
 
 export interface Kubeconfig {
   readonly apiVersion: 'v1';
@@ -54,7 +58,7 @@ export function parseKubeconfig(text: string): Kubeconfig {
 }
 
 /** The current context's cluster and user, decoded, for checks and reuse. */
-export function currentCredentials(config: Kubeconfig): { server: string; caCertPem: string; certPem?: string; keyPem?: string; token?: string } {
+export function currentCredentials(config: Kubeconfig): { server: string; caCertPem: string; certPem?: string; keyPem?: string; token?: string; certFile?: string } {
   const context = config.contexts?.find((c) => c.name === config['current-context'])?.context;
   const cluster = config.clusters.find((c) => c.name === context?.cluster)?.cluster ?? config.clusters[0]?.cluster;
   const user = config.users?.find((u) => u.name === context?.user)?.user;
@@ -64,5 +68,6 @@ export function currentCredentials(config: Kubeconfig): { server: string; caCert
     caCertPem: decode(cluster?.['certificate-authority-data']) ?? '',
     ...(user && 'client-certificate-data' in user ? { certPem: decode(user['client-certificate-data'])!, keyPem: decode(user['client-key-data'])! } : {}),
     ...(user && 'token' in user ? { token: user.token } : {}),
+    ...(user && 'client-certificate' in user ? { certFile: user['client-certificate'] } : {}),
   };
 }

@@ -3,12 +3,11 @@ import { probeFacts } from '../facts/probe.js';
 import type { RunLog } from '../log/run-log.js';
 import type { ConnectTarget } from '../transport/credentials.js';
 import { Host, SUDO_REJECTED_EXIT, type Channel, type Privilege } from '../transport/host.js';
-import type { HostKeyPolicy } from '../transport/host-keys.js';
-import { openSsh } from '../transport/ssh.js';
+import { openSsh, type HostKeyVerifier } from '../transport/ssh.js';
 import type { HostTarget } from './phase.js';
 
 export interface ConnectOptions {
-  readonly hostKeys: HostKeyPolicy;
+  readonly hostKeys: HostKeyVerifier;
   readonly connectTimeoutMs: number;
   readonly log: RunLog;
 }

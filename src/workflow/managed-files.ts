@@ -5,11 +5,22 @@
 import { printable, redactShapes } from '../log/redact.js';
 import type { FileToWrite, Host } from '../transport/host.js';
 import { diffStat, lineDiff } from '../util/line-diff.js';
+import { sameYamlDocument } from '../util/yaml-equivalence.js';
 import type { Change } from './phase.js';
 
 export interface DesiredFile extends FileToWrite {
   /** Never show the content in plan diffs (keys, kubeconfigs). */
   readonly secret?: boolean;
+  /**
+   * 'yaml': a file holding the same YAML document is the same file, whatever its layout and
+   * empty fields (a static-pod manifest kubeadm wrote: rewriting it only for its layout would
+   * restart the pod).
+   */
+  readonly compare?: 'yaml';
+}
+
+function sameContent(file: DesiredFile, have: Buffer, want: Buffer): boolean {
+  return have.equals(want) || (file.compare === 'yaml' && sameYamlDocument(have.toString('utf8'), want.toString('utf8')));
 }
 
 /** Payload of a file change; phases with other kinds of change put it in their own union. */
@@ -34,7 +45,7 @@ export async function planFiles(host: Host, desired: readonly DesiredFile[]): Pr
     }
     const parts: string[] = [];
     let detail: string | undefined;
-    if (!have.content.equals(want)) {
+    if (!sameContent(file, have.content, want)) {
       // the current content is the host's: credentials someone put there stay out of the plan
       detail = file.secret ? '(secret content not shown)' : lineDiff(printable(redactShapes(have.content.toString('utf8').replace(/\n$/, ''))), want.toString('utf8').replace(/\n$/, ''));
       parts.push(file.secret ? 'update content' : `update content (${diffStat(detail)})`);

@@ -20,6 +20,7 @@ import { IMAGE_REPOSITORY, KUBESTRAP_INSIDE, startClusterLab, type ClusterLab } 
 import { e2eInventory } from './inventory.js';
 import { clean, traces } from './traces.js';
 import { kubectl } from './kubectl.js';
+import { whilePollingTheApi } from './api-poller.js';
 
 let cluster: ClusterLab;
 let inventory: string;
@@ -142,26 +143,6 @@ function etcdLeaderEvents(): string {
 /** No poll failed; when one did, the message carries etcd's leader events. */
 const noFailures = (failures: readonly string[]) => expect(failures, failures.length ? etcdLeaderEvents() : '').toEqual([]);
 
-async function whilePollingTheApi<T>(work: () => Promise<T>): Promise<{ result: T; polls: number; failures: string[] }> {
-  const worker = cluster.workers[0]!;
-  let polls = 0;
-  const failures: string[] = [];
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      polls++;
-      await cluster.lab.run(worker, 'kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /livez').catch((err: Error) => failures.push(`${new Date().toISOString()} ${err.message}`));
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
-  try {
-    return { result: await work(), polls, failures };
-  } finally {
-    polling = false;
-    await poller;
-  }
-}
-
 type Row = { node: string; name: string; kind: string; residualDays: number };
 
 async function expiration(): Promise<Row[]> {
@@ -185,7 +166,7 @@ test('certificates issued for 2 h show as expiring on every control plane; certs
   expect(table.stdout).toMatch(/! \d+ expire within 30 days: renew with kubestrap certs renew/);
 
   writeInventory('8760h');
-  const { result: renew, polls, failures } = await whilePollingTheApi(() => runCli(['certs', 'renew', 'all', '-i', inventory, '--output', 'plain'], env));
+  const { result: renew, polls, failures } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['certs', 'renew', 'all', '-i', inventory, '--output', 'plain'], env));
   expect(renew.code, renew.stdout + renew.stderr).toBe(0);
   expect(polls).toBeGreaterThan(10);
   noFailures(failures);
@@ -242,7 +223,7 @@ test('a configuration roll through upgrade apply: control planes one at a time, 
   }
   expect(plan.stdout).toMatch(/worker-1\b[\s\S]*\/var\/lib\/kubelet\/kubeadm-flags\.env: update/);
 
-  const { result: roll, polls, failures } = await whilePollingTheApi(() => runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env));
+  const { result: roll, polls, failures } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env));
   expect(roll.code, roll.stdout + roll.stderr).toBe(0);
   expect(polls).toBeGreaterThan(10);
   noFailures(failures);
@@ -287,7 +268,7 @@ test('another apply changes nothing on any node', async () => {
 
 test('remove-node of a control plane: its API server stops and its etcd member leaves before the host is reset, its Node is deleted, and the API answers throughout', async () => {
   const [cp1, , cp3] = cluster.controlPlanes;
-  const { result: removed, polls, failures } = await whilePollingTheApi(() => runCli(['remove-node', cp3!.name, '-i', inventory, '--yes', '--output', 'plain'], env));
+  const { result: removed, polls, failures } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['remove-node', cp3!.name, '-i', inventory, '--yes', '--output', 'plain'], env));
   expect(removed.code, removed.stdout + removed.stderr).toBe(0);
   expect(removed.stdout).toContain(`${cp3!.name} has left the cluster`);
   expect(polls).toBeGreaterThan(10);

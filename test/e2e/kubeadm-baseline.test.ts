@@ -3,25 +3,39 @@
  * part of kubestrap) bootstraps the e2e lab's nodes, driven over SSH the way its users drive it.
  * Proves the lab itself is sound before kubestrap is measured on it: all nodes Ready, a pod on
  * each worker Running, pods reach each other across nodes.
+ *
+ * Then kubestrap adopts that cluster (`kubestrap adopt`, #19): the inventory it writes plans only
+ * the differences it explains, apply leaves /etc/kubernetes as kubeadm wrote it, a third worker
+ * (left bare by the baseline) joins through the inventory, and the day-2 commands work; what
+ * adopt refuses is refused before anything changes.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Host } from '../../src/transport/host.js';
-import { openLabHost } from '../lab/helpers.js';
-import { installLabCni, startClusterLab, type ClusterLab } from './cluster-lab.js';
+import { parse, parseDocument, stringify } from 'yaml';
+import { openLabHost, runCli, tempDir } from '../lab/helpers.js';
+import type { LabHost } from '../lab/lab.js';
+import { whilePollingTheApi } from './api-poller.js';
+import { IMAGE_REPOSITORY, installLabCni, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { kubeadmInit, kubeadmJoin, prepareKubeadmNode } from './kubeadm-cluster.js';
 import { askBootstrapRbac, expectedBootstrapRbac } from './bootstrap-rbac.js';
 import { busyboxPod, kubectl } from './kubectl.js';
 
 let cluster: ClusterLab;
 let hosts: Map<string, Host>;
+/** The nodes kubeadm makes the cluster of; the last worker stays bare for adoption's join. */
+let kubeadmNodes: LabHost[];
+let spare: LabHost;
 const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kubestrap-e2e-')), 'admin.conf');
 
 beforeAll(async () => {
-  cluster = await startClusterLab({ workers: 2 });
-  hosts = new Map(await Promise.all(cluster.nodes.map(async (n) => [n.name, await openLabHost(cluster.lab, n)] as const)));
+  cluster = await startClusterLab({ workers: 3 });
+  spare = cluster.workers.at(-1)!;
+  kubeadmNodes = cluster.nodes.filter((n) => n !== spare);
+  hosts = new Map(await Promise.all(kubeadmNodes.map(async (n) => [n.name, await openLabHost(cluster.lab, n)] as const)));
 });
 
 afterAll(async () => {
@@ -29,22 +43,23 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings the lab up: 3 nodes Ready, a pod Running on each worker, pods reach each other across nodes", async () => {
+test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings the lab up: 3 of its 4 nodes Ready, a pod Running on each worker, pods reach each other across nodes", async () => {
   await Promise.all([...hosts.values()].map((h) => prepareKubeadmNode(h, cluster.packageMirror)));
   const cp = hosts.get(cluster.controlPlane.name)!;
   const joinCommand = await kubeadmInit(cluster, cp);
   expect(joinCommand).toMatch(/^kubeadm join \S+:6443 --token \S+\s+--discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$/);
-  await kubeadmJoin(hosts, cluster.workers, joinCommand);
+  const workers = cluster.workers.filter((w) => w !== spare);
+  await kubeadmJoin(hosts, workers, joinCommand);
   await installLabCni(cluster);
 
   const admin = await cp.readFiles(['/etc/kubernetes/admin.conf']);
   writeFileSync(kubeconfig, admin.get('/etc/kubernetes/admin.conf')!.content, { mode: 0o600 });
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=300s'], 320_000);
   const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { conditions: Array<{ type: string; status: string }> } }> };
-  expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
+  expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(kubeadmNodes.map((n) => n.name).sort());
   for (const n of nodes.items) expect(n.status.conditions.find((c) => c.type === 'Ready')?.status, n.metadata.name).toBe('True');
 
-  const pods = cluster.workers.map((w) => ({ name: `probe-${w.name}`, node: w.name }));
+  const pods = workers.map((w) => ({ name: `probe-${w.name}`, node: w.name }));
   for (const pod of pods) {
     const file = join(kubeconfig, '..', `${pod.name}.json`);
     writeFileSync(file, busyboxPod(pod.name, pod.node));
@@ -52,10 +67,214 @@ test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings
   }
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'pod', '-l', 'app=kubestrap-e2e', '--timeout=180s'], 200_000);
   const running = JSON.parse(await kubectl(kubeconfig, ['get', 'pods', '-l', 'app=kubestrap-e2e', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; spec: { nodeName: string }; status: { phase: string; podIP: string } }> };
-  expect(running.items.map((p) => [p.spec.nodeName, p.status.phase]).sort()).toEqual(cluster.workers.map((w) => [w.name, 'Running']));
+  expect(running.items.map((p) => [p.spec.nodeName, p.status.phase]).sort()).toEqual(workers.map((w) => [w.name, 'Running']));
   const [first, second] = running.items;
   const ping = await kubectl(kubeconfig, ['exec', first!.metadata.name, '--', 'ping', '-c', '2', '-W', '5', second!.status.podIP]);
   expect(ping).toMatch(/2 packets transmitted, 2 packets received/);
   // the RBAC table kubestrap's cluster must answer the same way (control-plane.test.ts)
   expect(await askBootstrapRbac(kubeconfig)).toEqual(expectedBootstrapRbac());
 }, 900_000);
+
+// ---- kubestrap adopt (#19) on the cluster kubeadm made above ----
+
+const adoptHome = tempDir('e2e-adopt-home');
+const env = { KUBESTRAP_HOME: adoptHome };
+const knownHosts = join(adoptHome, 'known_hosts');
+const adopted = join(adoptHome, 'adopted.yaml');
+
+function adopt(address: string, out: string, extra: readonly string[] = []) {
+  return runCli(['adopt', '--control-plane', address, '--key', cluster.lab.clientKey, '--known-hosts', knownHosts, '-o', out, ...extra], env);
+}
+
+const ADMIN_CONF = '/etc/kubernetes/admin.conf';
+const withInventory = (args: readonly string[]) => [...args, '-i', adopted, '--known-hosts', knownHosts];
+
+/** sha256 of every file under /etc/kubernetes on each node. */
+function kubernetesFiles(nodes: readonly LabHost[]): Record<string, string> {
+  return Object.fromEntries(nodes.map((n) => [n.name, cluster.lab.inside(n, 'find /etc/kubernetes -type f -print0 | sort -z | xargs -0 sha256sum')]));
+}
+
+/** The control plane's static pods' container IDs: a restart gives a pod a new one. */
+async function controlPlaneContainers(): Promise<Record<string, string>> {
+  const pods = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'pods', '-l', 'tier=control-plane', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { containerStatuses?: Array<{ containerID?: string }> } }> };
+  return Object.fromEntries(pods.items.map((p) => [p.metadata.name, p.status.containerStatuses?.[0]?.containerID ?? '']));
+}
+
+type Report = { ok: boolean; hosts: Array<{ name: string; changes: Array<{ phase: string; target: string; summary: string }> }> };
+const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Report;
+const changesOf = (report: Report, host: string, phases: readonly string[]) => report.hosts.find((h) => h.name === host)!.changes.filter((c) => phases.includes(c.phase)).map((c) => `${c.phase} ${c.target}: ${c.summary}`);
+
+test('adopt refuses an unknown host key; accepted, it writes an inventory of the kubeadm cluster that validates, pins every host key and marks what it guessed', async () => {
+  const cp = cluster.controlPlane;
+  const refused = await adopt(cp.ip, adopted, ['--hosts-from-nodes']);
+  expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+  expect(refused.stderr).toContain(`unknown host key ${cp.hostKey}`);
+  expect(existsSync(adopted)).toBe(false);
+
+  const result = await adopt(cp.ip, adopted, ['--hosts-from-nodes', '--accept-new-host-keys']);
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.stdout).toContain(`adopted cluster kubernetes (Kubernetes ${cluster.kubernetesVersion}, kubeadm-config kubeadm.k8s.io/v1beta2): 3 of 3 nodes in ${adopted}`);
+  const validated = await runCli(['validate', '-i', adopted]);
+  expect(validated.code, validated.stdout + validated.stderr).toBe(0);
+
+  const text = readFileSync(adopted, 'utf8');
+  const inv = parse(text) as { hosts: Array<{ name: string; address: string; hostKey: string; roles: string[] }>; cluster: Record<string, unknown> };
+  expect(inv.hosts).toEqual(kubeadmNodes.map((n) => ({ name: n.name, address: n.ip, hostKey: n.hostKey, roles: [n === cp ? 'control-plane' : 'worker'] })));
+  expect(inv.cluster).toMatchObject({
+    kubernetesVersion: cluster.kubernetesVersion,
+    imageRepository: IMAGE_REPOSITORY,
+    networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET },
+    packages: { source: 'mirror', mirror: cluster.packageMirror, mirrorLayout: 'pkgs.k8s.io', unsigned: true },
+    containerRuntime: { cgroupDriver: 'cgroupfs', restrictOOMScoreAdj: true },
+    kubeProxy: { mode: 'iptables', conntrackMaxPerCore: 0 },
+    cni: { plugin: 'none' },
+    addons: { coreDNS: true, kubeProxy: true, metricsServer: false },
+    certificates: { validity: '8760h', caValidity: '87600h', keyAlgorithm: 'RSA-2048' },
+    etcd: { imageTag: cluster.etcdImageTag },
+  });
+  expect(text).toMatch(/# GUESS: no CNI DaemonSet runs[^\n]*\n\s+plugin: none/);
+  expect(text).toMatch(/# kube-proxy's configuration leaves mode empty[^\n]*\n\s+mode: iptables/);
+}, 120_000);
+
+test("plan on the adopted cluster lists only the explained differences; apply leaves every file under /etc/kubernetes on every node and every control-plane container as kubeadm left them; a second plan changes nothing", async () => {
+  const filesBefore = kubernetesFiles(kubeadmNodes);
+  const containersBefore = await controlPlaneContainers();
+  const planReport = join(adoptHome, 'plan.json');
+  const plan = await runCli(withInventory(['plan', '--report', planReport]), env);
+  expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+  const report = readReport(planReport);
+  // the PKI, the kubeconfigs and the four manifests are kubeadm's and stay; what differs, and why:
+  expect(changesOf(report, cluster.controlPlane.name, ['control-plane', 'cluster-objects'])).toEqual([
+    // kubestrap names the node IP and the socket's unix:// scheme (kubeadm 1.20 left both out)
+    'control-plane /var/lib/kubelet/kubeadm-flags.env: update content (+1 -1 lines)',
+    // kubeadm's package put the same drop-in under /usr/lib; kubestrap keeps its own copy in /etc
+    'control-plane /etc/systemd/system/kubelet.service.d/10-kubeadm.conf: create, mode 0644',
+    // kubeadm leaves kube-proxy's mode empty (iptables); kubestrap writes it out
+    'cluster-objects ConfigMap kube-system/kube-proxy: update data.config.conf',
+    // kubeadm's init token carries no kubestrap description; kubestrap keeps its own
+    'cluster-objects join token: create (valid 24h)',
+  ]);
+  for (const host of report.hosts) expect(host.changes.filter((c) => c.target.startsWith('/etc/kubernetes')), host.name).toEqual([]);
+
+  const apply = await runCli(withInventory(['apply', '--output', 'plain']), env);
+  expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+  expect(kubernetesFiles(kubeadmNodes)).toEqual(filesBefore);
+  expect(await controlPlaneContainers()).toEqual(containersBefore);
+
+  const again = await runCli(withInventory(['plan', '--output', 'plain']), env);
+  expect(again.code, again.stdout + again.stderr).toBe(0);
+  expect(again.stdout).toContain('Plan: no changes.');
+}, 300_000);
+
+test('a third worker added to the adopted inventory joins and becomes Ready while the other hosts report zero changes', async () => {
+  const doc = parseDocument(readFileSync(adopted, 'utf8'));
+  doc.addIn(['hosts'], { name: spare.name, address: spare.ip, hostKey: spare.hostKey, roles: ['worker'] });
+  writeFileSync(adopted, doc.toString());
+  const reportFile = join(adoptHome, 'third-worker.json');
+  const apply = await runCli(withInventory(['apply', '--output', 'plain', '--report', reportFile]), env);
+  expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+  const report = readReport(reportFile);
+  expect(report.hosts.filter((h) => h.changes.length).map((h) => h.name)).toEqual([spare.name]);
+  expect(changesOf(report, spare.name, ['join-workers']).length).toBeGreaterThan(0);
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', `node/${spare.name}`, '--timeout=240s'], 260_000);
+}, 600_000);
+
+/** A certificate's notAfter on the control plane, as openssl prints it. */
+const notAfter = (file: string) => new Date(cluster.lab.inside(cluster.controlPlane, `openssl x509 -noout -enddate -in ${file}`).trim().replace(/^notAfter=/, ''));
+
+/** kubeadm's check-expiration date format: Jan 02, 2006 15:04 MST. */
+function kubeadmDate(d: Date): string {
+  const month = d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${month} ${pad(d.getUTCDate())}, ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
+}
+
+test("certs renew all on the adopted cluster re-issues the control plane's certificates, which kubeadm's own check-expiration then shows; the API answers again after the one control plane's restart; the kubelet keeps rotating its own client certificate", async () => {
+  const before = notAfter('/etc/kubernetes/pki/apiserver.crt');
+  const kubeletConf = cluster.lab.inside(cluster.controlPlane, 'sha256sum /etc/kubernetes/kubelet.conf');
+  const polled = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(withInventory(['certs', 'renew', 'all', '--output', 'plain']), env));
+  expect(polled.result.code, polled.result.stdout + polled.result.stderr).toBe(0);
+  // one control plane, no balancer: its API server restarts for the new certificates
+  console.log(`certs renew all (1 control plane): ${polled.polls} polls of /livez, ${polled.failures.length} unanswered during the restart`);
+  expect(polled.answeringAfter).toBe(true);
+  const after = notAfter('/etc/kubernetes/pki/apiserver.crt');
+  expect(after.getTime()).toBeGreaterThan(before.getTime());
+  const check = cluster.lab.inside(cluster.controlPlane, 'kubeadm certs check-expiration 2>/dev/null');
+  expect(check).toMatch(new RegExp(`^apiserver\\s+${kubeadmDate(after)}\\s+364d\\s+ca\\s+no`, 'm'));
+  for (const name of ['admin.conf', 'apiserver-etcd-client', 'etcd-server', 'front-proxy-client', 'scheduler.conf']) expect(check, name).toMatch(new RegExp(`^${name.replace('.', '\\.')}\\s+${kubeadmDate(after).slice(0, 12)}`, 'm'));
+  // kubeadm pointed kubelet.conf at the certificate the kubelet rotates: renew leaves it to the kubelet
+  expect(cluster.lab.inside(cluster.controlPlane, 'sha256sum /etc/kubernetes/kubelet.conf')).toBe(kubeletConf);
+}, 600_000);
+
+test("on the adopted cluster: etcd backup writes a snapshot Debian's etcdctl reads, token create prints a join command, upgrade plan reads the cluster's versions", async () => {
+  const snapshot = join(adoptHome, 'adopted-etcd.db');
+  const backup = await runCli(withInventory(['etcd', 'backup', '--out', snapshot]), env);
+  expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+  const status = JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', snapshot, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8' })) as { revision: number; totalKey: number };
+  expect(status.revision).toBeGreaterThan(0);
+  expect(status.totalKey).toBeGreaterThan(100);
+
+  const token = await runCli(withInventory(['token', 'create', '--print-join-command']), env);
+  expect(token.code, token.stderr).toBe(0);
+  expect(token.stdout.trim()).toMatch(new RegExp(`^kubestrap join ${cluster.controlPlane.ip}:6443 --token [a-z0-9]{6}\\.[a-z0-9]{16} --discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$`));
+
+  const upgrade = await runCli(withInventory(['upgrade', 'plan']), env);
+  expect(upgrade.code, upgrade.stdout + upgrade.stderr).toBe(0);
+  expect(upgrade.stdout).toContain(cluster.kubernetesVersion);
+}, 300_000);
+
+test('adopt refuses, with the reason and before writing anything, a node without admin.conf, an API server that does not accept admin.conf and an external etcd; the hosts stay as they were', async () => {
+  const cp = cluster.controlPlane;
+  const files = kubernetesFiles(cluster.nodes);
+  const out = join(adoptHome, 'refused.yaml');
+
+  const worker = await adopt(cluster.workers[0]!.ip, out);
+  expect(worker.code, worker.stdout + worker.stderr).toBe(1);
+  expect(worker.stderr).toContain(`error: not adopted: ${cluster.workers[0]!.name} (${cluster.workers[0]!.ip}) has no /etc/kubernetes/admin.conf`);
+
+  // an admin.conf whose client certificate another CA signed (as after a CA rotation gone wrong)
+  const dir = tempDir('e2e-adopt-other-ca');
+  const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=other-ca', '-days', '1']);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'admin.key', '-out', 'admin.csr', '-subj', '/O=system:masters/CN=kubernetes-admin']);
+  openssl(['x509', '-req', '-in', 'admin.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'admin.crt', '-days', '1']);
+  const original = readFileSync(kubeconfig, 'utf8');
+  const forged = parse(original) as { users: Array<{ user: Record<string, string> }> };
+  forged.users[0]!.user = { 'client-certificate-data': readFileSync(join(dir, 'admin.crt')).toString('base64'), 'client-key-data': readFileSync(join(dir, 'admin.key')).toString('base64') };
+  const cpHost = hosts.get(cp.name)!;
+  const saved = (await cpHost.readFiles([ADMIN_CONF])).get(ADMIN_CONF)!;
+  await cpHost.writeFiles([{ path: ADMIN_CONF, content: stringify(forged), mode: saved.mode }]);
+  try {
+    const other = await adopt(cp.ip, out);
+    expect(other.code, other.stdout + other.stderr).toBe(1);
+    expect(other.stderr).toMatch(/error: not adopted: the API server on cp-1 \(10\.77\.1\.10\) does not accept \/etc\/kubernetes\/admin\.conf \(401/);
+  } finally {
+    await cpHost.writeFiles([{ path: ADMIN_CONF, content: saved.content, mode: saved.mode }]);
+  }
+
+  // kubeadm-config naming an external etcd (the cluster's own ConfigMap, put back afterwards)
+  const live = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'configmap', 'kubeadm-config', '-o', 'json'])) as { data: Record<string, string>; metadata: Record<string, unknown> };
+  const config = parse(live.data.ClusterConfiguration!) as Record<string, unknown>;
+  const external = { ...live, metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: { ...live.data, ClusterConfiguration: stringify({ ...config, etcd: { external: { endpoints: ['https://10.77.1.200:2379'], caFile: '/etc/etcd/ca.crt', certFile: '/etc/etcd/client.crt', keyFile: '/etc/etcd/client.key' } } }) } };
+  const patched = join(dir, 'kubeadm-config.json');
+  writeFileSync(patched, JSON.stringify(external));
+  await kubectl(kubeconfig, ['replace', '-f', patched]);
+  try {
+    const etcd = await adopt(cp.ip, out);
+    expect(etcd.code, etcd.stdout + etcd.stderr).toBe(1);
+    expect(etcd.stderr).toContain("error: not adopted: the cluster's etcd is external (https://10.77.1.200:2379)");
+  } finally {
+    writeFileSync(patched, JSON.stringify({ ...live, metadata: { name: 'kubeadm-config', namespace: 'kube-system' } }));
+    await kubectl(kubeconfig, ['replace', '-f', patched]);
+  }
+  expect(existsSync(out)).toBe(false);
+  expect(kubernetesFiles(cluster.nodes)).toEqual(files);
+}, 180_000);
+
+test('remove-node on the adopted cluster drains the third worker, resets its host and deletes its Node', async () => {
+  const removed = await runCli(withInventory(['remove-node', spare.name, '--yes', '--output', 'plain']), env);
+  expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+  const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string } }> };
+  expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(kubeadmNodes.map((n) => n.name).sort());
+  expect(cluster.lab.inside(spare, 'find /etc/kubernetes -type f; systemctl is-active kubelet || true').trim()).toBe('inactive');
+}, 300_000);

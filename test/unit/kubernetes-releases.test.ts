@@ -14,7 +14,7 @@ import type { Inventory } from '../../src/inventory/schema.js';
 import { coreDnsObjects } from '../../src/kube/addons.js';
 import { clusterObjects } from '../../src/kube/cluster-objects.js';
 import { localChecks } from '../../src/kube/component-health.js';
-import { clusterConfiguration, clusterConfigurationYaml, readClusterConfiguration } from '../../src/kube/kubeadm-config.js';
+import { clusterConfiguration, clusterConfigurationYaml, readKubeadmConfig } from '../../src/kube/kubeadm-config.js';
 import { controlPlaneInput, kubeletFiles } from '../../src/kube/node-files.js';
 import { markings } from '../../src/kube/node-marking.js';
 import { CERTIFICATES, KUBECONFIGS } from '../../src/pki/catalogue.js';
@@ -149,9 +149,9 @@ describe('kubeadm-config ClusterConfiguration', () => {
     expect(doc.etcd.local.extraArgs).toEqual([{ name: 'snapshot-count', value: '5000' }]);
     expect(doc.scheduler.extraEnvs).toEqual([{ name: 'GODEBUG', value: 'x509sha1=1' }]);
     expect(doc).toMatchObject({ encryptionAlgorithm: 'RSA-2048', certificateValidityPeriod: '8760h0m0s', caCertificateValidityPeriod: '87600h0m0s' });
-    const read = readClusterConfiguration(clusterConfigurationYaml(clusterConfiguration(inv)));
-    expect(read.extraArgs).toEqual({ apiServer: inv.cluster.apiServer.extraArgs, controllerManager: {}, scheduler: {}, etcd: { 'snapshot-count': '5000' } });
-    expect(read).toMatchObject({ kubernetesVersion: version, controlPlaneEndpoint: 'api.example.com:6443', etcdImageTag: etcdImageTag(v(version)) });
+    const read = readKubeadmConfig({ ClusterConfiguration: clusterConfigurationYaml(clusterConfiguration(inv)) });
+    expect([read.apiServer.extraArgs, read.controllerManager.extraArgs, read.scheduler.extraArgs, read.scheduler.extraEnvs]).toEqual([inv.cluster.apiServer.extraArgs, {}, {}, [{ name: 'GODEBUG', value: 'x509sha1=1' }]]);
+    expect(read).toMatchObject({ kubernetesVersion: version, controlPlaneEndpoint: 'api.example.com:6443', etcd: { kind: 'local', imageTag: etcdImageTag(v(version)), extraArgs: { 'snapshot-count': '5000' } } });
   });
 
   it('v1beta3 (1.22–1.30) keeps extraArgs as a map and has no extraEnvs', async () => {

@@ -1,0 +1,82 @@
+/**
+ * `kubestrap adopt`: writes the inventory of a running kubeadm cluster kubestrap did not make,
+ * read through one of its control planes, so plan, apply and the day-2 commands work there.
+ */
+import { existsSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { adoptCluster } from '../adopt/adopt.js';
+import { AdoptRefusal } from '../adopt/read-cluster.js';
+import { RunLog } from '../log/run-log.js';
+import { HostKeyPolicy } from '../transport/host-keys.js';
+import { writeLocalFile } from '../util/local-file.js';
+import { expandHome } from '../util/paths.js';
+import { UsageError } from './errors.js';
+import { askPassphrase } from './prompt.js';
+
+interface AdoptCliOptions {
+  controlPlane: string;
+  user: string;
+  port: string;
+  key?: string;
+  hostsFromNodes?: boolean;
+  out: string;
+  force?: boolean;
+  acceptNewHostKeys?: boolean;
+  knownHosts: string;
+  connectTimeout: string;
+  logFile?: string;
+}
+
+function wholeNumber(flag: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function adoptCommand(): Command {
+  return new Command('adopt')
+    .description('write the inventory of a running kubeadm cluster (read through one control plane; nothing on the hosts changes)')
+    .requiredOption('--control-plane <address>', "address of one of the cluster's control planes (SSH)")
+    .option('--user <user>', 'SSH login user', 'root')
+    .option('--port <port>', 'SSH port', '22')
+    .option('--key <file>', 'private key for the SSH login (default: the ssh-agent, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa)')
+    .option('--hosts-from-nodes', "add every Node of the cluster as a host, reached at its InternalIP with the control plane's login")
+    .requiredOption('-o, --out <file>', 'where to write the inventory')
+    .option('--force', 'overwrite the file if it exists')
+    .option('--accept-new-host-keys', 'record unknown host keys in the known_hosts file instead of refusing them (changed keys are always refused)')
+    .option('--known-hosts <file>', 'known_hosts file', '~/.ssh/known_hosts')
+    .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout').default('20'))
+    .option('--log-file <file>', 'where to write the run log (default: ~/.kubestrap/logs/<time>-adopt.log)')
+    .addHelpText('after', '\nExample:\n  kubestrap adopt --control-plane 192.168.1.100 --key ~/.ssh/id_rsa --hosts-from-nodes -o cluster.yaml\n  kubestrap plan -i cluster.yaml')
+    .action(async (options: AdoptCliOptions) => {
+      if (existsSync(options.out) && !options.force) throw new UsageError(`${options.out} exists: adopt does not overwrite an inventory (--force does)`);
+      const log = RunLog.forCommand('adopt', options.logFile);
+      try {
+        const result = await adoptCluster({
+          controlPlane: options.controlPlane,
+          login: { user: options.user, port: wholeNumber('--port', options.port, 65535), ...(options.key ? { keyPath: options.key } : {}) },
+          hostsFromNodes: options.hostsFromNodes === true,
+          hostKeys: new HostKeyPolicy({ knownHostsFile: expandHome(options.knownHosts), acceptNew: options.acceptNewHostKeys === true }),
+          connectTimeoutMs: wholeNumber('--connect-timeout', options.connectTimeout, 600) * 1000,
+          log,
+          ...(process.stdin.isTTY ? { passphrasePrompt: askPassphrase } : {}),
+        });
+        writeLocalFile(options.out, result.text, 0o644);
+        const k = result.cluster.kubeadm;
+        const unreached = result.hosts.filter((h) => h.problem);
+        console.log(`adopted cluster ${k.clusterName} (Kubernetes ${k.kubernetesVersion}, kubeadm-config ${k.apiVersion}): ${result.hosts.length} of ${result.cluster.nodes.length} nodes in ${options.out}`);
+        for (const h of unreached) console.log(`  ${h.node.name}: not reached (${h.problem}); it is in the file, marked`);
+        console.log(`${result.guesses} guessed value(s) are marked GUESS in the file. Next: kubestrap plan -i ${options.out}`);
+        if (unreached.length) process.exitCode = 1;
+      } catch (err) {
+        if (err instanceof AdoptRefusal) {
+          console.error(`error: not adopted: ${err.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        throw err;
+      } finally {
+        await log.close();
+      }
+    });
+}
