@@ -8,26 +8,20 @@
  */
 import { ApiClient, refOf, type ObjectRef } from '../src/kube/api-client.js';
 import { objectDifferences } from '../src/kube/object-diff.js';
-import { addonObjects, inventoryCalicoManifest } from '../src/kube/addon-set.js';
+import { inventoryCalicoManifest } from '../src/kube/addon-set.js';
+import { desiredObjects } from '../src/kube/desired-objects.js';
 import { approvedServingCsr, pendingServingCsrs, servingCsrProblem } from '../src/kube/serving-csr.js';
-import { resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
-import { clusterConfiguration } from '../src/kube/kubeadm-config.js';
+import { resolveHosts } from '../src/inventory/resolve.js';
 import { tokenSecret } from '../src/kube/bootstrap-objects.js';
-import { clusterObjects } from '../src/kube/cluster-objects.js';
-import type { KubeObject } from '../src/kube/objects.js';
-import type { Inventory } from '../src/inventory/schema.js';
 import { DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, generateToken, type BootstrapToken } from '../src/pki/bootstrap-token.js';
 import { listTokens } from '../src/kube/tokens.js';
-import { serverUrl } from '../src/pki/catalogue.js';
-import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
 import { parseVersion } from '../src/util/version.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
 import { KUBEADM_CHANGES } from '../templates/versions.js';
-import { kubeletConfiguration } from '../templates/kubelet.js';
 import { onFirstControlPlane } from './control-plane.js';
-import { kubeletInput } from '../src/kube/node-files.js';
 import { approvalMessage, approveWhenAsked, describeMarks, markNode, marksMatch, nodeIdentities, nodeMarks, type NodeMarks, type NodeView } from '../src/kube/node-marking.js';
 import { withApi } from '../src/kube/admin-api.js';
+import type { KubeObject } from '../src/kube/objects.js';
 
 type Payload = { kind: 'object'; object: KubeObject } | { kind: 'approve'; csr: Record<string, unknown>; node: string } | { kind: 'await-serving-csr'; node: string } | { kind: 'token' } | { kind: 'mark'; node: string; marks: NodeMarks } | { kind: 'pending' };
 
@@ -38,19 +32,6 @@ const TOKEN_TTL_SECONDS = 24 * 3600;
 const KUBELET_SERVING_CERT = '/var/lib/kubelet/pki/kubelet-server-current.pem';
 /** A token closer than this to its expiry is replaced, so printed join commands stay usable. */
 const TOKEN_MIN_REMAINING_MS = 2 * 3600 * 1000;
-
-/**
- * Every API object of the cluster, for the first control plane `spec` (its current host name:
- * `hostname`); `calicoManifest` is the Calico release manifest when Calico is the CNI.
- */
-export function desiredObjects(inv: Inventory, spec: ResolvedHost, hostname: string, caCertPem: string, calicoManifest: string | undefined): KubeObject[] {
-  const version = parseVersion(inv.cluster.kubernetesVersion)!;
-  const server = serverUrl(clusterPki(inv), nodePki(spec), 'endpoint');
-  return [
-    ...clusterObjects({ version, server, caCertPem, clusterConfiguration: clusterConfiguration(inv), kubeletConfiguration: kubeletConfiguration(kubeletInput(inv, spec, hostname)) }),
-    ...addonObjects(inv, server, calicoManifest),
-  ];
-}
 
 const describe = (r: ObjectRef) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 

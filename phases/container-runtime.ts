@@ -4,8 +4,7 @@
  * mirrors), crictl pointed at it, and the service enabled and running. The runtime's cgroup
  * driver is checked against the kubelet's when the kubelet is already configured.
  */
-import { CERTS_D, CONTAINERD_CONFIG, CRICTL_CONFIG, renderContainerdConfig, renderCrictlConfig, renderHostsToml } from '../templates/containerd.js';
-import { containerdConfigVersion, expectedContainerdConfigVersion, sandboxImage } from '../templates/versions.js';
+import { CONTAINERD_CONFIG, CRICTL_CONFIG } from '../templates/containerd.js';
 import { containerdProblem } from '../src/preflight/checks.js';
 import { quote } from '../src/transport/quote.js';
 import { downloadKey, packageOps } from '../src/facts/packages.js';
@@ -15,6 +14,7 @@ import type { Inventory } from '../src/inventory/schema.js';
 import { parseVersion } from '../src/util/version.js';
 import { whenUnlocked } from '../src/facts/package-lock.js';
 import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
+import { desiredRuntimeFiles } from '../src/kube/node-files.js';
 import type { Change, Phase } from '../src/workflow/phase.js';
 
 type Payload = FilePayload | { kind: 'key'; url: string; path: string } | { kind: 'install'; packages: readonly string[] } | { kind: 'service'; action: 'enable' | 'restart' };
@@ -61,33 +61,6 @@ function dockerRepo(inv: Inventory, facts: HostFacts): { file: DesiredFile; keyU
 function candidateVersion(facts: HostFacts, pkg: string): string {
   if (facts.packageManager === 'apt') return `apt-cache policy ${quote(pkg)} 2>/dev/null | awk '/Candidate:/ {print $2}'`;
   return `${facts.packageManager} -q info ${quote(pkg)} 2>/dev/null | awk '/^Version/ {print $3; exit}'`;
-}
-
-/**
- * The runtime's files for the containerd version the host has or will get (undefined: not known
- * before it is installed; the release's expected containerd then decides, and apply re-renders
- * for what was installed).
- */
-export function desiredRuntimeFiles(inv: Inventory, containerdVersion?: string): DesiredFile[] {
-  const rt = inv.cluster.containerRuntime;
-  const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
-  const configVersion = containerdVersion ? containerdConfigVersion(containerdVersion) : expectedContainerdConfigVersion(minor);
-  const files: DesiredFile[] = [
-    {
-      path: CONTAINERD_CONFIG,
-      content: renderContainerdConfig({
-        sandboxImage: sandboxImage(inv.cluster.imageRepository, minor, rt.sandboxImage),
-        systemdCgroup: rt.cgroupDriver === 'systemd',
-        restrictOOMScoreAdj: rt.restrictOOMScoreAdj,
-      }, configVersion),
-      mode: 0o644,
-    },
-    { path: CRICTL_CONFIG, content: renderCrictlConfig(rt.socket), mode: 0o644 },
-  ];
-  for (const [registry, endpoints] of Object.entries(rt.registryMirrors)) {
-    files.push({ path: `${CERTS_D}/${registry}/hosts.toml`, content: renderHostsToml(registry, endpoints), mode: 0o644 });
-  }
-  return files;
 }
 
 export const containerRuntimePhase: Phase<Payload> = {

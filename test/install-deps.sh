@@ -22,6 +22,9 @@ command -v skopeo >/dev/null || need+=(skopeo)
 # rpmbuild and createrepo_c: the yum repository the bundle's rpm packages come from
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v createrepo_c >/dev/null || need+=(createrepo-c)
+# zsh and fish: the shells whose completion scripts the tests run
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   apt-get update -qq

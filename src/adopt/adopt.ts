@@ -16,6 +16,8 @@ import { resolveTargets } from '../transport/credentials.js';
 import type { RunLog } from '../log/run-log.js';
 import { mapLimit } from '../util/concurrency.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
+import { apiServerSans } from '../pki/catalogue.js';
+import { clusterPki, nodePki } from '../pki/from-inventory.js';
 import { handEditedFlags, podFlags, renderAdoptedInventory, type AdoptedHost, type AdoptInput, type AdoptLogin } from './adopted-inventory.js';
 import { AdoptRefusal, readCluster, readHost, STATIC_POD_COMPONENTS, type ClusterReading, type NodeReading, type StaticPodComponent } from './read-cluster.js';
 
@@ -76,17 +78,23 @@ function controlPlaneNode(cluster: ClusterReading, address: string, hostname: st
   return node;
 }
 
-/** Flags in the live manifests that kubestrap's rendering of the first inventory lacks: hand edits kept as extraArgs. */
-async function manifestFlags(text: string, cluster: ClusterReading, target: HostTarget): Promise<AdoptInput['manifestFlags']> {
+/**
+ * What kubestrap would render from the draft inventory, against what the node has: flags in the
+ * live manifests that kubestrap's rendering lacks (hand edits, kept as extraArgs), and SANs of
+ * the API server's certificate it would not issue (kept as certSANs, so a renewal keeps them).
+ */
+async function handEdits(text: string, cluster: ClusterReading, target: HostTarget): Promise<Pick<AdoptInput, 'manifestFlags' | 'extraSans'>> {
   const inventory = (await parseInventory(text, 'adopted inventory', { checkKeyFiles: false })).inventory;
+  const host = resolveHosts(inventory)[0]!;
   const { caDirs } = await readNodeState(target);
-  const pods = controlPlanePods(controlPlaneInput(inventory, resolveHosts(inventory)[0]!, caDirs));
-  const flags: Partial<Record<StaticPodComponent, Record<string, string>>> = {};
+  const pods = controlPlanePods(controlPlaneInput(inventory, host, caDirs));
+  const manifestFlags: Partial<Record<StaticPodComponent, Record<string, string>>> = {};
   for (const component of STATIC_POD_COMPONENTS) {
     const live = cluster.manifests.get(component);
-    if (live) flags[component] = handEditedFlags(live, pods[component]);
+    if (live) manifestFlags[component] = handEditedFlags(live, pods[component]);
   }
-  return flags;
+  const issued = new Set(apiServerSans(clusterPki(inventory), nodePki(host)));
+  return { manifestFlags, extraSans: cluster.pki.apiServerSans.filter((san) => !issued.has(san)) };
 }
 
 export async function adoptCluster(options: AdoptOptions): Promise<AdoptResult> {
@@ -99,7 +107,7 @@ export async function adoptCluster(options: AdoptOptions): Promise<AdoptResult> 
     const cluster = await readCluster(first!);
     const cpNode = controlPlaneNode(cluster, options.controlPlane, first!.facts.hostname);
     const advertise = cluster.manifests.get('kube-apiserver') ? podFlags(cluster.manifests.get('kube-apiserver')!).get('advertise-address') : undefined;
-    const hosts: AdoptedHost[] = [{ node: cpNode, address: options.controlPlane, hostKey: seen.get('control-plane')!, reading: cluster.controlPlaneHost, ...(advertise && advertise !== options.controlPlane ? { advertiseAddress: advertise } : {}) }];
+    const hosts: AdoptedHost[] = [{ node: cpNode, address: options.controlPlane, hostKey: seen.get('control-plane')!, hostname: first!.facts.hostname, reading: cluster.controlPlaneHost, ...(advertise && advertise !== options.controlPlane ? { advertiseAddress: advertise } : {}) }];
     const rest = cluster.nodes.filter((n) => n !== cpNode);
     const reachable = options.hostsFromNodes ? rest.filter((n) => n.internalIp) : [];
     const leftOut = rest.filter((n) => !reachable.includes(n)).map((node) => ({ node, why: options.hostsFromNodes ? 'the Node reports no InternalIP' : 'not asked for (--hosts-from-nodes adds every Node)' }));
@@ -112,13 +120,13 @@ export async function adoptCluster(options: AdoptOptions): Promise<AdoptResult> 
       const reading = await readHost(result).catch((err: Error) => err);
       // a control plane advertising another address than its InternalIP (kubeadm's ClusterStatus, before 1.22)
       const advertise = cluster.kubeadm.apiEndpoints?.[node.name];
-      const base = { node, address, hostKey: seen.get(node.name)!, ...(advertise && advertise !== address ? { advertiseAddress: advertise } : {}) };
+      const base = { node, address, hostKey: seen.get(node.name)!, hostname: result.facts.hostname, ...(advertise && advertise !== address ? { advertiseAddress: advertise } : {}) };
       return reading instanceof Error ? { ...base, problem: reading.message } : { ...base, reading };
     });
     hosts.push(...others);
     const input: AdoptInput = { cluster, login: options.login, hosts, leftOut, generatedAt: new Date() };
     const draft = renderAdoptedInventory(input, options.controlPlane);
-    const final = { ...input, manifestFlags: await manifestFlags(draft, cluster, first!) };
+    const final = { ...input, ...(await handEdits(draft, cluster, first!)) };
     const text = renderAdoptedInventory(final, options.controlPlane);
     // what is written must be what plan and apply accept
     await parseInventory(text, 'adopted inventory', { checkKeyFiles: false });

@@ -21,6 +21,8 @@ export interface AdoptedHost {
   readonly node: NodeReading;
   readonly address: string;
   readonly hostKey?: string;
+  /** The host's own name, when adopt reached it (kubeadm's node name may differ: --node-name). */
+  readonly hostname?: string;
   /** The API server's --advertise-address when it is not the address adopt reached the node at. */
   readonly advertiseAddress?: string;
   readonly reading?: HostReading;
@@ -36,6 +38,8 @@ export interface AdoptInput {
   readonly leftOut: readonly { readonly node: NodeReading; readonly why: string }[];
   /** Static-pod flags found in the manifests but not in kubeadm-config (hand edits), per component. */
   readonly manifestFlags?: Partial<Record<StaticPodComponent, Readonly<Record<string, string>>>>;
+  /** SANs of the API server's certificate that kubestrap would not issue from kubeadm-config. */
+  readonly extraSans?: readonly string[];
   readonly generatedAt: Date;
 }
 
@@ -117,6 +121,8 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
 
   const keyAlgorithm = KEY_ALGORITHMS.includes(k.encryptionAlgorithm ?? cluster.pki.keyType) ? (k.encryptionAlgorithm ?? cluster.pki.keyType) : 'RSA-2048';
   if (keyAlgorithm !== cluster.pki.keyType) notes.push({ path: ['cluster', 'certificates', 'keyAlgorithm'], text: `the API server's key is ${cluster.pki.keyType}, which kubestrap does not generate: certificates it renews get ${keyAlgorithm} keys` });
+  const extraSans = input.extraSans ?? [];
+  if (extraSans.length) notes.push({ path: ['cluster', 'certificates', 'certSANs'], text: `${extraSans.join(', ')}: in the API server's certificate but not in kubeadm-config (kept, so that a renewal keeps them)` });
   if (!k.certificateValidityPeriod) notes.push({ path: ['cluster', 'certificates', 'validity'], text: `kubeadm's fixed leaf validity before kubeadm.k8s.io/v1beta4 (this cluster's kubeadm-config is ${k.apiVersion})` });
 
   const etcd = k.etcd.kind === 'local' ? k.etcd : undefined;
@@ -130,6 +136,9 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
   input.hosts.forEach((h, i) => {
     if (h.problem) notes.push({ path: ['hosts', i], text: `NOT REACHED by adopt: ${h.problem}; check it before apply` });
   });
+  // the hostname phase would rename a host to its node name: not what a cluster kubeadm named otherwise wants
+  const renamed = input.hosts.filter((h) => h.hostname !== undefined && h.hostname !== h.node.name);
+  if (renamed.length) notes.push({ path: ['preparation', 'setHostname'], text: `host names differ from node names (${renamed.map((h) => `${h.hostname} is Node ${h.node.name}`).join(', ')}): kubestrap leaves host names alone` });
   const leftOut = input.leftOut.map((l) => `${l.node.name}${l.node.internalIp ? ` (${l.node.internalIp})` : ''}: ${l.why}`);
   if (leftOut.length) notes.push({ path: ['hosts'], text: `Nodes of the cluster not in this inventory (kubestrap leaves them alone):\n${leftOut.map((l) => `  ${l}`).join('\n')}` });
 
@@ -138,6 +147,7 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
     kind: 'Cluster',
     hostDefaults: { user: login.user, ...(login.port !== 22 ? { port: login.port } : {}), ...(login.keyPath ? { auth: { keyPath: login.keyPath } } : {}) },
     hosts: input.hosts.map(hostEntry),
+    ...(renamed.length ? { preparation: { setHostname: false } } : {}),
     cluster: {
       name: k.clusterName,
       kubernetesVersion: k.kubernetesVersion,
@@ -158,7 +168,7 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
         validity: hoursText(k.certificateValidityPeriod, '8760h'),
         caValidity: hoursText(k.caCertificateValidityPeriod, `${cluster.pki.caValidityHours}h`),
         keyAlgorithm,
-        ...(k.certSANs.length ? { certSANs: k.certSANs } : {}),
+        ...(k.certSANs.length || extraSans.length ? { certSANs: [...k.certSANs, ...extraSans] } : {}),
       },
       apiServer: componentFields(k.apiServer, input.manifestFlags?.['kube-apiserver']),
       controllerManager: componentFields(k.controllerManager, input.manifestFlags?.['kube-controller-manager']),

@@ -56,8 +56,8 @@ export interface ClusterReading {
   readonly nodes: readonly NodeReading[];
   /** The control plane's static pods as its manifests say. */
   readonly manifests: ReadonlyMap<StaticPodComponent, Pod>;
-  /** The key type of the API server's certificate, and the CA's validity (notAfter − notBefore: kubeadm does not backdate its CA). */
-  readonly pki: { readonly keyType: string; readonly caValidityHours: number };
+  /** The API server certificate's key type and SANs, and the CA's validity (notAfter − notBefore: kubeadm does not backdate its CA). */
+  readonly pki: { readonly keyType: string; readonly apiServerSans: readonly string[]; readonly caValidityHours: number };
   /** The first control plane's own containerd and package source. */
   readonly controlPlaneHost: HostReading;
 }
@@ -192,7 +192,7 @@ export async function readCluster(target: HostTarget): Promise<ClusterReading> {
       cni: cniOf(daemonSets!),
       nodes: nodes!.map(nodeReading),
       manifests,
-      pki: { keyType: keyType(leaf), caValidityHours: hoursBetween(ca) },
+      pki: { keyType: keyType(leaf), apiServerSans: [...inspectCertificate(leaf).dnsNames, ...inspectCertificate(leaf).ips], caValidityHours: hoursBetween(ca) },
       controlPlaneHost: await readHost(target),
     };
   } finally {

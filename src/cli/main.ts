@@ -8,6 +8,7 @@ import { adoptCommand } from './adopt.js';
 import { applyCommand } from './apply.js';
 import { bundleCommand } from './bundle.js';
 import { certsCommand } from './certs.js';
+import { completeCommand, completionCommand } from './completion.js';
 import { BundleError } from '../airgap/bundle.js';
 import { RegistryError } from '../airgap/registry-client.js';
 import { renderCommand } from './render.js';
@@ -19,6 +20,7 @@ import { execCommand } from './exec.js';
 import { factsCommand } from './facts.js';
 import { initCommand } from './init.js';
 import { joinCommand } from './join.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { JoinError } from '../join/discovery.js';
 import { planCommand } from './plan.js';
 import { schemaCommand } from './schema.js';
@@ -32,9 +34,10 @@ export function program(): Command {
     .version(KUBESTRAP_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), adoptCommand(), factsCommand(), execCommand(), certsCommand(), bundleCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand()]) {
+  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), adoptCommand(), kubeconfigCommand(), factsCommand(), execCommand(), certsCommand(), bundleCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand(), completionCommand()]) {
     root.addCommand(cmd);
   }
+  root.addCommand(completeCommand(() => root), { hidden: true });
   // errors are turned into exit codes by main(), at every level of subcommand
   const overrideAll = (cmd: Command): void => {
     cmd.exitOverride();
@@ -44,8 +47,21 @@ export function program(): Command {
   return root;
 }
 
+/** SIGPIPE's exit status: what git and kubectl end with when the reader of their output went away. */
+const CLOSED_PIPE_STATUS = 128 + 13;
+
+/** Output into a closed pipe (`| head -1`, `| grep -q`, a pager quit early) ends the program quietly, not with a stack trace. */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(CLOSED_PIPE_STATUS);
+  });
+}
+
 /** Errors the user can act on are printed plainly; anything else is a bug and keeps its stack. */
 export async function main(argv: readonly string[]): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   try {
     await program().parseAsync([...argv]);
     return Number(process.exitCode ?? 0);

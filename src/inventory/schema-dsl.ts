@@ -1,7 +1,7 @@
 /**
  * A small schema language for the inventory. One definition gives three things that must never
  * drift apart: the TypeScript type (via `Infer`), the position-aware reader of YAML nodes, and
- * the JSON Schema / field reference used by editors and the README.
+ * the JSON Schema / field reference used by editors and docs/inventory.md.
  */
 import { isAlias, isMap, isScalar, isSeq, type Node, type Pair } from 'yaml';
 import { closest } from '../util/levenshtein.js';

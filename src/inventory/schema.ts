@@ -1,7 +1,7 @@
 /**
  * The inventory file format (apiVersion kubestrap.dev/v1alpha1, kind Cluster), defined once.
- * Types, the YAML reader, the JSON Schema (inventories/schema.json) and the README's field
- * reference are all derived from the definitions below.
+ * Types, the YAML reader, the JSON Schema (inventories/schema.json) and the field reference of
+ * docs/inventory.md are all derived from the definitions below.
  */
 import { DEFAULT_KUBERNETES_VERSION } from '../util/version.js';
 import {

@@ -1,8 +1,9 @@
-/** `npm run docs`: regenerates inventories/schema.json and the README's field reference. */
+/** `npm run docs`: regenerates inventories/schema.json, the field reference of docs/inventory.md and the README's releases table. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { inventoryJsonSchema, withReference } from './reference.js';
 import { withReleasesTable } from '../util/releases-doc.js';
 
 writeFileSync('inventories/schema.json', `${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
-writeFileSync('README.md', withReleasesTable(withReference(readFileSync('README.md', 'utf8'))));
-console.log('wrote inventories/schema.json, the README inventory reference and its releases table');
+writeFileSync('docs/inventory.md', withReference(readFileSync('docs/inventory.md', 'utf8')));
+writeFileSync('README.md', withReleasesTable(readFileSync('README.md', 'utf8')));
+console.log('wrote inventories/schema.json, the inventory reference in docs/inventory.md and the README releases table');

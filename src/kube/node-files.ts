@@ -14,8 +14,9 @@ import type { DesiredFile } from '../workflow/managed-files.js';
 import type { HostTarget } from '../workflow/phase.js';
 import { manifestYaml, MANIFESTS_DIR, OPTIONAL_CA_DIRS, type ControlPlaneInput } from '../../templates/control-plane.js';
 import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH, KUBELET_INSTANCE_CONFIG_PATH, kubeletConfigYaml, kubeletFlagsEnv, kubeletInstanceConfig, type KubeletInput } from '../../templates/kubelet.js';
-import { etcdImageTag, KUBEADM_CHANGES } from '../../templates/versions.js';
+import { containerdConfigVersion, etcdImageTag, expectedContainerdConfigVersion, KUBEADM_CHANGES, sandboxImage } from '../../templates/versions.js';
 import { DEFAULT_LB_IMAGE, type LoadBalancerInput } from '../../templates/api-load-balancer.js';
+import { CERTS_D, CONTAINERD_CONFIG, CRICTL_CONFIG, renderContainerdConfig, renderCrictlConfig, renderHostsToml } from '../../templates/containerd.js';
 import type { Pod } from './objects.js';
 
 export const KUBERNETES_DIR = '/etc/kubernetes';
@@ -121,4 +122,31 @@ export async function readNodeState(target: HostTarget): Promise<{ files: FileSe
   const read = await target.host.readFiles(paths);
   const files = new Map([...read].flatMap(([path, file]) => (file ? [[path.slice(KUBERNETES_DIR.length + 1), file.content.toString('utf8')] as const] : [])));
   return { files, caDirs };
+}
+
+/**
+ * The runtime's files for the containerd version the host has or will get (undefined: not known
+ * before it is installed; the release's expected containerd then decides, and apply re-renders
+ * for what was installed).
+ */
+export function desiredRuntimeFiles(inv: Inventory, containerdVersion?: string): DesiredFile[] {
+  const rt = inv.cluster.containerRuntime;
+  const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
+  const configVersion = containerdVersion ? containerdConfigVersion(containerdVersion) : expectedContainerdConfigVersion(minor);
+  const files: DesiredFile[] = [
+    {
+      path: CONTAINERD_CONFIG,
+      content: renderContainerdConfig({
+        sandboxImage: sandboxImage(inv.cluster.imageRepository, minor, rt.sandboxImage),
+        systemdCgroup: rt.cgroupDriver === 'systemd',
+        restrictOOMScoreAdj: rt.restrictOOMScoreAdj,
+      }, configVersion),
+      mode: 0o644,
+    },
+    { path: CRICTL_CONFIG, content: renderCrictlConfig(rt.socket), mode: 0o644 },
+  ];
+  for (const [registry, endpoints] of Object.entries(rt.registryMirrors)) {
+    files.push({ path: `${CERTS_D}/${registry}/hosts.toml`, content: renderHostsToml(registry, endpoints), mode: 0o644 });
+  }
+  return files;
 }

@@ -71,3 +71,38 @@ export function currentCredentials(config: Kubeconfig): { server: string; caCert
     ...(user && 'client-certificate' in user ? { certFile: user['client-certificate'] } : {}),
   };
 }
+
+type Named = { readonly name: string; readonly [field: string]: unknown };
+/** A kubeconfig file as kubectl reads it: any fields, named lists. */
+type KubeconfigFile = { clusters?: Named[] | null; contexts?: Named[] | null; users?: Named[] | null; 'current-context'?: string; [field: string]: unknown };
+
+/** The context `incoming`'s current context is renamed to `context`, its cluster and user kept. */
+export function renameContext(incoming: string, context: string): string {
+  const doc = parse(incoming) as KubeconfigFile;
+  const current = doc.contexts?.find((c) => c.name === doc['current-context']);
+  if (!current) throw new Error('the kubeconfig has no current context');
+  return stringify({ ...doc, contexts: [{ ...current, name: context }], 'current-context': context }, { lineWidth: 0, indentSeq: false });
+}
+
+/**
+ * `incoming`'s clusters, users and contexts merged into `existing` (a kubeconfig file's text,
+ * or undefined when there is none), replacing entries of the same names as kubectl's own
+ * `config set-*` would; the existing current context stays, when there is one.
+ */
+export function mergeKubeconfig(existing: string | undefined, incoming: string): string {
+  const base = (existing?.trim() ? parse(existing) : {}) as KubeconfigFile;
+  const add = parse(incoming) as KubeconfigFile;
+  const merge = (have: Named[] | null | undefined, more: Named[] | null | undefined) => [...(have ?? []).filter((h) => !(more ?? []).some((m) => m.name === h.name)), ...(more ?? [])];
+  return stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      ...base,
+      clusters: merge(base.clusters, add.clusters),
+      contexts: merge(base.contexts, add.contexts),
+      users: merge(base.users, add.users),
+      'current-context': base['current-context'] || add['current-context'],
+    },
+    { lineWidth: 0, indentSeq: false },
+  );
+}

@@ -2,7 +2,7 @@
 import { Document, isMap, isPair, isScalar, type Pair } from 'yaml';
 
 const COMMENTS: Readonly<Record<string, string>> = {
-  apiVersion: ' Written by `kubestrap init`. Check it with `kubestrap validate -i <file>`, preview with\n `kubestrap plan -i <file>`, apply with `kubestrap apply -i <file>`.\n Field reference: README "Inventory" section, or inventories/schema.json for editors.',
+  apiVersion: ' Written by `kubestrap init`. Check it with `kubestrap validate -i <file>`, preview with\n `kubestrap plan -i <file>`, apply with `kubestrap apply -i <file>`.\n Field reference: docs/inventory.md, or inventories/schema.json for editors.',
   hosts: ' The machines. hostKey pins the SSH host key you confirmed; roles: control-plane (also runs\n etcd) and/or worker. Secrets are never written here: passwords come from environment variables.',
   cluster: ' How to build the cluster on them (like kubeadm\'s ClusterConfiguration).',
   networking: ' podSubnet: pod IPs (each node gets a /24); serviceSubnet: service IPs (API server at the\n 1st address, DNS at the 10th). Neither may overlap the other or the hosts\' addresses.',

@@ -10,7 +10,7 @@
  * adopt refuses is refused before anything changes.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -132,6 +132,8 @@ test('adopt refuses an unknown host key; accepted, it writes an inventory of the
     certificates: { validity: '8760h', caValidity: '87600h', keyAlgorithm: 'RSA-2048' },
     etcd: { imageTag: cluster.etcdImageTag },
   });
+  // kubeadm's API server certificate names nothing kubestrap would not issue
+  expect(inv.cluster.certificates).not.toHaveProperty('certSANs');
   expect(text).toMatch(/# GUESS: no CNI DaemonSet runs[^\n]*\n\s+plugin: none/);
   expect(text).toMatch(/# kube-proxy's configuration leaves mode empty[^\n]*\n\s+mode: iptables/);
 }, 120_000);
@@ -179,6 +181,23 @@ test('a third worker added to the adopted inventory joins and becomes Ready whil
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', `node/${spare.name}`, '--timeout=240s'], 260_000);
 }, 600_000);
 
+test("kubeconfig --merge puts the adopted cluster's saved admin kubeconfig beside kubeadm's admin context in a kubectl configuration: both contexts work with the real kubectl", async () => {
+  const dir = tempDir('e2e-adopt-kube');
+  const config = join(dir, 'config');
+  writeFileSync(config, readFileSync(kubeconfig), { mode: 0o644 });
+  const merged = await runCli(['kubeconfig', '-i', adopted, '--merge', '--context', 'adopted'], { ...env, KUBECONFIG: config });
+  expect(merged.code, merged.stdout + merged.stderr).toBe(0);
+  expect(merged.stdout).toContain(`context adopted merged into ${config} (previous file kept as ${config}.kubestrap-backup-`);
+  expect(statSync(config).mode & 0o777).toBe(0o600);
+  for (const context of ['adopted', 'kubernetes-admin@kubernetes']) {
+    const nodes = await kubectl(config, ['--context', context, 'get', 'nodes', '-o', 'name']);
+    expect(nodes.trim().split('\n').sort(), context).toEqual(cluster.nodes.map((n) => `node/${n.name}`).sort());
+  }
+  const printed = await runCli(['kubeconfig', '-i', adopted], env);
+  expect(printed.code, printed.stderr).toBe(0);
+  expect(printed.stdout).toContain('client-key-data');
+}, 120_000);
+
 /** A certificate's notAfter on the control plane, as openssl prints it. */
 const notAfter = (file: string) => new Date(cluster.lab.inside(cluster.controlPlane, `openssl x509 -noout -enddate -in ${file}`).trim().replace(/^notAfter=/, ''));
 
@@ -206,7 +225,14 @@ test("certs renew all on the adopted cluster re-issues the control plane's certi
   expect(cluster.lab.inside(cluster.controlPlane, 'sha256sum /etc/kubernetes/kubelet.conf')).toBe(kubeletConf);
 }, 600_000);
 
-test("on the adopted cluster: etcd backup writes a snapshot Debian's etcdctl reads, token create prints a join command, upgrade plan reads the cluster's versions", async () => {
+test("on the adopted cluster: certs check-expiration lists kubeadm's certificates, etcd backup writes a snapshot Debian's etcdctl reads, token create prints a join command, upgrade plan reads the cluster's versions", async () => {
+  const expiration = await runCli(withInventory(['certs', 'check-expiration', '--output', 'json']), env);
+  expect(expiration.code, expiration.stderr).toBe(0);
+  const rows = JSON.parse(expiration.stdout) as Array<{ node: string; name: string; residualDays: number }>;
+  const onControlPlane = rows.filter((r) => r.node === cluster.controlPlane.name).map((r) => r.name);
+  for (const name of ['ca', 'etcd-ca', 'front-proxy-ca', 'apiserver', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'front-proxy-client', 'etcd-server', 'etcd-peer', 'etcd-healthcheck-client', 'admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet client (rotating)']) expect(onControlPlane, name).toContain(name);
+  expect(rows.filter((r) => r.name === 'apiserver').map((r) => r.residualDays)).toEqual([364]);
+
   const snapshot = join(adoptHome, 'adopted-etcd.db');
   const backup = await runCli(withInventory(['etcd', 'backup', '--out', snapshot]), env);
   expect(backup.code, backup.stdout + backup.stderr).toBe(0);

@@ -183,7 +183,7 @@ describe('the adopted inventory', () => {
     cni: { plugin: 'calico', daemonSets: ['kube-system/calico-node'] },
     nodes: [],
     manifests: new Map(),
-    pki: { keyType: 'RSA-2048', caValidityHours: 87600 },
+    pki: { keyType: 'RSA-2048', apiServerSans: [], caValidityHours: 87600 },
     controlPlaneHost: {
       containerd: { cgroupDriver: 'systemd', sandboxImage: 'registry.cn-hangzhou.aliyuncs.com/google_containers/pause:3.2', restrictOOMScoreAdj: false, registryMirrors: {} },
       packages: { source: 'mirror', mirror: 'https://mirrors.aliyun.com/kubernetes', mirrorLayout: 'legacy', unsigned: false },
@@ -197,10 +197,11 @@ describe('the adopted inventory', () => {
     login: { user: 'root', port: 22, keyPath: '~/.ssh/id_rsa' },
     hosts: [
       { node: cpNode, address: '192.168.1.100', hostKey: 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s', reading: cluster.controlPlaneHost },
-      { node: w1, address: '192.168.1.101', hostKey: 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2t', reading: { containerd: { ...cluster.controlPlaneHost.containerd, cgroupDriver: 'cgroupfs' } } },
+      { node: w1, address: '192.168.1.101', hostKey: 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2t', hostname: 'node01.example.com', reading: { containerd: { ...cluster.controlPlaneHost.containerd, cgroupDriver: 'cgroupfs' } } },
     ],
     leftOut: [{ node: w2, why: 'not asked for (--hosts-from-nodes adds every Node)' }],
     manifestFlags: { 'kube-apiserver': { 'audit-log-path': '/var/log/kubernetes/audit.log' } },
+    extraSans: ['k8s-api.example.com', '192.168.1.200'],
     generatedAt: new Date('2026-12-02T00:00:00Z'),
   };
   const text = renderAdoptedInventory(input, '192.168.1.100');
@@ -209,6 +210,8 @@ describe('the adopted inventory', () => {
     const inv = (await parseInventory(text, 'adopted.yaml', { checkKeyFiles: false })).inventory;
     expect(inv.hosts.map((h) => [h.name, h.address, h.roles])).toEqual([['k8s-master01', '192.168.1.100', ['control-plane']], ['k8s-node01', '192.168.1.101', ['worker']]]);
     expect(inv.hosts[1]!.labels).toEqual({ pool: 'general' });
+    // kubeadm named k8s-node01's Node otherwise than its host: apply must not rename the host
+    expect(inv.preparation.setHostname).toBe(false);
     expect(inv.cluster).toMatchObject({
       kubernetesVersion: 'v1.20.2',
       imageRepository: 'registry.cn-hangzhou.aliyuncs.com/google_containers',
@@ -232,6 +235,8 @@ describe('the adopted inventory', () => {
     expect(text).toMatch(/# containerd differs on k8s-node01 \(cgroup cgroupfs[^\n]*\n\s+containerRuntime:/);
     expect(text).toMatch(/# --audit-log-path: in kube-apiserver's manifest but not in kubeadm-config \(edited by hand on the node\)\n\s+extraArgs:/);
     expect(text).toMatch(/# Nodes of the cluster not in this inventory[^\n]*\n#\s+k8s-node02 \(192\.168\.1\.102\): not asked for/);
+    expect(text).toMatch(/# k8s-api\.example\.com, 192\.168\.1\.200: in the API server's certificate but not in kubeadm-config[^\n]*\n\s+certSANs:\n\s+- k8s-api\.example\.com\n\s+- 192\.168\.1\.200/);
+    expect(text).toMatch(/# host names differ from node names \(node01\.example\.com is Node k8s-node01\): kubestrap leaves host names alone\n\s+setHostname: false/);
     expect(text).toMatch(/# the other nodes: their InternalIP, logged in to as k8s-master01 is \(GUESS/);
   });
 });

@@ -1,4 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import type { Command } from 'commander';
+import { program } from '../../src/cli/main.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, test } from 'vitest';
 
@@ -9,7 +11,7 @@ function help(args: string[]): string {
 }
 
 const COMMANDS = [
-  ['validate'], ['plan'], ['apply'], ['join'], ['reset'], ['facts'], ['exec'],
+  ['adopt'], ['kubeconfig'], ['completion'], ['validate'], ['plan'], ['apply'], ['join'], ['reset'], ['facts'], ['exec'],
   ['certs', 'generate'], ['certs', 'renew'], ['certs', 'check-expiration'], ['certs', 'certificate-key'], ['certs', 'upload'],
   ['token', 'create'], ['token', 'list'], ['token', 'delete'], ['token', 'generate'], ['upgrade', 'plan'], ['upgrade', 'apply'], ['schema'],
 ];
@@ -17,7 +19,7 @@ const COMMANDS = [
 describe('command-line help', () => {
   it('lists every command', () => {
     const text = help([]);
-    for (const name of ['validate', 'plan', 'apply', 'join', 'reset', 'facts', 'exec', 'certs', 'token', 'upgrade', 'schema']) expect(text).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    for (const name of ['adopt', 'validate', 'plan', 'apply', 'join', 'reset', 'facts', 'exec', 'certs', 'token', 'upgrade', 'schema']) expect(text).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
   });
 
   it.each(COMMANDS)('%s %s shows its flags and an example', (...cmd) => {
@@ -76,3 +78,31 @@ test("kubestrap's version (--version, the API's User-Agent) is package.json's", 
   expect(KUBESTRAP_VERSION).toBe(pkg.version);
   expect(USER_AGENT).toBe(`kubestrap/${pkg.version}`);
 });
+
+/** Every command's path (`certs renew`), from the program itself. */
+function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
+  return cmd.commands.flatMap((c) => [[...prefix, c.name()], ...commandPaths(c, [...prefix, c.name()])]);
+}
+
+/** Runs the CLI with its stdout a pipe the reader closes at once, as `| head -1` does after its line. */
+function intoClosedPipe(args: readonly string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/kubestrap.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+test("output into a closed pipe ends quietly with SIGPIPE's status (141) or success, for every command's help and for the long outputs", async () => {
+  const runs = [...commandPaths(program()).map((p) => [...p, '--help']), ['--help'], ['schema']];
+  expect(runs.length).toBeGreaterThan(25);
+  for (const args of runs) {
+    const { status, stderr } = await intoClosedPipe(args);
+    expect(stderr, args.join(' ')).not.toMatch(/EPIPE|^\s+at /m);
+    expect([0, 141], `${args.join(' ')}: exit ${status}`).toContain(status);
+  }
+  // the long output is sure to meet the closed pipe
+  expect((await intoClosedPipe(['schema'])).status).toBe(141);
+}, 120_000);
