@@ -13,6 +13,7 @@ import type { HostKeyVerifier } from '../transport/ssh.js';
 import { connectTarget, type ConnectOptions } from '../workflow/connect.js';
 import type { HostTarget } from '../workflow/phase.js';
 import { resolveTargets } from '../transport/credentials.js';
+import type { SshConfigFile } from '../transport/ssh-config.js';
 import type { RunLog } from '../log/run-log.js';
 import { mapLimit } from '../util/concurrency.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
@@ -32,6 +33,8 @@ export interface AdoptOptions {
   readonly connectTimeoutMs: number;
   readonly log: RunLog;
   readonly passphrasePrompt?: (keyPath: string) => Promise<string>;
+  /** The operator's OpenSSH configuration, as for every command that connects. */
+  readonly sshConfig?: SshConfigFile | undefined;
 }
 
 export interface AdoptResult {
@@ -46,7 +49,7 @@ async function loginInventory(login: AdoptLogin, hosts: ReadonlyArray<{ name: st
   const text = stringify({
     apiVersion: 'kubestrap.dev/v1alpha1',
     kind: 'Cluster',
-    hostDefaults: { user: login.user, port: login.port, ...(login.keyPath ? { auth: { keyPath: login.keyPath } } : {}) },
+    hostDefaults: { ...(login.user ? { user: login.user } : {}), ...(login.port ? { port: login.port } : {}), ...(login.keyPath ? { auth: { keyPath: login.keyPath } } : {}) },
     hosts: hosts.map((h, i) => ({ name: h.name, address: h.address, roles: [i === 0 ? 'control-plane' : 'worker'] })),
     cluster: { kubernetesVersion: 'v1.30.0' },
   });
@@ -67,7 +70,7 @@ function recordingVerifier(policy: HostKeyPolicy, seen: Map<string, string>): Ho
 async function connectAll(options: AdoptOptions, hosts: ReadonlyArray<{ name: string; address: string }>, connect: ConnectOptions): Promise<Array<HostTarget | Error>> {
   if (!hosts.length) return [];
   const inventory = await loginInventory(options.login, hosts);
-  const targets = await resolveTargets(resolveHosts(inventory), { env: process.env, ...(options.passphrasePrompt ? { prompt: options.passphrasePrompt } : {}) });
+  const targets = await resolveTargets(resolveHosts(inventory), { env: process.env, sshConfig: options.sshConfig, knownHostsChosen: true, ...(options.passphrasePrompt ? { prompt: options.passphrasePrompt } : {}) });
   return mapLimit(targets, CONNECT_FAN_OUT, (t) => connectTarget(t, connect).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
 }
 

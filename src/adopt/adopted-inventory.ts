@@ -10,9 +10,10 @@ import type { ComponentSettings } from '../../templates/control-plane.js';
 import { sandboxImage } from '../../templates/versions.js';
 import type { ClusterReading, HostReading, NodeReading, StaticPodComponent } from './read-cluster.js';
 
+/** The login of --user/--port/--key; what is not given is left to ~/.ssh/config (then root, 22), in the inventory too. */
 export interface AdoptLogin {
-  readonly user: string;
-  readonly port: number;
+  readonly user?: string;
+  readonly port?: number;
   readonly keyPath?: string;
 }
 
@@ -145,7 +146,7 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
   const object = {
     apiVersion: 'kubestrap.dev/v1alpha1',
     kind: 'Cluster',
-    hostDefaults: { user: login.user, ...(login.port !== 22 ? { port: login.port } : {}), ...(login.keyPath ? { auth: { keyPath: login.keyPath } } : {}) },
+    hostDefaults: { ...(login.user ? { user: login.user } : {}), ...(login.port && login.port !== 22 ? { port: login.port } : {}), ...(login.keyPath ? { auth: { keyPath: login.keyPath } } : {}) },
     hosts: input.hosts.map(hostEntry),
     ...(renamed.length ? { preparation: { setHostname: false } } : {}),
     cluster: {

@@ -12,17 +12,19 @@ import { writeLocalFile } from '../util/local-file.js';
 import { expandHome } from '../util/paths.js';
 import { UsageError } from './errors.js';
 import { askPassphrase } from './prompt.js';
+import { SSH_CONFIG_FLAG, sshConfigFrom } from './session.js';
 
 interface AdoptCliOptions {
   controlPlane: string;
-  user: string;
-  port: string;
+  user?: string;
+  port?: string;
   key?: string;
   hostsFromNodes?: boolean;
   out: string;
   force?: boolean;
   acceptNewHostKeys?: boolean;
   knownHosts: string;
+  sshConfig?: string;
   connectTimeout: string;
   logFile?: string;
 }
@@ -37,14 +39,15 @@ export function adoptCommand(): Command {
   return new Command('adopt')
     .description('write the inventory of a running kubeadm cluster (read through one control plane; nothing on the hosts changes)')
     .requiredOption('--control-plane <address>', "address of one of the cluster's control planes (SSH)")
-    .option('--user <user>', 'SSH login user', 'root')
-    .option('--port <port>', 'SSH port', '22')
+    .option('--user <user>', "SSH login user (default: ~/.ssh/config's User for the address, else root)")
+    .option('--port <port>', "SSH port (default: ~/.ssh/config's Port for the address, else 22)")
     .option('--key <file>', 'private key for the SSH login (default: the ssh-agent, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa)')
     .option('--hosts-from-nodes', "add every Node of the cluster as a host, reached at its InternalIP with the control plane's login")
     .requiredOption('-o, --out <file>', 'where to write the inventory')
     .option('--force', 'overwrite the file if it exists')
     .option('--accept-new-host-keys', 'record unknown host keys in the known_hosts file instead of refusing them (changed keys are always refused)')
     .option('--known-hosts <file>', 'known_hosts file', '~/.ssh/known_hosts')
+    .option(...SSH_CONFIG_FLAG)
     .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout').default('20'))
     .option('--log-file <file>', 'where to write the run log (default: ~/.kubestrap/logs/<time>-adopt.log)')
     .addHelpText('after', '\nExample:\n  kubestrap adopt --control-plane 192.168.1.100 --key ~/.ssh/id_rsa --hosts-from-nodes -o cluster.yaml\n  kubestrap plan -i cluster.yaml')
@@ -54,10 +57,11 @@ export function adoptCommand(): Command {
       try {
         const result = await adoptCluster({
           controlPlane: options.controlPlane,
-          login: { user: options.user, port: wholeNumber('--port', options.port, 65535), ...(options.key ? { keyPath: options.key } : {}) },
+          login: { ...(options.user ? { user: options.user } : {}), ...(options.port ? { port: wholeNumber('--port', options.port, 65535) } : {}), ...(options.key ? { keyPath: options.key } : {}) },
           hostsFromNodes: options.hostsFromNodes === true,
           hostKeys: new HostKeyPolicy({ knownHostsFile: expandHome(options.knownHosts), acceptNew: options.acceptNewHostKeys === true }),
           connectTimeoutMs: wholeNumber('--connect-timeout', options.connectTimeout, 600) * 1000,
+          sshConfig: sshConfigFrom(options.sshConfig),
           log,
           ...(process.stdin.isTTY ? { passphrasePrompt: askPassphrase } : {}),
         });

@@ -96,7 +96,7 @@ function renewCommand(): Command {
         process.exitCode = await generate({ inventory: options.inventory, out: options.out }, new Set([name]));
         return;
       }
-      process.exitCode = await runInSession('certs-renew', options, certsRenewPhases(new Set([name])), 'apply', options.output, (result, session) => reportOutcome(result, session));
+      process.exitCode = await runInSession('certs-renew', options, certsRenewPhases(new Set([name])), 'apply', options.output, (result, session, print) => reportOutcome(result, session, print));
     });
 }
 

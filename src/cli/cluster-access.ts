@@ -14,7 +14,7 @@ import { Host } from '../transport/host.js';
 import { LocalChannel } from '../transport/local.js';
 import { connectTarget } from '../workflow/connect.js';
 import { UsageError } from './errors.js';
-import { openSession } from './session.js';
+import { openSession, SSH_CONFIG_FLAG } from './session.js';
 
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 
@@ -23,6 +23,7 @@ export interface ClusterAccessOptions {
   kubeconfig?: string;
   acceptNewHostKeys?: boolean;
   knownHosts?: string;
+  sshConfig?: string;
   logFile?: string;
 }
 
@@ -41,6 +42,7 @@ export function addClusterAccessOptions(cmd: Command): Command {
     .option('--kubeconfig <file>', `on a control-plane node: the admin kubeconfig to use (default ${ADMIN_CONF})`)
     .option('--accept-new-host-keys', 'with --inventory: record an unknown host key instead of refusing it')
     .option('--known-hosts <file>', 'with --inventory: known_hosts file (default: hostDefaults.knownHostsFile)')
+    .option(SSH_CONFIG_FLAG[0], `with --inventory: ${SSH_CONFIG_FLAG[1]}`)
     .option('--log-file <file>', 'with --inventory: where to write the run log');
 }
 
@@ -98,6 +100,7 @@ function pick(options: ClusterAccessOptions) {
   return {
     ...(options.acceptNewHostKeys ? { acceptNewHostKeys: true } : {}),
     ...(options.knownHosts ? { knownHosts: options.knownHosts } : {}),
+    ...(options.sshConfig ? { sshConfig: options.sshConfig } : {}),
     ...(options.logFile ? { logFile: options.logFile } : {}),
   };
 }

@@ -73,7 +73,7 @@ function restoreCommand(): Command {
       const snapshot = readSnapshot(file);
       if (options.hosts) throw new UsageError('etcd restore works on every control plane at once: leave out --hosts');
       if (!(await confirmDestructive(`Replace the cluster's etcd data with ${file}?`, options.yes, 'etcd restore replaces the cluster state'))) return void (process.exitCode = 1);
-      process.exitCode = await runInSession('etcd-restore', options, [etcdRestorePhase(snapshot, basename(file)) as Phase], 'apply', options.output, (result, session) => reportOutcome(result, session));
+      process.exitCode = await runInSession('etcd-restore', options, [etcdRestorePhase(snapshot, basename(file)) as Phase], 'apply', options.output, (result, session, print) => reportOutcome(result, session, print));
     });
 }
 

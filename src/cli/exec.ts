@@ -34,11 +34,11 @@ export function execCommand(): Command {
       const script = argv.length === 1 ? argv[0]! : quoteArgv(argv);
       const outputs = new Map<string, { code: number; stdout: string; stderr: string }>();
       const phase = commandPhase(script, options.asLoginUser ?? false, outputs);
-      process.exitCode = await runInSession('exec', options, [phase], 'apply', options.output === 'auto' ? 'silent' : options.output, (result, session) => {
+      process.exitCode = await runInSession('exec', options, [phase], 'apply', options.output === 'auto' ? 'silent' : options.output, (result, session, print) => {
         for (const host of session.hosts) {
           const out = outputs.get(host.name);
           if (!out) continue;
-          if (out.stdout) for (const line of out.stdout.replace(/\n$/, '').split('\n')) console.log(`${host.name}: ${line}`);
+          if (out.stdout) for (const line of out.stdout.replace(/\n$/, '').split('\n')) print(`${host.name}: ${line}`);
           if (out.stderr) for (const line of out.stderr.replace(/\n$/, '').split('\n')) console.error(`${host.name}! ${line}`);
         }
         console.error(formatSummary(result));

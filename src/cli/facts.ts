@@ -10,12 +10,12 @@ export function factsCommand(): Command {
     .addHelpText('after', '\nExample:\n  kubestrap facts -i cluster.yaml --format json')
     .action(async (options: HostOptions & { format: 'table' | 'json' }) => {
       const renderer = options.output === 'auto' ? 'silent' : options.output;
-      process.exitCode = await runInSession('facts', options, [], 'plan', renderer, (result, session) => {
+      process.exitCode = await runInSession('facts', options, [], 'plan', renderer, (result, session, print) => {
         const byName = new Map(result.connected.map((t) => [t.spec.name, t.facts]));
         const ordered = session.hosts.filter((h) => byName.has(h.name)).map((h) => ({ host: h.name, ...byName.get(h.name)! }));
-        if (options.format === 'json') console.log(JSON.stringify(ordered, null, 2));
+        if (options.format === 'json') print(JSON.stringify(ordered, null, 2));
         for (const f of options.format === 'json' ? [] : ordered) {
-          console.log(
+          print(
             `${f.host}: ${f.os.prettyName} (${f.arch}), kernel ${f.kernel}, ${f.packageManager}/${f.initSystem}, cgroup v${f.cgroupVersion}, ${f.cpus} CPU, ${f.memoryMB} MB` +
               (f.container ? `, container: ${f.container}` : '') +
               (f.procSysWritable ? '' : ', kernel settings read-only'),

@@ -25,7 +25,7 @@ import { quote } from '../transport/quote.js';
 import { LocalChannel } from '../transport/local.js';
 import { durationSeconds } from '../util/duration.js';
 import type { Phase } from '../workflow/phase.js';
-import { formatPlan, formatSummary } from '../workflow/report.js';
+import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
 import { runWorkflow, selectPhases, type RendererChoice } from '../workflow/runner.js';
 import { UsageError } from './errors.js';
 
@@ -123,9 +123,11 @@ async function runJoin(endpoint: string | undefined, options: JoinOptions): Prom
   log.redactor.add(request.token.secret);
   log.redactor.add(options.certificateKey);
   const host = new Host('localhost', new LocalChannel(), { kind: 'root' }, log);
+  // under --output json, stdout carries only the JSON lines
+  const print = (text: string) => (options.output === 'json' ? console.error(text) : console.log(text));
   try {
     const say = (line: string) => {
-      console.log(line);
+      print(line);
       log.write('discovery', line);
     };
     const discovered: Discovered = options.discoveryFile
@@ -150,10 +152,11 @@ async function runJoin(endpoint: string | undefined, options: JoinOptions): Prom
       preflight: { ignore: new Set(list(options.ignorePreflightErrors)) },
       open: async () => ({ spec, host, facts }),
     });
-    console.log(formatPlan(result, false));
-    console.log(formatSummary(result));
-    if (log.path) console.log(`log: ${log.path}`);
-    if (result.ok) console.log(`\nThis node has joined the cluster as a ${role}. See it from the workstation: kubectl get nodes ${nodeName}`);
+    print(formatPlan(result, false));
+    print(formatSummary(result));
+    if (log.path) print(`log: ${log.path}`);
+    if (options.output === 'json') console.log(JSON.stringify({ type: 'result', at: result.elapsedMs, ...reportJson(result) }));
+    if (result.ok) print(`\nThis node has joined the cluster as a ${role}. See it from the workstation: kubectl get nodes ${nodeName}`);
     return result.ok ? 0 : 1;
   } finally {
     await host.close();
@@ -179,7 +182,7 @@ export function joinCommand(): Command {
     .option('--skip-phases <names>', `phases or groups to skip (${preparePhases.map((p) => p.name).join(', ')}, prepare)`)
     .option('--ignore-preflight-errors <names>', 'preflight checks to report as warnings')
     .option('--log-file <file>', 'where to write the run log')
-    .addOption(new Option('--output <style>', 'progress display').choices(['auto', 'plain', 'silent']).default('auto'))
+    .addOption(new Option('--output <style>', 'progress display (json: one JSON object per event on stdout)').choices(['auto', 'plain', 'silent', 'json']).default('auto'))
     .addHelpText('after', '\nExample:\n  kubestrap join 10.0.0.10:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:…\n  (`kubestrap token create --print-join-command` prints this command; `certs upload --print-join-command` the control-plane one)')
     .action(async (endpoint: string | undefined, options: JoinOptions) => {
       process.exitCode = await runJoin(endpoint, options);

@@ -77,7 +77,7 @@ export function removeNodeCommand(): Command {
       if (!apiHost) throw new UsageError(`${name} is the only control plane: use kubestrap reset to take the whole cluster down`);
       if (!(await confirmDestructive(`Drain ${host.nodeName}, reset ${host.name} and delete its Node?`, options.yes, `remove-node drains and resets ${name}`))) return void (process.exitCode = 1);
       const phases = removalPhases(host.name, host.nodeName, apiHost.name);
-      process.exitCode = await runInSession('remove-node', { ...options, hosts: `${host.name},${apiHost.name}` }, phases, 'apply', options.output, (result, session) =>
-        reportOutcome(result, session, `${host.nodeName} has left the cluster. Remove ${host.name} from ${options.inventory}, or the next apply joins it again.`));
+      process.exitCode = await runInSession('remove-node', { ...options, hosts: `${host.name},${apiHost.name}` }, phases, 'apply', options.output, (result, session, print) =>
+        reportOutcome(result, session, print, `${host.nodeName} has left the cluster. Remove ${host.name} from ${options.inventory}, or the next apply joins it again.`));
     });
 }

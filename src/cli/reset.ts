@@ -34,6 +34,6 @@ export function resetCommand(): Command {
         return;
       }
       const mode = options.dryRun ? 'plan' : 'apply';
-      process.exitCode = await runInSession('reset', options, [resetPhase() as Phase], mode, options.output, (result, session) => reportOutcome(result, session));
+      process.exitCode = await runInSession('reset', options, [resetPhase() as Phase], mode, options.output, (result, session, print) => reportOutcome(result, session, print));
     });
 }

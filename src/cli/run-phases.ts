@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeLocalFile } from '../util/local-file.js';
 import { formatPlan, formatSummary, reportJson } from '../workflow/report.js';
 import { formatFindings, formatObserved } from '../preflight/checks.js';
-import { overSsh, runWorkflow, selectPhases, type Mode, type RendererChoice, type RunOptions, type WorkflowResult } from '../workflow/runner.js';
+import type { WorkflowResult } from '../workflow/engine.js';
+import type { Mode } from '../workflow/phase.js';
+import { overSsh, runWorkflow, selectPhases, type RendererChoice, type RunOptions } from '../workflow/runner.js';
 import { openSession, type HostOptions, type Session } from './session.js';
 import { airgapBundle, withBundle } from '../airgap/inventory-bundle.js';
 
@@ -22,8 +24,12 @@ export interface PhaseOptions extends HostOptions {
 
 const list = (text: string | undefined) => (text ? text.split(',').map((s) => s.trim()).filter(Boolean) : []);
 
+/** Where a command's human-readable report goes: stdout, or stderr under --output json (stdout then carries only JSON lines). */
+export type Print = (text: string) => void;
+
 /**
  * Runs `phases` in a fresh session; `report` prints the outcome and returns the exit code.
+ * Under --output json the run ends with one `result` line: what --report writes.
  * Connections and the log are closed whatever happens.
  */
 export async function runInSession(
@@ -32,7 +38,7 @@ export async function runInSession(
   phases: readonly Phase[],
   mode: Mode,
   renderer: RendererChoice,
-  report: (result: WorkflowResult, session: Session) => number,
+  report: (result: WorkflowResult, session: Session, print: Print) => number,
   preflight?: RunOptions['preflight'],
   bundleFile?: string,
 ): Promise<number> {
@@ -51,7 +57,10 @@ export async function runInSession(
       ...(bundle ? { bundle } : {}),
     });
     await Promise.all(result.connected.map((t) => t.host.close()));
-    return report(result, session);
+    if (renderer !== 'json') return report(result, session, (text) => console.log(text));
+    const code = report(result, session, (text) => console.error(text));
+    console.log(JSON.stringify({ type: 'result', at: result.elapsedMs, ...reportJson(result) }));
+    return code;
   } finally {
     await session.log.close();
   }
@@ -60,30 +69,30 @@ export async function runInSession(
 export async function runPhases(mode: Mode, options: PhaseOptions): Promise<number> {
   const phases = selectPhases(applyPhases, list(options.only), list(options.skip), PHASE_GROUPS);
   const preflight = { ignore: new Set(list(options.ignorePreflightErrors)) };
-  return runInSession(mode, options, phases, mode, options.output, (result, session) => {
-    if (result.observed.length) console.log(`${formatObserved(result.observed)}\n${formatFindings(result.preflight, result.observed.length)}`);
+  return runInSession(mode, options, phases, mode, options.output, (result, session, print) => {
+    if (result.observed.length) print(`${formatObserved(result.observed)}\n${formatFindings(result.preflight, result.observed.length)}`);
     if (options.report) writeLocalFile(options.report, `${JSON.stringify(reportJson(result), null, 2)}\n`, 0o600);
-    console.log(formatPlan(result, options.diff ?? false));
-    console.log(formatSummary(result));
-    if (session.log.path) console.log(`log: ${session.log.path}`);
-    if (mode === 'apply' && result.ok && phases.includes(adminKubeconfigPhase as Phase)) printClusterAccess(session.loaded.inventory);
+    print(formatPlan(result, options.diff ?? false));
+    print(formatSummary(result));
+    if (session.log.path) print(`log: ${session.log.path}`);
+    if (mode === 'apply' && result.ok && phases.includes(adminKubeconfigPhase as Phase)) printClusterAccess(session.loaded.inventory, print);
     return result.ok ? 0 : 1;
   }, preflight, options.bundle);
 }
 
 /** The usual report of a one-off workflow (reset, renew, restore, remove-node): changes, summary, log; exit code. */
-export function reportOutcome(result: WorkflowResult, session: Session, whenOk?: string): number {
-  console.log(formatPlan(result, false));
-  console.log(formatSummary(result));
-  if (session.log.path) console.log(`log: ${session.log.path}`);
-  if (result.ok && whenOk) console.log(`\n${whenOk}`);
+export function reportOutcome(result: WorkflowResult, session: Session, print: Print, whenOk?: string): number {
+  print(formatPlan(result, false));
+  print(formatSummary(result));
+  if (session.log.path) print(`log: ${session.log.path}`);
+  if (result.ok && whenOk) print(`\n${whenOk}`);
   return result.ok ? 0 : 1;
 }
 
 /** Where the admin kubeconfig is and how nodes join; the join command goes to stdout only, never to the log. */
-function printClusterAccess(inv: Inventory): void {
+function printClusterAccess(inv: Inventory, print: Print): void {
   const files = savedClusterFiles(inv);
   if (!existsSync(files.admin)) return;
-  console.log(`\nadmin kubeconfig: ${files.admin} (context ${files.context})\n  kubectl --kubeconfig ${files.admin} get nodes`);
-  if (existsSync(files.join)) console.log(`join a node (token valid for at least 2 more hours; saved in ${files.join}):\n  ${readFileSync(files.join, 'utf8').trim()}`);
+  print(`\nadmin kubeconfig: ${files.admin} (context ${files.context})\n  kubectl --kubeconfig ${files.admin} get nodes`);
+  if (existsSync(files.join)) print(`join a node (token valid for at least 2 more hours; saved in ${files.join}):\n  ${readFileSync(files.join, 'utf8').trim()}`);
 }

@@ -9,7 +9,8 @@ import { loadInventory } from '../inventory/load.js';
 import { resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
 import { RunLog } from '../log/run-log.js';
 import { resolveTargets, type ConnectTarget } from '../transport/credentials.js';
-import { HostKeyPolicy } from '../transport/host-keys.js';
+import { DEFAULT_KNOWN_HOSTS, HostKeyPolicy } from '../transport/host-keys.js';
+import { SshConfigError, SshConfigFile } from '../transport/ssh-config.js';
 import { expandHome } from '../util/paths.js';
 import type { ConnectOptions } from '../workflow/connect.js';
 import type { RendererChoice } from '../workflow/runner.js';
@@ -22,8 +23,23 @@ export interface HostOptions {
   concurrency: string;
   acceptNewHostKeys?: boolean;
   knownHosts?: string;
+  sshConfig?: string;
   logFile?: string;
   output: RendererChoice;
+}
+
+/** --ssh-config, shared by every command that connects: like `ssh -F`; `none` reads no file. */
+export const SSH_CONFIG_FLAG = ['--ssh-config <file>', 'OpenSSH client configuration to read for aliases, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile (default: ~/.ssh/config; none: no file); the inventory wins where both say something'] as const;
+
+/** The operator's OpenSSH configuration: the file named, ~/.ssh/config when it exists, or none. */
+export function sshConfigFrom(flag: string | undefined): SshConfigFile | undefined {
+  if (flag === 'none') return undefined;
+  try {
+    return flag ? SshConfigFile.load(expandHome(flag), { required: true }) : SshConfigFile.load();
+  } catch (err) {
+    if (err instanceof SshConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 export function addInventoryOption(cmd: Command): Command {
@@ -36,10 +52,11 @@ export function addHostOptions(cmd: Command, options: { inventoryOptional?: bool
     .option('--hosts <names>', 'only these hosts (comma-separated names)')
     .option('--concurrency <n>', 'hosts worked on at once', '20')
     .option('--accept-new-host-keys', 'record unknown host keys in the known_hosts file instead of refusing them (changed keys are always refused)')
-    .option('--known-hosts <file>', 'known_hosts file (default: hostDefaults.knownHostsFile)')
+    .option('--known-hosts <file>', "known_hosts file (default: hostDefaults.knownHostsFile, else ~/.ssh/config's UserKnownHostsFile, else ~/.ssh/known_hosts)")
+    .option(...SSH_CONFIG_FLAG)
     .option('--log-file <file>', 'where to write the run log (default: ~/.kubestrap/logs/<time>-<command>.log)');
   if (options.withoutProgress) return withHosts;
-  return withHosts.addOption(new Option('--output <style>', 'progress display: auto (tree on a terminal, lines otherwise), plain, silent').choices(['auto', 'plain', 'silent']).default('auto'));
+  return withHosts.addOption(new Option('--output <style>', 'progress display: auto (tree on a terminal, lines otherwise), plain, silent, json (one JSON object per event on stdout; the report goes to stderr)').choices(['auto', 'plain', 'silent', 'json']).default('auto'));
 }
 
 export interface Session {
@@ -73,14 +90,25 @@ export async function openSession(command: string, options: HostOptions): Promis
 /** A session over an inventory already read (one adopt builds from its flags). */
 export async function sessionFor(command: string, loaded: LoadedInventory, concurrency: number, options: Omit<HostOptions, 'inventory' | 'concurrency' | 'output'>): Promise<Session> {
   const hosts = pickHosts(resolveHosts(loaded.inventory), options.hosts);
+  const sshConfig = sshConfigFrom(options.sshConfig);
   const log = RunLog.forCommand(command, options.logFile);
-  const targets = await resolveTargets(hosts, { env: process.env, prompt: process.stdin.isTTY ? askPassphrase : undefined });
+  const defaults = loaded.inventory.hostDefaults;
+  const knownHostsFile = options.knownHosts ?? defaults.knownHostsFile;
+  const targets = await resolveTargets(hosts, {
+    env: process.env,
+    prompt: process.stdin.isTTY ? askPassphrase : undefined,
+    sshConfig,
+    knownHostsChosen: knownHostsFile !== undefined,
+    notice: (host, message) => {
+      log.write(host, `NOTE ${message}`);
+      console.error(`note: ${host}: ${message}`);
+    },
+  });
   for (const t of targets) {
     log.redactor.add(t.endpoint.credentials.password);
     log.redactor.add(t.endpoint.credentials.passphrase);
   }
-  const defaults = loaded.inventory.hostDefaults;
-  const hostKeys = new HostKeyPolicy({ knownHostsFile: expandHome(options.knownHosts ?? defaults.knownHostsFile), acceptNew: options.acceptNewHostKeys ?? false });
+  const hostKeys = new HostKeyPolicy({ knownHostsFile: expandHome(knownHostsFile ?? DEFAULT_KNOWN_HOSTS), acceptNew: options.acceptNewHostKeys ?? false });
   log.write('kubestrap', `${command} with inventory ${loaded.file}: ${hosts.length} host(s)`);
   return { loaded, hosts, targets, connect: { hostKeys, connectTimeoutMs: defaults.connectTimeoutSeconds * 1000, log }, log, concurrency };
 }

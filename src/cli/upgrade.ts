@@ -80,13 +80,13 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
     console.error('nothing was changed');
     return 1;
   }
-  return runInSession(`upgrade-${mode}`, options, upgradePhases(batch), mode, options.output, (result, session) => {
+  return runInSession(`upgrade-${mode}`, options, upgradePhases(batch), mode, options.output, (result, session, print) => {
     if (mode === 'plan') {
-      console.log(formatPlan(result, options.diff ?? false));
-      if (!result.ok) console.log(formatSummary(result));
+      print(formatPlan(result, options.diff ?? false));
+      if (!result.ok) print(formatSummary(result));
       return result.ok ? 0 : 1;
     }
-    return reportOutcome(result, session, `the cluster runs ${target.text} with the inventory's settings`);
+    return reportOutcome(result, session, print, `the cluster runs ${target.text} with the inventory's settings`);
   });
 }
 

@@ -5,11 +5,14 @@ import type { AuthSpec, BastionSpec, HostSpec, Inventory, Role, SudoSpec } from 
 export interface ResolvedHost {
   readonly index: number;
   readonly name: string;
+  /** As written: an IP, a DNS name or a Host alias of ~/.ssh/config. */
   readonly address: string;
-  readonly port: number;
-  readonly user: string;
+  /** The login as the inventory gives it; undefined: ~/.ssh/config or the built-in default decides when connecting (transport/credentials). */
+  readonly port: number | undefined;
+  readonly user: string | undefined;
   readonly auth: AuthSpec | undefined;
-  readonly sudo: SudoSpec;
+  /** undefined: none for a root login, passwordless otherwise, once the login user is known. */
+  readonly sudo: SudoSpec | undefined;
   readonly hostKey: string | undefined;
   readonly bastion: BastionSpec | undefined;
   readonly roles: readonly Role[];
@@ -22,15 +25,14 @@ export interface ResolvedHost {
 
 export function resolveHost(inv: Inventory, host: HostSpec, index: number): ResolvedHost {
   const d = inv.hostDefaults;
-  const user = host.user ?? d.user;
   return {
     index,
     name: host.name,
     address: host.address,
     port: host.port ?? d.port,
-    user,
+    user: host.user ?? d.user,
     auth: host.auth ?? d.auth,
-    sudo: host.sudo ?? d.sudo ?? { mode: user === 'root' ? 'none' : 'passwordless', passwordEnv: undefined },
+    sudo: host.sudo ?? d.sudo,
     hostKey: host.hostKey,
     bastion: host.bastion ?? d.bastion,
     roles: host.roles,

@@ -110,9 +110,9 @@ const host = object(
   'host',
   {
     name: string({ description: 'Unique name of the host in the inventory; also the default Kubernetes node name.', example: 'cp-1' }, NODE_NAME),
-    address: string({ description: 'IP address or DNS name kubestrap connects to.', example: '192.168.56.10' }, { minLength: 1 }),
-    port: optional(integer({ description: 'SSH port. Default: hostDefaults.port, else 22.' }, { min: 1, max: 65535 })),
-    user: optional(string({ description: 'SSH login user. Default: hostDefaults.user, else root.' }, { minLength: 1 })),
+    address: string({ description: 'IP address or DNS name kubestrap connects to, or a Host alias of ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile and HostKeyAlias apply where the inventory sets nothing).', example: '192.168.56.10' }, { minLength: 1 }),
+    port: optional(integer({ description: 'SSH port. Default: hostDefaults.port, else the Port ~/.ssh/config gives the address, else 22.' }, { min: 1, max: 65535 })),
+    user: optional(string({ description: 'SSH login user. Default: hostDefaults.user, else the User ~/.ssh/config gives the address, else root.' }, { minLength: 1 })),
     auth: optional(auth),
     sudo: optional(sudo),
     hostKey: optional(
@@ -136,12 +136,12 @@ const host = object(
 const hostDefaults = section(
   'hostDefaults',
   {
-    port: withDefault(integer({ description: 'SSH port.' }, { min: 1, max: 65535 }), 22),
-    user: withDefault(string({ description: 'SSH login user.' }, { minLength: 1 }), 'root'),
+    port: optional(integer({ description: "SSH port. Default: ~/.ssh/config's Port for the host, else 22." }, { min: 1, max: 65535 })),
+    user: optional(string({ description: "SSH login user. Default: ~/.ssh/config's User for the host, else root." }, { minLength: 1 })),
     auth: optional(auth),
     sudo: optional(sudo),
     bastion: optional(bastion),
-    knownHostsFile: withDefault(string({ description: 'known_hosts file used to verify host keys that are not pinned.' }), '~/.ssh/known_hosts'),
+    knownHostsFile: optional(string({ description: "known_hosts file used to verify host keys that are not pinned. Default: ~/.ssh/config's UserKnownHostsFile for the host, else ~/.ssh/known_hosts." })),
     connectTimeoutSeconds: withDefault(integer({ description: 'SSH connect timeout.' }, { min: 1, max: 600 }), 20),
   },
   { description: 'SSH settings applied to every host unless the host sets its own.' },

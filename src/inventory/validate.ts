@@ -108,7 +108,7 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
     else out.push({ path, message: `duplicate ${kind} ${shown} (also used by hosts[${first}] ${inv.hosts[first]!.name})` });
   };
   inv.hosts.forEach((host, i) => {
-    const port = host.port ?? inv.hostDefaults.port;
+    const port = host.port ?? inv.hostDefaults.port ?? 22;
     unique('host name', host.name, i, ['hosts', i, 'name'], host.name);
     unique('address', `${host.address}:${port}`, i, ['hosts', i, 'address'], port === 22 ? host.address : `${host.address}:${port}`);
     if (host.advertiseAddress !== undefined && !isIP(host.advertiseAddress)) {
@@ -126,6 +126,7 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
       out.push({ path: ['hosts', i, 'sudo', 'passwordEnv'], message: 'only used with mode: password' });
     }
     // a root login has no sudo password to give: sending one anyway only risks it reaching a command's input
+    // (a login left to ~/.ssh/config is known only when connecting; root there gets no password either)
     const sudo = host.sudo ?? inv.hostDefaults.sudo;
     if ((host.user ?? inv.hostDefaults.user) === 'root' && sudo?.mode === 'password') {
       out.push({ path: host.sudo ? ['hosts', i, 'sudo', 'mode'] : ['hostDefaults', 'sudo', 'mode'], message: `${host.name} logs in as root, which needs no sudo password: use sudo.mode: none (or leave sudo out)` });

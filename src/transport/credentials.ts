@@ -5,13 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedHost } from '../inventory/resolve.js';
 import type { AuthSpec, BastionSpec } from '../inventory/schema.js';
 import { expandHome } from '../util/paths.js';
 import type { Privilege } from './host.js';
 import type { Credentials, SshEndpoint } from './ssh.js';
+import type { JumpHop, SshConfigFile, SshHostConfig } from './ssh-config.js';
 
 export type PassphrasePrompt = (keyPath: string) => Promise<string>;
 
@@ -19,6 +20,12 @@ export interface CredentialSources {
   readonly env: NodeJS.ProcessEnv;
   /** Asks for a key passphrase; absent when there is no terminal. */
   readonly prompt?: PassphrasePrompt | undefined;
+  /** The operator's OpenSSH configuration: what it says applies where the inventory says nothing. */
+  readonly sshConfig?: SshConfigFile | undefined;
+  /** known_hosts was chosen by the inventory or --known-hosts, so ~/.ssh/config's UserKnownHostsFile does not apply. */
+  readonly knownHostsChosen?: boolean;
+  /** Told once per host: a setting of ~/.ssh/config kubestrap does not follow, and why. */
+  readonly notice?: (host: string, message: string) => void;
 }
 
 export class CredentialError extends Error {
@@ -29,11 +36,17 @@ export class CredentialError extends Error {
 }
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+/** The login and port when neither the inventory nor ~/.ssh/config names one. */
+const DEFAULT_USER = 'root';
+const DEFAULT_PORT = 22;
+/** ProxyJump hops that themselves jump: a loop in the file must end (OpenSSH's own limit is similar). */
+const MAX_JUMPS = 8;
 
 export interface ConnectTarget {
   readonly host: ResolvedHost;
   readonly endpoint: SshEndpoint;
-  readonly bastion: SshEndpoint | undefined;
+  /** Jump hosts in order, the first reached directly (inventory bastion, else ~/.ssh/config's ProxyJump). */
+  readonly jumps: readonly SshEndpoint[];
   readonly privilege: Privilege;
 }
 
@@ -82,7 +95,14 @@ class Resolver {
     return cached;
   }
 
-  async credentials(auth: AuthSpec | undefined, where: string): Promise<Credentials> {
+  async credentials(auth: AuthSpec | undefined, where: string, ssh?: SshHostConfig): Promise<Credentials> {
+    if (!auth && ssh?.identityFiles.length) {
+      // ssh tries each IdentityFile that exists; kubestrap takes the first (with the agent, as ssh does unless IdentitiesOnly)
+      const file = ssh.identityFiles.find((f) => existsSync(f));
+      const agent = ssh.identitiesOnly ? undefined : this.sources.env.SSH_AUTH_SOCK;
+      const privateKey = file ? await this.key(file, `${where} (IdentityFile of ~/.ssh/config)`) : undefined;
+      if (privateKey || agent) return { ...(privateKey ? { privateKey } : {}), ...(agent ? { agent } : {}) };
+    }
     if (auth?.keyPath) {
       const privateKey = await this.key(auth.keyPath, `${where}.keyPath`);
       const passphrase = await this.passphrase(auth, where);
@@ -107,24 +127,24 @@ class Resolver {
     return privateKey ? { privateKey } : {};
   }
 
-  privilege(host: ResolvedHost): Privilege {
+  privilege(host: ResolvedHost, user: string): Privilege {
     const where = `hosts[${host.index}] ${host.name}: sudo`;
-    switch (host.sudo.mode) {
+    const sudo = host.sudo ?? { mode: user === 'root' ? 'none' : 'passwordless' };
+    switch (sudo.mode) {
       case 'none':
-        return host.user === 'root' ? { kind: 'root' } : { kind: 'login-user' };
+        return user === 'root' ? { kind: 'root' } : { kind: 'login-user' };
       case 'passwordless':
-        return host.user === 'root' ? { kind: 'root' } : { kind: 'sudo-passwordless' };
+        return user === 'root' ? { kind: 'root' } : { kind: 'sudo-passwordless' };
       case 'password': {
         // validate refuses this combination; a root login never needs sudo's password
-        if (host.user === 'root') return { kind: 'root' };
-        const password = host.sudo.passwordEnv ? this.envSecret(host.sudo.passwordEnv, `${where}.passwordEnv`) : undefined;
+        if (user === 'root') return { kind: 'root' };
+        const password = sudo.passwordEnv ? this.envSecret(sudo.passwordEnv, `${where}.passwordEnv`) : undefined;
         return { kind: 'sudo-password', password: password ?? '' };
       }
     }
   }
 
-  async bastion(spec: BastionSpec | undefined, where: string): Promise<SshEndpoint | undefined> {
-    if (!spec) return undefined;
+  async bastion(spec: BastionSpec, where: string): Promise<SshEndpoint> {
     return {
       name: `${spec.address} (jump host)`,
       address: spec.address,
@@ -134,25 +154,68 @@ class Resolver {
       pinnedHostKey: spec.hostKey,
     };
   }
+
+  /**
+   * ~/.ssh/config's ProxyJump chain for a host, each hop read from the file as `ssh HOP` would
+   * (its HostName, User, Port, IdentityFile, and its own ProxyJump first).
+   */
+  async configJumps(hops: readonly JumpHop[], where: string, depth = 0): Promise<SshEndpoint[]> {
+    const config = this.sources.sshConfig;
+    if (!config || !hops.length) return [];
+    if (depth >= MAX_JUMPS) {
+      this.problems.push(`${where}: ProxyJump in ${config.path} goes through more than ${MAX_JUMPS} hosts (a loop?)`);
+      return [];
+    }
+    const chain: SshEndpoint[] = [];
+    for (const [i, hop] of hops.entries()) {
+      const ssh = config.lookup(hop.host);
+      // a hop's own ProxyJump is how ssh reaches the first hop; later hops are reached through the one before
+      if (i === 0) chain.push(...(await this.configJumps(ssh.proxyJump, where, depth + 1)));
+      chain.push({
+        name: `${hop.host} (jump host, ~/.ssh/config)`,
+        address: ssh.hostName,
+        port: hop.port ?? ssh.port ?? DEFAULT_PORT,
+        // ssh's default login for a jump host is the local user
+        user: hop.user ?? ssh.user ?? userInfo().username,
+        credentials: await this.credentials(undefined, `${where} ProxyJump ${hop.host}`, ssh),
+        ...this.knownHosts(ssh),
+      });
+    }
+    return chain;
+  }
+
+  /** Where the file says a host's key is known under and in (HostKeyAlias, UserKnownHostsFile). */
+  knownHosts(ssh: SshHostConfig | undefined): Pick<SshEndpoint, 'hostKeyAlias' | 'knownHostsFiles'> {
+    return {
+      ...(ssh?.hostKeyAlias ? { hostKeyAlias: ssh.hostKeyAlias } : {}),
+      ...(ssh?.userKnownHostsFiles && !this.sources.knownHostsChosen ? { knownHostsFiles: ssh.userKnownHostsFiles } : {}),
+    };
+  }
 }
 
 export async function resolveTargets(hosts: readonly ResolvedHost[], sources: CredentialSources): Promise<ConnectTarget[]> {
   const resolver = new Resolver(sources);
   const targets: ConnectTarget[] = [];
   for (const host of hosts) {
-    const where = `hosts[${host.index}] ${host.name}: auth`;
+    const where = `hosts[${host.index}] ${host.name}`;
+    const ssh = sources.sshConfig?.lookup(host.address);
+    if (ssh?.strictHostKeyChecking && /^(no|off|accept-new)$/.test(ssh.strictHostKeyChecking)) {
+      sources.notice?.(host.name, `${sources.sshConfig!.path} says StrictHostKeyChecking ${ssh.strictHostKeyChecking} for ${host.address}; kubestrap checks host keys anyway (pin hostKey or use --accept-new-host-keys)`);
+    }
+    const user = host.user ?? ssh?.user ?? DEFAULT_USER;
     targets.push({
       host,
       endpoint: {
         name: host.name,
-        address: host.address,
-        port: host.port,
-        user: host.user,
-        credentials: await resolver.credentials(host.auth, where),
+        address: ssh?.hostName ?? host.address,
+        port: host.port ?? ssh?.port ?? DEFAULT_PORT,
+        user,
+        credentials: await resolver.credentials(host.auth, `${where}: auth`, ssh),
         pinnedHostKey: host.hostKey,
+        ...resolver.knownHosts(ssh),
       },
-      bastion: await resolver.bastion(host.bastion, `hosts[${host.index}] ${host.name}`),
-      privilege: resolver.privilege(host),
+      jumps: host.bastion ? [await resolver.bastion(host.bastion, where)] : await resolver.configJumps(ssh?.proxyJump ?? [], where),
+      privilege: resolver.privilege(host, user),
     });
   }
   if (resolver.problems.length) throw new CredentialError([...new Set(resolver.problems)]);

@@ -6,6 +6,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { HostKeyTarget } from './ssh.js';
 
 /** OpenSSH's fingerprint format: SHA256:<unpadded base64 of the SHA-256 of the key blob>. */
 export function fingerprint(keyBlob: Buffer): string {
@@ -69,6 +70,9 @@ function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries;
 }
 
+/** ssh's own known_hosts, where nothing else names one. */
+export const DEFAULT_KNOWN_HOSTS = '~/.ssh/known_hosts';
+
 export type HostKeyVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 export interface HostKeyPolicyOptions {
@@ -78,20 +82,24 @@ export interface HostKeyPolicyOptions {
 }
 
 export class HostKeyPolicy {
-  private entries: Promise<KnownHostEntry[]> | undefined;
+  private readonly files = new Map<string, Promise<KnownHostEntry[]>>();
   private appending: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: HostKeyPolicyOptions) {}
 
-  private load(): Promise<KnownHostEntry[]> {
-    this.entries ??= readFile(this.options.knownHostsFile, 'utf8').then(parseKnownHosts, (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [];
-      throw err;
-    });
-    return this.entries;
+  private load(file: string): Promise<KnownHostEntry[]> {
+    let entries = this.files.get(file);
+    if (!entries) {
+      entries = readFile(file, 'utf8').then(parseKnownHosts, (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return [];
+        throw err;
+      });
+      this.files.set(file, entries);
+    }
+    return entries;
   }
 
-  async verify(target: { name: string; address: string; port: number; pinned?: string | undefined }, keyBlob: Buffer): Promise<HostKeyVerdict> {
+  async verify(target: HostKeyTarget, keyBlob: Buffer): Promise<HostKeyVerdict> {
     const presented = fingerprint(keyBlob);
     const type = keyType(keyBlob);
     const who = `${target.name} (${target.address}:${target.port})`;
@@ -105,10 +113,13 @@ export class HostKeyPolicy {
           `  If the host was really reinstalled, verify the new key out of band and update hostKey in the inventory.`,
       };
     }
-    const name = knownHostsName(target.address, target.port);
-    const entries = (await this.load()).filter((e) => hostMatches(e.patterns, name));
+    // as ssh: every file is read, a new key goes to the first; HostKeyAlias replaces the address
+    const files = target.knownHostsFiles?.length ? target.knownHostsFiles : [this.options.knownHostsFile];
+    const file = files.join(' ');
+    const name = target.hostKeyAlias ?? knownHostsName(target.address, target.port);
+    const entries = (await Promise.all(files.map((f) => this.load(f)))).flat().filter((e) => hostMatches(e.patterns, name));
     if (entries.some((e) => e.revoked && e.key.equals(keyBlob))) {
-      return { ok: false, reason: `${who}: host key ${presented} is marked @revoked in ${this.options.knownHostsFile}` };
+      return { ok: false, reason: `${who}: host key ${presented} is marked @revoked in ${file}` };
     }
     if (entries.some((e) => !e.revoked && e.key.equals(keyBlob))) return { ok: true };
     const sameType = entries.filter((e) => !e.revoked && e.type === type);
@@ -117,8 +128,8 @@ export class HostKeyPolicy {
         ok: false,
         reason:
           `${who}: HOST KEY CHANGED — refusing to connect (possible man-in-the-middle or a reinstalled host).\n` +
-          `  known (${this.options.knownHostsFile}): ${sameType.map((e) => fingerprint(e.key)).join(', ')}\n  presented (${type}): ${presented}\n` +
-          `  If the change is expected, verify the new key out of band and remove the old entry: ssh-keygen -R '${name}' -f ${this.options.knownHostsFile}`,
+          `  known (${file}): ${sameType.map((e) => fingerprint(e.key)).join(', ')}\n  presented (${type}): ${presented}\n` +
+          `  If the change is expected, verify the new key out of band and remove the old entry: ssh-keygen -R '${name}' -f ${files[0]}`,
       };
     }
     // a host known by another key type is not a new host: a key of a new type may be an attacker's (audit L4)
@@ -127,9 +138,9 @@ export class HostKeyPolicy {
       return {
         ok: false,
         reason:
-          `${who}: presented a ${type} host key, but ${this.options.knownHostsFile} knows it by ${[...new Set(otherTypes.map((e) => e.type))].join(', ')} (${otherTypes.map((e) => fingerprint(e.key)).join(', ')}) — refusing to connect, --accept-new-host-keys or not.
+          `${who}: presented a ${type} host key, but ${file} knows it by ${[...new Set(otherTypes.map((e) => e.type))].join(', ')} (${otherTypes.map((e) => fingerprint(e.key)).join(', ')}) — refusing to connect, --accept-new-host-keys or not.
 ` +
-          `  If the host really changed its keys, verify the new one out of band and pin it (hosts[].hostKey: ${presented}) or replace the entry: ssh-keygen -R '${name}' -f ${this.options.knownHostsFile}`,
+          `  If the host really changed its keys, verify the new one out of band and pin it (hosts[].hostKey: ${presented}) or replace the entry: ssh-keygen -R '${name}' -f ${files[0]}`,
       };
     }
     if (!this.options.acceptNew) {
@@ -138,20 +149,19 @@ export class HostKeyPolicy {
         reason:
           `${who}: unknown host key ${presented} (${type}) — refusing to connect.\n` +
           `  Verify it out of band (on the host: ssh-keygen -lf /etc/ssh/ssh_host_${type.replace(/^ssh-/, '')}_key.pub), then either pin it in the inventory\n` +
-          `  (hosts[].hostKey: ${presented}) or re-run with --accept-new-host-keys to record it in ${this.options.knownHostsFile}.`,
+          `  (hosts[].hostKey: ${presented}) or re-run with --accept-new-host-keys to record it in ${files[0]}.`,
       };
     }
-    await this.record(name, type, keyBlob);
+    await this.record(files[0]!, name, type, keyBlob);
     return { ok: true };
   }
 
   /** Appends one entry; appends are serialised so concurrent hosts do not interleave lines. */
-  private record(name: string, type: string, keyBlob: Buffer): Promise<void> {
-    const file = this.options.knownHostsFile;
+  private record(file: string, name: string, type: string, keyBlob: Buffer): Promise<void> {
     this.appending = this.appending.then(async () => {
       await mkdir(dirname(file), { recursive: true, mode: 0o700 });
       await appendFile(file, `${name} ${type} ${keyBlob.toString('base64')}\n`, { mode: 0o600 });
-      const entries = await this.load();
+      const entries = await this.load(file);
       entries.push({ patterns: name, type, key: keyBlob, revoked: false });
     });
     return this.appending;

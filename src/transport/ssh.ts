@@ -25,17 +25,31 @@ export interface SshEndpoint {
   readonly user: string;
   readonly credentials: Credentials;
   readonly pinnedHostKey?: string | undefined;
+  /** The name known_hosts knows the key by instead of the address (HostKeyAlias). */
+  readonly hostKeyAlias?: string;
+  /** known_hosts files for this host instead of the run's one (UserKnownHostsFile): read all, new keys go to the first. */
+  readonly knownHostsFiles?: readonly string[];
 }
 
 /** Decides whether a presented host key is trusted (known_hosts and pins, or an operator's answer). */
+export interface HostKeyTarget {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly pinned?: string | undefined;
+  readonly hostKeyAlias?: string | undefined;
+  readonly knownHostsFiles?: readonly string[] | undefined;
+}
+
 export interface HostKeyVerifier {
-  verify(target: { name: string; address: string; port: number; pinned?: string | undefined }, keyBlob: Buffer): Promise<HostKeyVerdict>;
+  verify(target: HostKeyTarget, keyBlob: Buffer): Promise<HostKeyVerdict>;
 }
 
 export interface SshOptions {
   readonly hostKeys: HostKeyVerifier;
   readonly connectTimeoutMs: number;
-  readonly bastion?: SshEndpoint | undefined;
+  /** Jump hosts in order, the first reached directly (`ssh -J a,b`). */
+  readonly jumps?: readonly SshEndpoint[];
 }
 
 /**
@@ -83,7 +97,7 @@ function connectClient(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex
       keepaliveInterval: KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-        options.hostKeys.verify({ name: endpoint.name, address: endpoint.address, port: endpoint.port, pinned: endpoint.pinnedHostKey }, key).then(
+        options.hostKeys.verify({ name: endpoint.name, address: endpoint.address, port: endpoint.port, pinned: endpoint.pinnedHostKey, hostKeyAlias: endpoint.hostKeyAlias, knownHostsFiles: endpoint.knownHostsFiles }, key).then(
           (verdict) => {
             if (!verdict.ok) hostKeyRefusal = verdict.reason;
             verify(verdict.ok);
@@ -144,7 +158,8 @@ class Sessions {
 
 interface Connection {
   readonly client: Client;
-  readonly jump: Client | undefined;
+  /** The jump hosts' connections, closed with the host's. */
+  readonly jumps: readonly Client[];
 }
 
 /** What ssh2 says when a session cannot start because the connection itself is gone. */
@@ -153,7 +168,7 @@ const CONNECTION_GONE = /No response from server|Not connected|ECONNRESET|EPIPE|
 class SshChannel implements Channel {
   private readonly sessions = new Sessions();
   private client: Client;
-  private jump: Client | undefined;
+  private jumps: readonly Client[];
 
   constructor(
     connection: Connection,
@@ -161,7 +176,7 @@ class SshChannel implements Channel {
     private readonly open: () => Promise<Connection>,
   ) {
     this.client = connection.client;
-    this.jump = connection.jump;
+    this.jumps = connection.jumps;
   }
 
   async reconnect(timeoutMs: number): Promise<void> {
@@ -170,7 +185,7 @@ class SshChannel implements Channel {
     let last: Error | undefined;
     while (Date.now() < deadline) {
       try {
-        ({ client: this.client, jump: this.jump } = await this.open());
+        ({ client: this.client, jumps: this.jumps } = await this.open());
         return;
       } catch (err) {
         last = err as Error;
@@ -281,20 +296,30 @@ class SshChannel implements Channel {
 
   async close(): Promise<void> {
     this.client.end();
-    this.jump?.end();
+    for (const jump of this.jumps) jump.end();
   }
 }
 
+/** A TCP stream to the next hop, opened by the hop before it (what `ssh -J` does with direct-tcpip). */
+function forwardThrough(jump: Client, jumpName: string, next: SshEndpoint, forHost: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) =>
+    jump.forwardOut('127.0.0.1', 0, next.address, next.port, (err, s) => (err ? reject(new SshConnectError(`${forHost}: jump host ${jumpName} cannot reach ${next.address}:${next.port}: ${err.message}`)) : resolve(s))),
+  );
+}
+
+/** Connects through each jump host in turn, then to the host; every hop's key is verified like the host's. */
 async function connect(endpoint: SshEndpoint, options: SshOptions): Promise<Connection> {
-  if (!options.bastion) return { client: await connectClient(endpoint, options), jump: undefined };
-  const jump = await connectClient(options.bastion, options);
+  const hops = [...(options.jumps ?? []), endpoint];
+  const opened: Client[] = [];
   try {
-    const stream = await new Promise<ClientChannel>((resolve, reject) =>
-      jump.forwardOut('127.0.0.1', 0, endpoint.address, endpoint.port, (err, s) => (err ? reject(new SshConnectError(`${endpoint.name}: jump host ${options.bastion!.name} cannot reach ${endpoint.address}:${endpoint.port}: ${err.message}`)) : resolve(s))),
-    );
-    return { client: await connectClient(endpoint, options, stream), jump };
+    for (const [i, hop] of hops.entries()) {
+      const previous = opened[i - 1];
+      const sock = previous ? await forwardThrough(previous, hops[i - 1]!.name, hop, endpoint.name) : undefined;
+      opened.push(await connectClient(hop, options, sock));
+    }
+    return { client: opened.at(-1)!, jumps: opened.slice(0, -1) };
   } catch (err) {
-    jump.end();
+    for (const client of opened) client.end();
     throw err;
   }
 }

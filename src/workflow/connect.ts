@@ -26,7 +26,7 @@ async function effectivePrivilege(channel: Channel, wanted: Privilege): Promise<
 }
 
 export async function connectTarget(target: ConnectTarget, options: ConnectOptions): Promise<HostTarget> {
-  const channel = await openSsh(target.endpoint, { hostKeys: options.hostKeys, connectTimeoutMs: options.connectTimeoutMs, bastion: target.bastion });
+  const channel = await openSsh(target.endpoint, { hostKeys: options.hostKeys, connectTimeoutMs: options.connectTimeoutMs, jumps: target.jumps });
   const privilege = await effectivePrivilege(channel, target.privilege);
   const host = new Host(target.host.name, channel, privilege, options.log);
   try {

@@ -6,6 +6,9 @@ import type { Inventory } from '../inventory/schema.js';
 import type { RunLog } from '../log/run-log.js';
 import type { Host } from '../transport/host.js';
 
+/** plan: compute and show the changes; apply: make them. */
+export type Mode = 'plan' | 'apply';
+
 /** One thing a phase would change on a host. */
 export interface Change<P = unknown> {
   /** What is changed: a path, a package, a service, a setting. */

@@ -1,5 +1,5 @@
 /** Text shown after a run: the plan per host, and the per-host summary with the failures. */
-import type { WorkflowResult } from './runner.js';
+import type { WorkflowResult } from './engine.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -59,5 +59,7 @@ export function reportJson(result: WorkflowResult) {
       warnings: o.warnings,
     })),
     preflight: result.preflight,
+    // where the time went: each stage (connect, read, every phase) as a whole and per host
+    timings: result.timings,
   };
 }

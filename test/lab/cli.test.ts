@@ -5,6 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadInventory } from '../../src/inventory/load.js';
+import { resolveHosts } from '../../src/inventory/resolve.js';
+import { RunLog } from '../../src/log/run-log.js';
+import { resolveTargets } from '../../src/transport/credentials.js';
+import { HostKeyPolicy } from '../../src/transport/host-keys.js';
+import { runEngine } from '../../src/workflow/engine.js';
+import type { WorkflowEvent } from '../../src/workflow/events.js';
+import type { Phase } from '../../src/workflow/phase.js';
+import { overSsh } from '../../src/workflow/runner.js';
 import { runCli, tempDir, WITHOUT_PACKAGES, writeLabInventory } from './helpers.js';
 import { startLab, type Lab, type LabHost } from './lab.js';
 
@@ -129,5 +138,63 @@ describe('plan and apply', () => {
     const r = await runCli(['apply', '-i', inventory, '--only', 'sysctl,sysctll']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown phase sysctll; phases are:');
+  });
+});
+
+describe('the workflow engine without a renderer, and --output json', () => {
+  it('drives real phases on three hosts and tells each step as an event: a host that fails drops out of the next phase; the others go on', async () => {
+    const hosts = lab.hosts.slice(0, 3);
+    const [, failing] = hosts as [LabHost, LabHost, LabHost];
+    const file = writeLabInventory(lab);
+    const loaded = await loadInventory(file);
+    const targets = (await resolveTargets(resolveHosts(loaded.inventory), { env: process.env })).filter((t) => hosts.some((h) => h.name === t.host.name));
+    const marker = (name: string): Phase<null> => ({
+      name,
+      title: `writes /tmp/engine-${name}`,
+      description: 'a real change over SSH, failing on one host in the first phase',
+      plan: async () => ({ changes: [{ target: `/tmp/engine-${name}`, summary: 'create', payload: null }] }),
+      apply: async (_ctx, target) => {
+        if (name === 'first' && target.spec.name === failing.name) throw new Error('refused on purpose');
+        await target.host.check(`touch /tmp/engine-${name}`);
+      },
+    });
+    const events: WorkflowEvent[] = [];
+    const connect = { hostKeys: new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: true }), connectTimeoutMs: 5000, log: RunLog.disabled() };
+    const result = await runEngine(loaded.inventory, targets, [marker('first') as Phase, marker('second') as Phase], { mode: 'apply', concurrency: 2, log: RunLog.disabled(), open: overSsh(connect), listener: (e) => events.push(e) });
+    await Promise.all(result.connected.map((t) => t.host.close()));
+
+    expect(events[0]).toMatchObject({ type: 'run-start', mode: 'apply', hosts: hosts.map((h) => h.name), stages: [{ name: 'connect' }, { name: 'read' }, { name: 'first' }, { name: 'second' }] });
+    expect(events.at(-1)).toMatchObject({ type: 'run-done', ok: false });
+    expect(events.map((e) => e.at)).toEqual([...events.map((e) => e.at)].sort((a, b) => a - b));
+    const of = (stage: string, type: WorkflowEvent['type']) => events.filter((e) => e.type === type && 'stage' in e && e.stage === stage);
+    expect(of('first', 'host-failed')).toMatchObject([{ host: failing.name, error: 'refused on purpose' }]);
+    expect(of('first', 'host-done').map((e) => 'host' in e && e.host).sort()).toEqual(hosts.filter((h) => h !== failing).map((h) => h.name).sort());
+    expect(of('second', 'stage-start')).toMatchObject([{ hosts: hosts.filter((h) => h !== failing).map((h) => h.name) }]);
+    expect(of('second', 'host-done')[0]).toMatchObject({ changes: [{ target: '/tmp/engine-second', summary: 'create' }] });
+    // every host-start has its end, after it
+    for (const start of events.filter((e) => e.type === 'host-start')) {
+      const end = events.findIndex((e) => (e.type === 'host-done' || e.type === 'host-failed') && e.stage === (start as { stage: string }).stage && e.host === (start as { host: string }).host);
+      expect(end).toBeGreaterThan(events.indexOf(start));
+    }
+    expect(result.timings.map((t) => t.name)).toEqual(['connect', 'read', 'first', 'second']);
+    expect(Object.keys(result.timings[3]!.hosts).sort()).toEqual(hosts.filter((h) => h !== failing).map((h) => h.name).sort());
+    expect(lab.inside(failing, 'ls /tmp/engine-first /tmp/engine-second 2>/dev/null || true').trim()).toBe('');
+    expect(lab.inside(hosts[0]!, 'ls /tmp/engine-first /tmp/engine-second').trim().split('\n')).toEqual(['/tmp/engine-first', '/tmp/engine-second']);
+  });
+
+  it('--output json: every line of stdout is one JSON object, from run-start to the result that --report writes; the human report goes to stderr', async () => {
+    const inventory = writeLabInventory(lab);
+    const names = lab.hosts.slice(0, 3).map((h) => h.name);
+    const r = await runCli(['plan', '-i', inventory, '--hosts', names.join(','), ...WITHOUT_PACKAGES, '--output', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; stage?: string; host?: string; hosts?: Array<{ name: string }> | string[]; timings?: Array<{ name: string }> });
+    expect(lines[0]!.type).toBe('run-start');
+    expect(lines.at(-2)!.type).toBe('run-done');
+    const result = lines.at(-1)!;
+    expect(result.type).toBe('result');
+    expect((result.hosts as Array<{ name: string }>).map((h) => h.name)).toEqual(names);
+    expect(result.timings!.map((t) => t.name)).toContain('sysctl');
+    expect(lines.filter((l) => l.type === 'host-done' && l.stage === 'connect').map((l) => l.host).sort()).toEqual([...names].sort());
+    expect(r.stderr).toContain('Plan: no changes.');
   });
 });

@@ -9,8 +9,8 @@ import { Host } from '../../src/transport/host.js';
 import { fingerprint, HostKeyPolicy } from '../../src/transport/host-keys.js';
 import { openSsh, SshConnectError } from '../../src/transport/ssh.js';
 import { connectTarget } from '../../src/workflow/connect.js';
-import { endpoint, openLabHost, tempDir } from './helpers.js';
-import { OPS_SUDO_PASSWORD, startLab, type Lab } from './lab.js';
+import { endpoint, openLabHost, runCli, tempDir } from './helpers.js';
+import { OPS_SUDO_PASSWORD, startLab, type Lab, type LabHost } from './lab.js';
 
 let lab: Lab;
 let root: Host;
@@ -97,7 +97,7 @@ describe('sudo', () => {
     const target = {
       host: { index: 1, name: lab.hosts[1]!.name } as never,
       endpoint: endpoint(lab, lab.hosts[1]!, 'ops'),
-      bastion: undefined,
+      jumps: [],
       privilege: { kind: 'sudo-password' as const, password: wrong },
     };
     const error = await connectTarget(target, { hostKeys, connectTimeoutMs: 5000, log: RunLog.disabled() }).catch((e: Error) => e);
@@ -233,7 +233,7 @@ describe('host keys', () => {
 describe('jump host and password login', () => {
   it('reaches a host through a bastion', async () => {
     const policy = new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false });
-    const channel = await openSsh(endpoint(lab, lab.hosts[2]!), { hostKeys: policy, connectTimeoutMs: 5000, bastion: endpoint(lab, lab.hosts[0]!) });
+    const channel = await openSsh(endpoint(lab, lab.hosts[2]!), { hostKeys: policy, connectTimeoutMs: 5000, jumps: [endpoint(lab, lab.hosts[0]!)] });
     const host = new Host(lab.hosts[2]!.name, channel, { kind: 'root' }, RunLog.disabled());
     try {
       // sshd sees the connection coming from the bastion, not from the workstation
@@ -243,6 +243,49 @@ describe('jump host and password login', () => {
     } finally {
       await host.close();
     }
+  });
+
+  it("reaches a host known only by a ~/.ssh/config alias, through a ProxyJump chain of two aliases; the file's UserKnownHostsFile gets every hop's key; its StrictHostKeyChecking no is named and not followed", async () => {
+    const [first, second, target] = lab.hosts as [LabHost, LabHost, LabHost];
+    const dir = tempDir('ssh-config');
+    const knownHosts = join(dir, 'known_hosts_lab');
+    const config = join(dir, 'config');
+    writeFileSync(
+      config,
+      [
+        'Host lab-target',
+        `  HostName ${target.ip}`,
+        '  ProxyJump hop-a,hop-b',
+        '  StrictHostKeyChecking no',
+        'Host hop-a',
+        `  HostName ${first.ip}`,
+        'Host hop-b',
+        `  HostName ${second.ip}`,
+        'Host *',
+        '  User root',
+        `  IdentityFile ${lab.clientKey}`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${knownHosts}`,
+        '',
+      ].join('\n'),
+    );
+    const inventory = join(dir, 'inventory.yaml');
+    // the inventory names the alias only: address, login, key, jumps and known_hosts all come from the file
+    writeFileSync(inventory, ['apiVersion: kubestrap.dev/v1alpha1', 'kind: Cluster', 'hosts:', `  - {name: via-alias, address: lab-target, advertiseAddress: ${target.ip}, roles: [control-plane]}`, 'cluster: {kubernetesVersion: v1.30.0}', ''].join('\n'));
+    const refused = await runCli(['exec', '-i', inventory, '--ssh-config', config, '--output', 'plain', '--', 'echo $SSH_CONNECTION; hostname']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/unknown host key .* refusing to connect/);
+    expect(refused.stderr).toContain(`note: via-alias: ${config} says StrictHostKeyChecking no for lab-target; kubestrap checks host keys anyway`);
+
+    const run = await runCli(['exec', '-i', inventory, '--ssh-config', config, '--accept-new-host-keys', '--output', 'plain', '--', 'echo $SSH_CONNECTION; hostname']);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    // sshd on the target sees the connection coming from the last hop
+    expect(run.stdout).toContain(`${second.ip} `);
+    expect(run.stdout).toContain(target.name);
+    const recorded = readFileSync(knownHosts, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+    expect(recorded.sort()).toEqual([first.ip, second.ip, target.ip].sort());
+    const again = await runCli(['exec', '-i', inventory, '--ssh-config', config, '--output', 'plain', '--', 'hostname']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
   });
 
   it('logs in with a password', async () => {

@@ -6,6 +6,7 @@ import { InventoryError, type InventoryIssue } from '../../src/inventory/issues.
 import { loadInventory, parseInventory } from '../../src/inventory/load.js';
 import { inventoryJsonSchema, withReference } from '../../src/inventory/reference.js';
 import { resolveHosts } from '../../src/inventory/resolve.js';
+import { resolveTargets } from '../../src/transport/credentials.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kubestrap-inv-'));
 const keyFile = join(dir, 'id_test');
@@ -256,10 +257,11 @@ describe('inventory validation', () => {
     expect(loaded.inventory.cluster.networking.serviceSubnet).toBe('10.96.0.0/12');
     expect(loaded.inventory.cluster.kubeProxy.mode).toBe('ipvs');
     expect(loaded.inventory.cluster.containerRuntime.cgroupDriver).toBe('systemd');
-    const hosts = resolveHosts(loaded.inventory);
-    expect(hosts.map((h) => [h.name, h.port, h.user, h.sudo.mode])).toEqual([
-      ['cp-1', 22, 'root', 'none'],
-      ['worker-1', 22, 'root', 'none'],
+    // the login the inventory leaves open is settled when connecting: ssh's port, root, no sudo
+    const targets = await resolveTargets(resolveHosts(loaded.inventory), { env: {} });
+    expect(targets.map((t) => [t.host.name, t.endpoint.port, t.endpoint.user, t.privilege.kind])).toEqual([
+      ['cp-1', 22, 'root', 'root'],
+      ['worker-1', 22, 'root', 'root'],
     ]);
   });
 
