@@ -1,15 +1,18 @@
 /**
  * certs-renew (`kubestrap certs renew NAME|all -i FILE`, not part of apply): re-issues the named
  * certificates and kubeconfig client certificates on every control plane from its CAs, then
- * restarts what reads them — one control plane at a time, each back (its API server's /livez)
- * before the next, so a cluster with several control planes keeps answering throughout.
+ * restarts what keeps them in memory — one control plane at a time, each back (its API server's
+ * /livez) before the next, so a cluster with several control planes keeps answering throughout.
+ * etcd is not restarted: it reads its certificate files anew for every connection it accepts or
+ * opens (since etcd 3.2, etcd-io/etcd#7829 and #9570 for IP-only SANs; kubestrap's oldest etcd is
+ * 3.4), so it serves the renewed ones at once, and its API server need not stop for it.
  */
 import { serialQueue } from '../src/util/concurrency.js';
 import { isControlPlane, API_PORT } from '../src/inventory/resolve.js';
 import { ApiClient } from '../src/kube/api-client.js';
 import { buildClusterPki } from '../src/pki/cluster-pki.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { restartEtcdMember, restartStaticPods } from '../src/kube/static-pods.js';
+import { restartStaticPods } from '../src/kube/static-pods.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
 import type { Change, HostTarget, Phase } from '../src/workflow/phase.js';
 import { KUBERNETES_DIR, readNodeState } from '../src/kube/node-files.js';
@@ -35,16 +38,13 @@ const oneAtATime = serialQueue();
 
 async function restartAndWait(minor: number, target: HostTarget, changes: readonly Change<FilePayload>[]): Promise<void> {
   const readers = new Set(changes.map((c) => readerOf(c.payload.file.path)).filter((r) => r !== undefined));
-  const write = () => applyFiles(target.host, changes);
-  // etcd restarts behind its stopped API server, which then comes back as a new pod on the new files
-  if (readers.has('etcd')) await restartEtcdMember(target, () => write().then(() => restartStaticPods(target, ['etcd'])));
-  else await write();
-  await restartStaticPods(target, (['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const).filter((c) => readers.has(c) && !(c === 'kube-apiserver' && readers.has('etcd'))));
+  await applyFiles(target.host, changes);
+  await restartStaticPods(target, (['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const).filter((c) => readers.has(c)));
   if (readers.has('kubelet')) await target.host.check('systemctl restart kubelet');
   const admin = (await target.host.readFiles([`${KUBERNETES_DIR}/admin.conf`])).get(`${KUBERNETES_DIR}/admin.conf`)!.content.toString('utf8');
   const api = await ApiClient.open(target.host, API_PORT, admin);
   try {
-    await api.waitLive(RESTART_WAIT_MS, `${target.spec.name}'s API server did not come back within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`, 3000);
+    await api.waitLive(RESTART_WAIT_MS, `${target.spec.name}'s API server did not come back within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`);
   } finally {
     await api.close();
   }

@@ -26,6 +26,7 @@ import { timeSyncPhase } from './time-sync.js';
 import { upgradeControlPlanesPhase } from './upgrade-control-planes.js';
 import { upgradeWorkersPhase } from './upgrade-workers.js';
 import { waitControlPlanePhase } from './wait-control-plane.js';
+import { workerNodesPhase } from './worker-nodes.js';
 
 /** Host preparation: every node, before Kubernetes runs on it. */
 export const preparePhases: readonly Phase[] = [
@@ -59,8 +60,8 @@ const initPhases: readonly Phase[] = [
   adminKubeconfigPhase as Phase,
 ];
 
-/** The other nodes (kubeadm join), through the running control plane: control planes first. */
-const joinPhases: readonly Phase[] = [joinControlPlanesPhase as Phase, joinWorkersPhase as Phase];
+/** The other nodes (kubeadm join): control planes through the running one; workers in two halves. */
+const joinPhases: readonly Phase[] = [joinControlPlanesPhase as Phase, joinWorkersPhase as Phase, workerNodesPhase as Phase];
 
 /**
  * First in every command that touches control planes (reset removes the copy with the rest): an
@@ -68,7 +69,21 @@ const joinPhases: readonly Phase[] = [joinControlPlanesPhase as Phase, joinWorke
  */
 export const recoveryPhases: readonly Phase[] = [parkedManifestsPhase as Phase];
 
-export const applyPhases: readonly Phase[] = [...recoveryPhases, ...preparePhases, ...initPhases, ...joinPhases];
+export const applyPhases: readonly Phase[] = [
+  ...recoveryPhases,
+  ...preparePhases,
+  controlPlanePhase as Phase,
+  siteRegistryPhase as Phase,
+  kubeletStartPhase as Phase,
+  // workers need only the CA to start their kubelets: they start while the first control plane
+  // comes up, and register the moment its API answers (bench:cluster measures what this saves)
+  joinWorkersPhase as Phase,
+  waitControlPlanePhase as Phase,
+  clusterObjectsPhase as Phase,
+  adminKubeconfigPhase as Phase,
+  joinControlPlanesPhase as Phase,
+  workerNodesPhase as Phase,
+];
 
 /** `certs renew NAME -i FILE`: the renewal on each control plane, then the workstation's admin kubeconfig. */
 export const certsRenewPhases = (names: ReadonlySet<string>): readonly Phase[] => [...recoveryPhases, certsRenewPhase(names) as Phase, adminKubeconfigPhase as Phase];

@@ -81,6 +81,9 @@ export function objectPath(ref: ObjectRef): string {
 
 export const refOf = (o: KubeObject): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
 
+/** A restarted API server turns live within seconds: asked often, so nothing waits for the next poll. */
+const LIVE_POLL_MS = 500;
+
 export class ApiClient {
   private constructor(
     private readonly endpoint: Endpoint,
@@ -178,13 +181,9 @@ export class ApiClient {
     return (await this.request('GET', '/livez', undefined, undefined, 5000).catch(() => ({ status: 0 }))).status === 200;
   }
 
-  /**
-   * Waits until the API server is live, for `timeoutMs`; `settleMs` first lets a restarting one
-   * go down (the old process may still answer for a moment).
-   */
-  async waitLive(timeoutMs: number, failure: string, settleMs = 0): Promise<void> {
-    await new Promise((r) => setTimeout(r, settleMs));
-    await pollUntil(() => this.live(), { timeoutMs, failure: () => failure });
+  /** Waits until the API server is live, for `timeoutMs` (callers restart it only after the old process has gone). */
+  async waitLive(timeoutMs: number, failure: string): Promise<void> {
+    await pollUntil(() => this.live(), { timeoutMs, intervalMs: LIVE_POLL_MS, failure: () => failure });
   }
 
   /** Evicts a pod through the eviction API (honours PodDisruptionBudgets); false when it is gone. */

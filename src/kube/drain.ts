@@ -44,6 +44,6 @@ export async function drainNode(api: ApiClient, node: string): Promise<number> {
       }
       return undefined;
     },
-    { timeoutMs: DRAIN_WAIT_MS, failure: () => `${node} still runs ${remaining.map((p) => `${p.namespace}/${p.name}`).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)` },
+    { timeoutMs: DRAIN_WAIT_MS, intervalMs: 1000, failure: () => `${node} still runs ${remaining.map((p) => `${p.namespace}/${p.name}`).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)` },
   );
 }

@@ -221,6 +221,20 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
   return { writes, findings };
 }
 
+/**
+ * A worker's kubelet.conf with its own client certificate (system:node:NAME, system:nodes) issued
+ * from the cluster CA, for the control-plane endpoint: what the kubelet's TLS bootstrap would end
+ * with, without the bootstrap. kubestrap's inventory joins hold the CA already (as kubeadm does
+ * when it writes a control plane's kubelet.conf), so a worker needs neither a bootstrap token nor
+ * the controller-manager to approve and sign its request; the kubelet rotates the certificate
+ * itself from then on.
+ */
+export async function workerKubeletConf(config: ClusterPki, node: NodePki, server: string, ca: { certPem: string; keyPem: string }, now = new Date()): Promise<string> {
+  const spec = kubeconfigsFor(config).find((k) => k.file === 'kubelet.conf')!;
+  const [planned] = planKubeconfig(config, node, spec, new Map(), { certPem: ca.certPem, key: keyPairFromPem(ca.keyPem) }, new Set(), now, [], server);
+  return planned!.issue(await generateKey(config.keyAlgorithm))[0]!.content;
+}
+
 function planLeaf(config: ClusterPki, node: NodePki, spec: CertSpec, have: FileSet, cas: ReadonlyMap<CaName, Ca>, renew: ReadonlySet<string>, now: Date, findings: Finding[]): PlannedCert[] {
   const ca = cas.get(spec.ca!)!;
   const expected = { commonName: spec.commonName(config, node), organizations: spec.organizations(config), sans: spec.sans(config, node), caPem: ca.certPem };
@@ -258,9 +272,9 @@ function planLeaf(config: ClusterPki, node: NodePki, spec: CertSpec, have: FileS
   ];
 }
 
-function planKubeconfig(config: ClusterPki, node: NodePki, spec: KubeconfigSpec, have: FileSet, ca: Ca, renew: ReadonlySet<string>, now: Date, findings: Finding[]): PlannedCert[] {
+/** `server`: where the kubeconfig points, by default as the spec says for this node. */
+function planKubeconfig(config: ClusterPki, node: NodePki, spec: KubeconfigSpec, have: FileSet, ca: Ca, renew: ReadonlySet<string>, now: Date, findings: Finding[], server = serverUrl(config, node, spec.server(config))): PlannedCert[] {
   const userName = spec.clientName(node);
-  const server = serverUrl(config, node, spec.server(config));
   const current = have.get(spec.file);
   if (current !== undefined && !kubeconfigNeedsIssue(have, spec, renew)) {
     findings.push({ node: node.nodeName, file: spec.file, ...kubeconfigStatus(current, { userName, server, organizations: spec.organizations(config), clusterName: config.clusterName, ca }, now) });

@@ -16,6 +16,7 @@ export const RESET_PATHS = [
   '/etc/kubernetes/pki',
   '/etc/kubernetes/*.conf',
   '/etc/kubernetes/*.parked-by-kubestrap',
+  '/etc/kubernetes/kubestrap-join-pending',
   '/var/lib/kubelet/*',
   '/var/lib/etcd/*',
   '/etc/cni/net.d/*',

@@ -13,7 +13,7 @@ import type { Inventory } from '../inventory/schema.js';
 import type { ApiClient } from '../kube/api-client.js';
 import { drainNode } from '../kube/drain.js';
 import { controlPlaneInput, ETCD_MANIFEST, KUBERNETES_DIR, kubeletFiles, kubeletInput, manifestFiles, readNodeState } from '../kube/node-files.js';
-import { restartEtcdMember, untilRunning } from '../kube/static-pods.js';
+import { PROCESS_POLL_MS, restartEtcdMember, untilRunning } from '../kube/static-pods.js';
 import type { Pod } from '../kube/objects.js';
 import { pollUntil } from '../util/poll.js';
 import { cgroupProblem } from '../preflight/checks.js';
@@ -170,6 +170,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
     },
     {
       timeoutMs: ROLL_WAIT_MS,
+      intervalMs: PROCESS_POLL_MS,
       failure: () => {
         const behind = [...components].filter((c) => !runsCommand(running, c, pods![c].spec.containers[0]!.command!));
         const kubelet = kubeletChanged && !kubeletRunsWith(running, flags) ? ['the kubelet (not running with the flags of kubeadm-flags.env)'] : [];
@@ -179,7 +180,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
   );
   await access.withApi(async (api) => {
     if (components.has('kube-apiserver') || components.has('etcd')) await api.waitLive(ROLL_WAIT_MS, `${target.spec.name}'s API server is not live ${ROLL_WAIT_MS / 1000} s after the roll (/var/log/pods/kube-system_kube-apiserver-*)`);
-    await pollUntil(() => nodeReady(api, node, version), { timeoutMs: ROLL_WAIT_MS, ignoreErrors: true, failure: () => `Node ${node} is not Ready with kubelet ${version} ${ROLL_WAIT_MS / 1000} s after the roll (journalctl -u kubelet on ${target.spec.name})` });
+    await pollUntil(() => nodeReady(api, node, version), { timeoutMs: ROLL_WAIT_MS, intervalMs: 1000, ignoreErrors: true, failure: () => `Node ${node} is not Ready with kubelet ${version} ${ROLL_WAIT_MS / 1000} s after the roll (journalctl -u kubelet on ${target.spec.name})` });
     if (kubeletChanged || changes.some((c) => c.payload.step === 'uncordon')) await cordon(api, node, false);
   });
 }

@@ -9,6 +9,8 @@ export interface Polled<T> {
   readonly failures: string[];
   /** Whether the last poll, after the work ended, was answered. */
   readonly answeringAfter: boolean;
+  /** How long the work took (printed by the tests, never asserted). */
+  readonly elapsedMs: number;
 }
 
 /** Polls /livez every 500 ms with `node`'s kubelet credentials (through its balancer, when it has one). */
@@ -25,11 +27,13 @@ export async function whilePollingTheApi<T>(cluster: ClusterLab, node: LabHost, 
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
+  const started = Date.now();
   try {
     const result = await work();
+    const elapsedMs = Date.now() - started;
     polling = false;
     await poller;
-    return { result, polls, failures, answeringAfter: (await livez()) === undefined };
+    return { result, polls, failures, answeringAfter: (await livez()) === undefined, elapsedMs };
   } finally {
     polling = false;
     await poller;

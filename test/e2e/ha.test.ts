@@ -166,7 +166,8 @@ test('certificates issued for 2 h show as expiring on every control plane; certs
   expect(table.stdout).toMatch(/! \d+ expire within 30 days: renew with kubestrap certs renew/);
 
   writeInventory('8760h');
-  const { result: renew, polls, failures } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['certs', 'renew', 'all', '-i', inventory, '--output', 'plain'], env));
+  const { result: renew, polls, failures, elapsedMs } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['certs', 'renew', 'all', '-i', inventory, '--output', 'plain'], env));
+  console.log(`certs renew all on 3 control planes: ${(elapsedMs / 1000).toFixed(1)} s, ${polls} polls of /livez through the worker's balancer, ${failures.length} failed`);
   expect(renew.code, renew.stdout + renew.stderr).toBe(0);
   expect(polls).toBeGreaterThan(10);
   noFailures(failures);
@@ -223,7 +224,8 @@ test('a configuration roll through upgrade apply: control planes one at a time, 
   }
   expect(plan.stdout).toMatch(/worker-1\b[\s\S]*\/var\/lib\/kubelet\/kubeadm-flags\.env: update/);
 
-  const { result: roll, polls, failures } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env));
+  const { result: roll, polls, failures, elapsedMs } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain'], env));
+  console.log(`configuration roll of 3 control planes + 1 worker: ${(elapsedMs / 1000).toFixed(1)} s, ${polls} polls of /livez through the worker's balancer, ${failures.length} failed`);
   expect(roll.code, roll.stdout + roll.stderr).toBe(0);
   expect(polls).toBeGreaterThan(10);
   noFailures(failures);

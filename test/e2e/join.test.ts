@@ -1,6 +1,6 @@
 /**
- * kubestrap apply joins the inventory's workers itself (kubeadm's join: fresh bootstrap token,
- * TLS bootstrap): all three nodes Ready, a pod on each worker Running and reachable from the
+ * kubestrap apply joins the inventory's workers itself (kubelet client certificates issued from
+ * the cluster CA, the kubelets started while the control plane comes up): all three nodes Ready, a pod on each worker Running and reachable from the
  * other; a second apply changes nothing; a worker that left is joined again by the next apply,
  * the others untouched.
  */
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import forge from 'node-forge';
 import { parse, stringify } from 'yaml';
+import { pollUntil } from '../../src/util/poll.js';
 import { runCli, tempDir } from '../lab/helpers.js';
 import { startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { e2eInventory } from './inventory.js';
@@ -56,6 +57,18 @@ test('the workers join through kubestrap apply: 3 nodes Ready, a pod Running on 
   expect(pods.items.map((p) => [p.spec.nodeName, p.status.phase]).sort()).toEqual(cluster.workers.map((w) => [w.name, 'Running']));
   const ping = await kubectl(kubeconfig, ['exec', pods.items[0]!.metadata.name, '--', 'ping', '-c', '2', '-W', '5', pods.items[1]!.status.podIP]);
   expect(ping).toMatch(/2 packets transmitted, 2 packets received/);
+});
+
+test("each worker's kubelet swaps the key kubestrap issued for one of its own (the cluster approves its self-renewal); no join marker or bootstrap kubeconfig is left", async () => {
+  for (const w of cluster.workers) {
+    // the certificate kubestrap put into kubelet.conf, and the one the kubelet serves from its store
+    const issued = await cluster.lab.run(w, "sed -n 's/^ *client-certificate-data: //p' /etc/kubernetes/kubelet.conf | base64 -d | openssl x509 -noout -pubkey");
+    const current = () => cluster.lab.run(w, 'openssl x509 -noout -pubkey -in /var/lib/kubelet/pki/kubelet-client-current.pem');
+    const own = await pollUntil(async () => ((await current()) !== issued ? current() : undefined), { timeoutMs: 120_000, intervalMs: 1000, failure: () => `${w.name}'s kubelet still uses the key kubestrap issued` });
+    expect(own, w.name).toContain('PUBLIC KEY');
+    expect(await cluster.lab.run(w, 'openssl x509 -noout -subject -in /var/lib/kubelet/pki/kubelet-client-current.pem')).toMatch(new RegExp(`O ?= ?system:nodes, CN ?= ?system:node:${w.name}`));
+    expect(await cluster.lab.run(w, 'ls /etc/kubernetes/kubestrap-join-pending /etc/kubernetes/bootstrap-kubelet.conf 2>/dev/null || true'), w.name).toBe('');
+  }
 });
 
 /** A kubelet-serving CSR created with a node's own kubelet credentials, as a root-compromised node could. */

@@ -19,14 +19,25 @@ const CONTAINERD_CONFIG = `version = 2
       SystemdCgroup = false
 `;
 
-/** Packages from the lab mirror, containerd configured, the kernel settings kubeadm's preflight wants. */
+const MODULES = 'overlay br_netfilter';
+const SYSCTLS = 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n';
+
+/**
+ * The runbook's one preparation script per node: swap off (now and in fstab), the kernel modules
+ * (loaded, and listed for boot; a lab node has no loadable modules, so a failed modprobe is let
+ * pass), the kernel settings (persisted, then loaded), containerd configured, the packages from
+ * the lab mirror.
+ */
 export function prepareKubeadmNode(host: Host, mirror: string): Promise<unknown> {
   return host.check(
     [
+      `swapoff -a && sed -i '/\\sswap\\s/ s/^#*/#/' /etc/fstab`,
+      `printf '%s\\n' ${MODULES} > /etc/modules-load.d/k8s.conf && { modprobe -a ${MODULES} 2>/dev/null || true; }`,
+      `printf '${SYSCTLS}' > /etc/sysctl.d/k8s.conf && sysctl -q -p /etc/sysctl.d/k8s.conf`,
+      `printf '%s' '${CONTAINERD_CONFIG}' > /etc/containerd/config.toml && systemctl restart containerd`,
       `echo 'deb [trusted=yes] ${mirror}/core:/stable:/v1.20/deb/ /' > /etc/apt/sources.list.d/kubernetes.list`,
       `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubelet=1.20.2-1.1 kubeadm=1.20.2-1.1 kubectl=1.20.2-1.1 cri-tools >/dev/null`,
-      `printf '%s' '${CONTAINERD_CONFIG}' > /etc/containerd/config.toml && systemctl restart containerd`,
-      `sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1`,
+      'apt-mark hold kubelet kubeadm kubectl >/dev/null',
     ].join(' && '),
     { timeoutMs: 300_000 },
   );
