@@ -62,12 +62,16 @@ async function run(inventory: string, args: string[]): Promise<Figures> {
 
 const cell = (f: Figures) => `${(f.wallMs / 1000).toFixed(1).padStart(6)} s ${(f.cpuMs / 1000).toFixed(2).padStart(6)} s ${f.rssMB.toFixed(0).padStart(4)} MB`;
 
+/** No-change apply figures by number of hosts, for the marginal cost per host. */
+const noChange = new Map<number, Figures>();
+
 /** First apply, plan and no-change apply of the usual preparation on `names`; prints one row. */
 async function measure(inventory: string, names: readonly string[]): Promise<void> {
   const hosts = ['--hosts', names.join(',')];
   const first = await run(inventory, ['apply', ...hosts, '--skip', SKIPPED]);
   const plan = await run(inventory, ['plan', ...hosts, '--skip', SKIPPED]);
   const again = await run(inventory, ['apply', ...hosts, '--skip', SKIPPED]);
+  noChange.set(names.length, again);
   console.log(`${String(names.length).padStart(5)}  ${cell(first)}  ${cell(plan)}  ${cell(again)}  ${(again.cpuMs / names.length).toFixed(1).padStart(6)} ms`);
 }
 
@@ -88,3 +92,5 @@ await withLab(SMALL.reduce((a, b) => a + b, 0), 'prep', async (lab, inventory) =
   console.log(`package phases on 10 hosts (containerd, runc, kubelet, kubectl, cri-tools via apt): ${(install.wallMs / 1000).toFixed(1)} s; then a no-change apply of every preparation phase: ${(again.wallMs / 1000).toFixed(1)} s`);
 });
 for (const n of LARGE) await withLab(n, `prep${n}`, async (lab, inventory) => measure(inventory, lab.hosts.map((h) => h.name)));
+const [small, large] = LARGE.map((n) => noChange.get(n)!) as [Figures, Figures];
+console.log(`no-change apply, ${LARGE[0]} → ${LARGE[1]} hosts: kubestrap CPU ${((large.cpuMs - small.cpuMs) / (LARGE[1]! - LARGE[0]!)).toFixed(1)} ms per added host (the per-host column above includes the ~0.6 s every run costs to start)`);

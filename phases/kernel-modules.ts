@@ -24,12 +24,13 @@ const FEATURE_PROBES: Readonly<Record<string, string>> = {
 /** One line per module: `name present|missing`, then `loadable yes|no`. */
 async function moduleState(host: Host, modules: readonly string[]): Promise<{ missing: string[]; loadable: boolean }> {
   // cheapest evidence first: a directory test and a builtin probe before any grep
-  const lines = modules.map((m) => {
-    const builtin = `grep -q ${quote(`/${m}.ko`)} /lib/modules/"$(uname -r)"/modules.builtin 2>/dev/null`;
+  // the running kernel's release, read once with a builtin (a uname per module was a process each)
+  const lines = ['read -r release < /proc/sys/kernel/osrelease', ...modules.map((m) => {
+    const builtin = `grep -q ${quote(`/${m}.ko`)} /lib/modules/"$release"/modules.builtin 2>/dev/null`;
     const probe = FEATURE_PROBES[m] ? `${FEATURE_PROBES[m]} || ` : '';
     return `if [ -d /sys/module/${m} ] || ${probe}${builtin}; then echo "${m} present"; else echo "${m} missing"; fi`;
-  });
-  lines.push('if [ -d /lib/modules/"$(uname -r)"/kernel ] && command -v modprobe >/dev/null; then echo "loadable yes"; else echo "loadable no"; fi');
+  })];
+  lines.push('if [ -d /lib/modules/"$release"/kernel ] && command -v modprobe >/dev/null; then echo "loadable yes"; else echo "loadable no"; fi');
   const { stdout } = await host.check(lines.join('\n'));
   const missing = stdout.split('\n').filter((l) => l.endsWith(' missing')).map((l) => l.split(' ')[0]!);
   return { missing, loadable: /loadable yes/.test(stdout) };

@@ -43,12 +43,12 @@ echo "pkg=$pm"
 if [ -d /run/systemd/system ]; then echo init=systemd
 elif command -v openrc >/dev/null 2>&1 || [ -d /run/openrc ]; then echo init=openrc
 else echo init=none; fi
-echo "kernel=$(uname -r)"
+read -r release < /proc/sys/kernel/osrelease; echo "kernel=$release"
 echo "arch=$(uname -m)"
 if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then echo cgroup=2; else echo cgroup=1; fi
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"
 echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
-echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
+read -r name < /proc/sys/kernel/hostname; echo "hostname=$name"
 virt=$(tr '\\0' '\\n' < /proc/1/environ 2>/dev/null | sed -n 's/^container=//p' | head -n1)
 if [ -z "$virt" ]; then virt=$(systemd-detect-virt -c 2>/dev/null || true); fi
 if [ -z "$virt" ] || [ "$virt" = none ]; then

@@ -14,7 +14,7 @@ import { gatherSnapshot } from '../preflight/gather.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { WorkflowEventBody, WorkflowListener, StageInfo } from './events.js';
 import type { Change, HostTarget, Mode, Phase, PhaseContext, PhasePlan } from './phase.js';
-import { readAhead, type HostPlans } from './read-ahead.js';
+import { readAhead, selectedHosts, type HostPlans } from './read-ahead.js';
 
 /** A host to work on, and how to reach it: SSH from the inventory, or this machine for `kubestrap join`. */
 export interface Reachable {
@@ -162,9 +162,14 @@ export async function runEngine<T extends Reachable>(inventory: Inventory, targe
     const reading = context.hosts.filter(alive);
     emit({ type: 'stage-start', stage: 'read', hosts: reading.map((t) => t.spec.name) });
     const urls = mirrorUrls(inventory);
+    // every host's preflight snapshot at once: it is one command per host that mostly waits on
+    // the network (its mirror probes may take seconds), so it holds no --concurrency slot
+    const snapshots = new Map(reading.map((target) => [target.spec.name, options.preflight ? gatherSnapshot(target.host, urls) : Promise.resolve(undefined)]));
+    for (const pending of snapshots.values()) pending.catch(() => undefined);
+    const selections = phases.map((p) => selectedHosts(p, context));
     const observed = await mapLimit(reading, options.concurrency, async (target) => {
       try {
-        const [snapshot, hostPlans] = await Promise.all([options.preflight ? gatherSnapshot(target.host, urls) : undefined, readAhead(phases, context, target)]);
+        const [snapshot, hostPlans] = await Promise.all([snapshots.get(target.spec.name)!, readAhead(phases, context, target, selections)]);
         plans.set(target.spec.name, hostPlans);
         return snapshot && { target, snapshot };
       } catch (err) {

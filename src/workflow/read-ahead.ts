@@ -19,10 +19,11 @@ export function selectedHosts(phase: Phase, ctx: PhaseContext): Set<string> {
   return new Set((phase.selectHosts ? phase.selectHosts(ctx) : ctx.hosts).map((t) => t.spec.name));
 }
 
-export async function readAhead(phases: readonly Phase[], ctx: PhaseContext, target: HostTarget): Promise<HostPlans> {
+/** `selections`: each phase's hosts (selectedHosts), computed once for all hosts of a run. */
+export async function readAhead(phases: readonly Phase[], ctx: PhaseContext, target: HostTarget, selections: ReadonlyArray<ReadonlySet<string>>): Promise<HostPlans> {
   const outcomes = await Promise.all(
-    phases.map((phase) =>
-      selectedHosts(phase, ctx).has(target.spec.name)
+    phases.map((phase, i) =>
+      selections[i]!.has(target.spec.name)
         ? phase.plan(ctx, target).then(
             (plan): PlanOutcome => ({ plan }),
             (error: unknown): PlanOutcome => ({ error }),
