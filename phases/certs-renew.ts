@@ -2,7 +2,7 @@
  * certs-renew (`kubestrap certs renew NAME|all -i FILE`, not part of apply): re-issues the named
  * certificates and kubeconfig client certificates on every control plane from its CAs, then
  * restarts what keeps them in memory — one control plane at a time, each back (its API server's
- * /livez) before the next, so a cluster with several control planes keeps answering throughout.
+ * /readyz) before the next, so a cluster with several control planes keeps answering throughout.
  * etcd is not restarted: it reads its certificate files anew for every connection it accepts or
  * opens (since etcd 3.2, etcd-io/etcd#7829 and #9570 for IP-only SANs; kubestrap's oldest etcd is
  * 3.4), so it serves the renewed ones at once, and its API server need not stop for it.
@@ -44,7 +44,7 @@ async function restartAndWait(minor: number, target: HostTarget, changes: readon
   const admin = (await target.host.readFiles([`${KUBERNETES_DIR}/admin.conf`])).get(`${KUBERNETES_DIR}/admin.conf`)!.content.toString('utf8');
   const api = await ApiClient.open(target.host, API_PORT, admin);
   try {
-    await api.waitLive(RESTART_WAIT_MS, `${target.spec.name}'s API server did not come back within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`);
+    await api.waitReady(RESTART_WAIT_MS, `${target.spec.name}'s API server did not come back within ${RESTART_WAIT_MS / 1000} s after the renewal (journalctl -u kubelet; /var/log/pods)`);
   } finally {
     await api.close();
   }

@@ -69,7 +69,7 @@ export function etcdRestorePhase(snapshot: Buffer, label: string): Phase<null> {
       const admin = (await target.host.readFiles([`${KUBERNETES_DIR}/admin.conf`])).get(`${KUBERNETES_DIR}/admin.conf`)!.content.toString('utf8');
       const api = await ApiClient.open(target.host, API_PORT, admin);
       try {
-        await api.waitLive(WAIT_MS, `${target.spec.name}'s API server did not come back after the restore (journalctl -u kubelet; /var/log/pods/kube-system_etcd-*)`);
+        await api.waitReady(WAIT_MS, `${target.spec.name}'s API server did not come back after the restore (journalctl -u kubelet; /var/log/pods/kube-system_etcd-*)`);
       } finally {
         await api.close();
       }

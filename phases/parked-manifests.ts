@@ -30,6 +30,6 @@ export const parkedManifestsPhase: Phase<Payload> = {
     if (!changes.some((c) => c.payload === 'restore')) return;
     await target.host.check(`mv -f ${PARKED_API_SERVER} ${API_SERVER_MANIFEST}`);
     // what follows (a roll planned through this API server, a renewal) needs it answering
-    await requireApi(target, 'the restored API server is waited for as its admin', (api) => api.waitLive(RESTORE_WAIT_MS, `${target.spec.name}'s restored API server is not live after ${RESTORE_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods/kube-system_kube-apiserver-*)`));
+    await requireApi(target, 'the restored API server is waited for as its admin', (api) => api.waitReady(RESTORE_WAIT_MS, `${target.spec.name}'s restored API server is not ready after ${RESTORE_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods/kube-system_kube-apiserver-*)`));
   },
 };

@@ -43,7 +43,10 @@ export function haproxyConfig(input: LoadBalancerInput): string {
     `  bind 127.0.0.1:${input.listenPort}`,
     '  default_backend kube-apiserver',
     'backend kube-apiserver',
-    '  option httpchk GET /healthz',
+    // /readyz, not /healthz: a restarted API server answers /healthz before its informers (the
+    // authorizer's among them) have synced, and would refuse requests it allows a moment later;
+    // /readyz also fails while one shuts down
+    '  option httpchk GET /readyz',
     '  http-check expect status 200',
     '  default-server inter 2s fall 2 rise 2',
     ...input.apiServers.map((s) => `  server ${s.name} ${host(s.address)}:${s.port} check check-ssl verify none`),

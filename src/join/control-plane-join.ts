@@ -88,7 +88,7 @@ export async function joinControlPlane(inv: Inventory, target: HostTarget, input
   }
   const api = await ApiClient.open(target.host, API_PORT, file('admin.conf'));
   try {
-    await api.waitLive(JOIN_WAIT_MS, `${self.nodeName}'s API server did not answer /livez within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods/kube-system_kube-apiserver-*)`);
+    await api.waitReady(JOIN_WAIT_MS, `${self.nodeName}'s API server was not ready (/readyz) within ${JOIN_WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods/kube-system_kube-apiserver-*)`);
     // from 1.34 kubeadm's join also waits for the controller-manager and the scheduler
     const checks = localChecks(parseVersion(inv.cluster.kubernetesVersion)!.minor);
     let down: string[] = [];

@@ -81,8 +81,8 @@ export function objectPath(ref: ObjectRef): string {
 
 export const refOf = (o: KubeObject): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
 
-/** A restarted API server turns live within seconds: asked often, so nothing waits for the next poll. */
-const LIVE_POLL_MS = 500;
+/** A restarted API server turns ready within seconds: asked often, so nothing waits for the next poll. */
+const READY_POLL_MS = 500;
 
 export class ApiClient {
   private constructor(
@@ -176,14 +176,18 @@ export class ApiClient {
     }
   }
 
-  /** Whether the API server is live; a restarting one answers nothing, so each try is short. */
-  async live(): Promise<boolean> {
-    return (await this.request('GET', '/livez', undefined, undefined, 5000).catch(() => ({ status: 0 }))).status === 200;
+  /**
+   * Whether the API server is ready: /readyz also waits for its informers (the authorizer's
+   * among them), which /livez does not — a live but unready API server can still refuse
+   * requests it will allow a moment later. A restarting one answers nothing, so each try is short.
+   */
+  async ready(): Promise<boolean> {
+    return (await this.request('GET', '/readyz', undefined, undefined, 5000).catch(() => ({ status: 0 }))).status === 200;
   }
 
-  /** Waits until the API server is live, for `timeoutMs` (callers restart it only after the old process has gone). */
-  async waitLive(timeoutMs: number, failure: string): Promise<void> {
-    await pollUntil(() => this.live(), { timeoutMs, intervalMs: LIVE_POLL_MS, failure: () => failure });
+  /** Waits until the API server is ready, for `timeoutMs` (callers restart it only after the old process has gone). */
+  async waitReady(timeoutMs: number, failure: string): Promise<void> {
+    await pollUntil(() => this.ready(), { timeoutMs, intervalMs: READY_POLL_MS, failure: () => failure });
   }
 
   /** Evicts a pod through the eviction API (honours PodDisruptionBudgets); false when it is gone. */

@@ -179,7 +179,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
     },
   );
   await access.withApi(async (api) => {
-    if (components.has('kube-apiserver') || components.has('etcd')) await api.waitLive(ROLL_WAIT_MS, `${target.spec.name}'s API server is not live ${ROLL_WAIT_MS / 1000} s after the roll (/var/log/pods/kube-system_kube-apiserver-*)`);
+    if (components.has('kube-apiserver') || components.has('etcd')) await api.waitReady(ROLL_WAIT_MS, `${target.spec.name}'s API server is not ready ${ROLL_WAIT_MS / 1000} s after the roll (/var/log/pods/kube-system_kube-apiserver-*)`);
     await pollUntil(() => nodeReady(api, node, version), { timeoutMs: ROLL_WAIT_MS, intervalMs: 1000, ignoreErrors: true, failure: () => `Node ${node} is not Ready with kubelet ${version} ${ROLL_WAIT_MS / 1000} s after the roll (journalctl -u kubelet on ${target.spec.name})` });
     if (kubeletChanged || changes.some((c) => c.payload.step === 'uncordon')) await cordon(api, node, false);
   });

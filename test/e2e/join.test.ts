@@ -47,6 +47,8 @@ test('the workers join through kubestrap apply: 3 nodes Ready, a pod Running on 
   kubeconfig = /^admin kubeconfig: (\S+)/m.exec(result.stdout)![1]!;
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=240s'], 260_000);
   expect((await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).trim().split('\n').sort()).toEqual(cluster.nodes.map((n) => `node/${n.name}`).sort());
+  // the controller-manager makes namespace default's service account a moment after it starts; apply may end first
+  await kubectl(kubeconfig, ['wait', '--for=create', 'serviceaccount/default', '--timeout=120s'], 130_000);
   for (const w of cluster.workers) {
     const file = join(home, `probe-${w.name}.json`);
     writeFileSync(file, busyboxPod(`probe-${w.name}`, w.name));

@@ -23,12 +23,12 @@ const input = {
 };
 
 describe('node-local API load balancer', () => {
-  it('checks every API server with GET /healthz over TLS and listens on loopback only', () => {
+  it('checks every API server with GET /readyz over TLS (ready, informers synced) and listens on loopback only', () => {
     const config = haproxyConfig(input);
     expect(config).toContain('  bind 127.0.0.1:6443\n');
     expect(config).toContain('  server cp-1 10.0.0.1:6443 check check-ssl verify none\n');
     expect(config).toContain('  server cp-2 [fd00::2]:6443 check check-ssl verify none\n');
-    expect(config).toContain('  option httpchk GET /healthz\n');
+    expect(config).toContain('  option httpchk GET /readyz\n');
     expect(config).toContain('  option redispatch\n');
   });
 
