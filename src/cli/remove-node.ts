@@ -42,8 +42,8 @@ function removalPhases(host: string, node: string, apiHost: string): Phase[] {
       const live = await onCluster(ctx, apiHost, (api) => api.get({ apiVersion: 'v1', kind: 'Node', name: node }));
       return { changes: live ? [{ target: `Node ${node}`, summary: 'cordon and drain (evict its pods)', payload: null }] : [] };
     },
-    apply: async (ctx) => {
-      await onCluster(ctx, apiHost, (api) => drainNode(api, node));
+    apply: async (ctx, target) => {
+      await onCluster(ctx, apiHost, (api) => drainNode(api, node, (line) => ctx.progress(target.spec.name, `drain: ${line}`)));
     },
   };
   const remove: Phase<null> = {

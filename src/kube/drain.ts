@@ -14,6 +14,8 @@ interface PodRef {
   readonly name: string;
 }
 
+const refText = (pod: PodRef) => `${pod.namespace}/${pod.name}`;
+
 function evictable(pod: Record<string, unknown>): boolean {
   const meta = pod.metadata as { ownerReferences?: Array<{ kind: string }>; annotations?: Record<string, string> };
   if (meta.annotations?.['kubernetes.io/config.mirror']) return false;
@@ -30,17 +32,33 @@ async function podsOn(api: ApiClient, node: string): Promise<PodRef[]> {
   });
 }
 
-export async function drainNode(api: ApiClient, node: string): Promise<number> {
+/**
+ * Drains `node`; `progress` hears, as kubectl drain prints them, each pod evicted and each pod
+ * gone, with the seconds since its eviction (a pod that ignores SIGTERM takes its whole grace period).
+ */
+export async function drainNode(api: ApiClient, node: string, progress: (line: string) => void = () => {}): Promise<number> {
   await api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { spec: { unschedulable: true } });
-  const evicted = new Set<string>();
+  const evictedAt = new Map<string, number>();
   let remaining: Awaited<ReturnType<typeof podsOn>> = [];
+  const reportGone = () => {
+    const left = new Set(remaining.map(refText));
+    for (const [pod, at] of evictedAt) if (!left.has(pod) && at >= 0) {
+      progress(`pod ${pod} gone ${((Date.now() - at) / 1000).toFixed(1)} s after its eviction`);
+      evictedAt.set(pod, -1);
+    }
+  };
   return pollUntil(
     async () => {
       remaining = await podsOn(api, node);
-      if (remaining.length === 0) return evicted.size;
+      reportGone();
+      if (remaining.length === 0) return evictedAt.size;
       for (const pod of remaining) {
+        if (evictedAt.has(refText(pod))) continue;
         // 429: a disruption budget says not now; try again on the next round
-        if (await api.evict(pod.namespace, pod.name).catch((err: { status?: number }) => (err.status === 429 ? false : Promise.reject(err)))) evicted.add(`${pod.namespace}/${pod.name}`);
+        if (await api.evict(pod.namespace, pod.name).catch((err: { status?: number }) => (err.status === 429 ? false : Promise.reject(err)))) {
+          evictedAt.set(refText(pod), Date.now());
+          progress(`evicting pod ${refText(pod)}`);
+        }
       }
       return undefined;
     },

@@ -132,7 +132,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
     if (fileChanges.some((c) => c.payload.file.path === `${KUBERNETES_DIR}/${API_SERVER_KUBELET_CLIENT}`)) await api.apply(apiServerKubeletClientBinding());
     if (kubeletChanged) {
       await cordon(api, node, true);
-      await drainNode(api, node);
+      await drainNode(api, node, (line) => ctx.progress(target.spec.name, `drain: ${line}`));
     }
   });
   // the kubelet's files and certificates before the packages: a new kubelet must never start on
