@@ -9,7 +9,7 @@ import { containerdProblem } from '../src/preflight/checks.js';
 import { quote } from '../src/transport/quote.js';
 import { downloadKey, packageOps } from '../src/facts/packages.js';
 import type { HostFacts } from '../src/facts/probe.js';
-import { parseServiceStatus, serviceControl } from '../src/facts/services.js';
+import { changedSinceStart, parseServiceStatus, serviceControl, startAndChangeTimes } from '../src/facts/services.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { parseVersion } from '../src/util/version.js';
 import { whenUnlocked } from '../src/facts/package-lock.js';
@@ -79,6 +79,7 @@ export const containerRuntimePhase: Phase<Payload> = {
         ...(typeof pkgs === 'string' ? [] : [`command -v containerd >/dev/null 2>&1 || echo "candidate $(${candidateVersion(facts, pkgs[0]!)})"`]),
         `[ -f ${KUBELET_CONFIG} ] && sed -n 's/^cgroupDriver: *//p' ${KUBELET_CONFIG} | sed 's/^/kubelet /'`,
         serviceControl(facts.initSystem)?.status('containerd') ?? 'true',
+        startAndChangeTimes('containerd', [CONTAINERD_CONFIG]),
       ].join('\n'),
     );
     const out = state.stdout;
@@ -110,6 +111,8 @@ export const containerRuntimePhase: Phase<Payload> = {
       const status = parseServiceStatus(out);
       if (!status.enabled || !status.active) changes.push({ target: 'service containerd', summary: 'enable and start', payload: { kind: 'service', action: 'enable' } });
       else if (fileChanges.some((c) => c.target === CONTAINERD_CONFIG)) changes.push({ target: 'service containerd', summary: 'restart (configuration changed)', payload: { kind: 'service', action: 'restart' } });
+      // a run that wrote the configuration and died before the restart left the file right and containerd on the old one
+      else if (changedSinceStart(out)) changes.push({ target: 'service containerd', summary: 'restart (configuration changed since it started)', payload: { kind: 'service', action: 'restart' } });
     }
     return { changes, warnings };
   },

@@ -38,3 +38,27 @@ export function serviceControl(init: InitSystem): ServiceControl | undefined {
 export function parseServiceStatus(output: string): { enabled: boolean; active: boolean } {
   return { enabled: /^enabled enabled$/m.test(output), active: /^active active$/m.test(output) };
 }
+
+/**
+ * A script printing when the process `name` started and when each of `files` last changed
+ * (seconds since the epoch), for `changedSinceStart`. A run that wrote a service's configuration
+ * and died before restarting it leaves the file already right: only these times show the
+ * service still runs the old one.
+ */
+export function startAndChangeTimes(name: string, files: readonly string[]): string {
+  // the oldest process of that name is the daemon: batched reads may run a `containerd --version` beside this
+  return `pid=$(pgrep -o -x ${quote(name)})
+start=$([ -n "$pid" ] && ps -o lstart= -p "$pid")
+if [ -n "$start" ]; then echo "started $(date -d "$start" +%s)"; fi
+stat -c 'mtime %Y' ${files.map(quote).join(' ')} 2>/dev/null
+true`;
+}
+
+/** Whether one of the files changed after the process started, from `startAndChangeTimes`' output. */
+export function changedSinceStart(output: string): boolean {
+  const started = Number(/^started (\d+)$/m.exec(output)?.[1] ?? 0);
+  const newest = Math.max(0, ...[...output.matchAll(/^mtime (\d+)$/gm)].map((m) => Number(m[1])));
+  // a process start time read through ps can be a second early (boot time is kept in whole
+  // seconds): only a file written more than a second after the start means a changed config
+  return started > 0 && newest > started + 1;
+}

@@ -3,6 +3,8 @@
  * turned into findings that name a likely cause, the way an experienced operator reads the
  * kubelet journal, containerd's configuration and the pod logs.
  */
+import { changedSinceStart, startAndChangeTimes } from '../facts/services.js';
+import { CONTAINERD_CONFIG } from '../../templates/containerd.js';
 
 /** One remote script printing sections the parser below reads. */
 export function evidenceScript(apiPort: number): string {
@@ -10,6 +12,7 @@ export function evidenceScript(apiPort: number): string {
     'echo "== kubelet-active"; systemctl is-active kubelet 2>/dev/null || pidof kubelet >/dev/null && echo running',
     `echo "== kubelet-journal"; journalctl -u kubelet -n 600 --no-pager -o cat 2>/dev/null | grep -E '^[EF][0-9]{4} ' | tail -n 12`,
     `echo "== containerd-config"; grep -hE '^\\s*(sandbox_image|sandbox|SystemdCgroup) *=' /etc/containerd/config.toml 2>/dev/null`,
+    `echo "== containerd-times"; ${startAndChangeTimes('containerd', [CONTAINERD_CONFIG])}`,
     `echo "== kubelet-config"; grep -E '^cgroupDriver' /var/lib/kubelet/config.yaml 2>/dev/null`,
     'echo "== swap"; tail -n +2 /proc/swaps 2>/dev/null',
     `echo "== ports"; ss -ltnpH 2>/dev/null | grep -E ':(${apiPort}|2379|2380|10250|10257|10259) ' `,
@@ -56,6 +59,9 @@ export function diagnose(input: DiagnosisInput): Finding[] {
   const sandbox = /sandbox(?:_image)?\s*=\s*["']([^"']+)["']/.exec(e('containerd-config').join('\n'))?.[1];
   if (sandbox && !sandbox.startsWith(`${input.imageRepository}/`)) {
     findings.push({ cause: `containerd's sandbox image ${sandbox} is not from the cluster's image repository ${input.imageRepository}: behind a firewall every pod sandbox fails to pull it`, evidence: [`containerd sandbox image = "${sandbox}"`] });
+  }
+  if (changedSinceStart(e('containerd-times').join('\n'))) {
+    findings.push({ cause: `containerd runs an older configuration: ${CONTAINERD_CONFIG} changed after containerd started (a run stopped between writing it and restarting containerd); the next apply restarts it`, evidence: e('containerd-times') });
   }
   const pullErrors = journal.filter((l) => /pull|resolve reference|not found/i.test(l) && /pause|sandbox/i.test(l));
   if (pullErrors.length) findings.push({ cause: 'pod sandboxes cannot be created: the pause image cannot be pulled', evidence: pullErrors.slice(-3) });

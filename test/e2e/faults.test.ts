@@ -1,7 +1,8 @@
 /**
  * Faults survived, on real nodes (the e2e lab's sshd, dpkg, containerd, kubelet and etcd; nothing
  * faked): dpkg's lock held by a real dpkg while apply reaches kube-packages; one host's SSH
- * sessions killed inside the node while a file batch is in flight; a full filesystem (a small
+ * sessions killed inside the node while a file batch is in flight; containerd's restart lost
+ * after its configuration was written; a full filesystem (a small
  * tmpfs) under /etc/kubernetes of a joining worker; a worker powered off and booted again while
  * it joins; kubestrap SIGKILLed during `certs renew all` once the renewed certificates are on
  * disk, and during `upgrade apply` while an API server's manifest is set aside; and kubestrap SIGKILLed
@@ -326,6 +327,18 @@ test("worker-1's SSH sessions killed inside the node in the middle of a file bat
   expectWhole(cluster, before!, want, 'SSH sessions killed');
   expect(cluster.lab.inside(worker1, `ls -a ${dirs.join(' ')} | grep '^\\.kubestrap\\.'; true`).trim(), 'temp files left').toBe('');
   await rerunConverges('SSH sessions of one host killed mid-batch', 'the SSH cut');
+});
+
+test("kubestrap killed after writing containerd's configuration and before restarting it (the file right, containerd still on the old one): plan shows the restart; the next apply restarts containerd and converges", async () => {
+  const worker2 = cluster.workers[1]!;
+  const containerdPid = () => cluster.lab.inside(worker2, 'pidof containerd').trim();
+  const before = containerdPid();
+  // what such a run leaves: the file as the inventory wants it, written after containerd started (minutes ago)
+  cluster.lab.inside(worker2, 'touch /etc/containerd/config.toml');
+  const plan = await runCli(['plan', '-i', inventory, '--output', 'plain'], env);
+  expect(plan.stdout).toMatch(/worker-2[\s\S]*\[container-runtime\] service containerd: restart \(configuration changed since it started\)/);
+  await rerunConverges("containerd's restart lost after its configuration was written", 'the lost restart');
+  expect(containerdPid()).not.toBe(before);
 });
 
 test('a full filesystem (a 64 KiB tmpfs, filled) under /etc/kubernetes of worker-2 as it joins again: the run names worker-2, the phase and the full disk; nothing half-written; with room again, one re-run joins it', async () => {

@@ -24,6 +24,12 @@ describe('diagnose', () => {
     expect(found.join('\n')).toMatch(/sandbox image registry\.k8s\.io\/pause:3\.10\.1 is not from the cluster's image repository registry\.local/);
   });
 
+  test('a containerd configuration written after containerd started is named; one written before it is not', () => {
+    expect(causes({ 'containerd-times': ['started 1000', 'mtime 1005'] }).join('\n')).toMatch(/containerd runs an older configuration: \/etc\/containerd\/config\.toml changed after containerd started/);
+    expect(causes({ 'containerd-times': ['started 1000', 'mtime 990'] }).join('\n')).not.toMatch(/older configuration/);
+    expect(causes({ 'containerd-times': ['mtime 990'] }).join('\n')).not.toMatch(/older configuration/);
+  });
+
   test('pull errors for the pause image in the kubelet journal', () => {
     const found = causes({ 'kubelet-journal': ['E1122 08:00:00.1 1 remote_runtime.go:116] RunPodSandbox failed: failed to pull image "registry.local/pause:9.9": not found'] });
     expect(found).toContain('pod sandboxes cannot be created: the pause image cannot be pulled');
