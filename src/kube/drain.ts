@@ -38,30 +38,30 @@ async function podsOn(api: ApiClient, node: string): Promise<PodRef[]> {
  */
 export async function drainNode(api: ApiClient, node: string, progress: (line: string) => void = () => {}): Promise<number> {
   await api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { spec: { unschedulable: true } });
-  const evictedAt = new Map<string, number>();
+  // evicted pods not yet gone, with when: an evicted pod is terminating and needs no second eviction
+  const going = new Map<string, number>();
+  let evicted = 0;
   let remaining: Awaited<ReturnType<typeof podsOn>> = [];
-  const reportGone = () => {
-    const left = new Set(remaining.map(refText));
-    for (const [pod, at] of evictedAt) if (!left.has(pod) && at >= 0) {
-      progress(`pod ${pod} gone ${((Date.now() - at) / 1000).toFixed(1)} s after its eviction`);
-      evictedAt.set(pod, -1);
-    }
-  };
   return pollUntil(
     async () => {
       remaining = await podsOn(api, node);
-      reportGone();
-      if (remaining.length === 0) return evictedAt.size;
-      for (const pod of remaining) {
-        if (evictedAt.has(refText(pod))) continue;
+      const left = new Set(remaining.map(refText));
+      for (const [pod, at] of going) {
+        if (left.has(pod)) continue;
+        progress(`pod ${pod} gone ${((Date.now() - at) / 1000).toFixed(1)} s after its eviction`);
+        going.delete(pod);
+      }
+      if (remaining.length === 0) return evicted;
+      for (const pod of remaining.filter((p) => !going.has(refText(p)))) {
         // 429: a disruption budget says not now; try again on the next round
         if (await api.evict(pod.namespace, pod.name).catch((err: { status?: number }) => (err.status === 429 ? false : Promise.reject(err)))) {
-          evictedAt.set(refText(pod), Date.now());
+          going.set(refText(pod), Date.now());
+          evicted++;
           progress(`evicting pod ${refText(pod)}`);
         }
       }
       return undefined;
     },
-    { timeoutMs: DRAIN_WAIT_MS, intervalMs: 1000, failure: () => `${node} still runs ${remaining.map((p) => `${p.namespace}/${p.name}`).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)` },
+    { timeoutMs: DRAIN_WAIT_MS, intervalMs: 1000, failure: () => `${node} still runs ${remaining.map(refText).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)` },
   );
 }

@@ -234,11 +234,12 @@ test('a configuration roll through upgrade apply: control planes one at a time, 
   const rollLog = join(work, 'roll.log');
   const { result: roll, polls, failures, elapsedMs } = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(['upgrade', 'apply', '-i', inventory, '--yes', '--output', 'plain', '--log-file', rollLog], env));
   // the drains' share: add-on pods that cannot pull their images here go only when the 1.20 kubelet next syncs them
-  const drains = drainWaits(readFileSync(rollLog, 'utf8'));
+  const rollLogText = readFileSync(rollLog, 'utf8');
+  const drains = drainWaits(rollLogText);
   console.log(`configuration roll of 3 control planes + 1 worker: ${(elapsedMs / 1000).toFixed(1)} s (drains waiting for evicted pods to go: ${[...drains].map(([node, s]) => `${node} ${s.toFixed(1)} s`).join(', ') || 'none'}), ${polls} polls of /livez through the worker's balancer, ${failures.length} failed`);
   expect(roll.code, roll.stdout + roll.stderr).toBe(0);
   // metrics-server tolerates no control-plane taint: the worker's drain evicts it, and the log says when it went
-  expect(readFileSync(rollLog, 'utf8')).toMatch(/\[worker-1\] drain: evicting pod kube-system\/metrics-server-/);
+  expect(rollLogText).toMatch(/\[worker-1\] drain: evicting pod kube-system\/metrics-server-/);
   expect(drains.has('worker-1')).toBe(true);
   expect(polls).toBeGreaterThan(10);
   noFailures(failures);
