@@ -33,7 +33,7 @@ export function onFirstControlPlane(ctx: PhaseContext): readonly HostTarget[] {
 export const controlPlanePhase: Phase<FilePayload> = {
   name: 'control-plane',
   title: 'PKI, kubeconfigs, static-pod manifests and kubelet files on the first control plane',
-  description: 'Generates (or keeps) the PKI and kubeconfigs, writes the etcd, kube-apiserver, kube-controller-manager and kube-scheduler manifests and the kubelet configuration.',
+  description: 'Generates (or keeps) the PKI and kubeconfigs, writes the etcd (unless etcd is external), kube-apiserver, kube-controller-manager and kube-scheduler manifests and the kubelet configuration.',
   selectHosts: onFirstControlPlane,
   async plan(ctx, target) {
     const { files, caDirs } = await readNodeState(target);
@@ -51,9 +51,9 @@ export const controlPlanePhase: Phase<FilePayload> = {
     ];
     return { changes: await planFiles(target.host, desired) };
   },
-  async apply(_ctx, target, changes) {
+  async apply(ctx, target, changes) {
     // etcd's data directory must exist with 0700 before etcd starts (kubeadm creates it so)
-    await target.host.check('install -d -m 0700 /var/lib/etcd');
+    if (!ctx.inventory.cluster.etcd.external) await target.host.check('install -d -m 0700 /var/lib/etcd');
     await applyFiles(target.host, changes);
   },
 };

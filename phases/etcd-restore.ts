@@ -36,7 +36,11 @@ export function etcdRestorePhase(snapshot: Buffer, label: string): Phase<null> {
     title: 'etcd restored from the snapshot on every control plane',
     description: 'Pauses etcd and the API server, keeps the current data aside, restores the snapshot with the cluster etcd image, starts both again.',
     selectHosts: (ctx) => ctx.hosts.filter((h) => isControlPlane(h.spec)),
-    plan: async () => ({ changes: [{ target: '/var/lib/etcd', summary: `restore from ${label} (the current data is kept as /var/lib/etcd.before-restore-<time>)`, payload: null }] }),
+    plan: async (ctx) => {
+      // the snapshot would become a stacked etcd beside an API server that reads another one
+      if (ctx.inventory.cluster.etcd.external) throw new Error("the cluster's etcd is external (etcd.external): kubestrap does not run it, so it cannot restore it; restore the snapshot on the etcd members with etcdutl snapshot restore");
+      return { changes: [{ target: '/var/lib/etcd', summary: `restore from ${label} (the current data is kept as /var/lib/etcd.before-restore-<time>)`, payload: null }] };
+    },
     async apply(ctx, target) {
       const c = ctx.inventory.cluster;
       const image = `${c.imageRepository}/etcd:${etcdImageTag(parseVersion(c.kubernetesVersion)!, c.etcd.imageTag)}`;

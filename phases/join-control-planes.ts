@@ -27,11 +27,17 @@ function firstControlPlane(ctx: PhaseContext): HostTarget {
 async function join(ctx: PhaseContext, target: HostTarget): Promise<void> {
   const first = firstControlPlane(ctx);
   const { files } = await readNodeState(first);
-  const missing = SHARED_FILES.filter((path) => !files.has(path));
+  const external = ctx.inventory.cluster.etcd.external;
+  // an external etcd's CA is not the cluster's: only its three files travel (below)
+  const sharedPaths = external ? SHARED_FILES.filter((path) => !path.startsWith('pki/etcd/')) : SHARED_FILES;
+  const externalPaths = external ? [external.caFile, external.certFile, external.keyFile] : [];
+  const externalFiles = await first.host.readFiles(externalPaths);
+  const missing = [...sharedPaths.filter((path) => !files.has(path)), ...externalPaths.filter((path) => !externalFiles.get(path))];
   if (missing.length) throw new Error(`${first.spec.name} lacks ${missing.join(', ')}: the first control plane must be set up before others join`);
   const addons = ctx.inventory.cluster.addons;
   await joinControlPlane(ctx.inventory, target, {
-    shared: new Map(SHARED_FILES.map((path) => [path, files.get(path)!])),
+    shared: new Map(sharedPaths.map((path) => [path, files.get(path)!])),
+    ...(external ? { externalEtcdFiles: new Map(externalPaths.map((path) => [path, externalFiles.get(path)!.content.toString('utf8')])) } : {}),
     openEtcd: ({ etcd }) => EtcdClient.open(first.host, etcd),
     ...(addons.metricsServer && !addons.metricsServerInsecureTLS ? { servingIdentity: nodeIdentities(ctx.inventory).get(target.spec.nodeName)! } : {}),
   });
@@ -45,8 +51,8 @@ export const joinControlPlanesPhase: Phase<null> = {
     const first = onFirstControlPlane(ctx)[0];
     return ctx.hosts.filter((h) => isControlPlane(h.spec) && h !== first);
   },
-  async plan(_ctx, target) {
-    if (await controlPlaneJoined(target)) return { changes: [] };
+  async plan(ctx, target) {
+    if (await controlPlaneJoined(ctx.inventory, target)) return { changes: [] };
     return { changes: [{ target: 'cluster membership', summary: 'join as a control plane (etcd member, API server, controller-manager, scheduler)', payload: null }] };
   },
   apply: (ctx, target) => oneAtATime(() => join(ctx, target)),

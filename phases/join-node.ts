@@ -87,8 +87,8 @@ export function joinControlPlaneNodePhase(input: ControlPlaneNodeJoinInput): Pha
     name: 'join-control-plane-node',
     title: 'this node joined as a control plane (certificates, etcd member, static pods)',
     description: 'Issues this control plane its certificates from the downloaded CAs, adds its etcd member, writes its static pods and kubelet files, waits for its API server and marks its Node.',
-    async plan(_ctx, target) {
-      if (await controlPlaneJoined(target)) return { changes: [] };
+    async plan(ctx, target) {
+      if (await controlPlaneJoined(ctx.inventory, target)) return { changes: [] };
       return { changes: [{ target: 'cluster membership', summary: 'join as a control plane (etcd member, API server, controller-manager, scheduler)', payload: null }] };
     },
     async apply(ctx, target) {

@@ -11,7 +11,7 @@ import { serviceControl } from '../src/facts/services.js';
 import { isControlPlane } from '../src/inventory/resolve.js';
 import { manifestPath } from '../src/kube/node-files.js';
 import { stopApiServer } from '../src/kube/static-pods.js';
-import { describeLeftovers, FIND_LEFTOVERS, parseLeftovers, REMOVE_LEFTOVERS } from '../src/reset/leftovers.js';
+import { describeLeftovers, findLeftovers, parseLeftovers, removeLeftovers } from '../src/reset/leftovers.js';
 import { serialQueue } from '../src/util/concurrency.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import type { EtcdMember } from '../src/etcd/client.js';
@@ -49,7 +49,8 @@ export function resetPhase(select: (ctx: PhaseContext) => readonly HostTarget[] 
     selectHosts: select,
     async plan(ctx, target) {
       const changes: Change<Payload>[] = [];
-      if (isControlPlane(target.spec)) {
+      // an external etcd's members are not the control planes': none leaves it with them
+      if (isControlPlane(target.spec) && !ctx.inventory.cluster.etcd.external) {
         const member = await etcdMemberToRemove(target, select(ctx).filter((h) => isControlPlane(h.spec)));
         if (member) changes.push({ target: `etcd member ${member.name}`, summary: 'remove from the etcd cluster (the other members keep the data)', payload: { kind: 'etcd-member', id: member.id } });
       }
@@ -58,12 +59,12 @@ export function resetPhase(select: (ctx: PhaseContext) => readonly HostTarget[] 
         const active = await target.host.exec(`${services.status('kubelet')}`);
         if (/^(enabled enabled|active active)$/m.test(active.stdout)) changes.push({ target: 'service kubelet', summary: 'stop and disable', payload: { kind: 'kubelet' } });
       }
-      const found = parseLeftovers((await target.host.check(FIND_LEFTOVERS)).stdout);
+      const found = parseLeftovers((await target.host.check(findLeftovers(ctx.inventory.cluster.etcd.external !== undefined))).stdout);
       const leftovers = describeLeftovers(found);
       if (leftovers.length) changes.push(...leftovers.map((l) => ({ ...l, payload: { kind: 'leftovers' as const } })));
       return { changes };
     },
-    async apply(_ctx, target, changes) {
+    async apply(ctx, target, changes) {
       const member = changes.find((c) => c.payload.kind === 'etcd-member')?.payload;
       if (member?.kind === 'etcd-member') {
         await oneMemberAtATime(async () => {
@@ -79,7 +80,7 @@ export function resetPhase(select: (ctx: PhaseContext) => readonly HostTarget[] 
       }
       const services = serviceControl(target.facts.initSystem);
       if (services && changes.some((c) => c.payload.kind === 'kubelet')) await target.host.exec(services.disableNow('kubelet'));
-      if (changes.some((c) => c.payload.kind === 'leftovers')) await target.host.check(REMOVE_LEFTOVERS, { timeoutMs: 180_000 });
+      if (changes.some((c) => c.payload.kind === 'leftovers')) await target.host.check(removeLeftovers(ctx.inventory.cluster.etcd.external !== undefined), { timeoutMs: 180_000 });
     },
   };
 }

@@ -52,11 +52,22 @@ export interface ControlPlaneInput {
   readonly controllerManager: ComponentSettings;
   readonly scheduler: ComponentSettings;
   readonly etcd: ComponentSettings;
+  /** etcd.external: no etcd pod; the API server reaches these endpoints with these files (paths on the node). */
+  readonly externalEtcd?: ExternalEtcd;
   /** For a control plane joining a running etcd cluster: every member (itself included), as etcd listed them after the member was added. */
   readonly etcdInitialCluster?: ReadonlyArray<{ readonly name: string; readonly peerUrl: string }>;
 }
 
+export interface ExternalEtcd {
+  readonly endpoints: readonly string[];
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
 export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+/** The static pods of a control plane: etcd's only when etcd is local. */
+export type ControlPlanePods = Partial<Record<'etcd', Pod>> & Record<Exclude<ComponentName, 'etcd'>, Pod>;
 
 /**
  * Default flags merged with extraArgs (the same name replaces the default). Older kubeadm sorts
@@ -191,6 +202,40 @@ function etcdPod(input: ControlPlaneInput): Pod {
   );
 }
 
+/** How the API server reaches etcd: the local member with its own client certificate, or the external endpoints with the given files. */
+function etcdClientFlags(input: ControlPlaneInput): Record<string, string> {
+  const external = input.externalEtcd;
+  if (external) return { 'etcd-cafile': external.caFile, 'etcd-certfile': external.certFile, 'etcd-keyfile': external.keyFile, 'etcd-servers': external.endpoints.join(',') };
+  return {
+    'etcd-cafile': `${PKI_DIR}/etcd/ca.crt`,
+    'etcd-certfile': `${PKI_DIR}/apiserver-etcd-client.crt`,
+    'etcd-keyfile': `${PKI_DIR}/apiserver-etcd-client.key`,
+    'etcd-servers': input.advertiseAddress.includes(':') ? 'https://[::1]:2379' : 'https://127.0.0.1:2379',
+  };
+}
+
+/**
+ * The directories of an external etcd's files that the API server does not mount already, as
+ * kubeadm's getEtcdCertVolumes picks them: one read-only volume etcd-certs-N per directory (sorted;
+ * a directory inside another one is left to its parent), none for a directory that starts with
+ * the certificate directory or one of the CA bundle directories (string prefixes, as kubeadm
+ * compares them).
+ */
+function externalEtcdVolumes(input: ControlPlaneInput): HostPathVolume[] {
+  const external = input.externalEtcd;
+  if (!external) return [];
+  const mounted = ['/etc/ssl/certs', PKI_DIR, ...OPTIONAL_CA_DIRS.flatMap((dir) => (dir === '/etc/pki' && input.minor >= 31 ? ['/etc/pki/ca-trust', '/etc/pki/tls/certs'] : [dir]))];
+  const dirs = new Set<string>();
+  for (const file of [external.caFile, external.certFile, external.keyFile]) {
+    const dir = file.slice(0, file.lastIndexOf('/')) || '/';
+    if (mounted.some((m) => dir.startsWith(m))) continue;
+    if ([...dirs].some((d) => dir.startsWith(d) && d !== dir)) continue;
+    for (const d of dirs) if (d.startsWith(dir)) dirs.delete(d);
+    dirs.add(dir);
+  }
+  return [...dirs].sort().map((path, i) => ({ name: `etcd-certs-${i}`, path, type: 'DirectoryOrCreate', readOnly: true }));
+}
+
 function apiServerPod(input: ControlPlaneInput): Pod {
   const adv = input.advertiseAddress;
   const flags: Record<string, string> = {
@@ -200,10 +245,7 @@ function apiServerPod(input: ControlPlaneInput): Pod {
     'client-ca-file': `${PKI_DIR}/ca.crt`,
     'enable-admission-plugins': 'NodeRestriction',
     'enable-bootstrap-token-auth': 'true',
-    'etcd-cafile': `${PKI_DIR}/etcd/ca.crt`,
-    'etcd-certfile': `${PKI_DIR}/apiserver-etcd-client.crt`,
-    'etcd-keyfile': `${PKI_DIR}/apiserver-etcd-client.key`,
-    'etcd-servers': adv.includes(':') ? 'https://[::1]:2379' : 'https://127.0.0.1:2379',
+    ...etcdClientFlags(input),
     ...(input.minor <= 23 ? { 'insecure-port': '0' } : {}),
     'kubelet-client-certificate': `${PKI_DIR}/apiserver-kubelet-client.crt`,
     'kubelet-client-key': `${PKI_DIR}/apiserver-kubelet-client.key`,
@@ -237,7 +279,7 @@ function apiServerPod(input: ControlPlaneInput): Pod {
       resources: { requests: { cpu: '250m' } },
       startupProbe: probe(input, host, port, '/livez', 'HTTPS', 'startup'),
     },
-    caVolumes(input),
+    [...caVolumes(input), ...externalEtcdVolumes(input)],
     input.apiServer,
     { 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': `${hostUrl(adv)}:${input.bindPort}` },
   );
@@ -317,8 +359,8 @@ function schedulerPod(input: ControlPlaneInput): Pod {
   );
 }
 
-export function controlPlanePods(input: ControlPlaneInput): Record<ComponentName, Pod> {
-  return { etcd: etcdPod(input), 'kube-apiserver': apiServerPod(input), 'kube-controller-manager': controllerManagerPod(input), 'kube-scheduler': schedulerPod(input) };
+export function controlPlanePods(input: ControlPlaneInput): ControlPlanePods {
+  return { ...(input.externalEtcd ? {} : { etcd: etcdPod(input) }), 'kube-apiserver': apiServerPod(input), 'kube-controller-manager': controllerManagerPod(input), 'kube-scheduler': schedulerPod(input) };
 }
 
 /** A manifest file's text: the object with kubeadm's creationTimestamp/status placeholders. */

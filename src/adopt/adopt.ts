@@ -94,7 +94,8 @@ async function handEdits(text: string, cluster: ClusterReading, target: HostTarg
   const manifestFlags: Partial<Record<StaticPodComponent, Record<string, string>>> = {};
   for (const component of STATIC_POD_COMPONENTS) {
     const live = cluster.manifests.get(component);
-    if (live) manifestFlags[component] = handEditedFlags(live, pods[component]);
+    const ours = pods[component];
+    if (live && ours) manifestFlags[component] = handEditedFlags(live, ours);
   }
   const issued = new Set(apiServerSans(clusterPki(inventory), nodePki(host)));
   return { manifestFlags, extraSans: cluster.pki.apiServerSans.filter((san) => !issued.has(san)) };

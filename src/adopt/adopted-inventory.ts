@@ -174,7 +174,9 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
       apiServer: componentFields(k.apiServer, input.manifestFlags?.['kube-apiserver']),
       controllerManager: componentFields(k.controllerManager, input.manifestFlags?.['kube-controller-manager']),
       scheduler: componentFields(k.scheduler, input.manifestFlags?.['kube-scheduler']),
-      etcd: { ...(etcd ? componentFields(etcd, input.manifestFlags?.etcd) : {}), ...(etcdTag ? { imageTag: etcdTag } : {}) },
+      etcd: k.etcd.kind === 'external'
+        ? { external: { endpoints: k.etcd.endpoints, caFile: k.etcd.caFile, certFile: k.etcd.certFile, keyFile: k.etcd.keyFile } }
+        : { ...(etcd ? componentFields(etcd, input.manifestFlags?.etcd) : {}), ...(etcdTag ? { imageTag: etcdTag } : {}) },
     },
   };
   return { object, notes };

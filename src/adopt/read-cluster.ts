@@ -8,7 +8,8 @@ import { X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { ApiClient, ApiError } from '../kube/api-client.js';
 import { kubeletConfigMapName } from '../kube/cluster-objects.js';
-import { KubeadmConfigError, readKubeadmConfig, type KubeadmClusterConfig } from '../kube/kubeadm-config.js';
+import { externalEtcdProblem, openExternalEtcd, type ExternalEtcdAccess } from '../etcd/external.js';
+import { KubeadmConfigError, readKubeadmConfig, type EtcdConfig, type KubeadmClusterConfig } from '../kube/kubeadm-config.js';
 import { markings, type Taint } from '../kube/node-marking.js';
 import type { Pod } from '../kube/objects.js';
 import { API_PORT } from '../inventory/resolve.js';
@@ -134,6 +135,21 @@ function apiRefusal(err: unknown, node: string): never {
   throw new AdoptRefusal(`the API server on ${node} (port ${API_PORT}) did not answer with ${ADMIN_CONF}: ${(err as Error).message}`);
 }
 
+/**
+ * An external etcd is adopted only when kubestrap can reach it as the API server does (its
+ * backup goes through it): from this control plane, with the files kubeadm-config names.
+ */
+async function reachExternalEtcd(target: HostTarget, etcd: Extract<EtcdConfig, { kind: 'external' }>, node: string): Promise<void> {
+  const endpoints = etcd.endpoints.join(', ') || 'no endpoints';
+  const problem = externalEtcdProblem(etcd);
+  if (problem) throw new AdoptRefusal(`the cluster's etcd is external (${endpoints}) and kubestrap cannot use it: ${problem}; nothing was written`);
+  try {
+    await (await openExternalEtcd(target.host, etcd as ExternalEtcdAccess)).close();
+  } catch (err) {
+    throw new AdoptRefusal(`the cluster's etcd is external (${endpoints}) and kubestrap cannot reach it from ${node}: ${(err as Error).message}; nothing was written`);
+  }
+}
+
 export async function readCluster(target: HostTarget): Promise<ClusterReading> {
   const node = `${target.facts.hostname} (${target.spec.address})`;
   const manifestPaths = STATIC_POD_COMPONENTS.map((c) => `${MANIFESTS_DIR}/${c}.yaml`);
@@ -158,9 +174,7 @@ export async function readCluster(target: HostTarget): Promise<ClusterReading> {
       if (err instanceof KubeadmConfigError) throw new AdoptRefusal(`kube-system/${err.message}`);
       throw err;
     }
-    if (kubeadm.etcd.kind === 'external') {
-      throw new AdoptRefusal(`the cluster's etcd is external (${kubeadm.etcd.endpoints.join(', ') || 'no endpoints'}): kubestrap runs etcd on its control planes and cannot back up, restore or upgrade an etcd it does not run; nothing was written`);
-    }
+    if (kubeadm.etcd.kind === 'external') await reachExternalEtcd(target, kubeadm.etcd, node);
     const minor = parseVersion(kubeadm.kubernetesVersion)?.minor;
     if (minor === undefined) throw new AdoptRefusal(`kube-system/kubeadm-config: kubernetesVersion ${kubeadm.kubernetesVersion} is not a version`);
     const kubeletText = (await configMap(kubeletConfigMapName(minor)))?.kubelet;

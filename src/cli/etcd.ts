@@ -9,6 +9,10 @@ import { basename } from 'node:path';
 import { Command } from 'commander';
 import { etcdRestorePhase } from '../../phases/etcd-restore.js';
 import { EtcdClient } from '../etcd/client.js';
+import { externalEtcdProblem, openExternalEtcd, type ExternalEtcdAccess } from '../etcd/external.js';
+import type { ApiClient } from '../kube/api-client.js';
+import { readKubeadmConfig } from '../kube/kubeadm-config.js';
+import type { Host } from '../transport/host.js';
 import type { Phase } from '../workflow/phase.js';
 import { addClusterAccessOptions, withControlPlane, type ClusterAccessOptions } from './cluster-access.js';
 import { UsageError } from './errors.js';
@@ -18,14 +22,29 @@ import { addHostOptions, type HostOptions } from './session.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
+/** The cluster's etcd as its API server reaches it: the external one kubeadm-config names, or the control plane's stacked member. */
+async function clusterEtcd(api: ApiClient, host: Host): Promise<EtcdClient> {
+  const data = (await api.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system', name: 'kubeadm-config' }))?.data as Record<string, string> | undefined;
+  const etcd = data ? readKubeadmConfig(data).etcd : undefined;
+  if (etcd?.kind === 'external') {
+    const problem = externalEtcdProblem(etcd);
+    if (problem) throw new Error(`the cluster's external etcd cannot be backed up by kubestrap: ${problem}`);
+    return openExternalEtcd(host, etcd as ExternalEtcdAccess).catch((err: Error) => {
+      throw new Error(`${host.name}: ${err.message}`);
+    });
+  }
+  const stacked = await EtcdClient.onControlPlane(host);
+  if (!stacked) throw new Error(`${host.name} has no etcd client certificate (/etc/kubernetes/pki/apiserver-etcd-client.crt): is it a control plane with stacked etcd?`);
+  return stacked;
+}
+
 function backupCommand(): Command {
   return addClusterAccessOptions(new Command('backup').description("save a snapshot of the cluster's etcd on this machine, with a sha256 file beside it"))
     .option('--out <file>', 'where to write the snapshot', `etcd-snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.db`)
     .addHelpText('after', '\nExample:\n  kubestrap etcd backup -i cluster.yaml --out backups/before-upgrade.db')
     .action(async (options: ClusterAccessOptions & { out: string }) => {
-      await withControlPlane('etcd-backup', options, async ({ host }) => {
-        const etcd = await EtcdClient.onControlPlane(host);
-        if (!etcd) throw new Error(`${host.name} has no etcd client certificate (/etc/kubernetes/pki/apiserver-etcd-client.crt): is it a control plane with stacked etcd?`);
+      await withControlPlane('etcd-backup', options, async ({ api, host }) => {
+        const etcd = await clusterEtcd(api, host);
         try {
           // every Secret of the cluster is in it: 0600 from the first byte, whatever was at the path;
           // streamed to disk as it arrives, hashed on the way (a database of any size)

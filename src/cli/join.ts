@@ -135,6 +135,10 @@ async function runJoin(endpoint: string | undefined, options: JoinOptions): Prom
       : await discoverWithToken(request.endpoint!, request.token, request.pins, { timeoutMs: request.timeoutMs, log: say });
     say(`[discovery] ${new URL(discovered.server).host}: cluster-info verified${request.pins.length ? ', CA matches the pinned hash' : ''}`);
     const settings = await readClusterSettings(discovered, request.token);
+    if (options.controlPlane && settings.externalEtcdEndpoints) {
+      // kubeadm-certs as kubestrap uploads it carries no external etcd's files
+      throw new JoinError(`the cluster's etcd is external (${settings.externalEtcdEndpoints.join(', ')}): add this node to the inventory as a control plane and run kubestrap apply, which copies the etcd client files from the first control plane; nothing was changed here`);
+    }
     const shared = options.controlPlane ? await downloadCerts(ApiClient.direct(discovered.via, { ca: discovered.caCertPem, token: formatToken(request.token) }), options.certificateKey!) : undefined;
     const facts = await probeFacts(host);
     const nodeName = options.nodeName ?? facts.hostname.toLowerCase();

@@ -40,7 +40,7 @@ export function formatVersions(inv: Inventory, current: ClusterVersions, target:
     ['COMPONENT', 'CURRENT', 'TARGET'],
     ['control plane', current.controlPlane.text, target.text],
     ...[...byVersion].map(([v, n], i): [string, string, string] => [i === 0 ? 'kubelet' : '', `${n} × ${v}`, target.text]),
-    ['etcd image', '', etcdImageTag(target, inv.cluster.etcd.imageTag)],
+    inv.cluster.etcd.external ? ['etcd', 'external', 'not upgraded by kubestrap'] : ['etcd image', '', etcdImageTag(target, inv.cluster.etcd.imageTag)],
     ['CoreDNS image', '', coreDnsImage(inv.cluster.imageRepository, target.minor)],
   ];
   const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
@@ -67,7 +67,8 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
     if (recovered) return recovered;
   }
   const current = await withControlPlane('upgrade-versions', access, ({ api }) => readClusterVersions(api));
-  const decision = decideUpgrade(current, target, etcdImageTag(target, inventory.cluster.etcd.imageTag));
+  // an external etcd is its operator's to upgrade: no hop of it to check here
+  const decision = decideUpgrade(current, target, inventory.cluster.etcd.external ? undefined : etcdImageTag(target, inventory.cluster.etcd.imageTag));
   console.log(formatVersions(inventory, current, target));
   if (!decision.ok) {
     console.error(`\nkubestrap will not upgrade this cluster to ${target.text}:\n${decision.problems.map((p) => `  - ${p}`).join('\n')}\nnothing was changed`);

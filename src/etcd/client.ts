@@ -51,6 +51,8 @@ interface Endpoint {
   readonly port: number;
   /** The name (or IP address) the member's serving certificate must carry. */
   readonly identity: string;
+  /** Why a tunnelled connection did not reach the member, when it did not. */
+  readonly failure?: () => string | undefined;
   close(): Promise<void>;
 }
 
@@ -71,7 +73,7 @@ export class EtcdClient {
   static async via(host: Host, clientUrl: string, credentials: EtcdCredentials): Promise<EtcdClient> {
     const { address, port } = memberAddress(clientUrl);
     const forward = await host.forward(port, address);
-    return new EtcdClient({ host: forward.address, port: forward.localPort, identity: address, close: () => forward.close() }, credentials);
+    return new EtcdClient({ host: forward.address, port: forward.localPort, identity: address, ...(forward.lastFailure ? { failure: forward.lastFailure } : {}), close: () => forward.close() }, credentials);
   }
 
   /**
@@ -142,7 +144,8 @@ export class EtcdClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`etcd ${path} timed out`)));
-      req.on('error', reject);
+      // a tunnel whose far end refused shows here only as a hang-up: say what the tunnel saw
+      req.on('error', (err) => reject(this.endpoint.failure?.() ? new Error(this.endpoint.failure()) : err));
       req.end(payload);
     });
   }

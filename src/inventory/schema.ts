@@ -49,6 +49,8 @@ const LABEL_VALUE = { pattern: /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])
 const FLAG_NAME = { pattern: /^[A-Za-z0-9][-A-Za-z0-9_.]*$/, hint: 'a flag name without leading dashes (letters, digits, - _ .)' };
 /** Absolute paths (hostPath volumes): no `..` component. */
 const ABSOLUTE_PATH = { pattern: /^\/(?!.*(^|\/)\.\.(\/|$))[^\s'"`$\\]*$/, patternHint: 'an absolute path without .., spaces, quotes or $' };
+// an etcd client URL: TLS only (kubestrap reaches etcd with the API server's client certificate), host or [IPv6], a port, no path
+const ETCD_ENDPOINT = { pattern: /^https:\/\/([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, patternHint: 'https://HOST:PORT (etcd over TLS, no path)' };
 /** sysctl names: dotted (or slashed) lower-case words, as under /proc/sys. */
 const SYSCTL_KEY = { pattern: /^[a-z0-9_]+([./][a-z0-9_-]+)+$/, hint: 'a sysctl name such as net.ipv4.ip_forward' };
 /** A registry as containerd's certs.d names its directories: host[:port], or _default. */
@@ -122,7 +124,7 @@ const host = object(
       ),
     ),
     bastion: optional(bastion),
-    roles: list(oneOf(ROLES, { description: 'A role.' }), { description: 'Roles of the host. Control planes also run etcd.', example: ['control-plane'] }, { minItems: 1 }),
+    roles: list(oneOf(ROLES, { description: 'A role.' }), { description: 'Roles of the host. Control planes also run etcd, unless cluster.etcd.external names one.', example: ['control-plane'] }, { minItems: 1 }),
     labels: optional(record(string({ description: 'Label value.' }, LABEL_VALUE), { description: 'Node labels.', example: { 'node.kubernetes.io/pool': 'general' } }, { pattern: LABEL_KEY.pattern, hint: LABEL_KEY.hint })),
     taints: optional(list(taint, { description: 'Node taints (control planes also get the control-plane taint unless they are workers too).' })),
     advertiseAddress: optional(
@@ -169,6 +171,25 @@ const envVar = object(
     value: string({ description: 'Variable value.', example: 'http://proxy:3128' }),
   },
   { description: 'An environment variable.' },
+);
+
+// kubeadm's etcd.external: an etcd cluster the control planes do not run (kubeadm's "external etcd" topology, Kubespray's host etcd)
+const externalEtcd = object(
+  'externalEtcd',
+  {
+    endpoints: list(
+      string({ description: 'Client URL of an etcd member.', example: 'https://10.0.0.11:2379' }, ETCD_ENDPOINT),
+      { description: "The etcd members' client URLs (the API server's --etcd-servers).", example: ['https://10.0.0.11:2379', 'https://10.0.0.12:2379'] },
+      { minItems: 1 },
+    ),
+    caFile: string({ description: "The etcd CA certificate, a path on every control plane (the API server's --etcd-cafile).", example: '/etc/ssl/etcd/ssl/ca.pem' }, ABSOLUTE_PATH),
+    certFile: string({ description: 'The client certificate the API server presents to etcd, a path on every control plane.', example: '/etc/ssl/etcd/ssl/node-cp-1.pem' }, ABSOLUTE_PATH),
+    keyFile: string({ description: "That certificate's private key, a path on every control plane.", example: '/etc/ssl/etcd/ssl/node-cp-1-key.pem' }, ABSOLUTE_PATH),
+  },
+  {
+    description:
+      'An etcd cluster the control planes do not run (like kubeadm\'s etcd.external). kubestrap then writes no etcd manifest and no etcd certificates, copies these three files to a joining control plane, and backs up through these endpoints; it neither upgrades nor resets that etcd.',
+  },
 );
 
 function component<E extends Record<string, Schema<unknown>>>(name: string, extra: E = {} as E) {
@@ -338,6 +359,7 @@ const cluster = object(
     scheduler: component('scheduler'),
     etcd: component('etcd', {
       imageTag: optional(string({ description: "etcd image tag (default: the version kubeadm pairs with the release).", example: '3.5.6-0' }, { minLength: 1 })),
+      external: optional(externalEtcd),
     }),
     kubelet: section(
       'kubelet',

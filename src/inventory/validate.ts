@@ -211,6 +211,13 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
       if (flag.startsWith('-')) out.push({ path: ['cluster', name, 'extraArgs', flag], message: 'write flag names without leading dashes' });
     }
   }
+  if (c.etcd.external) {
+    // these configure the etcd static pod, which an external etcd replaces: kubeadm refuses local and external together
+    const local = { imageTag: c.etcd.imageTag !== undefined, extraArgs: Object.keys(c.etcd.extraArgs).length > 0, extraVolumes: c.etcd.extraVolumes.length > 0, extraEnvs: c.etcd.extraEnvs.length > 0 };
+    for (const [field, set] of Object.entries(local)) {
+      if (set) out.push({ path: ['cluster', 'etcd', field], message: 'configures the etcd static pod, which etcd.external replaces: remove one or the other' });
+    }
+  }
   for (const removed of REMOVED_KUBELET_FLAGS) {
     if (version && version.minor >= removed.minor && removed.flag in c.kubelet.extraArgs) {
       out.push({ path: ['cluster', 'kubelet', 'extraArgs', removed.flag], message: `--${removed.flag} was ${removed.why}: the ${version.text} kubelet would not start with it` });

@@ -29,6 +29,8 @@ export interface ClusterSettings {
   readonly certSANs: readonly string[];
   readonly extraArgs: { readonly apiServer: Record<string, string>; readonly controllerManager: Record<string, string>; readonly scheduler: Record<string, string>; readonly etcd: Record<string, string> };
   readonly etcdImageTag?: string;
+  /** etcd.external's endpoints, when the cluster's etcd is not stacked on its control planes. */
+  readonly externalEtcdEndpoints?: readonly string[];
   readonly cgroupDriver?: 'systemd' | 'cgroupfs';
   /** The kubelets ask the cluster CA for serving certificates (someone must approve them). */
   readonly serverTlsBootstrap: boolean;
@@ -69,6 +71,7 @@ export async function readClusterSettings(discovered: Discovered, token: Bootstr
     certSANs: config.certSANs,
     extraArgs: { apiServer: config.apiServer.extraArgs, controllerManager: config.controllerManager.extraArgs, scheduler: config.scheduler.extraArgs, etcd: config.etcd.kind === 'local' ? config.etcd.extraArgs : {} },
     ...(config.etcd.kind === 'local' && config.etcd.imageTag ? { etcdImageTag: config.etcd.imageTag } : {}),
+    ...(config.etcd.kind === 'external' ? { externalEtcdEndpoints: config.etcd.endpoints } : {}),
   };
 }
 

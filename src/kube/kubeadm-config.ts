@@ -45,7 +45,9 @@ export function clusterConfiguration(inv: Inventory): Record<string, unknown> {
     ...(apiEndpoint(inv) ? { controlPlaneEndpoint: apiEndpoint(inv) } : {}),
     controllerManager: component(c.controllerManager, v1beta4),
     dns: {},
-    etcd: { local: { dataDir: '/var/lib/etcd', imageTag: etcdImageTag(version, c.etcd.imageTag), ...component(c.etcd, v1beta4) } },
+    etcd: c.etcd.external
+      ? { external: { caFile: c.etcd.external.caFile, certFile: c.etcd.external.certFile, endpoints: c.etcd.external.endpoints, keyFile: c.etcd.external.keyFile } }
+      : { local: { dataDir: '/var/lib/etcd', imageTag: etcdImageTag(version, c.etcd.imageTag), ...component(c.etcd, v1beta4) } },
     imageRepository: c.imageRepository,
     kubernetesVersion: versionTag(version),
     networking: { dnsDomain: c.networking.dnsDomain, podSubnet: c.networking.podSubnet, serviceSubnet: c.networking.serviceSubnet },

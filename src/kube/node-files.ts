@@ -55,6 +55,7 @@ export function controlPlaneInput(inv: Inventory, spec: ResolvedHost, presentCaD
     controllerManager: c.controllerManager,
     scheduler: c.scheduler,
     etcd: c.etcd,
+    ...(c.etcd.external ? { externalEtcd: c.etcd.external } : {}),
   };
 }
 
@@ -109,7 +110,7 @@ export const manifestPath = (component: string) => `${MANIFESTS_DIR}/${component
 export const ETCD_MANIFEST = manifestPath('etcd');
 
 /** Each static pod's manifest, named with the component it runs. */
-export function manifestFiles<C extends string>(pods: Record<C, Pod>): Array<DesiredFile & { readonly component: C }> {
+export function manifestFiles<C extends string>(pods: Partial<Record<C, Pod>>): Array<DesiredFile & { readonly component: C }> {
   return (Object.entries(pods) as Array<[C, Pod]>).map(([component, pod]) => ({ path: manifestPath(component), content: manifestYaml(pod), mode: 0o600, compare: 'yaml', component }));
 }
 

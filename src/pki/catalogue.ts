@@ -23,6 +23,8 @@ export interface ClusterPki {
   readonly validityHours: number;
   readonly caValidityHours: number;
   readonly keyAlgorithm: KeyAlgorithm;
+  /** etcd runs outside the control planes (etcd.external): its CA and certificates are not kubestrap's. */
+  readonly externalEtcd: boolean;
 }
 
 export interface NodePki {
@@ -113,6 +115,9 @@ export const CERTIFICATES: readonly CertSpec[] = [
     sans: none,
   },
 ];
+
+/** The certificates of this cluster: with an external etcd, none of etcd's CA (kubeadm's certs phase skips them too). */
+export const certificatesFor = (c: ClusterPki): readonly CertSpec[] => (c.externalEtcd ? CERTIFICATES.filter((spec) => spec.name !== 'etcd-ca' && spec.ca !== 'etcd-ca') : CERTIFICATES);
 
 export const CA_FILES: Record<CaName, string> = { ca: 'ca', 'front-proxy-ca': 'front-proxy-ca', 'etcd-ca': 'etcd/ca' };
 

@@ -5,7 +5,7 @@
  * difference and left alone unless the operator asks to renew it. Pure apart from randomness:
  * inputs are the files that exist, outputs the files to write.
  */
-import { CA_FILES, CERTIFICATES, kubeconfigsFor, serverUrl, type CaName, type CertSpec, type ClusterPki, type KubeconfigSpec, type NodePki } from './catalogue.js';
+import { CA_FILES, CERTIFICATES, certificatesFor, kubeconfigsFor, serverUrl, type CaName, type CertSpec, type ClusterPki, type KubeconfigSpec, type NodePki } from './catalogue.js';
 import { generateKey, keyPairFromPem, type KeyPair } from './keys.js';
 import { buildKubeconfig, currentCredentials, KUBELET_CLIENT_CURRENT, parseKubeconfig, serializeKubeconfig } from './kubeconfig.js';
 import { canonicalIp } from '../util/cidr.js';
@@ -142,7 +142,8 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
   const firstFiles = existing.get(first) ?? new Map<string, string>();
 
   // 1. Shared material: reuse what the first control plane has, generate what is missing.
-  const caNames: CaName[] = ['ca', 'front-proxy-ca', 'etcd-ca'];
+  const certificates = certificatesFor(config);
+  const caNames = certificates.flatMap((c) => (c.ca ? [] : [c.name as CaName]));
   const cas = new Map<CaName, Ca>();
   const newCas: CaName[] = [];
   for (const name of caNames) {
@@ -160,7 +161,7 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
   const kubeconfigs = options.withoutKubeconfigs ? [] : kubeconfigsFor(config);
   const leafCount = controlPlanes.reduce((n, { node }) => {
     const have = existing.get(node.nodeName) ?? new Map<string, string>();
-    return n + CERTIFICATES.filter((c) => c.ca && leafNeedsIssue(have, c, renew)).length + kubeconfigs.filter((k) => kubeconfigNeedsIssue(have, k, renew)).length;
+    return n + certificates.filter((c) => c.ca && leafNeedsIssue(have, c, renew)).length + kubeconfigs.filter((k) => kubeconfigNeedsIssue(have, k, renew)).length;
   }, 0);
   const pool = new KeyPool(config.keyAlgorithm, newCas.length + (saKeyPem ? 0 : 1) + leafCount);
   const caKeys = await Promise.all(newCas.map(() => pool.take()));
@@ -205,7 +206,7 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
       }
     }
     if (!controlPlane) continue;
-    for (const spec of CERTIFICATES.filter((c) => c.ca)) planned.push(...planLeaf(config, node, spec, have, cas, renew, now, findings));
+    for (const spec of certificates.filter((c) => c.ca)) planned.push(...planLeaf(config, node, spec, have, cas, renew, now, findings));
     for (const spec of kubeconfigs) planned.push(...planKubeconfig(config, node, spec, have, cas.get('ca')!, renew, now, findings));
   }
 

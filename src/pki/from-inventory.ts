@@ -21,6 +21,7 @@ export function clusterPki(inv: Inventory): ClusterPki {
     validityHours: durationHours(c.certificates.validity),
     caValidityHours: durationHours(c.certificates.caValidity),
     keyAlgorithm: c.certificates.keyAlgorithm,
+    externalEtcd: c.etcd.external !== undefined,
   };
 }
 

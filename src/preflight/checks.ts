@@ -64,7 +64,9 @@ function hostChecks(inv: Inventory, { target, snapshot }: Observed): PreflightFi
   if (f.cpus < cpus) add('NumCPU', 'error', `has ${f.cpus} CPU${f.cpus === 1 ? '' : 's'}; ${role} needs at least ${cpus}`);
   if (f.memoryMB < memory) add('Mem', 'error', `has ${f.memoryMB} MB of memory; ${role} needs at least ${memory} MB`);
 
-  const ports = cp ? CONTROL_PLANE_PORTS : CONTROL_PLANE_PORTS.filter((p) => p.port === 10250);
+  // etcd's ports are checked only where etcd will run (kubeadm checks them for a local etcd only)
+  const cpPorts = inv.cluster.etcd.external ? CONTROL_PLANE_PORTS.filter((p) => p.owner !== 'etcd') : CONTROL_PLANE_PORTS;
+  const ports = cp ? cpPorts : CONTROL_PLANE_PORTS.filter((p) => p.port === 10250);
   for (const { port, owner } of ports) {
     const taken = snapshot.listeners.find((l) => l.port === port);
     // a re-run on a working node finds its own components there, which is fine

@@ -11,7 +11,7 @@
  * Paths removed by reset. Of the kubelet's and etcd's directories only the contents go: they are
  * often mount points of their own disks (as kubeadm, which empties them).
  */
-export const RESET_PATHS = [
+const RESET_PATHS = [
   '/etc/kubernetes/manifests/*',
   '/etc/kubernetes/pki',
   '/etc/kubernetes/*.conf',
@@ -23,6 +23,13 @@ export const RESET_PATHS = [
   '/var/lib/cni',
   '/etc/kubestrap/haproxy.cfg',
 ] as const;
+
+/**
+ * The paths of this cluster's nodes: with an external etcd, /var/lib/etcd is not Kubernetes' to
+ * empty (Kubespray's host etcd keeps its data there on the control planes; kubeadm's reset also
+ * leaves it to an external etcd).
+ */
+const resetPaths = (externalEtcd: boolean) => (externalEtcd ? RESET_PATHS.filter((p) => !p.startsWith('/var/lib/etcd')) : RESET_PATHS);
 
 export const RESET_INTERFACES = ['cni0', 'flannel.1', 'kube-ipvs0', 'tunl0', 'vxlan.calico', 'nodelocaldns'] as const;
 
@@ -39,8 +46,8 @@ export interface Leftovers {
 }
 
 /** Prints one line per leftover: `path P`, `link L`, `containers N`, `rules N`, `ipvs N`, `mounts N`. */
-export const FIND_LEFTOVERS = [
-  `for p in ${RESET_PATHS.join(' ')}; do [ -e "$p" ] && echo "path $p"; done`,
+export const findLeftovers = (externalEtcd: boolean) => [
+  `for p in ${resetPaths(externalEtcd).join(' ')}; do [ -e "$p" ] && echo "path $p"; done`,
   `for l in ${RESET_INTERFACES.join(' ')}; do ip link show "$l" >/dev/null 2>&1 && echo "link $l"; done`,
   `ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: \\(cali[^:@]*\\).*/link \\1/p'`,
   `echo "containers $(ctr -n k8s.io containers ls -q 2>/dev/null | wc -l)"`,
@@ -68,8 +75,8 @@ export function describeLeftovers(l: Leftovers): Array<{ target: string; summary
   ];
 }
 
-/** Removes everything FIND_LEFTOVERS reports; the kubelet must be stopped first. */
-export const REMOVE_LEFTOVERS = [
+/** Removes everything findLeftovers reports; the kubelet must be stopped first. */
+export const removeLeftovers = (externalEtcd: boolean) => [
   'set -u',
   'if command -v ctr >/dev/null; then',
   '  for t in $(ctr -n k8s.io tasks ls -q 2>/dev/null); do ctr -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done',
@@ -79,7 +86,7 @@ export const REMOVE_LEFTOVERS = [
   // pods' network namespaces, whose CNI DEL never came
   'for n in $(ip netns list 2>/dev/null | awk \'/^cni-/ {print $1}\'); do ip netns delete "$n"; done',
   "grep ' /var/lib/kubelet' /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l \"$m\"; done",
-  `rm -rf ${RESET_PATHS.join(' ')}`,
+  `rm -rf ${resetPaths(externalEtcd).join(' ')}`,
   `for l in ${RESET_INTERFACES.join(' ')} $(ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: \\(cali[^:@]*\\).*/\\1/p'); do ip link delete "$l" 2>/dev/null; done`,
   `for tool in iptables ip6tables; do command -v $tool-save >/dev/null && $tool-save | grep -vE '${RULE_PATTERN}' | $tool-restore; done`,
   'command -v ipvsadm >/dev/null && ipvsadm -C',

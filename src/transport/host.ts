@@ -30,6 +30,8 @@ export interface PortForward {
   /** Where the workstation connects: its loopback for a tunnel, the address itself on the local transport. */
   readonly address: string;
   readonly localPort: number;
+  /** Why the far end could not be reached through the tunnel, the last time it could not (a refused or unroutable address); the local socket only sees a hang-up. */
+  readonly lastFailure?: () => string | undefined;
   close(): Promise<void>;
 }
 

@@ -263,11 +263,13 @@ class SshChannel implements Channel {
 
   forward(remotePort: number, remoteAddress = '127.0.0.1'): Promise<PortForward> {
     const sockets = new Set<Socket>();
+    let lastFailure: string | undefined;
     const server = createServer((socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       this.client.forwardOut('127.0.0.1', 0, remoteAddress, remotePort, (err, stream) => {
         if (err) {
+          lastFailure = `no connection to ${remoteAddress}:${remotePort} from the host: ${err.message}`;
           socket.destroy();
           return;
         }
@@ -284,6 +286,7 @@ class SshChannel implements Channel {
         resolve({
           address: '127.0.0.1',
           localPort,
+          lastFailure: () => lastFailure,
           close: () =>
             new Promise<void>((done) => {
               for (const s of sockets) s.destroy();

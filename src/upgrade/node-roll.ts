@@ -24,7 +24,7 @@ import { apiServerKubeletClientBinding } from '../kube/cluster-objects.js';
 import { buildClusterPki } from '../pki/cluster-pki.js';
 import { clusterPki, nodePki } from '../pki/from-inventory.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../workflow/phase.js';
-import { controlPlanePods, type ComponentName } from '../../templates/control-plane.js';
+import { controlPlanePods, type ComponentName, type ControlPlanePods } from '../../templates/control-plane.js';
 import { kubeletFlags } from '../../templates/kubelet.js';
 import { kubeletRunsWith, runningProcesses, runsCommand, type RunningProcess } from '../kube/running.js';
 
@@ -69,7 +69,7 @@ function joinedEtcdCluster(manifest: string | undefined): Array<{ name: string; 
 }
 
 /** The control plane's static pods as the inventory wants them on this node. */
-async function desiredPods(inv: Inventory, target: HostTarget): Promise<Record<ComponentName, Pod>> {
+async function desiredPods(inv: Inventory, target: HostTarget): Promise<ControlPlanePods> {
   const [state, etcd] = await Promise.all([readNodeState(target), target.host.readFiles([ETCD_MANIFEST])]);
   const members = joinedEtcdCluster(etcd.get(ETCD_MANIFEST)?.content.toString('utf8'));
   return controlPlanePods({ ...controlPlaneInput(inv, target.spec, state.caDirs), ...(members ? { etcdInitialCluster: members } : {}) });
@@ -145,7 +145,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
   const etcdChange = fileChanges.filter((c) => c.payload.file.path === ETCD_MANIFEST);
   // etcd restarts on its new manifest behind its stopped API server (see restartEtcdMember)
   if (etcdChange.length) {
-    const command = pods!.etcd.spec.containers[0]!.command!;
+    const command = pods!.etcd!.spec.containers[0]!.command!;
     await restartEtcdMember(target, () => applyFiles(target.host, etcdChange).then(() => untilRunning(target, 'etcd does not run its new command line', (running) => runsCommand(running, 'etcd', command))), components.has('kube-apiserver'));
   }
   await applyFiles(target.host, fileChanges.filter((c) => isManifest(c) && c.payload.file.path !== ETCD_MANIFEST));
@@ -161,7 +161,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
   await pollUntil(
     async () => {
       running = await runningProcesses(target.host);
-      const rolled = [...components].every((c) => runsCommand(running, c, pods![c].spec.containers[0]!.command!));
+      const rolled = [...components].every((c) => runsCommand(running, c, pods![c]!.spec.containers[0]!.command!));
       // the same kubelet on two polls in a row: started, and not crash-looping on a bad flag
       const kubelet = kubeletRunsWith(running, flags);
       const steady = !kubeletChanged || (kubelet !== undefined && kubelet.pid === kubeletPid);
@@ -172,7 +172,7 @@ export async function applyNodeRoll(ctx: PhaseContext, target: HostTarget, chang
       timeoutMs: ROLL_WAIT_MS,
       intervalMs: PROCESS_POLL_MS,
       failure: () => {
-        const behind = [...components].filter((c) => !runsCommand(running, c, pods![c].spec.containers[0]!.command!));
+        const behind = [...components].filter((c) => !runsCommand(running, c, pods![c]!.spec.containers[0]!.command!));
         const kubelet = kubeletChanged && !kubeletRunsWith(running, flags) ? ['the kubelet (not running with the flags of kubeadm-flags.env)'] : [];
         return `${target.spec.name} does not run its new configuration after ${ROLL_WAIT_MS / 1000} s: ${[...behind, ...kubelet].join(', ') || 'the kubelet keeps restarting'} (journalctl -u kubelet; /var/log/pods)`;
       },

@@ -19,6 +19,7 @@ import { parse, parseDocument, stringify } from 'yaml';
 import { openLabHost, runCli, tempDir } from '../lab/helpers.js';
 import type { LabHost } from '../lab/lab.js';
 import { whilePollingTheApi } from './api-poller.js';
+import { adoption as adoptionOf, changesOf, kubeadmDate, readReport } from './adopt-helpers.js';
 import { IMAGE_REPOSITORY, installLabCni, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { kubeadmInit, kubeadmJoin, prepareKubeadmNode } from './kubeadm-cluster.js';
 import { askBootstrapRbac, expectedBootstrapRbac } from './bootstrap-rbac.js';
@@ -77,35 +78,15 @@ test("the reference kubeadm (with the lab's FAKE ctr-based crictl) 1.20.2 brings
 
 // ---- kubestrap adopt (#19) on the cluster kubeadm made above ----
 
-const adoptHome = tempDir('e2e-adopt-home');
-const env = { KUBESTRAP_HOME: adoptHome };
-const knownHosts = join(adoptHome, 'known_hosts');
-const adopted = join(adoptHome, 'adopted.yaml');
-
-function adopt(address: string, out: string, extra: readonly string[] = []) {
-  return runCli(['adopt', '--control-plane', address, '--key', cluster.lab.clientKey, '--known-hosts', knownHosts, '-o', out, ...extra], env);
-}
-
+let adoption: ReturnType<typeof adoptionOf>;
+beforeAll(() => {
+  adoption = adoptionOf(cluster, kubeconfig);
+});
 const ADMIN_CONF = '/etc/kubernetes/admin.conf';
-const withInventory = (args: readonly string[]) => [...args, '-i', adopted, '--known-hosts', knownHosts];
-
-/** sha256 of every file under /etc/kubernetes on each node. */
-function kubernetesFiles(nodes: readonly LabHost[]): Record<string, string> {
-  return Object.fromEntries(nodes.map((n) => [n.name, cluster.lab.inside(n, 'find /etc/kubernetes -type f -print0 | sort -z | xargs -0 sha256sum')]));
-}
-
-/** The control plane's static pods' container IDs: a restart gives a pod a new one. */
-async function controlPlaneContainers(): Promise<Record<string, string>> {
-  const pods = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'pods', '-l', 'tier=control-plane', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { containerStatuses?: Array<{ containerID?: string }> } }> };
-  return Object.fromEntries(pods.items.map((p) => [p.metadata.name, p.status.containerStatuses?.[0]?.containerID ?? '']));
-}
-
-type Report = { ok: boolean; hosts: Array<{ name: string; changes: Array<{ phase: string; target: string; summary: string }> }> };
-const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Report;
-const changesOf = (report: Report, host: string, phases: readonly string[]) => report.hosts.find((h) => h.name === host)!.changes.filter((c) => phases.includes(c.phase)).map((c) => `${c.phase} ${c.target}: ${c.summary}`);
 
 test('adopt refuses an unknown host key; accepted, it writes an inventory of the kubeadm cluster that validates, pins every host key and marks what it guessed', async () => {
   const cp = cluster.controlPlane;
+  const { adopt, inventory: adopted } = adoption;
   const refused = await adopt(cp.ip, adopted, ['--hosts-from-nodes']);
   expect(refused.code, refused.stdout + refused.stderr).toBe(1);
   expect(refused.stderr).toContain(`unknown host key ${cp.hostKey}`);
@@ -139,10 +120,11 @@ test('adopt refuses an unknown host key; accepted, it writes an inventory of the
 }, 120_000);
 
 test("plan on the adopted cluster lists only the explained differences; apply leaves every file under /etc/kubernetes on every node and every control-plane container as kubeadm left them; a second plan changes nothing", async () => {
+  const { kubernetesFiles, controlPlaneContainers } = adoption;
   const filesBefore = kubernetesFiles(kubeadmNodes);
   const containersBefore = await controlPlaneContainers();
-  const planReport = join(adoptHome, 'plan.json');
-  const plan = await runCli(withInventory(['plan', '--report', planReport]), env);
+  const planReport = join(adoption.home, 'plan.json');
+  const plan = await adoption.run(['plan', '--report', planReport]);
   expect(plan.code, plan.stdout + plan.stderr).toBe(0);
   const report = readReport(planReport);
   // the PKI, the kubeconfigs and the four manifests are kubeadm's and stay; what differs, and why:
@@ -158,22 +140,23 @@ test("plan on the adopted cluster lists only the explained differences; apply le
   ]);
   for (const host of report.hosts) expect(host.changes.filter((c) => c.target.startsWith('/etc/kubernetes')), host.name).toEqual([]);
 
-  const apply = await runCli(withInventory(['apply', '--output', 'plain']), env);
+  const apply = await adoption.run(['apply', '--output', 'plain']);
   expect(apply.code, apply.stdout + apply.stderr).toBe(0);
   expect(kubernetesFiles(kubeadmNodes)).toEqual(filesBefore);
   expect(await controlPlaneContainers()).toEqual(containersBefore);
 
-  const again = await runCli(withInventory(['plan', '--output', 'plain']), env);
+  const again = await adoption.run(['plan', '--output', 'plain']);
   expect(again.code, again.stdout + again.stderr).toBe(0);
   expect(again.stdout).toContain('Plan: no changes.');
 }, 300_000);
 
 test('a third worker added to the adopted inventory joins and becomes Ready while the other hosts report zero changes', async () => {
+  const adopted = adoption.inventory;
   const doc = parseDocument(readFileSync(adopted, 'utf8'));
   doc.addIn(['hosts'], { name: spare.name, address: spare.ip, hostKey: spare.hostKey, roles: ['worker'] });
   writeFileSync(adopted, doc.toString());
-  const reportFile = join(adoptHome, 'third-worker.json');
-  const apply = await runCli(withInventory(['apply', '--output', 'plain', '--report', reportFile]), env);
+  const reportFile = join(adoption.home, 'third-worker.json');
+  const apply = await adoption.run(['apply', '--output', 'plain', '--report', reportFile]);
   expect(apply.code, apply.stdout + apply.stderr).toBe(0);
   const report = readReport(reportFile);
   expect(report.hosts.filter((h) => h.changes.length).map((h) => h.name)).toEqual([spare.name]);
@@ -185,7 +168,7 @@ test("kubeconfig --merge puts the adopted cluster's saved admin kubeconfig besid
   const dir = tempDir('e2e-adopt-kube');
   const config = join(dir, 'config');
   writeFileSync(config, readFileSync(kubeconfig), { mode: 0o644 });
-  const merged = await runCli(['kubeconfig', '-i', adopted, '--merge', '--context', 'adopted'], { ...env, KUBECONFIG: config });
+  const merged = await runCli(['kubeconfig', '-i', adoption.inventory, '--merge', '--context', 'adopted'], { ...adoption.env, KUBECONFIG: config });
   expect(merged.code, merged.stdout + merged.stderr).toBe(0);
   expect(merged.stdout).toContain(`context adopted merged into ${config} (previous file kept as ${config}.kubestrap-backup-`);
   expect(statSync(config).mode & 0o777).toBe(0o600);
@@ -193,25 +176,16 @@ test("kubeconfig --merge puts the adopted cluster's saved admin kubeconfig besid
     const nodes = await kubectl(config, ['--context', context, 'get', 'nodes', '-o', 'name']);
     expect(nodes.trim().split('\n').sort(), context).toEqual(cluster.nodes.map((n) => `node/${n.name}`).sort());
   }
-  const printed = await runCli(['kubeconfig', '-i', adopted], env);
+  const printed = await runCli(['kubeconfig', '-i', adoption.inventory], adoption.env);
   expect(printed.code, printed.stderr).toBe(0);
   expect(printed.stdout).toContain('client-key-data');
 }, 120_000);
 
-/** A certificate's notAfter on the control plane, as openssl prints it. */
-const notAfter = (file: string) => new Date(cluster.lab.inside(cluster.controlPlane, `openssl x509 -noout -enddate -in ${file}`).trim().replace(/^notAfter=/, ''));
-
-/** kubeadm's check-expiration date format: Jan 02, 2006 15:04 MST. */
-function kubeadmDate(d: Date): string {
-  const month = d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${month} ${pad(d.getUTCDate())}, ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
-}
-
 test("certs renew all on the adopted cluster re-issues the control plane's certificates, which kubeadm's own check-expiration then shows; the API answers again after the one control plane's restart; the kubelet keeps rotating its own client certificate", async () => {
+  const { notAfter } = adoption;
   const before = notAfter('/etc/kubernetes/pki/apiserver.crt');
   const kubeletConf = cluster.lab.inside(cluster.controlPlane, 'sha256sum /etc/kubernetes/kubelet.conf');
-  const polled = await whilePollingTheApi(cluster, cluster.workers[0]!, () => runCli(withInventory(['certs', 'renew', 'all', '--output', 'plain']), env));
+  const polled = await whilePollingTheApi(cluster, cluster.workers[0]!, () => adoption.run(['certs', 'renew', 'all', '--output', 'plain']));
   expect(polled.result.code, polled.result.stdout + polled.result.stderr).toBe(0);
   // one control plane, no balancer: its API server restarts for the new certificates
   console.log(`certs renew all (1 control plane): ${polled.polls} polls of /livez, ${polled.failures.length} unanswered during the restart`);
@@ -226,33 +200,31 @@ test("certs renew all on the adopted cluster re-issues the control plane's certi
 }, 600_000);
 
 test("on the adopted cluster: certs check-expiration lists kubeadm's certificates, etcd backup writes a snapshot Debian's etcdctl reads, token create prints a join command, upgrade plan reads the cluster's versions", async () => {
-  const expiration = await runCli(withInventory(['certs', 'check-expiration', '--output', 'json']), env);
+  const expiration = await adoption.run(['certs', 'check-expiration', '--output', 'json']);
   expect(expiration.code, expiration.stderr).toBe(0);
   const rows = JSON.parse(expiration.stdout) as Array<{ node: string; name: string; residualDays: number }>;
   const onControlPlane = rows.filter((r) => r.node === cluster.controlPlane.name).map((r) => r.name);
   for (const name of ['ca', 'etcd-ca', 'front-proxy-ca', 'apiserver', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'front-proxy-client', 'etcd-server', 'etcd-peer', 'etcd-healthcheck-client', 'admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet client (rotating)']) expect(onControlPlane, name).toContain(name);
   expect(rows.filter((r) => r.name === 'apiserver').map((r) => r.residualDays)).toEqual([364]);
 
-  const snapshot = join(adoptHome, 'adopted-etcd.db');
-  const backup = await runCli(withInventory(['etcd', 'backup', '--out', snapshot]), env);
-  expect(backup.code, backup.stdout + backup.stderr).toBe(0);
-  const status = JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', snapshot, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8' })) as { revision: number; totalKey: number };
+  const status = await adoption.etcdBackup('adopted-etcd.db');
   expect(status.revision).toBeGreaterThan(0);
   expect(status.totalKey).toBeGreaterThan(100);
 
-  const token = await runCli(withInventory(['token', 'create', '--print-join-command']), env);
+  const token = await adoption.run(['token', 'create', '--print-join-command']);
   expect(token.code, token.stderr).toBe(0);
   expect(token.stdout.trim()).toMatch(new RegExp(`^kubestrap join ${cluster.controlPlane.ip}:6443 --token [a-z0-9]{6}\\.[a-z0-9]{16} --discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$`));
 
-  const upgrade = await runCli(withInventory(['upgrade', 'plan']), env);
+  const upgrade = await adoption.run(['upgrade', 'plan']);
   expect(upgrade.code, upgrade.stdout + upgrade.stderr).toBe(0);
   expect(upgrade.stdout).toContain(cluster.kubernetesVersion);
 }, 300_000);
 
-test('adopt refuses, with the reason and before writing anything, a node without admin.conf, an API server that does not accept admin.conf and an external etcd; the hosts stay as they were', async () => {
+test('adopt refuses, with the reason and before writing anything, a node without admin.conf, an API server that does not accept admin.conf and an external etcd it cannot reach; the hosts stay as they were', async () => {
   const cp = cluster.controlPlane;
+  const { adopt, kubernetesFiles } = adoption;
   const files = kubernetesFiles(cluster.nodes);
-  const out = join(adoptHome, 'refused.yaml');
+  const out = join(adoption.home, 'refused.yaml');
 
   const worker = await adopt(cluster.workers[0]!.ip, out);
   expect(worker.code, worker.stdout + worker.stderr).toBe(1);
@@ -288,7 +260,7 @@ test('adopt refuses, with the reason and before writing anything, a node without
   try {
     const etcd = await adopt(cp.ip, out);
     expect(etcd.code, etcd.stdout + etcd.stderr).toBe(1);
-    expect(etcd.stderr).toContain("error: not adopted: the cluster's etcd is external (https://10.77.1.200:2379)");
+    expect(etcd.stderr).toContain("error: not adopted: the cluster's etcd is external (https://10.77.1.200:2379) and kubestrap cannot reach it from cp-1 (10.77.1.10): no /etc/etcd/ca.crt, /etc/etcd/client.crt, /etc/etcd/client.key there");
   } finally {
     writeFileSync(patched, JSON.stringify({ ...live, metadata: { name: 'kubeadm-config', namespace: 'kube-system' } }));
     await kubectl(kubeconfig, ['replace', '-f', patched]);
@@ -298,7 +270,7 @@ test('adopt refuses, with the reason and before writing anything, a node without
 }, 180_000);
 
 test('remove-node on the adopted cluster drains the third worker, resets its host and deletes its Node', async () => {
-  const removed = await runCli(withInventory(['remove-node', spare.name, '--yes', '--output', 'plain']), env);
+  const removed = await adoption.run(['remove-node', spare.name, '--yes', '--output', 'plain']);
   expect(removed.code, removed.stdout + removed.stderr).toBe(0);
   const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string } }> };
   expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(kubeadmNodes.map((n) => n.name).sort());

@@ -47,8 +47,17 @@ export function prepareKubeadmNode(host: Host, mirror: string): Promise<unknown>
 // no kernel config or loadable modules in this VM, no CoreDNS image.
 const IGNORED_PREFLIGHT = 'SystemVerification,ImagePull';
 
+/** kubeadm's etcd section: stacked (kubeadm's default), or an external etcd's endpoints and client files. */
+export type KubeadmEtcd = { readonly local: { readonly imageTag: string } } | { readonly external: { readonly endpoints: readonly string[]; readonly caFile: string; readonly certFile: string; readonly keyFile: string } };
+
+/** What a runbook may set beyond the lab's defaults: etcd (stacked by default), and the endpoint further control planes need. */
+export interface KubeadmInitOptions {
+  readonly etcd?: KubeadmEtcd;
+  readonly controlPlaneEndpoint?: string;
+}
+
 /** kubeadm's configuration as a runbook writes it (v1beta2, the API version 1.20 writes). */
-function kubeadmConfig(cluster: ClusterLab): string {
+function kubeadmConfig(cluster: ClusterLab, options: KubeadmInitOptions): string {
   return [
     { apiVersion: 'kubeadm.k8s.io/v1beta2', kind: 'InitConfiguration', localAPIEndpoint: { advertiseAddress: cluster.controlPlane.ip, bindPort: 6443 }, nodeRegistration: { criSocket: '/run/containerd/containerd.sock' } },
     {
@@ -56,7 +65,8 @@ function kubeadmConfig(cluster: ClusterLab): string {
       kind: 'ClusterConfiguration',
       kubernetesVersion: cluster.kubernetesVersion,
       imageRepository: IMAGE_REPOSITORY,
-      etcd: { local: { imageTag: cluster.etcdImageTag } },
+      etcd: options.etcd ?? { local: { imageTag: cluster.etcdImageTag } },
+      ...(options.controlPlaneEndpoint ? { controlPlaneEndpoint: options.controlPlaneEndpoint } : {}),
       networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET },
     },
     { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'cgroupfs' },
@@ -67,8 +77,8 @@ function kubeadmConfig(cluster: ClusterLab): string {
 }
 
 /** `kubeadm init` on the control plane; returns the join command it prints for the workers. */
-export async function kubeadmInit(cluster: ClusterLab, cp: Host): Promise<string> {
-  await cp.writeFiles([{ path: '/root/kubeadm.yaml', content: kubeadmConfig(cluster), mode: 0o600 }]);
+export async function kubeadmInit(cluster: ClusterLab, cp: Host, options: KubeadmInitOptions = {}): Promise<string> {
+  await cp.writeFiles([{ path: '/root/kubeadm.yaml', content: kubeadmConfig(cluster, options), mode: 0o600 }]);
   await cp.check(`kubeadm init --config /root/kubeadm.yaml --ignore-preflight-errors=${IGNORED_PREFLIGHT} >/root/kubeadm-init.log 2>&1 || { tail -40 /root/kubeadm-init.log >&2; exit 1; }`, { timeoutMs: 600_000 });
   return (await cp.check('kubeadm token create --print-join-command')).stdout.trim();
 }

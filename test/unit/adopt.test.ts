@@ -239,4 +239,13 @@ describe('the adopted inventory', () => {
     expect(text).toMatch(/# host names differ from node names \(node01\.example\.com is Node k8s-node01\): kubestrap leaves host names alone\n\s+setHostname: false/);
     expect(text).toMatch(/# the other nodes: their InternalIP, logged in to as k8s-master01 is \(GUESS/);
   });
+
+  it("an external etcd (Kubespray's host etcd) becomes etcd.external with kubeadm-config's endpoints and files, and the inventory validates", async () => {
+    const external = { endpoints: ['https://192.168.1.100:2379'], caFile: '/etc/ssl/etcd/ssl/ca.pem', certFile: '/etc/ssl/etcd/ssl/node-k8s-master01.pem', keyFile: '/etc/ssl/etcd/ssl/node-k8s-master01-key.pem' };
+    const kubeadm = { ...cluster.kubeadm, etcd: { kind: 'external' as const, ...external } };
+    const adopted = renderAdoptedInventory({ ...input, cluster: { ...input.cluster, kubeadm } }, '192.168.1.100');
+    const inv = (await parseInventory(adopted, 'adopted.yaml', { checkKeyFiles: false })).inventory;
+    expect(inv.cluster.etcd.external).toEqual(external);
+    expect(inv.cluster.etcd.imageTag).toBeUndefined();
+  });
 });

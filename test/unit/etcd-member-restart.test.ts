@@ -1,7 +1,8 @@
 /**
  * One member of a real 3-member etcd (Debian etcd-server 3.4, TLS with kubestrap's generated
  * certificates, on loopback ports) restarted through the member gate: the leader hands over its
- * leadership first, linearizable reads on the other members never fail meanwhile, the member is
+ * leadership first, linearizable reads on the other members do not fail meanwhile (but for etcd's
+ * retryable "leader changed" to a read in flight at the hand-over's instant), the member is
  * caught up when the gate lets its API server return, and a restart that would cost the quorum
  * is refused, naming the member that is down.
  */
@@ -99,7 +100,7 @@ afterAll(() => {
   for (const m of members) m.process?.kill('SIGKILL');
 });
 
-test('the leader restarted through the gate: it hands over its leadership first; no read on the other members fails; it is caught up when the gate opens', async () => {
+test('the leader restarted through the gate: it hands over its leadership first; no read on the other members fails but for the retryable "leader changed" of one in flight at the hand-over; it is caught up when the gate opens', async () => {
   const old = await leader();
   const others = members.filter((m) => m !== old);
   const poll = pollReads(others);
@@ -113,7 +114,12 @@ test('the leader restarted through the gate: it hands over its leadership first;
   await rejoined(gate);
   const { reads, failures } = await poll.stop();
   expect(reads).toBeGreaterThan(20);
-  expect(failures).toEqual([]);
+  // a read in flight at the hand-over itself is answered "leader changed", etcd's retryable error
+  // (requestCurrentIndex returns ErrLeaderChanged when the leader changes under a ReadIndex): at
+  // most one per member, at that instant. A leader stopped without the hand-over would fail reads
+  // for a whole election instead, as timeouts.
+  expect(failures.filter((f) => !f.includes('etcdserver: leader changed'))).toEqual([]);
+  expect(failures.length).toBeLessThanOrEqual(others.length);
   // caught up: it serves linearizable reads and trails its leader by no more than the slack
   await client(old).linearizableRead();
   const [mine, lead] = [await client(old).status(), await client(await leader()).status()];

@@ -1,0 +1,60 @@
+/**
+ * What the adoption e2e tests share (#19): `kubestrap adopt` against a lab cluster kubeadm made,
+ * commands on the adopted inventory, and the observations that show what apply left alone.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { runCli, tempDir } from '../lab/helpers.js';
+import type { LabHost } from '../lab/lab.js';
+import type { ClusterLab } from './cluster-lab.js';
+import { kubectl } from './kubectl.js';
+
+export type Report = { ok: boolean; hosts: Array<{ name: string; changes: Array<{ phase: string; target: string; summary: string }> }> };
+export const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Report;
+export const changesOf = (report: Report, host: string, phases: readonly string[]) =>
+  report.hosts
+    .find((h) => h.name === host)!
+    .changes.filter((c) => phases.includes(c.phase))
+    .map((c) => `${c.phase} ${c.target}: ${c.summary}`);
+
+/** kubeadm's check-expiration date format: Jan 02, 2006 15:04 MST. */
+export function kubeadmDate(d: Date): string {
+  const month = d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${month} ${pad(d.getUTCDate())}, ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
+}
+
+/** Adoption of `cluster` from a workstation of its own (its own KUBESTRAP_HOME and known_hosts). */
+export function adoption(cluster: ClusterLab, kubeconfig: string) {
+  const home = tempDir('e2e-adopt-home');
+  const env = { KUBESTRAP_HOME: home };
+  const knownHosts = join(home, 'known_hosts');
+  const inventory = join(home, 'adopted.yaml');
+  return {
+    home,
+    env,
+    inventory,
+    adopt: (address: string, out: string, extra: readonly string[] = []) => runCli(['adopt', '--control-plane', address, '--key', cluster.lab.clientKey, '--known-hosts', knownHosts, '-o', out, ...extra], env),
+    /** A kubestrap command on the adopted inventory. */
+    run: (args: readonly string[]) => runCli([...args, '-i', inventory, '--known-hosts', knownHosts], env),
+    /** sha256 of every file under /etc/kubernetes on each node. */
+    kubernetesFiles: (nodes: readonly LabHost[]): Record<string, string> =>
+      Object.fromEntries(nodes.map((n) => [n.name, cluster.lab.inside(n, 'find /etc/kubernetes -type f -print0 | sort -z | xargs -0 sha256sum')])),
+    /** The control plane's static pods' container IDs: a restart gives a pod a new one. */
+    async controlPlaneContainers(): Promise<Record<string, string>> {
+      const pods = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'pods', '-l', 'tier=control-plane', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { containerStatuses?: Array<{ containerID?: string }> } }> };
+      return Object.fromEntries(pods.items.map((p) => [p.metadata.name, p.status.containerStatuses?.[0]?.containerID ?? '']));
+    },
+    /** `etcd backup` on the adopted inventory into the adoption's directory; the snapshot as Debian's etcdctl reads it. */
+    async etcdBackup(name: string): Promise<{ revision: number; totalKey: number }> {
+      const snapshot = join(home, name);
+      const backup = await runCli(['etcd', 'backup', '--out', snapshot, '-i', inventory, '--known-hosts', knownHosts], env);
+      expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+      return JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', snapshot, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8' })) as { revision: number; totalKey: number };
+    },
+    /** A certificate's notAfter on the first control plane, as openssl prints it. */
+    notAfter: (file: string) => new Date(cluster.lab.inside(cluster.controlPlane, `openssl x509 -noout -enddate -in ${file}`).trim().replace(/^notAfter=/, '')),
+  };
+}
