@@ -1,12 +1,12 @@
 /**
  * reset (`kubestrap reset`, not part of apply): undoes what joining the cluster did on a host.
- * A control plane first leaves etcd (its own member removed through its own etcd, one member at
- * a time, its API server stopped before) — unless every member goes in this run, when there is
- * no cluster left to leave and any order is safe; then the kubelet is stopped and disabled and
- * every leftover removed (src/reset/leftovers.ts). The plan lists what is there, so
+ * A control plane first leaves etcd (its own member removed through a member that stays, one
+ * member at a time, its API server stopped before) — unless every member goes in this run, when
+ * there is no cluster left to leave and any order is safe; then the kubelet is stopped and
+ * disabled and every leftover removed (src/reset/leftovers.ts). The plan lists what is there, so
  * `reset --dry-run` shows what would go and a reset host reports no changes.
  */
-import { EtcdClient } from '../src/etcd/client.js';
+import { controlPlaneCredentials, EtcdClient } from '../src/etcd/client.js';
 import { serviceControl } from '../src/facts/services.js';
 import { isControlPlane } from '../src/inventory/resolve.js';
 import { manifestPath } from '../src/kube/node-files.js';
@@ -16,7 +16,8 @@ import { serialQueue } from '../src/util/concurrency.js';
 import type { Change, HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
 import type { EtcdMember } from '../src/etcd/client.js';
 
-type Payload = { kind: 'etcd-member'; id: string } | { kind: 'kubelet' } | { kind: 'leftovers' };
+/** `via`: the client URL of a member that stays, which the removal goes through. */
+type Payload = { kind: 'etcd-member'; id: string; via: string } | { kind: 'kubelet' } | { kind: 'leftovers' };
 
 const isMemberOf = (m: EtcdMember, target: HostTarget) => m.name === target.spec.nodeName || m.peerUrls.some((u) => u.includes(`//${target.spec.advertiseAddress}:`));
 
@@ -25,14 +26,14 @@ const isMemberOf = (m: EtcdMember, target: HostTarget) => m.name === target.spec
  * data. When every member's host is reset here, none is removed: removing them in turn would
  * take the last ones below quorum while the others stop.
  */
-async function etcdMemberToRemove(target: HostTarget, leaving: readonly HostTarget[]): Promise<{ id: string; name: string } | undefined> {
+async function etcdMemberToRemove(target: HostTarget, leaving: readonly HostTarget[]): Promise<{ id: string; name: string; via: string } | undefined> {
   const etcd = await EtcdClient.onControlPlane(target.host);
   if (!etcd) return undefined;
   try {
     const members = await etcd.members().catch(() => []);
     const own = members.find((m) => isMemberOf(m, target));
-    const staying = members.filter((m) => !leaving.some((h) => isMemberOf(m, h)));
-    return own && staying.length > 0 ? { id: own.id, name: own.name } : undefined;
+    const via = members.find((m) => !leaving.some((h) => isMemberOf(m, h)) && m.clientUrls.length > 0)?.clientUrls[0];
+    return own && via ? { id: own.id, name: own.name, via } : undefined;
   } finally {
     await etcd.close();
   }
@@ -52,7 +53,7 @@ export function resetPhase(select: (ctx: PhaseContext) => readonly HostTarget[] 
       // an external etcd's members are not the control planes': none leaves it with them
       if (isControlPlane(target.spec) && !ctx.inventory.cluster.etcd.external) {
         const member = await etcdMemberToRemove(target, select(ctx).filter((h) => isControlPlane(h.spec)));
-        if (member) changes.push({ target: `etcd member ${member.name}`, summary: 'remove from the etcd cluster (the other members keep the data)', payload: { kind: 'etcd-member', id: member.id } });
+        if (member) changes.push({ target: `etcd member ${member.name}`, summary: 'remove from the etcd cluster (the other members keep the data)', payload: { kind: 'etcd-member', id: member.id, via: member.via } });
       }
       const services = serviceControl(target.facts.initSystem);
       if (services) {
@@ -70,7 +71,9 @@ export function resetPhase(select: (ctx: PhaseContext) => readonly HostTarget[] 
         await oneMemberAtATime(async () => {
           // a removed member stops its etcd: its API server leaves the balancers' rotation first (the kubelet stops it)
           if (changes.some((c) => c.payload.kind === 'kubelet') && (await target.host.exists(manifestPath('kube-apiserver')))) await stopApiServer(target);
-          const etcd = (await EtcdClient.onControlPlane(target.host))!;
+          // through a member that stays: the leaving one stops as soon as it applies its own
+          // removal, and may answer "server stopped" to the request that did it
+          const etcd = await EtcdClient.via(target.host, member.via, (await controlPlaneCredentials(target.host))!);
           try {
             await etcd.removeMember(member.id);
           } finally {
