@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { ApiClient, ApiError } from '../kube/api-client.js';
 import { kubeletConfigMapName } from '../kube/cluster-objects.js';
-import { externalEtcdProblem, openExternalEtcd, type ExternalEtcdAccess } from '../etcd/external.js';
+import { openExternalEtcd } from '../etcd/external.js';
 import { KubeadmConfigError, readKubeadmConfig, type EtcdConfig, type KubeadmClusterConfig } from '../kube/kubeadm-config.js';
 import { markings, type Taint } from '../kube/node-marking.js';
 import type { Pod } from '../kube/objects.js';
@@ -140,13 +140,10 @@ function apiRefusal(err: unknown, node: string): never {
  * backup goes through it): from this control plane, with the files kubeadm-config names.
  */
 async function reachExternalEtcd(target: HostTarget, etcd: Extract<EtcdConfig, { kind: 'external' }>, node: string): Promise<void> {
-  const endpoints = etcd.endpoints.join(', ') || 'no endpoints';
-  const problem = externalEtcdProblem(etcd);
-  if (problem) throw new AdoptRefusal(`the cluster's etcd is external (${endpoints}) and kubestrap cannot use it: ${problem}; nothing was written`);
   try {
-    await (await openExternalEtcd(target.host, etcd as ExternalEtcdAccess)).close();
+    await (await openExternalEtcd(target.host, etcd)).close();
   } catch (err) {
-    throw new AdoptRefusal(`the cluster's etcd is external (${endpoints}) and kubestrap cannot reach it from ${node}: ${(err as Error).message}; nothing was written`);
+    throw new AdoptRefusal(`the cluster's etcd is external (${etcd.endpoints.join(', ') || 'no endpoints'}) and kubestrap cannot reach it from ${node}: ${(err as Error).message}; nothing was written`);
   }
 }
 

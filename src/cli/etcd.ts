@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { Command } from 'commander';
 import { etcdRestorePhase } from '../../phases/etcd-restore.js';
 import { EtcdClient } from '../etcd/client.js';
-import { externalEtcdProblem, openExternalEtcd, type ExternalEtcdAccess } from '../etcd/external.js';
+import { openExternalEtcd } from '../etcd/external.js';
 import type { ApiClient } from '../kube/api-client.js';
 import { readKubeadmConfig } from '../kube/kubeadm-config.js';
 import type { Host } from '../transport/host.js';
@@ -27,10 +27,8 @@ async function clusterEtcd(api: ApiClient, host: Host): Promise<EtcdClient> {
   const data = (await api.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system', name: 'kubeadm-config' }))?.data as Record<string, string> | undefined;
   const etcd = data ? readKubeadmConfig(data).etcd : undefined;
   if (etcd?.kind === 'external') {
-    const problem = externalEtcdProblem(etcd);
-    if (problem) throw new Error(`the cluster's external etcd cannot be backed up by kubestrap: ${problem}`);
-    return openExternalEtcd(host, etcd as ExternalEtcdAccess).catch((err: Error) => {
-      throw new Error(`${host.name}: ${err.message}`);
+    return openExternalEtcd(host, etcd).catch((err: Error) => {
+      throw new Error(`the cluster's external etcd, from ${host.name}: ${err.message}`);
     });
   }
   const stacked = await EtcdClient.onControlPlane(host);

@@ -4,17 +4,14 @@
  * the client certificate files its kubeadm-config names, through one of its endpoints.
  */
 import type { Host } from '../transport/host.js';
+import type { ExternalEtcd } from '../../templates/control-plane.js';
 import { EtcdClient } from './client.js';
 
-export interface ExternalEtcdAccess {
-  readonly endpoints: readonly string[];
-  readonly caFile: string;
-  readonly certFile: string;
-  readonly keyFile: string;
-}
+/** etcd.external as a kubeadm-config may hold it: any of its files may be missing. */
+type ExternalEtcdConfig = Pick<ExternalEtcd, 'endpoints'> & Partial<Omit<ExternalEtcd, 'endpoints'>>;
 
 /** Why kubestrap cannot use this external etcd, before any host is asked (undefined: it can try). */
-export function externalEtcdProblem(external: { readonly endpoints: readonly string[]; readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string }): string | undefined {
+export function externalEtcdProblem(external: ExternalEtcdConfig): string | undefined {
   if (external.endpoints.length === 0) return 'it names no endpoints';
   const plain = external.endpoints.filter((e) => !e.startsWith('https://'));
   if (plain.length) return `${plain.join(', ')} ${plain.length > 1 ? 'are' : 'is'} not https: kubestrap reaches etcd over TLS with the API server's client certificate`;
@@ -23,12 +20,16 @@ export function externalEtcdProblem(external: { readonly endpoints: readonly str
   return undefined;
 }
 
+const usable = (external: ExternalEtcdConfig): external is ExternalEtcd => externalEtcdProblem(external) === undefined;
+
 /**
  * A client on the first endpoint that answers a linearizable read (a member with a quorum behind
- * it), tunnelled through `host`'s SSH connection, with the files read on `host`. Throws with every
- * endpoint's reason when none answers (the caller names the host).
+ * it), tunnelled through `host`'s SSH connection, with the files read on `host`. Throws with the
+ * reason kubestrap cannot use it, or every endpoint's reason when none answers (the caller names
+ * the host).
  */
-export async function openExternalEtcd(host: Host, external: ExternalEtcdAccess): Promise<EtcdClient> {
+export async function openExternalEtcd(host: Host, external: ExternalEtcdConfig): Promise<EtcdClient> {
+  if (!usable(external)) throw new Error(externalEtcdProblem(external));
   const paths = [external.caFile, external.certFile, external.keyFile];
   const files = await host.readFiles(paths);
   const missing = paths.filter((p) => !files.get(p));
