@@ -30,21 +30,40 @@ async function timed(what: () => Promise<number>): Promise<number> {
 const dir = tempDir('bench-bundle');
 const { images } = ensureE2eArtifacts();
 const registry = await startRegistry(join(dir, 'registry'));
-const cluster = await startClusterLab({ workers: 1, withCni: true, images: 'none' });
+const cluster = await startClusterLab({ workers: 1, images: 'none' });
 try {
   for (const name of CONTROL_PLANE_IMAGES) {
     const archive = join(images, `${name}.tar`);
-    const tag = (JSON.parse(execFileSync('tar', ['-xOf', archive, './manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>)[0]!.RepoTags[0]!;
+    const tag = (
+      JSON.parse(execFileSync('tar', ['-xOf', archive, './manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>
+    )[0]!.RepoTags[0]!;
     await pushArchive(registry, archive, tag.slice(`${IMAGE_REPOSITORY}/`.length));
   }
   const inventory = join(dir, 'inventory.yaml');
   writeFileSync(inventory, e2eInventory(cluster, { cni: { plugin: 'none' }, addons: { coreDNS: false, metricsServer: false } }));
   const bundle = join(dir, 'cluster.bundle');
   process.env.KUBESTRAP_HOME = join(dir, 'home');
-  const create = () => main(['node', 'kubestrap', 'bundle', 'create', '-i', inventory, '-o', bundle, '--mirror', `${IMAGE_REPOSITORY}=${registry.url}`]);
+  const create = () =>
+    main(['node', 'kubestrap', 'bundle', 'create', '-i', inventory, '-o', bundle, '--mirror', `${IMAGE_REPOSITORY}=${registry.url}`]);
   const cold = await timed(create);
   const warm = await timed(create);
-  const upload = await timed(() => main(['node', 'kubestrap', 'apply', '-i', inventory, '--bundle', bundle, '--hosts', cluster.controlPlane.name, '--only', 'airgap-images', '--output', 'silent']));
+  const upload = await timed(() =>
+    main([
+      'node',
+      'kubestrap',
+      'apply',
+      '-i',
+      inventory,
+      '--bundle',
+      bundle,
+      '--hosts',
+      cluster.controlPlane.name,
+      '--only',
+      'airgap-images',
+      '--output',
+      'silent',
+    ]),
+  );
 
   const worker = cluster.workers[0]!;
   const byHandStarted = Date.now();
@@ -52,12 +71,21 @@ try {
   for (const name of CONTROL_PLANE_IMAGES) {
     const archive = join(images, `${name}.tar`);
     tarBytes += statSync(archive).size;
-    const r = spawnSync('sh', ['-c', `ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i ${cluster.lab.clientKey} root@${worker.ip} 'ctr -n k8s.io images import - >/dev/null' < ${archive}`]);
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i ${cluster.lab.clientKey} root@${worker.ip} 'ctr -n k8s.io images import - >/dev/null' < ${archive}`,
+      ],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`ssh import of ${name}: ${r.stderr}`);
   }
   const byHand = Date.now() - byHandStarted;
 
-  console.log(`bundle for Kubernetes ${cluster.kubernetesVersion} (${CONTROL_PLANE_IMAGES.length} images, 3 packages): ${mib(statSync(bundle).size)}`);
+  console.log(
+    `bundle for Kubernetes ${cluster.kubernetesVersion} (${CONTROL_PLANE_IMAGES.length} images, 3 packages): ${mib(statSync(bundle).size)}`,
+  );
   console.log(`bundle create: ${s(cold)} with an empty cache, ${s(warm)} with a warm one (nothing downloaded)`);
   console.log(`one control plane's images (${mib(tarBytes)} as docker archives):`);
   console.log(`  kubestrap apply --only airgap-images (connect, plan, one verified stream, import): ${s(upload)}`);

@@ -32,7 +32,10 @@ interface Report {
 async function allReady(kubeconfig: string, count: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const out = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'nodes', '-o', 'json'], { maxBuffer: 16 << 20 }).then((r) => r.stdout, () => '{"items":[]}');
+    const out = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'nodes', '-o', 'json'], { maxBuffer: 16 << 20 }).then(
+      (r) => r.stdout,
+      () => '{"items":[]}',
+    );
     const nodes = (JSON.parse(out) as { items: Array<{ status: { conditions?: Array<{ type: string; status: string }> } }> }).items;
     if (nodes.length === count && nodes.every((n) => n.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))) return;
     await new Promise((r) => setTimeout(r, 250));
@@ -42,14 +45,18 @@ async function allReady(kubeconfig: string, count: number): Promise<void> {
 
 async function kubeadmWay(cluster: ClusterLab, dir: string): Promise<number> {
   const started = Date.now();
-  const hosts = new Map<string, Host>(await Promise.all(cluster.nodes.map(async (n) => [n.name, await openLabHost(cluster.lab, n)] as const)));
+  const hosts = new Map<string, Host>(
+    await Promise.all(cluster.nodes.map(async (n) => [n.name, await openLabHost(cluster.lab, n)] as const)),
+  );
   try {
     await Promise.all([...hosts.values()].map((h) => prepareKubeadmNode(h, cluster.packageMirror)));
     const cp = hosts.get(cluster.controlPlane.name)!;
     const joinCommand = await kubeadmInit(cluster, cp);
     await kubeadmJoin(hosts, cluster.workers, joinCommand);
     const kubeconfig = join(dir, 'admin.conf');
-    writeFileSync(kubeconfig, (await cp.readFiles(['/etc/kubernetes/admin.conf'])).get('/etc/kubernetes/admin.conf')!.content, { mode: 0o600 });
+    writeFileSync(kubeconfig, (await cp.readFiles(['/etc/kubernetes/admin.conf'])).get('/etc/kubernetes/admin.conf')!.content, {
+      mode: 0o600,
+    });
     await allReady(kubeconfig, cluster.nodes.length);
     return Date.now() - started;
   } finally {
@@ -63,7 +70,10 @@ async function kubestrapWay(cluster: ClusterLab, dir: string): Promise<{ ms: num
   const reportFile = join(dir, 'report.json');
   const env = { ...process.env, KUBESTRAP_HOME: join(dir, 'home') };
   const started = Date.now();
-  await run(process.execPath, ['bin/kubestrap.js', 'apply', '-i', inventory, '--output', 'silent', '--report', reportFile], { env, maxBuffer: 64 << 20 });
+  await run(process.execPath, ['bin/kubestrap.js', 'apply', '-i', inventory, '--output', 'silent', '--report', reportFile], {
+    env,
+    maxBuffer: 64 << 20,
+  });
   const admin = (await run(process.execPath, ['bin/kubestrap.js', 'kubeconfig', '-i', inventory], { env })).stdout;
   const kubeconfig = join(dir, 'admin.conf');
   writeFileSync(kubeconfig, admin, { mode: 0o600 });
@@ -76,7 +86,7 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** A fresh lab for one run: what the run measures starts at its first SSH connection, after the lab is up. */
 async function onFreshLab<T>(use: (cluster: ClusterLab, dir: string) => Promise<T>): Promise<T> {
-  const cluster = await startClusterLab({ withCni: true, workers: 2 });
+  const cluster = await startClusterLab({ workers: 2 });
   try {
     return await use(cluster, mkdtempSync(join(tmpdir(), 'kubestrap-bench-cluster-')));
   } finally {
@@ -105,6 +115,8 @@ for (let pair = 1; pair <= PAIRS; pair++) {
 }
 const a = median(kubeadm);
 const b = median(kubestrap);
-console.log(`\nmedians over ${PAIRS} pairs, first SSH connection to 3 Nodes Ready: kubeadm way ${s(a)}, kubestrap apply ${s(b)}; ratio kubestrap/kubeadm ${(b / a).toFixed(2)}`);
+console.log(
+  `\nmedians over ${PAIRS} pairs, first SSH connection to 3 Nodes Ready: kubeadm way ${s(a)}, kubestrap apply ${s(b)}; ratio kubestrap/kubeadm ${(b / a).toFixed(2)}`,
+);
 console.log('\nkubestrap apply, median per stage (from --report; stages with a median under 0.1 s left out):');
 for (const [name, ms] of phases) if (median(ms) >= 100) console.log(`  ${name.padEnd(22)} ${s(median(ms)).padStart(8)}`);

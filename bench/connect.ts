@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunLog } from '../src/log/run-log.js';
 import { HostKeyPolicy } from '../src/transport/host-keys.js';
-import { connectTarget } from '../src/workflow/connect.js';
+import { connectTarget } from '../src/kit/connect.js';
 import { resolveTargets } from '../src/transport/credentials.js';
 import { resolveHosts } from '../src/inventory/resolve.js';
 import { parseInventory } from '../src/inventory/load.js';
@@ -34,7 +34,11 @@ try {
     const inProcess = Number(process.hrtime.bigint() - started) / 1e6;
     await Promise.all(opened.map((t) => t.host.close()));
     const cliStart = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, ['bin/kubestrap.js', 'exec', '-i', file, '--concurrency', '50', '--hosts', hosts.map((h) => h.name).join(','), '--', 'true'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/kubestrap.js', 'exec', '-i', file, '--concurrency', '50', '--hosts', hosts.map((h) => h.name).join(','), '--', 'true'],
+      { encoding: 'utf8' },
+    );
     const cli = Number(process.hrtime.bigint() - cliStart) / 1e6;
     if (r.status !== 0) throw new Error(`CLI failed: ${r.stderr}`);
     console.log(`${String(n).padStart(5)}  ${inProcess.toFixed(0).padStart(8)} ms${' '.repeat(22)}${cli.toFixed(0).padStart(8)} ms`);

@@ -20,13 +20,15 @@ function live(ip: string): Promise<boolean> {
       res.resume();
       resolve(res.statusCode === 200);
     });
-    req.on('error', () => resolve(false));
+    req.on('error', () => {
+      resolve(false);
+    });
     req.on('timeout', () => req.destroy());
   });
 }
 
 async function once(): Promise<{ healthyMs: number; applyMs: number; cpuMs: number }> {
-  const cluster = await startClusterLab({ workers: 0, withCni: true });
+  const cluster = await startClusterLab({ workers: 0 });
   try {
     const inventory = join(tempDir('bench-cp'), 'inventory.yaml');
     writeFileSync(inventory, e2eInventory(cluster));
@@ -56,5 +58,7 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 console.log('apply on a fresh e2e node (prepare + control plane): start → API /livez 200, whole apply, kubestrap CPU');
 for (let i = 1; i <= runs; i++) {
   const r = await once();
-  console.log(`run ${i}: API healthy after ${s(r.healthyMs)}; apply done after ${s(r.applyMs)}; kubestrap CPU ${s(r.cpuMs)} = ${((100 * r.cpuMs) / r.applyMs).toFixed(0)}% of the apply, the rest waiting on the host`);
+  console.log(
+    `run ${i}: API healthy after ${s(r.healthyMs)}; apply done after ${s(r.applyMs)}; kubestrap CPU ${s(r.cpuMs)} = ${((100 * r.cpuMs) / r.applyMs).toFixed(0)}% of the apply, the rest waiting on the host`,
+  );
 }

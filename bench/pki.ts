@@ -36,8 +36,10 @@ async function measure(label: string, withoutKubeconfigs: boolean, cluster = inv
     rmSync(out, { recursive: true });
   }
   const sorted = [...times].sort((a, b) => a - b);
-  console.log(`${label} (${files} files, RSA-2048), ${RUNS} runs: ${times.map((t) => `${t.toFixed(0)}`).join(', ')} ms`);
-  console.log(`  median ${sorted[Math.floor(RUNS / 2)]!.toFixed(0)} ms, min ${sorted[0]!.toFixed(0)} ms, max ${sorted[RUNS - 1]!.toFixed(0)} ms`);
+  console.log(`${label} (${files} files, RSA-2048), ${RUNS} runs: ${times.map((t) => t.toFixed(0)).join(', ')} ms`);
+  console.log(
+    `  median ${sorted[Math.floor(RUNS / 2)]!.toFixed(0)} ms, min ${sorted[0]!.toFixed(0)} ms, max ${sorted[RUNS - 1]!.toFixed(0)} ms`,
+  );
 }
 
 await measure('certificates and sa keys, the scope of `kubeadm init phase certs all`', true);
@@ -58,10 +60,14 @@ if (existsSync(kubeadm)) {
     const started = process.hrtime.bigint();
     execFileSync(kubeadm, ['init', 'phase', 'certs', 'all', '--config', join(dir, 'kubeadm.yaml')], { stdio: 'ignore' });
     certs.push(Number(process.hrtime.bigint() - started) / 1e6);
-    execFileSync(kubeadm, ['init', 'phase', 'kubeconfig', 'all', '--config', join(dir, 'kubeadm.yaml'), '--kubeconfig-dir', dir], { stdio: 'ignore' });
+    execFileSync(kubeadm, ['init', 'phase', 'kubeconfig', 'all', '--config', join(dir, 'kubeadm.yaml'), '--kubeconfig-dir', dir], {
+      stdio: 'ignore',
+    });
     full.push(Number(process.hrtime.bigint() - started) / 1e6);
     rmSync(dir, { recursive: true });
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(0);
-  console.log(`kubeadm 1.20.2 on this machine, ${RUNS} runs: certs all median ${median(certs)} ms; certs all + kubeconfig all (4 kubeconfigs) median ${median(full)} ms`);
+  console.log(
+    `kubeadm 1.20.2 on this machine, ${RUNS} runs: certs all median ${median(certs)} ms; certs all + kubeconfig all (4 kubeconfigs) median ${median(full)} ms`,
+  );
 }

@@ -39,7 +39,15 @@ async function withLab(hosts: number, prefix: string, use: (lab: Lab, inventory:
     repo = await serveRepo(lab, ensurePackageRepo());
     for (const host of lab.hosts) useRepoAsDistroMirror(lab, host, repo.url);
     const file = join(mkdtempSync(join(tmpdir(), 'kubestrap-bench-prep-')), 'inventory.yaml');
-    writeFileSync(file, labInventory(lab, { cluster: { packages: { source: 'mirror', mirror: `${repo.url}/kubernetes`, unsigned: true }, containerRuntime: { restrictOOMScoreAdj: true } } }));
+    writeFileSync(
+      file,
+      labInventory(lab, {
+        cluster: {
+          packages: { source: 'mirror', mirror: `${repo.url}/kubernetes`, unsigned: true },
+          containerRuntime: { restrictOOMScoreAdj: true },
+        },
+      }),
+    );
     await use(lab, file);
   } finally {
     await repo?.close();
@@ -60,7 +68,8 @@ async function run(inventory: string, args: string[]): Promise<Figures> {
   return { wallMs, cpuMs: (r.userCPUTime + r.systemCPUTime) / 1000, rssMB: r.maxRSS / 1024 };
 }
 
-const cell = (f: Figures) => `${(f.wallMs / 1000).toFixed(1).padStart(6)} s ${(f.cpuMs / 1000).toFixed(2).padStart(6)} s ${f.rssMB.toFixed(0).padStart(4)} MB`;
+const cell = (f: Figures) =>
+  `${(f.wallMs / 1000).toFixed(1).padStart(6)} s ${(f.cpuMs / 1000).toFixed(2).padStart(6)} s ${f.rssMB.toFixed(0).padStart(4)} MB`;
 
 /** No-change apply figures by number of hosts, for the marginal cost per host. */
 const noChange = new Map<number, Figures>();
@@ -72,25 +81,41 @@ async function measure(inventory: string, names: readonly string[]): Promise<voi
   const plan = await run(inventory, ['plan', ...hosts, '--skip', SKIPPED]);
   const again = await run(inventory, ['apply', ...hosts, '--skip', SKIPPED]);
   noChange.set(names.length, again);
-  console.log(`${String(names.length).padStart(5)}  ${cell(first)}  ${cell(plan)}  ${cell(again)}  ${(again.cpuMs / names.length).toFixed(1).padStart(6)} ms`);
+  console.log(
+    `${String(names.length).padStart(5)}  ${cell(first)}  ${cell(plan)}  ${cell(again)}  ${(again.cpuMs / names.length).toFixed(1).padStart(6)} ms`,
+  );
 }
 
 console.log('usual preparation steps (package phases skipped); each cell: wall time, kubestrap CPU, kubestrap peak RSS');
 console.log('hosts  first apply                plan                       no-change apply            CPU/host (no-change)');
 let tenHosts: string[] = [];
-await withLab(SMALL.reduce((a, b) => a + b, 0), 'prep', async (lab, inventory) => {
-  let start = 0;
-  for (const n of SMALL) {
-    const names = lab.hosts.slice(start, start + n).map((h) => h.name);
-    start += n;
-    if (n === 10) tenHosts = names;
-    await measure(inventory, names);
-  }
-  const ten = tenHosts.join(',');
-  const install = await run(inventory, ['apply', '--hosts', ten, '--only', PACKAGE_PHASES]);
-  const again = await run(inventory, ['apply', '--hosts', ten, '--skip', 'init,join']);
-  console.log(`package phases on 10 hosts (containerd, runc, kubelet, kubectl, cri-tools via apt): ${(install.wallMs / 1000).toFixed(1)} s; then a no-change apply of every preparation phase: ${(again.wallMs / 1000).toFixed(1)} s`);
-});
-for (const n of LARGE) await withLab(n, `prep${n}`, async (lab, inventory) => measure(inventory, lab.hosts.map((h) => h.name)));
+await withLab(
+  SMALL.reduce((a, b) => a + b, 0),
+  'prep',
+  async (lab, inventory) => {
+    let start = 0;
+    for (const n of SMALL) {
+      const names = lab.hosts.slice(start, start + n).map((h) => h.name);
+      start += n;
+      if (n === 10) tenHosts = names;
+      await measure(inventory, names);
+    }
+    const ten = tenHosts.join(',');
+    const install = await run(inventory, ['apply', '--hosts', ten, '--only', PACKAGE_PHASES]);
+    const again = await run(inventory, ['apply', '--hosts', ten, '--skip', 'init,join']);
+    console.log(
+      `package phases on 10 hosts (containerd, runc, kubelet, kubectl, cri-tools via apt): ${(install.wallMs / 1000).toFixed(1)} s; then a no-change apply of every preparation phase: ${(again.wallMs / 1000).toFixed(1)} s`,
+    );
+  },
+);
+for (const n of LARGE)
+  await withLab(n, `prep${n}`, async (lab, inventory) =>
+    measure(
+      inventory,
+      lab.hosts.map((h) => h.name),
+    ),
+  );
 const [small, large] = LARGE.map((n) => noChange.get(n)!) as [Figures, Figures];
-console.log(`no-change apply, ${LARGE[0]} → ${LARGE[1]} hosts: kubestrap CPU ${((large.cpuMs - small.cpuMs) / (LARGE[1]! - LARGE[0]!)).toFixed(1)} ms per added host (the per-host column above includes the ~0.6 s every run costs to start)`);
+console.log(
+  `no-change apply, ${LARGE[0]} → ${LARGE[1]} hosts: kubestrap CPU ${((large.cpuMs - small.cpuMs) / (LARGE[1]! - LARGE[0]!)).toFixed(1)} ms per added host (the per-host column above includes the ~0.6 s every run costs to start)`,
+);

@@ -6,4 +6,7 @@
 import { writeFileSync } from 'node:fs';
 
 const out = process.env.KUBESTRAP_BENCH_RUSAGE;
-if (out) process.on('exit', () => writeFileSync(out, JSON.stringify(process.resourceUsage())));
+if (out)
+  process.on('exit', () => {
+    writeFileSync(out, JSON.stringify(process.resourceUsage()));
+  });

@@ -14,10 +14,11 @@ import { joinCommand } from '../src/join/join-command.js';
 import { isControlPlane, resolveHosts } from '../src/inventory/resolve.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { stateDir } from '../src/util/paths.js';
-import type { Phase } from '../src/workflow/phase.js';
+import type { Phase } from '../src/kit/phase.js';
 import { currentJoinToken } from './cluster-objects.js';
 import { withApi } from '../src/kube/admin-api.js';
-import { onFirstControlPlane } from './control-plane.js';
+import { onLeader } from '../src/kit/hosts.js';
+import { ADMIN_CONF } from '../templates/paths.js';
 
 interface Payload {
   readonly path: string;
@@ -59,19 +60,28 @@ export const adminKubeconfigPhase: Phase<Payload> = {
   name: 'admin-kubeconfig',
   title: 'admin kubeconfig and join command saved on the workstation',
   description: "Saves the cluster's admin kubeconfig (own context name) and the current join command under ~/.kubestrap/clusters.",
-  selectHosts: onFirstControlPlane,
+  selectHosts: onLeader,
   async plan(ctx, target) {
     const server = outsideServer(ctx.inventory, target.spec);
     const files = clusterFiles(ctx.inventory, server);
     const wanted = await withApi(target, async (api, ca) => {
-      const admin = (await target.host.readFiles(['/etc/kubernetes/admin.conf'])).get('/etc/kubernetes/admin.conf')!.content.toString('utf8');
+      const admin = (await target.host.readFiles([ADMIN_CONF])).get(ADMIN_CONF)!.content.toString('utf8');
       const token = await currentJoinToken(api, new Date());
       return [
         { path: files.admin, content: renameKubeconfig(admin, files.context, server) },
         ...(token ? [{ path: files.join, content: `${joinCommand({ program: 'kubeadm', server, token, caCertPem: ca })}\n` }] : []),
       ];
     });
-    if (!wanted) return { changes: [{ target: files.admin, summary: 'save once the control plane has an admin kubeconfig', payload: { path: files.admin, content: '' } }] };
+    if (!wanted)
+      return {
+        changes: [
+          {
+            target: files.admin,
+            summary: 'save once the control plane has an admin kubeconfig',
+            payload: { path: files.admin, content: '' },
+          },
+        ],
+      };
     const differs = (p: Payload) => !existsSync(p.path) || readFileSync(p.path, 'utf8') !== p.content;
     return { changes: wanted.filter(differs).map((p) => ({ target: `workstation ${p.path}`, summary: 'save (mode 0600)', payload: p })) };
   },

@@ -10,12 +10,17 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
-import { blobEntry, goArchitecture, type BundleImage } from '../src/airgap/bundle.js';
+import { goArchitecture } from '../src/airgap/architectures.js';
 import { clusterImages, roleOf } from '../src/airgap/cluster-images.js';
-import type { Descriptor } from '../src/airgap/registry-client.js';
-import type { Change, Phase } from '../src/workflow/phase.js';
+import type { BundleImage, Descriptor } from '../src/kit/bundle.js';
+import type { Change, Phase } from '../src/kit/phase.js';
 
-type Payload = { readonly image: string; readonly namespace: Namespace; readonly manifest: Descriptor; readonly blobs: readonly Descriptor[] };
+type Payload = {
+  readonly image: string;
+  readonly namespace: Namespace;
+  readonly manifest: Descriptor;
+  readonly blobs: readonly Descriptor[];
+};
 
 /** containerd namespaces: the kubelet's (CRI), and kubestrap's own for the site registry, out of the kubelet's image garbage collection. */
 type Namespace = 'k8s.io' | 'kubestrap';
@@ -38,21 +43,30 @@ function importScript(blobCount: number, namespaces: readonly Namespace[]): stri
     'set -e',
     `d=${UPLOAD_DIR}`,
     'rm -rf "$d" && mkdir -p "$d"',
-    "trap 'rm -rf \"$d\"' EXIT",
+    'trap \'rm -rf "$d"\' EXIT',
     'tar -x -C "$d" -f -',
     'cd "$d/blobs/sha256"',
     `n=$(ls | wc -l); [ "$n" -eq ${blobCount} ] || { echo "upload incomplete: $n of ${blobCount} blobs arrived" >&2; exit 1; }`,
     'for f in *; do printf "%s  %s\\n" "$f" "$f"; done | sha256sum -c --quiet --strict - >&2 || { echo "a blob does not match its digest" >&2; exit 1; }',
-    ...namespaces.map((ns) => `cd "$d" && cp index-${ns}.json index.json && tar -c -f - oci-layout index.json blobs | ctr -n ${ns} images import - >/dev/null`),
+    ...namespaces.map(
+      (ns) =>
+        `cd "$d" && cp index-${ns}.json index.json && tar -c -f - oci-layout index.json blobs | ctr -n ${ns} images import - >/dev/null`,
+    ),
   ].join('\n');
 }
 
 export const airgapImagesPhase: Phase<Payload> = {
   name: 'airgap-images',
   title: 'images from the air-gap bundle into containerd',
-  description: "With cluster.airgap.bundle: uploads the images a node runs and lacks (only those), verifies them on arrival and imports them into containerd's k8s.io namespace.",
+  description:
+    "With cluster.airgap.bundle: uploads the images a node runs and lacks (only those), verifies them on arrival and imports them into containerd's k8s.io namespace.",
   // in site registry mode only the registry's host gets images; the others pull them from it
-  selectHosts: (ctx) => (!ctx.bundle ? [] : ctx.inventory.cluster.airgap.registry ? ctx.hosts.filter((h) => h.spec.name === ctx.inventory.cluster.airgap.registry!.host) : ctx.hosts),
+  selectHosts: (ctx) =>
+    !ctx.bundle
+      ? []
+      : ctx.inventory.cluster.airgap.registry
+        ? ctx.hosts.filter((h) => h.spec.name === ctx.inventory.cluster.airgap.registry!.host)
+        : ctx.hosts,
   async plan(ctx, target) {
     const bundle = ctx.bundle!;
     const platform = `linux/${goArchitecture(target.facts.arch)}`;
@@ -76,9 +90,14 @@ export const airgapImagesPhase: Phase<Payload> = {
       const now = present.get(`${namespace} ${needed.name}`);
       if (now === image.manifest.digest) continue;
       const size = image.manifest.size + image.blobs.reduce((s, b) => s + b.size, 0);
-      changes.push({ target: `image ${needed.name}`, summary: `import from the bundle (${mib(size)})${now ? `, replacing ${now.slice(0, 19)}` : ''}`, payload: { image: needed.name, namespace, manifest: image.manifest, blobs: image.blobs } });
+      changes.push({
+        target: `image ${needed.name}`,
+        summary: `import from the bundle (${mib(size)})${now ? `, replacing ${now.slice(0, 19)}` : ''}`,
+        payload: { image: needed.name, namespace, manifest: image.manifest, blobs: image.blobs },
+      });
     }
-    if (changes.length === 0) ctx.log.write(target.spec.name, `air-gap bundle: ${neededHere.length} images present with the bundle's digests; 0 bytes to upload`);
+    if (changes.length === 0)
+      ctx.log.write(target.spec.name, `air-gap bundle: ${neededHere.length} images present with the bundle's digests; 0 bytes to upload`);
     return { changes };
   },
   async apply(ctx, target, changes) {
@@ -88,7 +107,9 @@ export const airgapImagesPhase: Phase<Payload> = {
       const blobs = new Map<string, Descriptor>();
       for (const { payload } of changes) for (const d of [payload.manifest, ...payload.blobs]) blobs.set(d.digest, d);
       mkdirSync(join(stage, 'blobs', 'sha256'), { recursive: true });
-      for (const digest of blobs.keys()) symlinkSync(join(bundle.dir, blobEntry(digest)), join(stage, 'blobs', 'sha256', digest.slice('sha256:'.length)));
+      // blobFile hands out only digests the bundle lists and verified, as paths inside its directory
+      for (const digest of blobs.keys())
+        symlinkSync(bundle.blobFile(digest), join(stage, 'blobs', 'sha256', digest.slice('sha256:'.length)));
       writeFileSync(join(stage, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
       const namespaces = NAMESPACES.filter((ns) => changes.some((c) => c.payload.namespace === ns));
       for (const ns of namespaces) {
@@ -99,14 +120,24 @@ export const airgapImagesPhase: Phase<Payload> = {
             .filter((c) => c.payload.namespace === ns)
             .map(({ payload }) => ({
               ...payload.manifest,
-              annotations: { 'io.containerd.image.name': payload.image, 'org.opencontainers.image.ref.name': payload.image.slice(payload.image.lastIndexOf(':') + 1) },
+              annotations: {
+                'io.containerd.image.name': payload.image,
+                'org.opencontainers.image.ref.name': payload.image.slice(payload.image.lastIndexOf(':') + 1),
+              },
             })),
         };
         writeFileSync(join(stage, `index-${ns}.json`), JSON.stringify(index));
       }
       const total = [...blobs.values()].reduce((s, b) => s + b.size, 0);
-      ctx.progress(target.spec.name, `uploading ${changes.length} image${changes.length === 1 ? '' : 's'} (${blobs.size} blobs, ${mib(total)})`);
-      const stream = tar.c({ cwd: stage, follow: true, portable: true }, ['oci-layout', ...namespaces.map((ns) => `index-${ns}.json`), 'blobs']);
+      ctx.progress(
+        target.spec.name,
+        `uploading ${changes.length} image${changes.length === 1 ? '' : 's'} (${blobs.size} blobs, ${mib(total)})`,
+      );
+      const stream = tar.c({ cwd: stage, follow: true, portable: true }, [
+        'oci-layout',
+        ...namespaces.map((ns) => `index-${ns}.json`),
+        'blobs',
+      ]);
       const { stdinBytes } = await target.host.checkFrom(importScript(blobs.size, namespaces), stream, { timeoutMs: 60 * 60_000 });
       ctx.log.write(target.spec.name, `air-gap bundle: uploaded ${stdinBytes} bytes (${changes.length} images, ${blobs.size} blobs)`);
     } finally {

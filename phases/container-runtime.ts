@@ -4,22 +4,27 @@
  * mirrors), crictl pointed at it, and the service enabled and running. The runtime's cgroup
  * driver is checked against the kubelet's when the kubelet is already configured.
  */
+import { probe } from '../src/transport/probe.js';
 import { CONTAINERD_CONFIG, CRICTL_CONFIG } from '../templates/containerd.js';
 import { containerdProblem } from '../src/preflight/checks.js';
 import { quote } from '../src/transport/quote.js';
 import { downloadKey, packageOps } from '../src/facts/packages.js';
 import type { HostFacts } from '../src/facts/probe.js';
-import { changedSinceStart, parseServiceStatus, serviceControl, startAndChangeTimes } from '../src/facts/services.js';
+import { changedSinceStart, noInitSystem, parseServiceStatus, serviceOf, startAndChangeTimes } from '../src/facts/services.js';
 import type { Inventory } from '../src/inventory/schema.js';
 import { parseVersion } from '../src/util/version.js';
 import { whenUnlocked } from '../src/facts/package-lock.js';
-import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
+import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/kit/managed-files.js';
 import { desiredRuntimeFiles } from '../src/kube/node-files.js';
-import type { Change, Phase } from '../src/workflow/phase.js';
+import type { Change, Phase } from '../src/kit/phase.js';
+import { KUBELET_CONFIG } from '../templates/paths.js';
 
-type Payload = FilePayload | { kind: 'key'; url: string; path: string } | { kind: 'install'; packages: readonly string[] } | { kind: 'service'; action: 'enable' | 'restart' };
+type Payload =
+  | FilePayload
+  | { kind: 'key'; url: string; path: string }
+  | { kind: 'install'; packages: readonly string[] }
+  | { kind: 'service'; action: 'enable' | 'restart' };
 
-const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
 const DOCKER_KEY = '/etc/apt/keyrings/docker.asc';
 const isRuntimeConfig = (path: string) => path.startsWith('/etc/containerd/') || path === CRICTL_CONFIG;
 
@@ -28,7 +33,9 @@ function runtimePackages(inv: Inventory, facts: HostFacts): string[] | string {
   const docker = inv.cluster.containerRuntime.source === 'docker';
   if (facts.packageManager === 'apt') return docker ? ['containerd.io'] : ['containerd'];
   if (facts.packageManager === 'dnf' || facts.packageManager === 'yum') {
-    return docker ? ['containerd.io'] : `the ${facts.os.prettyName} repositories have no containerd; set cluster.containerRuntime.source: docker (with dockerRepository for a mirror)`;
+    return docker
+      ? ['containerd.io']
+      : `the ${facts.os.prettyName} repositories have no containerd; set cluster.containerRuntime.source: docker (with dockerRepository for a mirror)`;
   }
   return `no supported package manager (found ${facts.packageManager}); install containerd yourself`;
 }
@@ -51,7 +58,16 @@ function dockerRepo(inv: Inventory, facts: HostFacts): { file: DesiredFile; keyU
   return {
     file: {
       path: '/etc/yum.repos.d/docker-ce.repo',
-      content: `# Managed by kubestrap\n[docker-ce-stable]\nname=Docker CE Stable\nbaseurl=${base}/linux/centos/$releasever/$basearch/stable\nenabled=1\ngpgcheck=1\ngpgkey=${base}/linux/centos/gpg\n`,
+      content: [
+        '# Managed by kubestrap',
+        '[docker-ce-stable]',
+        'name=Docker CE Stable',
+        `baseurl=${base}/linux/centos/$releasever/$basearch/stable`,
+        'enabled=1',
+        'gpgcheck=1',
+        `gpgkey=${base}/linux/centos/gpg`,
+        '',
+      ].join('\n'),
       mode: 0o644,
     },
   };
@@ -73,24 +89,26 @@ export const containerRuntimePhase: Phase<Payload> = {
     const changes: Change<Payload>[] = [];
     const warnings: string[] = [];
     const pkgs = runtimePackages(inv, facts);
-    const state = await host.exec(
-      [
-        'command -v containerd >/dev/null 2>&1 && echo "binary $(containerd --version 2>/dev/null | awk \'{print $3}\')"',
-        ...(typeof pkgs === 'string' ? [] : [`command -v containerd >/dev/null 2>&1 || echo "candidate $(${candidateVersion(facts, pkgs[0]!)})"`]),
-        `[ -f ${KUBELET_CONFIG} ] && sed -n 's/^cgroupDriver: *//p' ${KUBELET_CONFIG} | sed 's/^/kubelet /'`,
-        serviceControl(facts.initSystem)?.status('containerd') ?? 'true',
-        startAndChangeTimes('containerd', [CONTAINERD_CONFIG]),
-      ].join('\n'),
-    );
-    const out = state.stdout;
-    const binary = /^binary v?(\S*)/m.exec(out)?.[1];
+    const seen = await probe(host, {
+      binary: `command -v containerd >/dev/null && containerd --version | awk '{print $3}'`,
+      candidate: typeof pkgs === 'string' ? 'true' : `command -v containerd >/dev/null || ${candidateVersion(facts, pkgs[0]!)}`,
+      kubelet: `sed -n 's/^cgroupDriver: *//p' ${KUBELET_CONFIG}`,
+      service: serviceOf(facts.initSystem, 'containerd')?.status() ?? 'true',
+      times: startAndChangeTimes('containerd', [CONTAINERD_CONFIG]),
+    });
+    const binary = seen.binary[0]?.replace(/^v/, '');
     // apt-cache prints "(none)" before the lists are fetched: then the version is not known yet
-    const candidate = /^candidate (?:\d+:)?(\d\S*)/m.exec(out)?.[1];
+    const candidate = /^(?:\d+:)?(\d\S*)/.exec(seen.candidate[0] ?? '')?.[1];
     if (binary === undefined) {
       if (typeof pkgs === 'string') throw new Error(pkgs);
       const repo = dockerRepo(inv, facts);
       if (repo) changes.push(...(await planFiles(host, [repo.file])));
-      if (repo?.keyUrl) changes.push({ target: DOCKER_KEY, summary: `download signing key from ${repo.keyUrl}`, payload: { kind: 'key', url: repo.keyUrl, path: DOCKER_KEY } });
+      if (repo?.keyUrl)
+        changes.push({
+          target: DOCKER_KEY,
+          summary: `download signing key from ${repo.keyUrl}`,
+          payload: { kind: 'key', url: repo.keyUrl, path: DOCKER_KEY },
+        });
       changes.push({ target: 'packages', summary: `install ${pkgs.join(' ')}`, payload: { kind: 'install', packages: pkgs } });
     }
     const version = binary ?? candidate;
@@ -100,42 +118,70 @@ export const containerRuntimePhase: Phase<Payload> = {
     const fileChanges = await planFiles(host, desiredRuntimeFiles(inv, version));
     changes.push(...fileChanges);
 
-    const kubeletDriver = /^kubelet (\S+)/m.exec(out)?.[1];
+    const kubeletDriver = seen.kubelet[0];
     if (kubeletDriver && kubeletDriver !== inv.cluster.containerRuntime.cgroupDriver) {
-      warnings.push(`cgroup driver mismatch: the kubelet (${KUBELET_CONFIG}) uses ${kubeletDriver}, containerd is set to ${inv.cluster.containerRuntime.cgroupDriver}; pods will fail to start until both agree`);
+      warnings.push(
+        `cgroup driver mismatch: the kubelet (${KUBELET_CONFIG}) uses ${kubeletDriver}, containerd is set to ${inv.cluster.containerRuntime.cgroupDriver}; pods will fail to start until both agree`,
+      );
     }
-    const services = serviceControl(facts.initSystem);
-    if (!services) {
-      warnings.push(`no init system kubestrap can drive (${facts.initSystem}${facts.container ? `, container ${facts.container}` : ''}): containerd is configured but must be started by whatever supervises this host`);
+    if (!serviceOf(facts.initSystem, 'containerd')) {
+      warnings.push(
+        noInitSystem(
+          facts.initSystem,
+          `containerd is configured but must be started by whatever supervises this host${facts.container ? ` (container ${facts.container})` : ''}`,
+        ),
+      );
     } else {
-      const status = parseServiceStatus(out);
-      if (!status.enabled || !status.active) changes.push({ target: 'service containerd', summary: 'enable and start', payload: { kind: 'service', action: 'enable' } });
-      else if (fileChanges.some((c) => c.target === CONTAINERD_CONFIG)) changes.push({ target: 'service containerd', summary: 'restart (configuration changed)', payload: { kind: 'service', action: 'restart' } });
+      const status = parseServiceStatus(seen.service.join('\n'));
+      if (!status.enabled || !status.active)
+        changes.push({ target: 'service containerd', summary: 'enable and start', payload: { kind: 'service', action: 'enable' } });
+      else if (fileChanges.some((c) => c.target === CONTAINERD_CONFIG))
+        changes.push({
+          target: 'service containerd',
+          summary: 'restart (configuration changed)',
+          payload: { kind: 'service', action: 'restart' },
+        });
       // a run that wrote the configuration and died before the restart left the file right and containerd on the old one
-      else if (changedSinceStart(out)) changes.push({ target: 'service containerd', summary: 'restart (configuration changed since it started)', payload: { kind: 'service', action: 'restart' } });
+      else if (changedSinceStart(seen.times.join('\n')))
+        changes.push({
+          target: 'service containerd',
+          summary: 'restart (configuration changed since it started)',
+          payload: { kind: 'service', action: 'restart' },
+        });
     }
     return { changes, warnings };
   },
   async apply(ctx, target, changes) {
     const { host, facts } = target;
     // the repository first, then the package (which may create /etc/containerd), then our config
-    await applyFiles(host, changes.filter((c) => !isRuntimeConfig(c.target)));
+    await applyFiles(
+      host,
+      changes.filter((c) => !isRuntimeConfig(c.target)),
+    );
     for (const { payload } of changes) if (payload.kind === 'key') await host.check(downloadKey(payload.url, payload.path));
     const ops = packageOps(facts.packageManager);
     const installs = changes.filter((c) => c.payload.kind === 'install');
-    if (installs.length && ops) await whenUnlocked(ctx, target, ops.locks);
-    for (const { payload } of installs) if (payload.kind === 'install' && ops) await host.check(ops.install(payload.packages.map((name) => ({ name }))), { timeoutMs: 15 * 60_000 });
+    if (installs.length && ops)
+      await whenUnlocked(target.host, ops.locks, (line) => {
+        ctx.progress(target.spec.name, line);
+      });
+    for (const { payload } of installs)
+      if (payload.kind === 'install' && ops)
+        await host.check(ops.install(payload.packages.map((name) => ({ name }))), { timeoutMs: 15 * 60_000 });
     if (installs.length) {
       // the configuration's format follows the containerd that was installed (2.x: version 3)
       const installed = /^containerd \S+ v?(\S+)/m.exec((await host.check('containerd --version')).stdout)?.[1];
       await applyFiles(host, await planFiles(host, desiredRuntimeFiles(ctx.inventory, installed)));
     } else {
-      await applyFiles(host, changes.filter((c) => isRuntimeConfig(c.target)));
+      await applyFiles(
+        host,
+        changes.filter((c) => isRuntimeConfig(c.target)),
+      );
     }
-    const services = serviceControl(facts.initSystem);
+    const containerd = serviceOf(facts.initSystem, 'containerd');
     for (const { payload } of changes) {
-      if (payload.kind !== 'service' || !services) continue;
-      await host.check(payload.action === 'enable' ? `${services.enableNow('containerd')} && ${services.restart('containerd')}` : services.restart('containerd'));
+      if (payload.kind !== 'service' || !containerd) continue;
+      await host.check(payload.action === 'enable' ? `${containerd.enableNow()} && ${containerd.restart()}` : containerd.restart());
     }
   },
 };

@@ -5,47 +5,39 @@
  * systemd drop-in. Existing material is read back from the node, so a second apply changes
  * nothing and a re-run after a partial failure completes only what is missing.
  */
-import { isControlPlane, resolveHosts } from '../src/inventory/resolve.js';
-import type { Inventory } from '../src/inventory/schema.js';
-import { controlPlaneInput, KUBERNETES_DIR, kubeletFiles, manifestFiles, readNodeState } from '../src/kube/node-files.js';
+import { controlPlaneInput, kubeletFiles, manifestFiles, readNodeState } from '../src/kube/node-files.js';
+import { onLeader } from '../src/kit/hosts.js';
 import { buildClusterPki } from '../src/pki/cluster-pki.js';
 import { clusterPki, nodePki } from '../src/pki/from-inventory.js';
-import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
-import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
+import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/kit/managed-files.js';
+import type { Phase } from '../src/kit/phase.js';
 import { controlPlanePods } from '../templates/control-plane.js';
-
-
-function firstControlPlane(ctx: PhaseContext): HostTarget | undefined {
-  return ctx.hosts.find((h) => isControlPlane(h.spec));
-}
-
-/** The control plane's first host, as the inventory orders them (even if it did not connect). */
-function firstControlPlaneName(inv: Inventory): string {
-  return resolveHosts(inv).find(isControlPlane)!.name;
-}
-
-/** selectHosts of the init phases: the inventory's first control plane, when it connected. */
-export function onFirstControlPlane(ctx: PhaseContext): readonly HostTarget[] {
-  const first = firstControlPlane(ctx);
-  return first && first.spec.name === firstControlPlaneName(ctx.inventory) ? [first] : [];
-}
+import { KUBERNETES_DIR } from '../templates/paths.js';
 
 export const controlPlanePhase: Phase<FilePayload> = {
   name: 'control-plane',
   title: 'PKI, kubeconfigs, static-pod manifests and kubelet files on the first control plane',
-  description: 'Generates (or keeps) the PKI and kubeconfigs, writes the etcd (unless etcd is external), kube-apiserver, kube-controller-manager and kube-scheduler manifests and the kubelet configuration.',
-  selectHosts: onFirstControlPlane,
+  description:
+    'Generates (or keeps) the PKI and kubeconfigs, writes the etcd (unless etcd is external), kube-apiserver, kube-controller-manager and kube-scheduler manifests and the kubelet configuration.',
+  selectHosts: onLeader,
   async plan(ctx, target) {
     const { files, caDirs } = await readNodeState(target);
     const node = { node: nodePki(target.spec), controlPlane: true };
     const pki = await buildClusterPki(clusterPki(ctx.inventory), [node], new Map([[node.node.nodeName, files]]));
     const mismatches = pki.findings.filter((f) => f.status === 'mismatch');
     if (mismatches.length) {
-      throw new Error(`existing certificates do not match the inventory (kubestrap leaves them alone; renew them with kubestrap certs renew): ${mismatches.map((m) => `${m.file}: ${m.problems.join('; ')}`).join(' | ')}`);
+      throw new Error(
+        `existing certificates do not match the inventory (kubestrap leaves them alone; renew them with kubestrap certs renew): ${mismatches.map((m) => `${m.file}: ${m.problems.join('; ')}`).join(' | ')}`,
+      );
     }
     const pods = controlPlanePods(controlPlaneInput(ctx.inventory, target.spec, caDirs));
     const desired: DesiredFile[] = [
-      ...(pki.writes.get(node.node.nodeName) ?? []).map((f) => ({ path: `${KUBERNETES_DIR}/${f.path}`, content: f.content, mode: f.mode, secret: f.mode === 0o600 })),
+      ...(pki.writes.get(node.node.nodeName) ?? []).map((f) => ({
+        path: `${KUBERNETES_DIR}/${f.path}`,
+        content: f.content,
+        mode: f.mode,
+        secret: f.mode === 0o600,
+      })),
       ...manifestFiles(pods),
       ...kubeletFiles(ctx.inventory, target.spec, target.facts.hostname),
     ];

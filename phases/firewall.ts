@@ -2,8 +2,10 @@
  * firewall: an active firewalld or ufw either gets the Kubernetes ports opened for the host's
  * roles (default) or is disabled, as the inventory chooses.
  */
+import { probe } from '../src/transport/probe.js';
+import { requireService } from '../src/facts/services.js';
 import { isControlPlane } from '../src/inventory/resolve.js';
-import type { Change, Phase } from '../src/workflow/phase.js';
+import type { Change, Phase } from '../src/kit/phase.js';
 
 type Payload = { kind: 'open'; tool: 'firewalld' | 'ufw'; ports: readonly string[] } | { kind: 'disable'; tool: 'firewalld' | 'ufw' };
 
@@ -24,13 +26,16 @@ export const firewallPhase: Phase<Payload> = {
   description: 'Opens the Kubernetes ports in an active firewalld or ufw, or disables it (preparation.firewall).',
   selectHosts: (ctx) => (ctx.inventory.preparation.firewall === 'leave' ? [] : ctx.hosts),
   async plan(ctx, target) {
-    const { stdout } = await target.host.exec(
-      'if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then echo "firewalld active"; firewall-cmd --list-ports | tr " " "\\n" | sed "s/^/open /"; fi\nif command -v ufw >/dev/null 2>&1 && ufw status | grep -q "Status: active"; then echo "ufw active"; ufw status | awk \'NR > 4 {print "open " $1}\'; fi',
-    );
+    const seen = await probe(target.host, {
+      firewalld: 'firewall-cmd --state >/dev/null && echo active',
+      'firewalld-ports': 'firewall-cmd --list-ports | tr " " "\\n"',
+      ufw: 'ufw status | grep -q "Status: active" && echo active',
+      'ufw-ports': `ufw status | awk 'NR > 4 {print $1}'`,
+    });
     const changes: Change<Payload>[] = [];
-    const open = new Set(stdout.split('\n').filter((l) => l.startsWith('open ')).map((l) => l.slice(5)));
     for (const tool of ['firewalld', 'ufw'] as const) {
-      if (!stdout.includes(`${tool} active`)) continue;
+      if (!seen[tool].includes('active')) continue;
+      const open = new Set(seen[`${tool}-ports`]);
       if (ctx.inventory.preparation.firewall === 'disable') {
         changes.push({ target: tool, summary: 'disable and stop', payload: { kind: 'disable', tool } });
         continue;
@@ -38,14 +43,21 @@ export const firewallPhase: Phase<Payload> = {
       const sep = tool === 'firewalld' ? '-' : ':';
       const wanted = requiredPorts(isControlPlane(target.spec), target.spec.roles.includes('worker')).map((p) => asSpec(p, sep));
       const missing = wanted.filter((p) => !open.has(p));
-      if (missing.length) changes.push({ target: tool, summary: `open ${missing.join(' ')}`, payload: { kind: 'open', tool, ports: missing } });
+      if (missing.length)
+        changes.push({ target: tool, summary: `open ${missing.join(' ')}`, payload: { kind: 'open', tool, ports: missing } });
     }
     return { changes };
   },
   async apply(_ctx, target, changes) {
     for (const { payload } of changes) {
-      if (payload.kind === 'disable') await target.host.check(payload.tool === 'firewalld' ? 'systemctl disable --now firewalld' : 'ufw disable');
-      else if (payload.tool === 'firewalld') await target.host.check(`${payload.ports.map((p) => `firewall-cmd --permanent --add-port=${p}`).join(' && ')} && firewall-cmd --reload`);
+      if (payload.kind === 'disable')
+        await target.host.check(
+          payload.tool === 'firewalld' ? requireService(target.facts.initSystem, 'firewalld').disableNow() : 'ufw disable',
+        );
+      else if (payload.tool === 'firewalld')
+        await target.host.check(
+          `${payload.ports.map((p) => `firewall-cmd --permanent --add-port=${p}`).join(' && ')} && firewall-cmd --reload`,
+        );
       else await target.host.check(payload.ports.map((p) => `ufw allow ${p}`).join(' && '));
     }
   },

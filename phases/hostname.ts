@@ -1,7 +1,7 @@
 /** hostname: each host's name becomes its node name (/etc/hostname and the running name). */
 import { quote } from '../src/transport/quote.js';
-import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
-import type { Change, Phase } from '../src/workflow/phase.js';
+import { applyFiles, planFiles, type FilePayload } from '../src/kit/managed-files.js';
+import type { Change, Phase } from '../src/kit/phase.js';
 
 type Payload = FilePayload | { kind: 'live'; name: string };
 
@@ -13,7 +13,8 @@ export const hostnamePhase: Phase<Payload> = {
   async plan(_ctx, target) {
     const name = target.spec.nodeName;
     const changes: Change<Payload>[] = await planFiles(target.host, [{ path: '/etc/hostname', content: `${name}\n`, mode: 0o644 }]);
-    if (target.facts.hostname !== name) changes.push({ target: 'running host name', summary: `${target.facts.hostname} → ${name}`, payload: { kind: 'live', name } });
+    if (target.facts.hostname !== name)
+      changes.push({ target: 'running host name', summary: `${target.facts.hostname} → ${name}`, payload: { kind: 'live', name } });
     return { changes };
   },
   async apply(_ctx, target, changes) {

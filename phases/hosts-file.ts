@@ -4,8 +4,8 @@
  * Workers are not listed on other nodes: the API server reaches kubelets by their InternalIP,
  * and adding a worker to the inventory must not touch every other host of a large cluster.
  */
-import type { Change, Phase } from '../src/workflow/phase.js';
-import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
+import type { Change, Phase } from '../src/kit/phase.js';
+import { applyFiles, planFiles, type FilePayload } from '../src/kit/managed-files.js';
 import { isControlPlane, resolveHosts, type ResolvedHost } from '../src/inventory/resolve.js';
 import type { Inventory } from '../src/inventory/schema.js';
 
@@ -50,11 +50,14 @@ export const hostsFilePhase: Phase<FilePayload> = {
   title: '/etc/hosts entries for the control planes and the node itself',
   description: 'Keeps a managed block in /etc/hosts with the address and name of every control plane and of the node itself.',
   // node-local mode relies on the block for the API name
-  selectHosts: (ctx) => (ctx.inventory.preparation.manageEtcHosts || ctx.inventory.cluster.apiLoadBalancer.mode === 'node-local' ? ctx.hosts : []),
+  selectHosts: (ctx) =>
+    ctx.inventory.preparation.manageEtcHosts || ctx.inventory.cluster.apiLoadBalancer.mode === 'node-local' ? ctx.hosts : [],
   async plan(ctx, target) {
     const current = (await target.host.readFile('/etc/hosts'))?.toString('utf8') ?? '';
     const block = blockFor(ctx.inventory, target.spec);
-    const changes: Change<FilePayload>[] = await planFiles(target.host, [{ path: '/etc/hosts', content: withBlock(current, block), mode: 0o644 }]);
+    const changes: Change<FilePayload>[] = await planFiles(target.host, [
+      { path: '/etc/hosts', content: withBlock(current, block), mode: 0o644 },
+    ]);
     return { changes };
   },
   async apply(_ctx, target, changes) {

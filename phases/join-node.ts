@@ -8,14 +8,16 @@
  * A node that has joined is left alone, so a re-run after a failure resumes.
  */
 import { nodeIdentities } from '../src/kube/node-marking.js';
-import { awaitKubeletBootstrap, awaitNodeRegistered, KUBELET_CONF, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
+import { awaitKubeletBootstrap, awaitNodeRegistered, startKubeletBootstrap } from '../src/join/kubelet-bootstrap.js';
 import { ETCD_CLIENT_PORT, EtcdClient, type EtcdCredentials } from '../src/etcd/client.js';
 import { controlPlaneJoined, joinControlPlane } from '../src/join/control-plane-join.js';
 import { ApiClient, kubeconfigCredentials } from '../src/kube/api-client.js';
 import type { BootstrapToken } from '../src/pki/bootstrap-token.js';
 import type { FileSet } from '../src/pki/cluster-pki.js';
-import type { Phase } from '../src/workflow/phase.js';
+import { CONTROL_PLANE_JOIN, membershipPlan } from '../src/join/membership-plan.js';
+import type { Phase } from '../src/kit/phase.js';
 import { kubeletFiles } from '../src/kube/node-files.js';
+import { KUBELET_CONF } from '../templates/paths.js';
 
 export interface NodeJoinInput {
   readonly server: string;
@@ -29,16 +31,26 @@ export function joinNodePhase(input: NodeJoinInput): Phase<null> {
   return {
     name: 'join-node',
     title: 'this node joined (bootstrap kubeconfig, kubelet TLS bootstrap)',
-    description: "Writes the CA, bootstrap-kubelet.conf and the kubelet's files from the cluster's kubelet-config, starts the kubelet and waits for its TLS bootstrap.",
+    description:
+      "Writes the CA, bootstrap-kubelet.conf and the kubelet's files from the cluster's kubelet-config, starts the kubelet and waits for its TLS bootstrap.",
     async plan(_ctx, target) {
       if (await target.host.exists(KUBELET_CONF)) return { changes: [] };
       const kubelet = await target.host.exec('command -v kubelet');
-      if (kubelet.code !== 0) throw new Error('kubelet is not installed on this node: install the kubelet package of the cluster\'s version (or pass --config with the inventory, whose package settings kubestrap then uses)');
-      return { changes: [{ target: 'cluster membership', summary: `join ${new URL(input.server).host} as a worker (kubelet TLS bootstrap)`, payload: null }] };
+      if (kubelet.code !== 0)
+        throw new Error(
+          "kubelet is not installed on this node: install the kubelet package of the cluster's version (or pass --config with the inventory, whose package settings kubestrap then uses)",
+        );
+      return membershipPlan(false, `join ${new URL(input.server).host} as a worker (kubelet TLS bootstrap)`);
     },
     async apply(ctx, target) {
       const files = kubeletFiles(ctx.inventory, target.spec, target.facts.hostname, input.kubeletConfig);
-      await startKubeletBootstrap(target, { clusterName: ctx.inventory.cluster.name, server: input.server, caCertPem: input.caCertPem, token: input.token, kubeletFiles: files });
+      await startKubeletBootstrap(target, {
+        clusterName: ctx.inventory.cluster.name,
+        server: input.server,
+        caCertPem: input.caCertPem,
+        token: input.token,
+        kubeletFiles: files,
+      });
       await awaitKubeletBootstrap(target);
       await awaitNodeRegistered(target, input.server, input.caCertPem, target.spec.nodeName);
     },
@@ -63,10 +75,17 @@ async function runningEtcd(via: string, adminKubeconfig: string, credentials: Et
   const admin = kubeconfigCredentials(adminKubeconfig);
   const api = ApiClient.direct(via, { ca: admin.ca, cert: admin.cert, key: admin.key });
   const pods = await api.list('/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd');
-  const apiServers = (await api.get({ apiVersion: 'v1', kind: 'Endpoints', namespace: 'default', name: 'kubernetes' })) as { subsets?: Array<{ addresses?: Array<{ ip: string }> }> } | undefined;
+  const apiServers = (await api.get({ apiVersion: 'v1', kind: 'Endpoints', namespace: 'default', name: 'kubernetes' })) as
+    { subsets?: Array<{ addresses?: Array<{ ip: string }> }> } | undefined;
   const urls = [
-    ...pods.flatMap((p) => ((p.metadata as { annotations?: Record<string, string> }).annotations?.['kubeadm.kubernetes.io/etcd.advertise-client-urls'] ?? '').split(',').filter(Boolean)),
-    ...(apiServers?.subsets ?? []).flatMap((s) => s.addresses ?? []).map((a) => `https://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${ETCD_CLIENT_PORT}`),
+    ...pods.flatMap((p) =>
+      ((p.metadata as { annotations?: Record<string, string> }).annotations?.['kubeadm.kubernetes.io/etcd.advertise-client-urls'] ?? '')
+        .split(',')
+        .filter(Boolean),
+    ),
+    ...(apiServers?.subsets ?? [])
+      .flatMap((s) => s.addresses ?? [])
+      .map((a) => `https://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${ETCD_CLIENT_PORT}`),
   ].filter((url, i, all) => all.indexOf(url) === i);
   const problems: string[] = [];
   for (const url of urls) {
@@ -78,7 +97,9 @@ async function runningEtcd(via: string, adminKubeconfig: string, credentials: Et
       problems.push(`${url}: ${(err as Error).message}`);
     }
   }
-  throw new Error(`no etcd member of the cluster answers from this node${problems.length ? `: ${problems.join('; ')}` : ' (no etcd pods with kubeadm.kubernetes.io/etcd.advertise-client-urls found)'}`);
+  throw new Error(
+    `no etcd member of the cluster answers from this node${problems.length ? `: ${problems.join('; ')}` : ' (no etcd pods with kubeadm.kubernetes.io/etcd.advertise-client-urls found)'}`,
+  );
 }
 
 /** `kubestrap join --control-plane`: this node becomes another control plane. */
@@ -86,10 +107,10 @@ export function joinControlPlaneNodePhase(input: ControlPlaneNodeJoinInput): Pha
   return {
     name: 'join-control-plane-node',
     title: 'this node joined as a control plane (certificates, etcd member, static pods)',
-    description: 'Issues this control plane its certificates from the downloaded CAs, adds its etcd member, writes its static pods and kubelet files, waits for its API server and marks its Node.',
+    description:
+      'Issues this control plane its certificates from the downloaded CAs, adds its etcd member, writes its static pods and kubelet files, waits for its API server and marks its Node.',
     async plan(ctx, target) {
-      if (await controlPlaneJoined(ctx.inventory, target)) return { changes: [] };
-      return { changes: [{ target: 'cluster membership', summary: 'join as a control plane (etcd member, API server, controller-manager, scheduler)', payload: null }] };
+      return membershipPlan(await controlPlaneJoined(ctx.inventory, target), CONTROL_PLANE_JOIN);
     },
     async apply(ctx, target) {
       // the names and addresses kubestrap registers this node with: what a serving certificate of it may carry

@@ -7,28 +7,22 @@
  * the kubelet registers its Node as soon as the API answers, and worker-nodes confirms and marks
  * it. A worker whose kubelet.conf exists has joined (or is finishing) and is left alone.
  */
-import { isControlPlane } from '../src/inventory/resolve.js';
 import { startWorkerKubelet, workerJoinState } from '../src/join/worker-kubelet.js';
-import type { HostTarget, Phase, PhaseContext } from '../src/workflow/phase.js';
-import { onFirstControlPlane } from './control-plane.js';
-
-/** The control plane whose CA signs the workers' certificates. */
-export function firstControlPlane(ctx: PhaseContext): HostTarget {
-  const first = onFirstControlPlane(ctx)[0];
-  if (!first) throw new Error("the inventory's first control plane is not reachable: workers join through it");
-  return first;
-}
+import { membershipPlan } from '../src/join/membership-plan.js';
+import type { Phase } from '../src/kit/phase.js';
+import { leader, workers } from '../src/kit/hosts.js';
 
 export const joinWorkersPhase: Phase<null> = {
   name: 'join-workers',
   title: 'workers joined: CA, kubelet.conf with a certificate from the cluster CA, kubelet started',
-  description: "Joins every worker that has no kubelet.conf: the cluster CA, a kubelet client certificate issued from it, the kubelet's files, the kubelet started (it registers once the API answers).",
-  selectHosts: (ctx) => ctx.hosts.filter((h) => !isControlPlane(h.spec)),
+  description:
+    "Joins every worker that has no kubelet.conf: the cluster CA, a kubelet client certificate issued from it, the kubelet's files, the kubelet started (it registers once the API answers).",
+  selectHosts: workers,
   async plan(_ctx, target) {
-    if ((await workerJoinState(target)) !== 'not started') return { changes: [] };
-    return { changes: [{ target: 'cluster membership', summary: 'join as a worker (kubelet client certificate from the cluster CA, kubelet started)', payload: null }] };
+    const joined = (await workerJoinState(target)) !== 'not started';
+    return membershipPlan(joined, 'join as a worker (kubelet client certificate from the cluster CA, kubelet started)');
   },
   async apply(ctx, target) {
-    await startWorkerKubelet(ctx.inventory, target, firstControlPlane(ctx));
+    await startWorkerKubelet(ctx.inventory, target, leader(ctx, "its CA signs the workers' certificates"));
   },
 };

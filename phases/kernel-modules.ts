@@ -8,8 +8,8 @@ import { MODULES_FILE, renderModulesLoad, requiredModules } from '../templates/k
 import type { Host } from '../src/transport/host.js';
 import { quote } from '../src/transport/quote.js';
 import { kernelAtLeast } from '../src/util/kernel.js';
-import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
-import type { Change, Phase } from '../src/workflow/phase.js';
+import { applyFiles, planFiles, type FilePayload } from '../src/kit/managed-files.js';
+import type { Change, Phase } from '../src/kit/phase.js';
 
 type Payload = FilePayload | { kind: 'load'; modules: readonly string[] };
 
@@ -25,32 +25,47 @@ const FEATURE_PROBES: Readonly<Record<string, string>> = {
 async function moduleState(host: Host, modules: readonly string[]): Promise<{ missing: string[]; loadable: boolean }> {
   // cheapest evidence first: a directory test and a builtin probe before any grep
   // the running kernel's release, read once with a builtin (a uname per module was a process each)
-  const lines = ['read -r release < /proc/sys/kernel/osrelease', ...modules.map((m) => {
-    const builtin = `grep -q ${quote(`/${m}.ko`)} /lib/modules/"$release"/modules.builtin 2>/dev/null`;
-    const probe = FEATURE_PROBES[m] ? `${FEATURE_PROBES[m]} || ` : '';
-    return `if [ -d /sys/module/${m} ] || ${probe}${builtin}; then echo "${m} present"; else echo "${m} missing"; fi`;
-  })];
-  lines.push('if [ -d /lib/modules/"$release"/kernel ] && command -v modprobe >/dev/null; then echo "loadable yes"; else echo "loadable no"; fi');
+  const lines = [
+    'read -r release < /proc/sys/kernel/osrelease',
+    ...modules.map((m) => {
+      const builtin = `grep -q ${quote(`/${m}.ko`)} /lib/modules/"$release"/modules.builtin 2>/dev/null`;
+      const probe = FEATURE_PROBES[m] ? `${FEATURE_PROBES[m]} || ` : '';
+      return `if [ -d /sys/module/${m} ] || ${probe}${builtin}; then echo "${m} present"; else echo "${m} missing"; fi`;
+    }),
+  ];
+  lines.push(
+    'if [ -d /lib/modules/"$release"/kernel ] && command -v modprobe >/dev/null; then echo "loadable yes"; else echo "loadable no"; fi',
+  );
   const { stdout } = await host.check(lines.join('\n'));
-  const missing = stdout.split('\n').filter((l) => l.endsWith(' missing')).map((l) => l.split(' ')[0]!);
+  const missing = stdout
+    .split('\n')
+    .filter((l) => l.endsWith(' missing'))
+    .map((l) => l.split(' ')[0]!);
   return { missing, loadable: /loadable yes/.test(stdout) };
 }
 
 export const kernelModulesPhase: Phase<Payload> = {
   name: 'kernel-modules',
   title: 'kernel modules (overlay, br_netfilter, IPVS)',
-  description: 'Writes /etc/modules-load.d/kubernetes.conf and loads overlay, br_netfilter and, for IPVS mode, ip_vs, ip_vs_rr, ip_vs_wrr, ip_vs_sh and nf_conntrack.',
+  description:
+    'Writes /etc/modules-load.d/kubernetes.conf and loads overlay, br_netfilter and, for IPVS mode, ip_vs, ip_vs_rr, ip_vs_wrr, ip_vs_sh and nf_conntrack.',
   async plan(ctx, target) {
     const modules = requiredModules({
       ipvs: ctx.inventory.cluster.kubeProxy.mode === 'ipvs',
       kernelBefore419: !kernelAtLeast(target.facts.kernel, '4.19'),
       extra: ctx.inventory.preparation.kernelModules,
     });
-    const changes: Change<Payload>[] = await planFiles(target.host, [{ path: MODULES_FILE, content: renderModulesLoad(modules), mode: 0o644 }]);
+    const changes: Change<Payload>[] = await planFiles(target.host, [
+      { path: MODULES_FILE, content: renderModulesLoad(modules), mode: 0o644 },
+    ]);
     const { missing, loadable } = await moduleState(target.host, modules);
     const warnings: string[] = [];
     if (missing.length && loadable && !target.facts.container) {
-      changes.push({ target: 'loaded kernel modules', summary: `modprobe ${missing.join(' ')}`, payload: { kind: 'load', modules: missing } });
+      changes.push({
+        target: 'loaded kernel modules',
+        summary: `modprobe ${missing.join(' ')}`,
+        payload: { kind: 'load', modules: missing },
+      });
     } else if (missing.length) {
       const reason = target.facts.container
         ? `inside a container (${target.facts.container}) modules come from the machine's kernel: load them there`

@@ -1,6 +1,6 @@
 /** limits: open files, processes and locked memory for container workloads. */
-import { applyFiles, planFiles, type FilePayload } from '../src/workflow/managed-files.js';
-import type { Phase } from '../src/workflow/phase.js';
+import { applyFiles, planFiles, type FilePayload } from '../src/kit/managed-files.js';
+import type { Phase } from '../src/kit/phase.js';
 
 export const LIMITS_FILE = '/etc/security/limits.d/kubernetes.conf';
 
@@ -14,6 +14,8 @@ export const limitsPhase: Phase<FilePayload> = {
   name: 'limits',
   title: 'resource limits (nofile, nproc, memlock)',
   description: `Writes ${LIMITS_FILE}.`,
-  plan: async (ctx, target) => ({ changes: await planFiles(target.host, [{ path: LIMITS_FILE, content: renderLimits(ctx.inventory.preparation.limits), mode: 0o644 }]) }),
+  plan: async (ctx, target) => ({
+    changes: await planFiles(target.host, [{ path: LIMITS_FILE, content: renderLimits(ctx.inventory.preparation.limits), mode: 0o644 }]),
+  }),
   apply: (_ctx, target, changes) => applyFiles(target.host, changes),
 };

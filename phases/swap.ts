@@ -3,31 +3,19 @@
  * backup; systemd swap units masked). Inside a container swap belongs to the machine: a
  * warning says so instead of failing.
  */
-import type { Host } from '../src/transport/host.js';
+import { applyFiles, planFiles, type FilePayload } from '../src/kit/managed-files.js';
+import type { Change, Phase } from '../src/kit/phase.js';
+import { probe } from '../src/transport/probe.js';
 import { quote } from '../src/transport/quote.js';
-import type { Change, Phase } from '../src/workflow/phase.js';
 
-type Payload = { kind: 'swapoff'; devices: readonly string[] } | { kind: 'fstab'; lines: readonly string[] } | { kind: 'mask'; units: readonly string[] };
+type Payload = FilePayload | { kind: 'swapoff'; devices: readonly string[] } | { kind: 'mask'; units: readonly string[] };
 
+const FSTAB = '/etc/fstab';
+/** An fstab line that mounts swap (not a comment). */
 const SWAP_LINE = /^\s*[^#\s]\S*\s+\S+\s+swap\s/;
-
-interface SwapState {
-  readonly active: string[];
-  readonly fstabLines: string[];
-  readonly units: string[];
-}
-
-async function swapState(host: Host, systemd: boolean): Promise<SwapState> {
-  const script = [
-    `awk 'NR > 1 {print "active " $1}' /proc/swaps 2>/dev/null`,
-    `[ -f /etc/fstab ] && sed -n 's/^/fstab /p' /etc/fstab`,
-    systemd ? `systemctl list-unit-files --type swap --no-legend 2>/dev/null | awk '$2 != "masked" {print "unit " $1}'` : 'true',
-    systemd ? `systemctl list-units --type swap --all --no-legend --plain 2>/dev/null | awk '{print "unit " $1}'` : 'true',
-  ].join('\n');
-  const { stdout } = await host.check(script);
-  const pick = (prefix: string) => stdout.split('\n').filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
-  return { active: pick('active '), fstabLines: pick('fstab ').filter((l) => SWAP_LINE.test(l)), units: [...new Set(pick('unit '))] };
-}
+const disabled = (line: string) => (SWAP_LINE.test(line) ? `# ${line} # disabled by kubestrap` : line);
+/** yyyymmddhhmmss, the backup's name. */
+const stamp = (d: Date) => d.toISOString().replace(/\D/g, '').slice(0, 14);
 
 export const swapPhase: Phase<Payload> = {
   name: 'swap',
@@ -35,29 +23,49 @@ export const swapPhase: Phase<Payload> = {
   description: 'Turns swap off (swapoff -a), comments out swap entries in /etc/fstab (backup kept) and masks systemd swap units.',
   selectHosts: (ctx) => (ctx.inventory.preparation.swapOff ? ctx.hosts : []),
   async plan(_ctx, target) {
-    const state = await swapState(target.host, target.facts.initSystem === 'systemd');
+    const systemd = target.facts.initSystem === 'systemd';
+    const seen = await probe(target.host, {
+      active: `awk 'NR > 1 {print $1}' /proc/swaps`,
+      fstab: `[ -f ${FSTAB} ] && cat ${FSTAB}`,
+      mode: `stat -c %a ${FSTAB}`,
+      unit: systemd
+        ? [
+            `systemctl list-unit-files --type swap --no-legend | awk '$2 != "masked" {print $1}'`,
+            `systemctl list-units --type swap --all --no-legend --plain | awk '{print $1}'`,
+          ].join('\n')
+        : 'true',
+    });
+    const units = [...new Set(seen.unit)];
     const changes: Change<Payload>[] = [];
     const warnings: string[] = [];
-    if (state.active.length && target.facts.container) {
-      warnings.push(`swap ${state.active.join(', ')} is the machine's, not the container's (${target.facts.container}): turn it off on the machine or set the kubelet's failSwapOn: false`);
-    } else if (state.active.length) {
-      changes.push({ target: 'active swap', summary: `swapoff ${state.active.join(' ')}`, payload: { kind: 'swapoff', devices: state.active } });
+    if (seen.active.length && target.facts.container) {
+      warnings.push(
+        `swap ${seen.active.join(', ')} is the machine's, not the container's (${target.facts.container}): turn it off on the machine or set the kubelet's failSwapOn: false`,
+      );
+    } else if (seen.active.length) {
+      changes.push({
+        target: 'active swap',
+        summary: `swapoff ${seen.active.join(' ')}`,
+        payload: { kind: 'swapoff', devices: seen.active },
+      });
     }
-    if (state.fstabLines.length) {
-      changes.push({ target: '/etc/fstab', summary: `comment out ${state.fstabLines.length} swap entr${state.fstabLines.length === 1 ? 'y' : 'ies'} (backup /etc/fstab.kubestrap-<date>)`, detail: state.fstabLines.map((l) => `- ${l}\n+ # ${l}`).join('\n'), payload: { kind: 'fstab', lines: state.fstabLines } });
+    if (seen.fstab.some((l) => SWAP_LINE.test(l))) {
+      // the swap lines commented out; the original kept beside it, dated, with its mode
+      const mode = Number.parseInt(seen.mode[0] ?? '644', 8);
+      const original = `${seen.fstab.join('\n')}\n`;
+      const files = [
+        { path: `${FSTAB}.kubestrap-${stamp(new Date())}`, content: original, mode },
+        { path: FSTAB, content: `${seen.fstab.map(disabled).join('\n')}\n`, mode },
+      ];
+      changes.push(...(await planFiles(target.host, files)));
     }
-    if (state.units.length) changes.push({ target: 'systemd swap units', summary: `mask ${state.units.join(' ')}`, payload: { kind: 'mask', units: state.units } });
+    if (units.length) changes.push({ target: 'systemd swap units', summary: `mask ${units.join(' ')}`, payload: { kind: 'mask', units } });
     return { changes, warnings };
   },
   async apply(_ctx, target, changes) {
+    await applyFiles(target.host, changes);
     for (const { payload } of changes) {
       if (payload.kind === 'swapoff') await target.host.check('swapoff -a');
-      if (payload.kind === 'fstab') {
-        // comment out exactly the swap lines, keeping a dated backup of the original
-        await target.host.check(
-          `b=/etc/fstab.kubestrap-$(date +%Y%m%d%H%M%S); cp -p /etc/fstab "$b" && awk '{ if ($0 ~ /^[[:space:]]*[^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap[[:space:]]/) print "# " $0 " # disabled by kubestrap"; else print }' "$b" > /etc/fstab.kubestrap-new && chmod --reference="$b" /etc/fstab.kubestrap-new && mv /etc/fstab.kubestrap-new /etc/fstab`,
-        );
-      }
       if (payload.kind === 'mask') await target.host.check(`systemctl mask --now ${payload.units.map(quote).join(' ')}`);
     }
   },

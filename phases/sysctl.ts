@@ -7,8 +7,8 @@ import { renderSysctlConf, SYSCTL_FILE, sysctlSettings, type SysctlSetting } fro
 import type { HostFacts } from '../src/facts/probe.js';
 import type { Host } from '../src/transport/host.js';
 import { quote } from '../src/transport/quote.js';
-import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/workflow/managed-files.js';
-import type { Change, Phase } from '../src/workflow/phase.js';
+import { applyFiles, planFiles, type DesiredFile, type FilePayload } from '../src/kit/managed-files.js';
+import type { Change, Phase } from '../src/kit/phase.js';
 
 type Payload = FilePayload | { kind: 'live'; settings: readonly SysctlSetting[] };
 
@@ -28,7 +28,11 @@ async function readLive(host: Host, keys: readonly string[]): Promise<Map<string
     ...keys.map((k) => {
       // the key is quoted here too, not only constrained by the schema: printf prints it as data
       const [p, q] = [quote(procPath(k)), quote(k)];
-      return `if [ ! -e ${p} ]; then printf 'state %s absent\\n' ${q}; else set -- "$@" ${p}; if [ -w ${p} ]; then printf 'state %s rw\\n' ${q}; else printf 'state %s ro\\n' ${q}; fi; fi`;
+      return [
+        `if [ ! -e ${p} ]; then printf 'state %s absent\\n' ${q}`,
+        `elif [ -w ${p} ]; then set -- "$@" ${p}; printf 'state %s rw\\n' ${q}`,
+        `else set -- "$@" ${p}; printf 'state %s ro\\n' ${q}; fi`,
+      ].join('\n');
     }),
     'if [ $# -gt 0 ]; then grep -H "" "$@" 2>/dev/null | sed "s/^/value /"; fi',
     'true',
@@ -56,19 +60,26 @@ function blockedWarning(facts: HostFacts, keys: string[], state: 'ro' | 'absent'
   const other = keys.filter((k) => !k.startsWith('net.bridge.'));
   const parts: string[] = [];
   if (bridge.length) parts.push(`${bridge.join(', ')}: absent until the br_netfilter module is loaded (kernel-modules phase)`);
-  if (other.length) parts.push(`${other.join(', ')}: not present in this kernel${facts.container ? ` or are not visible inside the container (${facts.container})` : ''}`);
+  if (other.length)
+    parts.push(
+      `${other.join(', ')}: not present in this kernel${facts.container ? ` or are not visible inside the container (${facts.container})` : ''}`,
+    );
   return `cannot set: ${parts.join('; ')}`;
 }
 
 export const sysctlPhase: Phase<Payload> = {
   name: 'sysctl',
   title: 'kernel settings (/etc/sysctl.d)',
-  description: 'Writes /etc/sysctl.d/kubernetes.conf (IP forwarding, bridge netfilter, conntrack, inotify, file and TCP limits) and applies it.',
+  description:
+    'Writes /etc/sysctl.d/kubernetes.conf (IP forwarding, bridge netfilter, conntrack, inotify, file and TCP limits) and applies it.',
   async plan(ctx, target) {
     const settings = sysctlSettings(ctx.inventory.preparation.sysctl);
     const file: DesiredFile = { path: SYSCTL_FILE, content: renderSysctlConf(settings), mode: 0o644 };
     const changes: Change<Payload>[] = await planFiles(target.host, [file]);
-    const live = await readLive(target.host, settings.map((s) => s.key));
+    const live = await readLive(
+      target.host,
+      settings.map((s) => s.key),
+    );
     const differing = settings.filter((s) => live.get(s.key)?.state === 'rw' && normalize(live.get(s.key)!.value) !== normalize(s.value));
     if (differing.length) {
       changes.push({
@@ -94,7 +105,10 @@ export const sysctlPhase: Phase<Payload> = {
     } else {
       await target.host.check(live.map((s) => `sysctl -q -w ${quote(`${s.key}=${s.value}`)}`).join('\n'));
     }
-    const after = await readLive(target.host, live.map((s) => s.key));
+    const after = await readLive(
+      target.host,
+      live.map((s) => s.key),
+    );
     const wrong = live.filter((s) => normalize(after.get(s.key)?.value ?? '') !== normalize(s.value));
     if (wrong.length) {
       throw new Error(

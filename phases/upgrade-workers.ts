@@ -3,18 +3,17 @@
  * inventory's version and kubelet settings, at most `maxUnavailable` at a time, each drained
  * first and uncordoned once its Node is Ready again; the first failure stops the roll.
  */
-import { isControlPlane } from '../src/inventory/resolve.js';
 import { requireApi } from '../src/kube/admin-api.js';
 import { applyNodeRoll, planNodeRoll, type RollAccess, type RollPayload } from '../src/upgrade/node-roll.js';
 import { rollingQueue } from '../src/util/concurrency.js';
-import type { Phase, PhaseContext } from '../src/workflow/phase.js';
-import { onFirstControlPlane } from './control-plane.js';
+import type { Phase, PhaseContext } from '../src/kit/phase.js';
+import { onLeader, workers } from '../src/kit/hosts.js';
 
 /** Workers are drained and watched through the inventory's first control plane. */
 function throughFirstControlPlane(ctx: PhaseContext): RollAccess {
   return {
     withApi: (use) => {
-      const cp = onFirstControlPlane(ctx)[0];
+      const cp = onLeader(ctx)[0];
       if (!cp) throw new Error("the inventory's first control plane is not reachable: workers are drained through it");
       return requireApi(cp, 'workers are drained through it', use);
     },
@@ -27,9 +26,11 @@ export function upgradeWorkersPhase(maxUnavailable: number, rolled: readonly Pha
   return {
     name: 'upgrade-workers',
     title: `workers upgraded, at most ${maxUnavailable} drained at a time`,
-    description: "Brings each worker to the inventory's version and kubelet settings: drained, packages and kubelet files, kubelet restarted, Ready again, uncordoned.",
-    selectHosts: (ctx) => ctx.hosts.filter((h) => !isControlPlane(h.spec)),
+    description:
+      "Brings each worker to the inventory's version and kubelet settings: drained, packages and kubelet files, kubelet restarted, Ready again, uncordoned.",
+    selectHosts: workers,
     plan: async (ctx, target) => ({ changes: await planNodeRoll(ctx, target, rolled, throughFirstControlPlane(ctx)) }),
-    apply: (ctx, target, changes) => batch(target.spec.name, () => applyNodeRoll(ctx, target, changes, rolled, throughFirstControlPlane(ctx))),
+    apply: (ctx, target, changes) =>
+      batch(target.spec.name, () => applyNodeRoll(ctx, target, changes, rolled, throughFirstControlPlane(ctx))),
   };
 }

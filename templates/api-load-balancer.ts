@@ -1,13 +1,14 @@
 /**
  * The node-local API load balancer (apiLoadBalancer.mode node-local): HAProxy as a static pod
  * on every worker, listening on 127.0.0.1:6443 in front of every control plane's API server,
- * each checked with GET /healthz so a stopped API server is out of rotation within seconds.
+ * each checked with GET /readyz so an API server that stops, or is not ready yet, is out of rotation.
  * Control planes need none: their API name points at their own API server. Pure functions.
  */
-import type { Pod } from '../src/kube/objects.js';
+import type { Pod } from './objects.js';
+import { MANIFESTS_DIR } from './paths.js';
 
 export const LB_CONFIG_PATH = '/etc/kubestrap/haproxy.cfg';
-export const LB_MANIFEST_PATH = '/etc/kubernetes/manifests/kube-lb.yaml';
+export const LB_MANIFEST_PATH = `${MANIFESTS_DIR}/kube-lb.yaml`;
 export const DEFAULT_LB_IMAGE = 'docker.io/library/haproxy:2.8';
 /** Where HAProxy answers its own liveness check (monitor-uri): loopback only. */
 const MONITOR_PORT = 8404;
@@ -48,7 +49,12 @@ export function haproxyConfig(input: LoadBalancerInput): string {
     // /readyz also fails while one shuts down
     '  option httpchk GET /readyz',
     '  http-check expect status 200',
-    '  default-server inter 2s fall 2 rise 2',
+    '  timeout check 2s',
+    // A restart of an API server is quicker than two failed checks: one that stayed "up" got
+    // requests the moment its successor listened, before it was ready (a 403 from an authorizer
+    // not yet synced). Out at the first failed check, or at the first refused connection of live
+    // traffic (retried elsewhere: redispatch); back in only after two good /readyz.
+    '  default-server inter 1s fall 1 rise 2 observe layer4 error-limit 1 on-error mark-down',
     ...input.apiServers.map((s) => `  server ${s.name} ${host(s.address)}:${s.port} check check-ssl verify none`),
     '',
   ].join('\n');
@@ -68,7 +74,13 @@ export function loadBalancerPod(input: LoadBalancerInput): Pod {
           image: input.image,
           imagePullPolicy: 'IfNotPresent',
           command: ['haproxy', '-f', CONFIG_INSIDE],
-          livenessProbe: { httpGet: { host: '127.0.0.1', path: '/healthz', port: MONITOR_PORT, scheme: 'HTTP' }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 },
+          livenessProbe: {
+            httpGet: { host: '127.0.0.1', path: '/healthz', port: MONITOR_PORT, scheme: 'HTTP' },
+            initialDelaySeconds: 5,
+            periodSeconds: 10,
+            failureThreshold: 3,
+            timeoutSeconds: 5,
+          },
           resources: { requests: { cpu: '25m', memory: '32Mi' } },
           volumeMounts: [{ name: 'haproxy-config', mountPath: CONFIG_INSIDE, readOnly: true }],
         },

@@ -17,15 +17,19 @@
  *   etcd image (3.6 renamed them, 3.7 refuses the old names).
  */
 import { stringify } from 'yaml';
-import type { Pod, Container, Probe, Volume, VolumeMount, EnvVar } from '../src/kube/objects.js';
+import type { Pod, Container, Probe, Volume, VolumeMount, EnvVar } from './objects.js';
 import { etcdStableFlags, KUBEADM_CHANGES } from './versions.js';
+import { CONTROLLER_MANAGER_CONF, PKI_DIR, SCHEDULER_CONF } from './paths.js';
 
-export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
-export const PKI_DIR = '/etc/kubernetes/pki';
 export const ETCD_DATA_DIR = '/var/lib/etcd';
 const FLEXVOLUME_DIR = '/usr/libexec/kubernetes/kubelet-plugins/volume/exec';
 /** CA bundle directories mounted into kube-apiserver and KCM when the node has them. */
-export const OPTIONAL_CA_DIRS = ['/etc/ca-certificates', '/usr/share/ca-certificates', '/usr/local/share/ca-certificates', '/etc/pki'] as const;
+export const OPTIONAL_CA_DIRS = [
+  '/etc/ca-certificates',
+  '/usr/share/ca-certificates',
+  '/usr/local/share/ca-certificates',
+  '/etc/pki',
+] as const;
 
 export interface ComponentSettings {
   readonly extraArgs: Readonly<Record<string, string>>;
@@ -75,7 +79,11 @@ export type ControlPlanePods = Partial<Record<'etcd', Pod>> & Record<Exclude<Com
  * first in their own order, then the remaining defaults sorted, as kubeadm's ArgumentsToCommand
  * does since #135400 (order matters for flags such as --service-account-issuer).
  */
-export function renderFlags(defaults: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>>, userFirst = false): string[] {
+export function renderFlags(
+  defaults: Readonly<Record<string, string>>,
+  extra: Readonly<Record<string, string>>,
+  userFirst = false,
+): string[] {
   const flag = (name: string, value: string) => `--${name}=${value}`;
   if (!userFirst) {
     const merged = { ...defaults, ...extra };
@@ -83,12 +91,15 @@ export function renderFlags(defaults: Readonly<Record<string, string>>, extra: R
       .sort()
       .map((name) => flag(name, merged[name]!));
   }
-  const kept = Object.keys(defaults).filter((name) => !(name in extra)).sort();
+  const kept = Object.keys(defaults)
+    .filter((name) => !(name in extra))
+    .sort();
   return [...Object.entries(extra).map(([name, value]) => flag(name, value)), ...kept.map((name) => flag(name, defaults[name]!))];
 }
 
 /** The flags of one component for this release. */
-const flagsFor = (input: ControlPlaneInput, defaults: Readonly<Record<string, string>>, settings: ComponentSettings) => renderFlags(defaults, settings.extraArgs, KUBEADM_CHANGES.userArgsUnsorted(input));
+const flagsFor = (input: ControlPlaneInput, defaults: Readonly<Record<string, string>>, settings: ComponentSettings) =>
+  renderFlags(defaults, settings.extraArgs, KUBEADM_CHANGES.userArgsUnsorted(input));
 
 const hostUrl = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
@@ -103,7 +114,14 @@ interface HostPathVolume {
 const PROBE_PORT = 'probe-port';
 
 /** A probe of the component's health port: by number, or by the container port's name from 1.34 (#132776). */
-function probe(input: ControlPlaneInput, host: string, port: number, path: string, scheme: 'HTTP' | 'HTTPS', kind: 'liveness' | 'readiness' | 'startup'): Probe {
+function probe(
+  input: ControlPlaneInput,
+  host: string,
+  port: number,
+  path: string,
+  scheme: 'HTTP' | 'HTTPS',
+  kind: 'liveness' | 'readiness' | 'startup',
+): Probe {
   const httpGet = { host, path, port: KUBEADM_CHANGES.namedProbePort(input) ? PROBE_PORT : port, scheme };
   if (kind === 'readiness') return { failureThreshold: 3, httpGet, periodSeconds: 1, timeoutSeconds: 15 };
   return { failureThreshold: kind === 'liveness' ? 8 : 24, httpGet, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 15 };
@@ -114,34 +132,57 @@ function probePorts(input: ControlPlaneInput, port: number): Pick<Container, 'po
   return KUBEADM_CHANGES.namedProbePort(input) ? { ports: [{ containerPort: port, name: PROBE_PORT, protocol: 'TCP' }] } : {};
 }
 
-function pod(input: ControlPlaneInput, name: ComponentName, container: Omit<Container, 'name' | 'imagePullPolicy' | 'volumeMounts'>, volumes: readonly HostPathVolume[], settings: ComponentSettings, annotations?: Record<string, string>): Pod {
+function pod(
+  input: ControlPlaneInput,
+  name: ComponentName,
+  container: Omit<Container, 'name' | 'imagePullPolicy' | 'volumeMounts'>,
+  volumes: readonly HostPathVolume[],
+  settings: ComponentSettings,
+  annotations?: Record<string, string>,
+): Pod {
   const all: HostPathVolume[] = [
     ...volumes,
-    ...settings.extraVolumes.map((v) => ({ name: v.name, path: v.hostPath, mountPath: v.mountPath, readOnly: v.readOnly, type: v.pathType ?? 'DirectoryOrCreate' })),
+    ...settings.extraVolumes.map((v) => ({
+      name: v.name,
+      path: v.hostPath,
+      mountPath: v.mountPath,
+      readOnly: v.readOnly,
+      type: v.pathType ?? 'DirectoryOrCreate',
+    })),
   ].sort((a, b) => a.name.localeCompare(b.name));
   const env: EnvVar[] = [...settings.extraEnvs].sort((a, b) => a.name.localeCompare(b.name));
-  const modern = input.minor >= 24;
   // kubeadm sorts volumes by name, and the mounts too, except etcd's (data, then certificates)
   const mountOrder = name === 'etcd' ? [...volumes, ...all.filter((v) => !volumes.includes(v))] : all;
-  const volumeMounts: VolumeMount[] = mountOrder.map((v) => ({ mountPath: v.mountPath ?? v.path, name: v.name, ...(v.readOnly ? { readOnly: true } : {}) }));
+  const volumeMounts: VolumeMount[] = mountOrder.map((v) => ({
+    mountPath: v.mountPath ?? v.path,
+    name: v.name,
+    ...(v.readOnly ? { readOnly: true } : {}),
+  }));
   const podVolumes: Volume[] = all.map((v) => ({ hostPath: { path: v.path, type: v.type }, name: v.name }));
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { ...(annotations ? { annotations } : {}), labels: { component: name, tier: 'control-plane' }, name, namespace: 'kube-system' },
+    metadata: {
+      ...(annotations ? { annotations } : {}),
+      labels: { component: name, tier: 'control-plane' },
+      name,
+      namespace: 'kube-system',
+    },
     spec: {
       containers: [{ ...container, ...(env.length ? { env } : {}), imagePullPolicy: 'IfNotPresent', name, volumeMounts }],
       hostNetwork: true,
-      ...(modern ? { priority: 2000001000 } : {}),
+      ...(KUBEADM_CHANGES.staticPodPriority(input) ? { priority: 2000001000 } : {}),
       priorityClassName: 'system-node-critical',
-      ...(modern ? { securityContext: { seccompProfile: { type: 'RuntimeDefault' } } } : {}),
+      ...(KUBEADM_CHANGES.staticPodSeccompRuntimeDefault(input) ? { securityContext: { seccompProfile: { type: 'RuntimeDefault' } } } : {}),
       volumes: podVolumes,
     },
   };
 }
 
 function caVolumes(input: ControlPlaneInput): HostPathVolume[] {
-  const dirs = input.presentCaDirs.flatMap((dir) => (dir === '/etc/pki' && input.minor >= 31 ? ['/etc/pki/ca-trust', '/etc/pki/tls/certs'] : [dir]));
+  const dirs = input.presentCaDirs.flatMap((dir) =>
+    dir === '/etc/pki' && KUBEADM_CHANGES.splitEtcPkiMount(input) ? ['/etc/pki/ca-trust', '/etc/pki/tls/certs'] : [dir],
+  );
   return [
     { name: 'ca-certs', path: '/etc/ssl/certs', type: 'DirectoryOrCreate', readOnly: true },
     { name: 'k8s-certs', path: PKI_DIR, type: 'DirectoryOrCreate', readOnly: true },
@@ -157,7 +198,9 @@ function etcdPod(input: ControlPlaneInput): Pod {
     'client-cert-auth': 'true',
     'data-dir': ETCD_DATA_DIR,
     'initial-advertise-peer-urls': `https://${adv}:2380`,
-    'initial-cluster': input.etcdInitialCluster ? input.etcdInitialCluster.map((m) => `${m.name}=${m.peerUrl}`).join(',') : `${input.nodeName}=https://${adv}:2380`,
+    'initial-cluster': input.etcdInitialCluster
+      ? input.etcdInitialCluster.map((m) => `${m.name}=${m.peerUrl}`).join(',')
+      : `${input.nodeName}=https://${adv}:2380`,
     ...(input.etcdInitialCluster ? { 'initial-cluster-state': 'existing' } : {}),
     'key-file': `${PKI_DIR}/etcd/server.key`,
     'listen-client-urls': `https://127.0.0.1:2379,https://${adv}:2379`,
@@ -170,19 +213,21 @@ function etcdPod(input: ControlPlaneInput): Pod {
     'peer-trusted-ca-file': `${PKI_DIR}/etcd/ca.crt`,
     'snapshot-count': '10000',
     'trusted-ca-file': `${PKI_DIR}/etcd/ca.crt`,
-    ...(input.minor >= 24
+    ...(KUBEADM_CHANGES.etcdCorruptCheckFlags(input)
       ? etcdStableFlags(input.etcdImageTag)
         ? { 'feature-gates': 'InitialCorruptCheck=true', 'watch-progress-notify-interval': '5s' }
         : { 'experimental-initial-corrupt-check': 'true', 'experimental-watch-progress-notify-interval': '5s' }
       : {}),
   };
   const at = (path: string, kind: 'liveness' | 'readiness' | 'startup') => probe(input, '127.0.0.1', 2381, path, 'HTTP', kind);
-  const probes =
-    input.minor >= 31
-      ? { livenessProbe: at('/livez', 'liveness'), readinessProbe: at('/readyz', 'readiness'), startupProbe: at('/readyz', 'startup') }
-      : input.minor >= 22
-        ? { livenessProbe: at('/health?exclude=NOSPACE&serializable=true', 'liveness'), startupProbe: at('/health?serializable=false', 'startup') }
-        : { livenessProbe: at('/health', 'liveness'), startupProbe: at('/health', 'startup') };
+  const probes = KUBEADM_CHANGES.etcdLivezReadyzProbes(input)
+    ? { livenessProbe: at('/livez', 'liveness'), readinessProbe: at('/readyz', 'readiness'), startupProbe: at('/readyz', 'startup') }
+    : KUBEADM_CHANGES.etcdSerializableProbes(input)
+      ? {
+          livenessProbe: at('/health?exclude=NOSPACE&serializable=true', 'liveness'),
+          startupProbe: at('/health?serializable=false', 'startup'),
+        }
+      : { livenessProbe: at('/health', 'liveness'), startupProbe: at('/health', 'startup') };
   return pod(
     input,
     'etcd',
@@ -191,7 +236,13 @@ function etcdPod(input: ControlPlaneInput): Pod {
       image: `${input.imageRepository}/etcd:${input.etcdImageTag}`,
       ...probePorts(input, 2381),
       ...probes,
-      resources: { requests: { cpu: '100m', ...(input.minor <= 22 ? { 'ephemeral-storage': '100Mi' } : {}), memory: '100Mi' } },
+      resources: {
+        requests: {
+          cpu: '100m',
+          ...(KUBEADM_CHANGES.noEtcdEphemeralStorage(input) ? {} : { 'ephemeral-storage': '100Mi' }),
+          memory: '100Mi',
+        },
+      },
     },
     [
       { name: 'etcd-data', path: ETCD_DATA_DIR, type: 'DirectoryOrCreate', readOnly: false },
@@ -205,7 +256,13 @@ function etcdPod(input: ControlPlaneInput): Pod {
 /** How the API server reaches etcd: the local member with its own client certificate, or the external endpoints with the given files. */
 function etcdClientFlags(input: ControlPlaneInput): Record<string, string> {
   const external = input.externalEtcd;
-  if (external) return { 'etcd-cafile': external.caFile, 'etcd-certfile': external.certFile, 'etcd-keyfile': external.keyFile, 'etcd-servers': external.endpoints.join(',') };
+  if (external)
+    return {
+      'etcd-cafile': external.caFile,
+      'etcd-certfile': external.certFile,
+      'etcd-keyfile': external.keyFile,
+      'etcd-servers': external.endpoints.join(','),
+    };
   return {
     'etcd-cafile': `${PKI_DIR}/etcd/ca.crt`,
     'etcd-certfile': `${PKI_DIR}/apiserver-etcd-client.crt`,
@@ -224,7 +281,13 @@ function etcdClientFlags(input: ControlPlaneInput): Record<string, string> {
 function externalEtcdVolumes(input: ControlPlaneInput): HostPathVolume[] {
   const external = input.externalEtcd;
   if (!external) return [];
-  const mounted = ['/etc/ssl/certs', PKI_DIR, ...OPTIONAL_CA_DIRS.flatMap((dir) => (dir === '/etc/pki' && input.minor >= 31 ? ['/etc/pki/ca-trust', '/etc/pki/tls/certs'] : [dir]))];
+  const mounted = [
+    '/etc/ssl/certs',
+    PKI_DIR,
+    ...OPTIONAL_CA_DIRS.flatMap((dir) =>
+      dir === '/etc/pki' && KUBEADM_CHANGES.splitEtcPkiMount(input) ? ['/etc/pki/ca-trust', '/etc/pki/tls/certs'] : [dir],
+    ),
+  ];
   const dirs = new Set<string>();
   for (const file of [external.caFile, external.certFile, external.keyFile]) {
     const dir = file.slice(0, file.lastIndexOf('/')) || '/';
@@ -246,7 +309,7 @@ function apiServerPod(input: ControlPlaneInput): Pod {
     'enable-admission-plugins': 'NodeRestriction',
     'enable-bootstrap-token-auth': 'true',
     ...etcdClientFlags(input),
-    ...(input.minor <= 23 ? { 'insecure-port': '0' } : {}),
+    ...(KUBEADM_CHANGES.noApiServerInsecurePort(input) ? {} : { 'insecure-port': '0' }),
     'kubelet-client-certificate': `${PKI_DIR}/apiserver-kubelet-client.crt`,
     'kubelet-client-key': `${PKI_DIR}/apiserver-kubelet-client.key`,
     'kubelet-preferred-address-types': 'InternalIP,ExternalIP,Hostname',
@@ -286,7 +349,7 @@ function apiServerPod(input: ControlPlaneInput): Pod {
 }
 
 function controllerManagerPod(input: ControlPlaneInput): Pod {
-  const conf = '/etc/kubernetes/controller-manager.conf';
+  const conf = CONTROLLER_MANAGER_CONF;
   const flags: Record<string, string> = {
     'authentication-kubeconfig': conf,
     'authorization-kubeconfig': conf,
@@ -298,18 +361,27 @@ function controllerManagerPod(input: ControlPlaneInput): Pod {
     controllers: '*,bootstrapsigner,tokencleaner',
     kubeconfig: conf,
     'leader-elect': 'true',
-    ...(input.minor <= 23 ? { port: '0' } : {}),
+    ...(KUBEADM_CHANGES.noComponentInsecurePort(input) ? {} : { port: '0' }),
     'requestheader-client-ca-file': `${PKI_DIR}/front-proxy-ca.crt`,
     'root-ca-file': `${PKI_DIR}/ca.crt`,
     'service-account-private-key-file': `${PKI_DIR}/sa.key`,
     'use-service-account-credentials': 'true',
-    ...(input.podSubnet ? { 'allocate-node-cidrs': 'true', 'cluster-cidr': input.podSubnet, 'service-cluster-ip-range': input.serviceSubnet } : {}),
+    ...(input.podSubnet
+      ? { 'allocate-node-cidrs': 'true', 'cluster-cidr': input.podSubnet, 'service-cluster-ip-range': input.serviceSubnet }
+      : {}),
   };
   // the controller-manager has no /livez: kubeadm keeps /healthz (#126945)
   const at = (kind: 'liveness' | 'startup') => probe(input, '127.0.0.1', 10257, '/healthz', 'HTTPS', kind);
   const flexVolume: HostPathVolume[] = KUBEADM_CHANGES.noFlexVolumeMount(input)
     ? []
-    : [{ name: 'flexvolume-dir', path: input.controllerManager.extraArgs['flex-volume-plugin-dir'] ?? FLEXVOLUME_DIR, type: 'DirectoryOrCreate', readOnly: false }];
+    : [
+        {
+          name: 'flexvolume-dir',
+          path: input.controllerManager.extraArgs['flex-volume-plugin-dir'] ?? FLEXVOLUME_DIR,
+          type: 'DirectoryOrCreate',
+          readOnly: false,
+        },
+      ];
   return pod(
     input,
     'kube-controller-manager',
@@ -321,24 +393,20 @@ function controllerManagerPod(input: ControlPlaneInput): Pod {
       resources: { requests: { cpu: '200m' } },
       startupProbe: at('startup'),
     },
-    [
-      ...caVolumes(input),
-      ...flexVolume,
-      { name: 'kubeconfig', path: conf, type: 'FileOrCreate', readOnly: true },
-    ],
+    [...caVolumes(input), ...flexVolume, { name: 'kubeconfig', path: conf, type: 'FileOrCreate', readOnly: true }],
     input.controllerManager,
   );
 }
 
 function schedulerPod(input: ControlPlaneInput): Pod {
-  const conf = '/etc/kubernetes/scheduler.conf';
+  const conf = SCHEDULER_CONF;
   const flags: Record<string, string> = {
     'authentication-kubeconfig': conf,
     'authorization-kubeconfig': conf,
     'bind-address': '127.0.0.1',
     kubeconfig: conf,
     'leader-elect': 'true',
-    ...(input.minor <= 23 ? { port: '0' } : {}),
+    ...(KUBEADM_CHANGES.noComponentInsecurePort(input) ? {} : { port: '0' }),
   };
   const at = (path: string, kind: 'liveness' | 'readiness' | 'startup') => probe(input, '127.0.0.1', 10259, path, 'HTTPS', kind);
   const probes = KUBEADM_CHANGES.schedulerLivezReadyz(input)
@@ -360,7 +428,12 @@ function schedulerPod(input: ControlPlaneInput): Pod {
 }
 
 export function controlPlanePods(input: ControlPlaneInput): ControlPlanePods {
-  return { ...(input.externalEtcd ? {} : { etcd: etcdPod(input) }), 'kube-apiserver': apiServerPod(input), 'kube-controller-manager': controllerManagerPod(input), 'kube-scheduler': schedulerPod(input) };
+  return {
+    ...(input.externalEtcd ? {} : { etcd: etcdPod(input) }),
+    'kube-apiserver': apiServerPod(input),
+    'kube-controller-manager': controllerManagerPod(input),
+    'kube-scheduler': schedulerPod(input),
+  };
 }
 
 /** A manifest file's text: the object with kubeadm's creationTimestamp/status placeholders. */

@@ -1,13 +1,16 @@
 /**
  * Flannel (VXLAN backend), kubestrap's bundled CNI: the objects of flannel's documented
- * kube-flannel.yml (v0.25.6) as data, with the cluster's pod CIDR in net-conf.json, the MTU when
+ * kube-flannel.yml (v0.28.9) as data, with the cluster's pod CIDR in net-conf.json, the MTU when
  * the inventory sets one, and the images from a mirror when cni.imageRepository is set.
  */
-import type { KubeObject } from '../src/kube/objects.js';
+import type { KubeObject } from './objects.js';
 
-export const FLANNEL_VERSION = 'v0.25.6';
-const FLANNEL_CNI_PLUGIN_VERSION = 'v1.5.1-flannel2';
-const UPSTREAM = 'docker.io/flannel';
+export const FLANNEL_VERSION = 'v0.28.9';
+export const FLANNEL_CNI_PLUGIN_VERSION = 'v1.9.1-flannel3';
+/** Where flannel publishes its images since v0.26 (docker.io/flannel before). */
+const UPSTREAM = 'ghcr.io/flannel-io';
+/** flanneld's health endpoint (/healthz for liveness, /readyz once it holds its subnet lease). */
+const HEALTHZ_PORT = 8081;
 
 export interface FlannelInput {
   readonly podSubnet: string;
@@ -30,8 +33,16 @@ export function flannelObjects(input: FlannelInput): KubeObject[] {
   const netConf = { Network: input.podSubnet, EnableNFTables: false, Backend: { Type: 'vxlan', ...(input.mtu ? { MTU: input.mtu } : {}) } };
   const hostPath = (name: string, path: string, type?: string) => ({ name, hostPath: { path, ...(type ? { type } : {}) } });
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-flannel', labels: { 'k8s-app': 'flannel', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flannel', namespace: 'kube-flannel', labels: { 'k8s-app': 'flannel' } } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'kube-flannel', labels: { 'k8s-app': 'flannel', 'pod-security.kubernetes.io/enforce': 'privileged' } },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'flannel', namespace: 'kube-flannel', labels: { 'k8s-app': 'flannel' } },
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
@@ -64,7 +75,13 @@ export function flannelObjects(input: FlannelInput): KubeObject[] {
         template: {
           metadata: { labels },
           spec: {
-            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['linux'] }] }] } } },
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['linux'] }] }],
+                },
+              },
+            },
             hostNetwork: true,
             priorityClassName: 'system-node-critical',
             tolerations: [{ effect: 'NoSchedule', operator: 'Exists' }],
@@ -80,8 +97,9 @@ export function flannelObjects(input: FlannelInput): KubeObject[] {
               {
                 name: 'install-cni',
                 image: `${repo}/flannel:${FLANNEL_VERSION}`,
-                command: ['cp'],
-                args: ['-f', '/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'],
+                // an atomic copy: containerd never reads a half-written configuration
+                command: ['/opt/bin/install-conf'],
+                args: ['/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'],
                 volumeMounts: [
                   { name: 'cni', mountPath: '/etc/cni/net.d' },
                   { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
@@ -93,13 +111,17 @@ export function flannelObjects(input: FlannelInput): KubeObject[] {
                 name: 'kube-flannel',
                 image: `${repo}/flannel:${FLANNEL_VERSION}`,
                 command: ['/opt/bin/flanneld'],
-                args: ['--ip-masq', '--kube-subnet-mgr'],
+                args: ['--ip-masq', '--kube-subnet-mgr', `--healthz-port=${HEALTHZ_PORT}`],
+                ports: [{ name: 'healthz', containerPort: HEALTHZ_PORT, protocol: 'TCP' }],
+                livenessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, initialDelaySeconds: 10, periodSeconds: 30 },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'healthz' }, initialDelaySeconds: 5, periodSeconds: 10 },
                 resources: { requests: { cpu: '100m', memory: '50Mi' } },
                 securityContext: { privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                   { name: 'EVENT_QUEUE_DEPTH', value: '5000' },
+                  { name: 'CONT_WHEN_CACHE_NOT_READY', value: 'false' },
                 ],
                 volumeMounts: [
                   { name: 'run', mountPath: '/run/flannel' },

@@ -21,9 +21,17 @@ export const KUBE_PACKAGES = ['kubelet', 'kubectl', 'cri-tools'] as const;
 const UPSTREAM = 'https://pkgs.k8s.io';
 
 /** The repository the inventory's cluster.packages names (pkgs.k8s.io unless a mirror is set). */
-export function repoInputOf(packages: { source: string; mirror?: string; mirrorLayout: RepoInput['layout']; unsigned: boolean }, minor: number): RepoInput {
+export function repoInputOf(
+  packages: { source: string; mirror?: string; mirrorLayout: RepoInput['layout']; unsigned: boolean },
+  minor: number,
+): RepoInput {
   const mirror = packages.source === 'mirror';
-  return { base: mirror ? packages.mirror! : UPSTREAM, layout: mirror ? packages.mirrorLayout : 'pkgs.k8s.io', minor, unsigned: packages.unsigned };
+  return {
+    base: mirror ? packages.mirror! : UPSTREAM,
+    layout: mirror ? packages.mirrorLayout : 'pkgs.k8s.io',
+    minor,
+    unsigned: packages.unsigned,
+  };
 }
 
 /** Where an apt repository of the layout lives: the URL and suite of its `deb` line, and its signing key. */

@@ -11,11 +11,9 @@
  */
 import { parse, stringify } from 'yaml';
 import { KUBEADM_CHANGES, sandboxImage } from './versions.js';
+import { CA_CERT, MANIFESTS_DIR } from './paths.js';
 
-export const KUBELET_CONFIG_PATH = '/var/lib/kubelet/config.yaml';
 /** kubeadm's node-specific KubeletConfiguration patch (NodeLocalCRISocket, 1.34+). */
-export const KUBELET_INSTANCE_CONFIG_PATH = '/var/lib/kubelet/instance-config.yaml';
-export const KUBELET_FLAGS_PATH = '/var/lib/kubelet/kubeadm-flags.env';
 /** Same name as the packages' drop-in, in /etc so that it wins over a packaged copy in /usr/lib. */
 export const KUBELET_DROP_IN_PATH = '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf';
 
@@ -45,7 +43,7 @@ export function kubeletConfiguration(input: KubeletInput): Record<string, unknow
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: '/etc/kubernetes/pki/ca.crt' } },
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: CA_CERT } },
     authorization: { mode: 'Webhook' },
     cgroupDriver: input.cgroupDriver,
     clusterDNS: [input.clusterDns],
@@ -55,7 +53,7 @@ export function kubeletConfiguration(input: KubeletInput): Record<string, unknow
     healthzPort: 10248,
     rotateCertificates: true,
     ...(input.serverTlsBootstrap ? { serverTLSBootstrap: true } : {}),
-    staticPodPath: '/etc/kubernetes/manifests',
+    staticPodPath: MANIFESTS_DIR,
   };
 }
 
@@ -70,7 +68,8 @@ export function kubeletInstanceConfig(input: Pick<KubeletInput, 'criSocket'>): s
  * configuration merged over it as kubeadm does.
  */
 export function kubeletConfigYaml(input: KubeletInput, published?: string): string {
-  if (!KUBEADM_CHANGES.nodeLocalCriSocket(input)) return published ?? stringify(kubeletConfiguration(input), { sortMapEntries: true, indentSeq: false });
+  if (!KUBEADM_CHANGES.nodeLocalCriSocket(input))
+    return published ?? stringify(kubeletConfiguration(input), { sortMapEntries: true, indentSeq: false });
   const base = published ? ((parse(published) ?? {}) as Record<string, unknown>) : kubeletConfiguration(input);
   return stringify({ ...base, containerRuntimeEndpoint: input.criSocket }, { sortMapEntries: true, indentSeq: false });
 }
@@ -80,15 +79,21 @@ const goQuote = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\
 
 export function kubeletFlags(input: KubeletInput): string[] {
   const flags: Record<string, string> = {
-    ...(input.minor <= 23 ? { 'container-runtime': 'remote' } : {}),
+    ...(KUBEADM_CHANGES.noContainerRuntimeFlag(input) ? {} : { 'container-runtime': 'remote' }),
     ...(KUBEADM_CHANGES.nodeLocalCriSocket(input) ? {} : { 'container-runtime-endpoint': input.criSocket }),
-    ...(input.minor >= 24 && !KUBEADM_CHANGES.noPodInfraContainerImage(input) ? { 'pod-infra-container-image': sandboxImage(input.imageRepository, input.minor, input.sandboxImageOverride) } : {}),
+    ...(KUBEADM_CHANGES.podInfraContainerImageFlag(input)
+      ? { 'pod-infra-container-image': sandboxImage(input.imageRepository, input.minor, input.sandboxImageOverride) }
+      : {}),
     ...(input.nodeName !== input.hostname.toLowerCase() ? { 'hostname-override': input.nodeName } : {}),
     // explicit, so that hosts with several interfaces register the address the inventory names
     'node-ip': input.nodeIp,
     ...(input.registerTaints?.length ? { 'register-with-taints': input.registerTaints.join(',') } : {}),
     ...input.extraArgs,
   };
+  // systemd splits $KUBELET_KUBEADM_ARGS at white space: a value holding one would become flags of its own
+  const split = Object.entries(flags).find(([, v]) => /\s/.test(v));
+  if (split)
+    throw new Error(`kubelet flag --${split[0]}=${JSON.stringify(split[1])} holds white space, which kubeadm-flags.env cannot carry`);
   return Object.keys(flags)
     .sort()
     .map((k) => `--${k}=${flags[k]}`);

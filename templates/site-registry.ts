@@ -29,7 +29,12 @@ export function siteRegistryConfig(port: number): string {
 
 export function siteRegistryUnit(image: string): string {
   const ctr = `ctr -n ${SITE_REGISTRY_NAMESPACE}`;
-  const mounts = [`type=bind,src=${SITE_REGISTRY_ETC},dst=${IN_CONTAINER_ETC},options=rbind:ro`, `type=bind,src=${SITE_REGISTRY_DATA},dst=/var/lib/registry,options=rbind:rw`].map((m) => `--mount ${m}`).join(' ');
+  const mounts = [
+    `type=bind,src=${SITE_REGISTRY_ETC},dst=${IN_CONTAINER_ETC},options=rbind:ro`,
+    `type=bind,src=${SITE_REGISTRY_DATA},dst=/var/lib/registry,options=rbind:rw`,
+  ]
+    .map((m) => `--mount ${m}`)
+    .join(' ');
   return [
     '# Managed by kubestrap: the site registry of an air-gapped cluster (cluster.airgap.registry)',
     '[Unit]',

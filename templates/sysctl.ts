@@ -10,7 +10,11 @@ export interface SysctlSetting {
 
 export const DEFAULT_SYSCTLS: readonly SysctlSetting[] = [
   { key: 'net.ipv4.ip_forward', value: '1', why: 'pods and services are routed through the node' },
-  { key: 'net.bridge.bridge-nf-call-iptables', value: '1', why: 'bridged pod traffic must pass iptables (kube-proxy, network policies); needs br_netfilter' },
+  {
+    key: 'net.bridge.bridge-nf-call-iptables',
+    value: '1',
+    why: 'bridged pod traffic must pass iptables (kube-proxy, network policies); needs br_netfilter',
+  },
   { key: 'net.bridge.bridge-nf-call-ip6tables', value: '1', why: 'the same for IPv6' },
   { key: 'vm.overcommit_memory', value: '1', why: 'the kubelet expects it (it sets it itself at start otherwise)' },
   { key: 'vm.panic_on_oom', value: '0', why: 'let the OOM killer act instead of panicking the node' },
@@ -41,7 +45,10 @@ export function sysctlSettings(overrides: Readonly<Record<string, string>>): Sys
 }
 
 export function renderSysctlConf(settings: readonly SysctlSetting[]): string {
-  const lines = ['# Managed by kubestrap: kernel settings for Kubernetes. Changes here are overwritten;', '# set preparation.sysctl in the inventory instead.'];
+  const lines = [
+    '# Managed by kubestrap: kernel settings for Kubernetes. Changes here are overwritten;',
+    '# set preparation.sysctl in the inventory instead.',
+  ];
   for (const s of settings) lines.push(`# ${s.why}`, `${s.key} = ${s.value}`);
   return `${lines.join('\n')}\n`;
 }

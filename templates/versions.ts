@@ -15,9 +15,25 @@ export const compareTriples = (a: Triple, b: Triple) => a[0] - b[0] || a[1] - b[
 
 /** The pause (sandbox) image tag kubeadm uses for each minor release (constants.PauseVersion). */
 const PAUSE: Readonly<Record<number, string>> = {
-  20: '3.2', 21: '3.4.1', 22: '3.5', 23: '3.6', 24: '3.7', 25: '3.8', 26: '3.9', 27: '3.9', 28: '3.9', 29: '3.9', 30: '3.9', 31: '3.10', 32: '3.10', 33: '3.10',
+  20: '3.2',
+  21: '3.4.1',
+  22: '3.5',
+  23: '3.6',
+  24: '3.7',
+  25: '3.8',
+  26: '3.9',
+  27: '3.9',
+  28: '3.9',
+  29: '3.9',
+  30: '3.9',
+  31: '3.10',
+  32: '3.10',
+  33: '3.10',
   // 3.10.1: #130713 (1.34); 3.10.2: #138199 (1.36), kept by 1.37 (published `kubeadm config images list` of 1.37)
-  34: '3.10.1', 35: '3.10.1', 36: '3.10.2', 37: '3.10.2',
+  34: '3.10.1',
+  35: '3.10.1',
+  36: '3.10.2',
+  37: '3.10.2',
 };
 
 export function pauseTag(minor: number): string {
@@ -39,10 +55,27 @@ export function sandboxImage(imageRepository: string, minor: number, override?: 
  * 1.36: 3.6.8 (#137107); 1.37: 3.7.0 (#140333, from 3.7.0-rc.0).
  */
 const ETCD: Readonly<Record<number, ReadonlyArray<readonly [number, string]>>> = {
-  20: [[0, '3.4.13-0']], 21: [[0, '3.4.13-0']], 22: [[0, '3.5.0-0']], 23: [[0, '3.5.6-0']], 24: [[0, '3.5.6-0']], 25: [[0, '3.5.6-0']], 26: [[0, '3.5.6-0']],
-  27: [[0, '3.5.7-0']], 28: [[0, '3.5.9-0']], 29: [[0, '3.5.10-0']], 30: [[0, '3.5.12-0']], 31: [[0, '3.5.15-0']], 32: [[0, '3.5.16-0']],
-  33: [[0, '3.5.21-0'], [6, '3.5.24-0']],
-  34: [[0, '3.6.4-0']], 35: [[0, '3.6.6-0']], 36: [[0, '3.6.8-0']], 37: [[0, '3.7.0-0']],
+  20: [[0, '3.4.13-0']],
+  21: [[0, '3.4.13-0']],
+  22: [[0, '3.5.0-0']],
+  23: [[0, '3.5.6-0']],
+  24: [[0, '3.5.6-0']],
+  25: [[0, '3.5.6-0']],
+  26: [[0, '3.5.6-0']],
+  27: [[0, '3.5.7-0']],
+  28: [[0, '3.5.9-0']],
+  29: [[0, '3.5.10-0']],
+  30: [[0, '3.5.12-0']],
+  31: [[0, '3.5.15-0']],
+  32: [[0, '3.5.16-0']],
+  33: [
+    [0, '3.5.21-0'],
+    [6, '3.5.24-0'],
+  ],
+  34: [[0, '3.6.4-0']],
+  35: [[0, '3.6.6-0']],
+  36: [[0, '3.6.8-0']],
+  37: [[0, '3.7.0-0']],
 };
 
 export function etcdImageTag(version: Pick<KubeVersion, 'minor' | 'patch'>, override?: string): string {
@@ -55,12 +88,33 @@ export function etcdImageTag(version: Pick<KubeVersion, 'minor' | 'patch'>, over
 
 /** CoreDNS tag per minor release (constants.CoreDNSVersion). */
 const COREDNS: Readonly<Record<number, string>> = {
-  20: '1.7.0', 21: 'v1.8.0', 22: 'v1.8.4', 23: 'v1.8.6', 24: 'v1.8.6', 25: 'v1.9.3', 26: 'v1.9.3', 27: 'v1.10.1', 28: 'v1.10.1', 29: 'v1.11.1', 30: 'v1.11.1', 31: 'v1.11.3', 32: 'v1.11.3', 33: 'v1.12.0',
+  20: '1.7.0',
+  21: 'v1.8.0',
+  22: 'v1.8.4',
+  23: 'v1.8.6',
+  24: 'v1.8.6',
+  25: 'v1.9.3',
+  26: 'v1.9.3',
+  27: 'v1.10.1',
+  28: 'v1.10.1',
+  29: 'v1.11.1',
+  30: 'v1.11.1',
+  31: 'v1.11.3',
+  32: 'v1.11.3',
+  33: 'v1.12.0',
   // 1.34: #131151; 1.35: `kubeadm config images list` of v1.35.0; 1.36: #137605; 1.37: 1.14.6 as real 1.37 clusters run it
-  34: 'v1.12.1', 35: 'v1.13.1', 36: 'v1.14.2', 37: 'v1.14.6',
+  34: 'v1.12.1',
+  35: 'v1.13.1',
+  36: 'v1.14.2',
+  37: 'v1.14.6',
 };
 
 const UPSTREAM_REGISTRIES = ['registry.k8s.io', 'k8s.gcr.io'];
+
+/** The image repository kubeadm uses when its configuration names none (registryK8sIoDefault); the newer one when the release is unknown. */
+export function kubeadmDefaultImageRepository(v: Pick<KubeVersion, 'minor'> | undefined): string {
+  return v && !KUBEADM_CHANGES.registryK8sIoDefault(v) ? 'k8s.gcr.io' : 'registry.k8s.io';
+}
 
 /**
  * CoreDNS's image. Upstream keeps it one level down (coredns/coredns) since 1.21; mirrors such as
@@ -86,6 +140,57 @@ function since(v: Pick<KubeVersion, 'minor' | 'patch'>, firstPatch: Readonly<Rec
  * release so the table test can check both sides of every cut-over.
  */
 export const KUBEADM_CHANGES = {
+  /** etcd probes: /health?exclude=NOSPACE&serializable=true (liveness) and ?serializable=false (startup) instead of /health (#110072, #110744). */
+  etcdSerializableProbes: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 22,
+  /**
+   * etcd's pod no longer requests ephemeral-storage (#102673 in 1.22; cherry-picked as #102705 and
+   * #102704, merged for the June 2021 patch releases 1.21.2 and 1.20.8).
+   */
+  noEtcdEphemeralStorage: (v: Pick<KubeVersion, 'minor' | 'patch'>) => since(v, { 20: 8, 21: 2 }, 22),
+  /** No --insecure-port=0 on the API server, where it had done nothing since 1.20 (#102121). */
+  noApiServerInsecurePort: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 22,
+  /** No --port=0 on the controller-manager and scheduler: the components lost the flag (kubernetes/kubeadm#2207). */
+  noComponentInsecurePort: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24,
+  /** Static pods run with seccompProfile RuntimeDefault. */
+  staticPodSeccompRuntimeDefault: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24,
+  /** Static pods carry `priority: 2000001000` beside priorityClassName system-node-critical (#114338). */
+  staticPodPriority: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24,
+  /** etcd runs --experimental-initial-corrupt-check and --experimental-watch-progress-notify-interval=5s (#109074, #111383). */
+  etcdCorruptCheckFlags: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24,
+  /**
+   * The kubelet no longer gets --container-runtime=remote: kubeadm 1.24 still wrote it for every
+   * runtime (#106973), 1.25 dropped it, remote being the only value left (#110022).
+   */
+  noContainerRuntimeFlag: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 25,
+  /** The kubelet gets --pod-infra-container-image so that it never garbage-collects the sandbox image (kubernetes/kubeadm#2626), until noPodInfraContainerImage. */
+  podInfraContainerImageFlag: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24 && !KUBEADM_CHANGES.noPodInfraContainerImage(v),
+  /** Control planes lose the node-role.kubernetes.io/master label and gain the control-plane taint (#107533, KEP-2067 stage 2). */
+  controlPlaneLabelAndTaintOnly: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24,
+  /** Control planes lose the node-role.kubernetes.io/master taint (KEP-2067 stage 3). */
+  noMasterTaint: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 25,
+  /** CoreDNS no longer tolerates the node-role.kubernetes.io/master taint, a release after the taint went (KEP-2067 stage 4). */
+  coreDnsNoMasterToleration: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 26,
+  /** The kubelet's ConfigMap is kubelet-config, not kubelet-config-1.<minor> (UnversionedKubeletConfigMap on by default, #108027). */
+  unversionedKubeletConfigMap: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24,
+  /** kubeadm's default image repository is registry.k8s.io, not k8s.gcr.io (#109938). */
+  registryK8sIoDefault: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 25,
+  /** CoreDNS's probes name their container ports (liveness-probe, readiness-probe), which the container declares. */
+  coreDnsNamedProbePorts: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 27,
+  /**
+   * admin.conf's user is in kubeadm:cluster-admins (bound to cluster-admin by a ClusterRoleBinding)
+   * and super-admin.conf holds the system:masters user (#121305, KEP-4214).
+   */
+  clusterAdminsGroup: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 29,
+  /** apiserver-etcd-client loses O=system:masters (#120521). */
+  apiServerEtcdClientNoMasters: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 29,
+  /** etcd/healthcheck-client loses O=system:masters (#119859, merged for 1.29). */
+  etcdHealthcheckClientNoMasters: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 29,
+  /** etcd probes /livez (liveness) and /readyz (readiness, startup) (#124465, KEP-4331). */
+  etcdLivezReadyzProbes: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 31,
+  /** /etc/pki is mounted as /etc/pki/ca-trust and /etc/pki/tls/certs only: it may hold private keys (#124361). */
+  splitEtcPkiMount: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 31,
+  /** CoreDNS's cache serves nothing of the cluster domain: `disable success` and `disable denial` (#128359). */
+  coreDnsClusterDomainUncached: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 32,
   /**
    * The add-ons as kubeadm writes them from 1.21 (CoreDNS 1.8.0): component-config.hash
    * annotations on the kubelet-config and kube-proxy ConfigMaps, CoreDNS's endpointslices RBAC,
@@ -131,6 +236,23 @@ export const KUBEADM_CHANGES = {
   apiServerKubeletClientBinding: (v: Pick<KubeVersion, 'minor' | 'patch'>) => since(v, { 33: 12, 34: 8, 35: 5, 36: 1 }, 37),
 } as const;
 
+/** What Kubernetes itself (not kubeadm) changed, by release: the kubelet, its packages, its support policy. */
+export const KUBERNETES_CHANGES = {
+  /** The kubelet speaks only the CRI v1 API (KEP-2040): containerd 2, which has no v1alpha2, serves it. */
+  criV1Only: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 26,
+  /** A kubelet may be three minors older than its API server, not two (KEP-3935). */
+  kubeletSkewOfThree: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 28,
+  /** cgroup v1 support is in maintenance mode (KEP-4569). */
+  cgroupV1Maintenance: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 31,
+  /** The community package repositories (pkgs.k8s.io) hold releases from v1.24 on. */
+  onPkgsK8sIo: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 24,
+  /** A preStop hook can sleep with no binary in the image: the kubelet's sleep action, beta and on by default (KEP-3960). */
+  preStopSleepAction: (v: Pick<KubeVersion, 'minor'>) => v.minor >= 30,
+} as const;
+
+/** The PodDisruptionBudget API: policy/v1 from 1.21 (GA), policy/v1beta1 before (served until 1.25). */
+export const podDisruptionBudgetApi = (minor: number) => (minor >= 21 ? 'policy/v1' : 'policy/v1beta1');
+
 /** etcd ≥ 3.6 takes InitialCorruptCheck as a feature gate and watch-progress without the experimental prefix; 3.7 refuses the old flags (#132838, #133023). */
 export const etcdStableFlags = (etcdTag: string) => {
   const v = versionTriple(etcdTag);
@@ -146,7 +268,11 @@ export function kubeadmApiVersion(minor: number): string {
 export const REMOVED_KUBELET_FLAGS: ReadonlyArray<{ readonly flag: string; readonly minor: number; readonly why: string }> = [
   { flag: 'cloud-config', minor: 34, why: 'removed from the kubelet in 1.34 (in-tree cloud providers are gone)' },
   { flag: 'register-schedulable', minor: 34, why: 'removed from the kubelet in 1.34; use --register-with-taints' },
-  { flag: 'pod-infra-container-image', minor: 35, why: "removed from the kubelet in 1.35 (#133779); the sandbox image is containerd's (cluster.containerRuntime.sandboxImage)" },
+  {
+    flag: 'pod-infra-container-image',
+    minor: 35,
+    why: "removed from the kubelet in 1.35 (#133779); the sandbox image is containerd's (cluster.containerRuntime.sandboxImage)",
+  },
 ];
 
 /**
@@ -170,7 +296,8 @@ export function containerdSupport(minor: number, version: string): { ok: boolean
   const lines = row.lines.map((l) => versionTriple(l)!);
   const newest = lines.at(-1)!;
   // a line newer than the newest listed counts as supported: containerd adds its rows after releasing
-  const ok = lines.some((l) => l[0] === v[0] && l[1] === v[1] && compareTriples(v, l) >= 0) || compareTriples(v, [newest[0], newest[1] + 1, 0]) >= 0;
+  const ok =
+    lines.some((l) => l[0] === v[0] && l[1] === v[1] && compareTriples(v, l) >= 0) || compareTriples(v, [newest[0], newest[1] + 1, 0]) >= 0;
   return { ok, supported: row.lines.map((l) => `${l}+`).join(', ') };
 }
 
@@ -191,8 +318,14 @@ export function releasesTableMarkdown(minMinor: number, maxMinor: number): strin
   const rows = ['| release | etcd (kubeadm default) | CoreDNS | pause | containerd | cgroup |', '| --- | --- | --- | --- | --- | --- |'];
   for (let minor = maxMinor; minor >= minMinor; minor--) {
     const etcd = ETCD[minor]!.map(([patch, tag]) => (patch ? `${tag} from .${patch}` : tag)).join(', ');
-    const containerd = CONTAINERD_SUPPORT.find((r) => minor >= r.minors[0] && minor <= r.minors[1])!.lines.map((l) => `${l}+`).join(', ');
-    const cgroup = KUBEADM_CHANGES.cgroupV1Refused({ minor }) ? 'v2 (v1 only with `failCgroupV1: false`)' : minor >= 31 ? 'v2 or v1 (v1 deprecated)' : 'v1 or v2';
+    const containerd = CONTAINERD_SUPPORT.find((r) => minor >= r.minors[0] && minor <= r.minors[1])!
+      .lines.map((l) => `${l}+`)
+      .join(', ');
+    const cgroup = KUBEADM_CHANGES.cgroupV1Refused({ minor })
+      ? 'v2 (v1 only with `failCgroupV1: false`)'
+      : minor >= 31
+        ? 'v2 or v1 (v1 deprecated)'
+        : 'v1 or v2';
     rows.push(`| 1.${minor} | ${etcd} | ${COREDNS[minor]} | ${PAUSE[minor]} | ${containerd} | ${cgroup} |`);
   }
   return rows.join('\n');

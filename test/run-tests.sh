@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`): installs what the tests need, builds, then runs the
-# unit and lab suites with vitest and ends with one plain summary line.
+# The project's test command (`npm test`): installs what the tests need, builds, lints (--lint),
+# then runs the unit and lab suites with vitest and ends with one plain summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash test/install-deps.sh
+if [ "${1:-}" = --lint ]; then
+  shift
+  npm run --silent lint
+fi
 results=$(mktemp /tmp/kubestrap-test-results.XXXXXX.json)
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?

@@ -3,9 +3,9 @@
  * comment on every value adopt had to guess or could not carry over. Pure: the CLI connects,
  * reads and writes; this only decides.
  */
-import { Document, isMap, isSeq, type Node, type Pair } from 'yaml';
+import { Document, isMap, isSeq, type Node } from 'yaml';
 import { parseVersion } from '../util/version.js';
-import type { Pod } from '../kube/objects.js';
+import type { Pod } from '../../templates/objects.js';
 import type { ComponentSettings } from '../../templates/control-plane.js';
 import { sandboxImage } from '../../templates/versions.js';
 import type { ClusterReading, HostReading, NodeReading, StaticPodComponent } from './read-cluster.js';
@@ -21,6 +21,8 @@ export interface AdoptLogin {
 export interface AdoptedHost {
   readonly node: NodeReading;
   readonly address: string;
+  /** Who chose the address: the operator (--control-plane, --node), or the Node itself (its InternalIP, which its kubelet sets). */
+  readonly addressFrom?: 'operator' | 'node';
   readonly hostKey?: string;
   /** The host's own name, when adopt reached it (kubeadm's node name may differ: --node-name). */
   readonly hostname?: string;
@@ -94,23 +96,61 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
 
   const versions = [...new Set(cluster.nodes.map((n) => n.kubeletVersion))];
   if (versions.length > 1 || (versions[0] && versions[0] !== k.kubernetesVersion)) {
-    notes.push({ path: ['cluster', 'kubernetesVersion'], text: `the control plane's version (kubeadm-config); the kubelets run ${versions.join(', ')}: kubestrap upgrade plan shows what aligning them takes` });
+    notes.push({
+      path: ['cluster', 'kubernetesVersion'],
+      text: `the control plane's version (kubeadm-config); the kubelets run ${versions.join(', ')}: kubestrap upgrade plan shows what aligning them takes`,
+    });
   }
-  if (!k.networking.podSubnet) notes.push({ path: ['cluster', 'networking'], text: 'GUESS: kubeadm-config names no pod subnet (the controller-manager allocates no node CIDRs); kubestrap always sets one, so plan shows the controller-manager flags it adds' });
+  if (!k.networking.podSubnet)
+    notes.push({
+      path: ['cluster', 'networking'],
+      text: 'GUESS: kubeadm-config names no pod subnet (the controller-manager allocates no node CIDRs); kubestrap always sets one, so plan shows the controller-manager flags it adds',
+    });
 
   const packages = cpHost.packages;
-  if (!packages) notes.push({ path: ['cluster', 'packages'], text: `GUESS: ${cp.node.name} has no kubernetes.list or kubernetes.repo kubestrap recognises; upstream pkgs.k8s.io assumed` });
+  if (!packages)
+    notes.push({
+      path: ['cluster', 'packages'],
+      text: `GUESS: ${cp.node.name} has no kubernetes.list or kubernetes.repo kubestrap recognises; upstream pkgs.k8s.io assumed`,
+    });
 
-  const cgroupDriver = cluster.kubelet.cgroupDriver === 'systemd' || cluster.kubelet.cgroupDriver === 'cgroupfs' ? cluster.kubelet.cgroupDriver : containerd.cgroupDriver;
-  if (!cluster.kubelet.cgroupDriver) notes.push({ path: ['cluster', 'containerRuntime', 'cgroupDriver'], text: "GUESS: the kubelet-config names no cgroupDriver; containerd's (SystemdCgroup) taken" });
-  const mismatched = input.hosts.filter((h) => h.reading && (h.reading.containerd.cgroupDriver !== cgroupDriver || h.reading.containerd.sandboxImage !== containerd.sandboxImage));
-  if (mismatched.length) notes.push({ path: ['cluster', 'containerRuntime'], text: `containerd differs on ${mismatched.map((h) => `${h.node.name} (cgroup ${h.reading!.containerd.cgroupDriver}, sandbox ${h.reading!.containerd.sandboxImage ?? 'default'})`).join(', ')}: apply sets every node to the values below` });
+  const cgroupDriver =
+    cluster.kubelet.cgroupDriver === 'systemd' || cluster.kubelet.cgroupDriver === 'cgroupfs'
+      ? cluster.kubelet.cgroupDriver
+      : containerd.cgroupDriver;
+  if (!cluster.kubelet.cgroupDriver)
+    notes.push({
+      path: ['cluster', 'containerRuntime', 'cgroupDriver'],
+      text: "GUESS: the kubelet-config names no cgroupDriver; containerd's (SystemdCgroup) taken",
+    });
+  const mismatched = input.hosts.filter(
+    (h) =>
+      h.reading && (h.reading.containerd.cgroupDriver !== cgroupDriver || h.reading.containerd.sandboxImage !== containerd.sandboxImage),
+  );
+  if (mismatched.length)
+    notes.push({
+      path: ['cluster', 'containerRuntime'],
+      text: `containerd differs on ${mismatched.map((h) => `${h.node.name} (cgroup ${h.reading!.containerd.cgroupDriver}, sandbox ${h.reading!.containerd.sandboxImage ?? 'default'})`).join(', ')}: apply sets every node to the values below`,
+    });
   const defaultSandbox = sandboxImage(k.imageRepository, minor);
-  if (!containerd.sandboxImage) notes.push({ path: ['cluster', 'containerRuntime'], text: `containerd on ${cp.node.name} uses its built-in sandbox image; apply sets ${defaultSandbox}` });
+  if (containerd.unusableSandboxImage)
+    notes.push({
+      path: ['cluster', 'containerRuntime'],
+      text: `containerd on ${cp.node.name} names the sandbox image ${JSON.stringify(containerd.unusableSandboxImage.slice(0, 120))}, which is not an image reference (it would reach the kubelet's flags); apply sets ${defaultSandbox}`,
+    });
+  else if (!containerd.sandboxImage)
+    notes.push({
+      path: ['cluster', 'containerRuntime'],
+      text: `containerd on ${cp.node.name} uses its built-in sandbox image; apply sets ${defaultSandbox}`,
+    });
 
   const proxy = cluster.kubeProxy;
   const mode = proxy?.mode === 'ipvs' || proxy?.mode === 'nftables' ? proxy.mode : 'iptables';
-  if (proxy && proxy.mode === '') notes.push({ path: ['cluster', 'kubeProxy', 'mode'], text: "kube-proxy's configuration leaves mode empty, which kube-proxy runs as iptables; kubestrap writes it out" });
+  if (proxy && proxy.mode === '')
+    notes.push({
+      path: ['cluster', 'kubeProxy', 'mode'],
+      text: "kube-proxy's configuration leaves mode empty, which kube-proxy runs as iptables; kubestrap writes it out",
+    });
 
   const plugin = cluster.cni.plugin;
   notes.push({
@@ -120,49 +160,104 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
       : 'GUESS: no CNI DaemonSet runs (the pod network is set up on the nodes themselves); kubestrap leaves it alone',
   });
 
-  const keyAlgorithm = KEY_ALGORITHMS.includes(k.encryptionAlgorithm ?? cluster.pki.keyType) ? (k.encryptionAlgorithm ?? cluster.pki.keyType) : 'RSA-2048';
-  if (keyAlgorithm !== cluster.pki.keyType) notes.push({ path: ['cluster', 'certificates', 'keyAlgorithm'], text: `the API server's key is ${cluster.pki.keyType}, which kubestrap does not generate: certificates it renews get ${keyAlgorithm} keys` });
+  const keyAlgorithm = KEY_ALGORITHMS.includes(k.encryptionAlgorithm ?? cluster.pki.keyType)
+    ? (k.encryptionAlgorithm ?? cluster.pki.keyType)
+    : 'RSA-2048';
+  if (keyAlgorithm !== cluster.pki.keyType)
+    notes.push({
+      path: ['cluster', 'certificates', 'keyAlgorithm'],
+      text: `the API server's key is ${cluster.pki.keyType}, which kubestrap does not generate: certificates it renews get ${keyAlgorithm} keys`,
+    });
   const extraSans = input.extraSans ?? [];
-  if (extraSans.length) notes.push({ path: ['cluster', 'certificates', 'certSANs'], text: `${extraSans.join(', ')}: in the API server's certificate but not in kubeadm-config (kept, so that a renewal keeps them)` });
-  if (!k.certificateValidityPeriod) notes.push({ path: ['cluster', 'certificates', 'validity'], text: `kubeadm's fixed leaf validity before kubeadm.k8s.io/v1beta4 (this cluster's kubeadm-config is ${k.apiVersion})` });
+  if (extraSans.length)
+    notes.push({
+      path: ['cluster', 'certificates', 'certSANs'],
+      text: `${extraSans.join(', ')}: in the API server's certificate but not in kubeadm-config (kept, so that a renewal keeps them)`,
+    });
+  if (!k.certificateValidityPeriod)
+    notes.push({
+      path: ['cluster', 'certificates', 'validity'],
+      text: `kubeadm's fixed leaf validity before kubeadm.k8s.io/v1beta4 (this cluster's kubeadm-config is ${k.apiVersion})`,
+    });
 
   const etcd = k.etcd.kind === 'local' ? k.etcd : undefined;
   const etcdTag = etcd?.imageTag ?? imageTag(cluster.manifests.get('etcd'));
-  if (!etcd?.imageTag && etcdTag) notes.push({ path: ['cluster', 'etcd', 'imageTag'], text: "from etcd's manifest (kubeadm-config names no tag: kubeadm's default for the release)" });
+  if (!etcd?.imageTag && etcdTag)
+    notes.push({
+      path: ['cluster', 'etcd', 'imageTag'],
+      text: "from etcd's manifest (kubeadm-config names no tag: kubeadm's default for the release)",
+    });
   for (const [component, flags] of Object.entries(input.manifestFlags ?? {}) as Array<[StaticPodComponent, Record<string, string>]>) {
-    if (Object.keys(flags).length) notes.push({ path: ['cluster', COMPONENT_FIELD[component], 'extraArgs'], text: `${Object.keys(flags).map((f) => `--${f}`).join(', ')}: in ${component}'s manifest but not in kubeadm-config (edited by hand on the node)` });
+    if (Object.keys(flags).length)
+      notes.push({
+        path: ['cluster', COMPONENT_FIELD[component], 'extraArgs'],
+        text: `${Object.keys(flags)
+          .map((f) => `--${f}`)
+          .join(', ')}: in ${component}'s manifest but not in kubeadm-config (edited by hand on the node)`,
+      });
   }
 
-  if (input.hosts.length > 1) notes.push({ path: ['hosts', 1], text: `the other nodes: their InternalIP, logged in to as ${cp.node.name} is (GUESS unless they share its login)` });
+  if (input.hosts.length > 1)
+    notes.push({
+      path: ['hosts', 1],
+      text: `the other nodes: their InternalIP, logged in to as ${cp.node.name} is (GUESS unless they share its login)`,
+    });
   input.hosts.forEach((h, i) => {
     if (h.problem) notes.push({ path: ['hosts', i], text: `NOT REACHED by adopt: ${h.problem}; check it before apply` });
   });
   // the hostname phase would rename a host to its node name: not what a cluster kubeadm named otherwise wants
   const renamed = input.hosts.filter((h) => h.hostname !== undefined && h.hostname !== h.node.name);
-  if (renamed.length) notes.push({ path: ['preparation', 'setHostname'], text: `host names differ from node names (${renamed.map((h) => `${h.hostname} is Node ${h.node.name}`).join(', ')}): kubestrap leaves host names alone` });
+  if (renamed.length)
+    notes.push({
+      path: ['preparation', 'setHostname'],
+      text: `host names differ from node names (${renamed.map((h) => `${h.hostname} is Node ${h.node.name}`).join(', ')}): kubestrap leaves host names alone`,
+    });
   const leftOut = input.leftOut.map((l) => `${l.node.name}${l.node.internalIp ? ` (${l.node.internalIp})` : ''}: ${l.why}`);
-  if (leftOut.length) notes.push({ path: ['hosts'], text: `Nodes of the cluster not in this inventory (kubestrap leaves them alone):\n${leftOut.map((l) => `  ${l}`).join('\n')}` });
+  if (leftOut.length)
+    notes.push({
+      path: ['hosts'],
+      text: `Nodes of the cluster not in this inventory (kubestrap leaves them alone):\n${leftOut.map((l) => `  ${l}`).join('\n')}`,
+    });
 
   const object = {
     apiVersion: 'kubestrap.dev/v1alpha1',
     kind: 'Cluster',
-    hostDefaults: { ...(login.user ? { user: login.user } : {}), ...(login.port && login.port !== 22 ? { port: login.port } : {}), ...(login.keyPath ? { auth: { keyPath: login.keyPath } } : {}) },
+    hostDefaults: {
+      ...(login.user ? { user: login.user } : {}),
+      ...(login.port && login.port !== 22 ? { port: login.port } : {}),
+      ...(login.keyPath ? { auth: { keyPath: login.keyPath } } : {}),
+    },
     hosts: input.hosts.map(hostEntry),
     ...(renamed.length ? { preparation: { setHostname: false } } : {}),
     cluster: {
       name: k.clusterName,
       kubernetesVersion: k.kubernetesVersion,
       ...(k.controlPlaneEndpoint ? { controlPlaneEndpoint: k.controlPlaneEndpoint } : {}),
-      networking: { ...(k.networking.podSubnet ? { podSubnet: k.networking.podSubnet } : {}), serviceSubnet: k.networking.serviceSubnet, dnsDomain: k.networking.dnsDomain },
+      networking: {
+        ...(k.networking.podSubnet ? { podSubnet: k.networking.podSubnet } : {}),
+        serviceSubnet: k.networking.serviceSubnet,
+        dnsDomain: k.networking.dnsDomain,
+      },
       imageRepository: k.imageRepository,
-      packages: packages ? { source: packages.source, ...(packages.mirror ? { mirror: packages.mirror } : {}), mirrorLayout: packages.mirrorLayout, ...(packages.unsigned ? { unsigned: true } : {}) } : { source: 'upstream' },
+      packages: packages
+        ? {
+            source: packages.source,
+            ...(packages.mirror ? { mirror: packages.mirror } : {}),
+            mirrorLayout: packages.mirrorLayout,
+            ...(packages.unsigned ? { unsigned: true } : {}),
+          }
+        : { source: 'upstream' },
       containerRuntime: {
         cgroupDriver,
         ...(containerd.sandboxImage && containerd.sandboxImage !== defaultSandbox ? { sandboxImage: containerd.sandboxImage } : {}),
         ...(containerd.restrictOOMScoreAdj ? { restrictOOMScoreAdj: true } : {}),
         ...(Object.keys(containerd.registryMirrors).length ? { registryMirrors: containerd.registryMirrors } : {}),
       },
-      kubeProxy: { mode, ...(proxy?.ipvsScheduler && mode === 'ipvs' ? { ipvsScheduler: proxy.ipvsScheduler } : {}), ...(proxy?.conntrackMaxPerCore !== undefined ? { conntrackMaxPerCore: proxy.conntrackMaxPerCore } : {}) },
+      kubeProxy: {
+        mode,
+        ...(proxy?.ipvsScheduler && mode === 'ipvs' ? { ipvsScheduler: proxy.ipvsScheduler } : {}),
+        ...(proxy?.conntrackMaxPerCore !== undefined ? { conntrackMaxPerCore: proxy.conntrackMaxPerCore } : {}),
+      },
       cni: { plugin: 'none' },
       addons: cluster.addons,
       certificates: {
@@ -174,15 +269,21 @@ export function adoptedInventory(input: AdoptInput): { object: Record<string, un
       apiServer: componentFields(k.apiServer, input.manifestFlags?.['kube-apiserver']),
       controllerManager: componentFields(k.controllerManager, input.manifestFlags?.['kube-controller-manager']),
       scheduler: componentFields(k.scheduler, input.manifestFlags?.['kube-scheduler']),
-      etcd: k.etcd.kind === 'external'
-        ? { external: { endpoints: k.etcd.endpoints, caFile: k.etcd.caFile, certFile: k.etcd.certFile, keyFile: k.etcd.keyFile } }
-        : { ...(etcd ? componentFields(etcd, input.manifestFlags?.etcd) : {}), ...(etcdTag ? { imageTag: etcdTag } : {}) },
+      etcd:
+        k.etcd.kind === 'external'
+          ? { external: { endpoints: k.etcd.endpoints, caFile: k.etcd.caFile, certFile: k.etcd.certFile, keyFile: k.etcd.keyFile } }
+          : { ...(etcd ? componentFields(etcd, input.manifestFlags?.etcd) : {}), ...(etcdTag ? { imageTag: etcdTag } : {}) },
     },
   };
   return { object, notes };
 }
 
-const COMPONENT_FIELD: Record<StaticPodComponent, string> = { etcd: 'etcd', 'kube-apiserver': 'apiServer', 'kube-controller-manager': 'controllerManager', 'kube-scheduler': 'scheduler' };
+const COMPONENT_FIELD: Record<StaticPodComponent, string> = {
+  etcd: 'etcd',
+  'kube-apiserver': 'apiServer',
+  'kube-controller-manager': 'controllerManager',
+  'kube-scheduler': 'scheduler',
+};
 
 function imageTag(pod: Pod | undefined): string | undefined {
   const image = pod?.spec.containers[0]?.image;
@@ -193,10 +294,12 @@ function imageTag(pod: Pod | undefined): string | undefined {
 /** `--name=value` flags of a static pod's command. */
 export function podFlags(pod: Pod): Map<string, string> {
   const command = [...(pod.spec.containers[0]?.command ?? []), ...(pod.spec.containers[0]?.args ?? [])];
-  return new Map(command.flatMap((arg) => {
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(arg);
-    return m ? [[m[1]!, m[2] ?? 'true'] as const] : [];
-  }));
+  return new Map(
+    command.flatMap((arg) => {
+      const m = /^--([^=]+)(?:=(.*))?$/.exec(arg);
+      return m ? [[m[1]!, m[2] ?? 'true'] as const] : [];
+    }),
+  );
 }
 
 /** Flags the live manifest has, or has with another value, that kubestrap's rendering lacks: kubestrap keeps them as extraArgs. */
@@ -221,7 +324,10 @@ export function renderAdoptedInventory(input: AdoptInput, source: string): strin
 function commentAbove(doc: Document, note: Note): void {
   const parent = doc.getIn(note.path.slice(0, -1), true) as Node | undefined;
   const last = note.path.at(-1);
-  const text = note.text.split('\n').map((l) => ` ${l}`).join('\n');
+  const text = note.text
+    .split('\n')
+    .map((l) => ` ${l}`)
+    .join('\n');
   if (isSeq(parent) && typeof last === 'number') {
     const item = parent.items[last] as Node | undefined;
     if (item) item.commentBefore = item.commentBefore ? `${item.commentBefore}\n${text}` : text;
@@ -229,7 +335,7 @@ function commentAbove(doc: Document, note: Note): void {
   }
   const container = note.path.length === 1 ? doc.contents : parent;
   if (!isMap(container)) return;
-  const pair = (container.items as Pair[]).find((p) => (p.key as { value?: unknown } | null)?.value === last);
+  const pair = container.items.find((p) => (p.key as { value?: unknown } | null)?.value === last);
   const key = pair?.key as Node | undefined;
   if (key) key.commentBefore = key.commentBefore ? `${key.commentBefore}\n${text}` : text;
 }

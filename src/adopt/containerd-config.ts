@@ -5,11 +5,14 @@
  * io.containerd.cri.v1.runtime). Missing settings take containerd's own defaults.
  */
 import { parse } from 'smol-toml';
+import { parseImageRef } from '../util/image-ref.js';
 
 export interface ContainerdReading {
   readonly cgroupDriver: 'systemd' | 'cgroupfs';
   /** Absent: containerd's built-in pause image (registry.k8s.io, out of reach behind a firewall). */
   readonly sandboxImage?: string;
+  /** A sandbox image the file names that is not an image reference: never carried into the inventory (it would reach the kubelet's flags). */
+  readonly unusableSandboxImage?: string;
   readonly restrictOOMScoreAdj: boolean;
   /** Registry host → mirror endpoints, from certs.d hosts.toml files or the old registry.mirrors table. */
   readonly registryMirrors: Readonly<Record<string, readonly string[]>>;
@@ -20,12 +23,20 @@ const table = (v: unknown): Table => (typeof v === 'object' && v !== null && !Ar
 const dig = (root: Table, ...path: string[]): Table => path.reduce((t, key) => table(t[key]), root);
 
 /** `hostsToml`: registry host → that host's certs.d/<host>/hosts.toml text. */
-export function readContainerdConfig(configToml: string | undefined, hostsToml: ReadonlyMap<string, string> = new Map()): ContainerdReading {
+export function readContainerdConfig(
+  configToml: string | undefined,
+  hostsToml: ReadonlyMap<string, string> = new Map(),
+): ContainerdReading {
   const config = configToml ? (parse(configToml) as Table) : {};
   const plugins = dig(config, 'plugins');
   const version = Number(config.version ?? 1);
   // where each setting lives in each config version
-  const cri = version >= 3 ? dig(plugins, 'io.containerd.cri.v1.runtime') : version === 2 ? dig(plugins, 'io.containerd.grpc.v1.cri') : dig(plugins, 'cri');
+  const cri =
+    version >= 3
+      ? dig(plugins, 'io.containerd.cri.v1.runtime')
+      : version === 2
+        ? dig(plugins, 'io.containerd.grpc.v1.cri')
+        : dig(plugins, 'cri');
   const images = version >= 3 ? dig(plugins, 'io.containerd.cri.v1.images') : cri;
   const sandbox = version >= 3 ? dig(images, 'pinned_images').sandbox : cri.sandbox_image;
   const runc = dig(cri, 'containerd', 'runtimes', 'runc', 'options');
@@ -36,13 +47,24 @@ export function readContainerdConfig(configToml: string | undefined, hostsToml: 
     if (Array.isArray(endpoints)) mirrors[registry] = endpoints.map(String);
   }
   for (const [registry, text] of hostsToml) {
-    const hosts = Object.keys(dig(parse(text) as Table, 'host'));
+    const hosts = Object.keys(dig(parse(text), 'host'));
     if (hosts.length) mirrors[registry] = hosts;
   }
+  const named = typeof sandbox === 'string' && sandbox ? sandbox : undefined;
+  const usable = named !== undefined && isImageRef(named);
   return {
     cgroupDriver: runc.SystemdCgroup === true ? 'systemd' : 'cgroupfs',
-    ...(typeof sandbox === 'string' && sandbox ? { sandboxImage: sandbox } : {}),
+    ...(named !== undefined ? (usable ? { sandboxImage: named } : { unusableSandboxImage: named }) : {}),
     restrictOOMScoreAdj: cri.restrict_oom_score_adj === true,
     registryMirrors: mirrors,
   };
+}
+
+function isImageRef(text: string): boolean {
+  try {
+    parseImageRef(text);
+    return /^[a-z0-9][A-Za-z0-9._/:@-]*$/.test(text);
+  } catch {
+    return false;
+  }
 }

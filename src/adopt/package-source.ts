@@ -24,7 +24,10 @@ export function readPackageSource(text: string): PackageSourceReading | undefine
   if (!url) return undefined;
   const unsigned = apt ? /trusted=yes/.test(apt[1] ?? '') : lines.some((l) => /^\s*gpgcheck\s*=\s*0/.test(l));
   const modern = /^(.*)\/core:\/stable:\/v1\.\d+\/(deb|rpm)\/?$/.exec(url);
-  if (modern) return modern[1] === UPSTREAM ? { source: 'upstream', mirrorLayout: 'pkgs.k8s.io', unsigned } : { source: 'mirror', mirror: modern[1]!, mirrorLayout: 'pkgs.k8s.io', unsigned };
+  if (modern)
+    return modern[1] === UPSTREAM
+      ? { source: 'upstream', mirrorLayout: 'pkgs.k8s.io', unsigned }
+      : { source: 'mirror', mirror: modern[1]!, mirrorLayout: 'pkgs.k8s.io', unsigned };
   const legacy = /^(.*)\/(apt|yum\/repos\/kubernetes-el7-[^/]+)\/?$/.exec(url);
   if (legacy) return { source: 'mirror', mirror: legacy[1]!, mirrorLayout: 'legacy', unsigned };
   return undefined;

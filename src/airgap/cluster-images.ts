@@ -9,15 +9,13 @@ import { isControlPlane, resolveHosts, type ResolvedHost } from '../inventory/re
 import type { Inventory } from '../inventory/schema.js';
 import { addonObjects } from '../kube/addon-set.js';
 import { controlPlaneInput, loadBalancerInput } from '../kube/node-files.js';
-import type { KubeObject } from '../kube/objects.js';
+import type { KubeObject } from '../../templates/objects.js';
 import { parseVersion } from '../util/version.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
 import { loadBalancerPod } from '../../templates/api-load-balancer.js';
 import { sandboxImage } from '../../templates/versions.js';
 
-export type NodeRole = 'control-plane' | 'worker';
-/** Who runs an image: nodes of a role, or the site registry's host (cluster.airgap.registry), outside Kubernetes. */
-export type ImageUser = NodeRole | 'site-registry';
+import type { ImageUser, NodeRole } from '../kit/bundle.js';
 
 export interface NeededImage {
   readonly name: string;

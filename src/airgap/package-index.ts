@@ -89,7 +89,11 @@ async function firstOf(urls: readonly string[], download: (url: string) => Promi
 }
 
 /** The apt index of the repository for one (Debian) architecture. */
-export async function readAptIndex(repo: Omit<RepoInput, 'unsigned'>, architecture: string, download: (url: string) => Promise<Buffer>): Promise<RepoPackage[]> {
+export async function readAptIndex(
+  repo: Omit<RepoInput, 'unsigned'>,
+  architecture: string,
+  download: (url: string) => Promise<Buffer>,
+): Promise<RepoPackage[]> {
   const { url, suite } = aptLocation(repo);
   const indexBase = suite === '/' ? url : `${url}dists/${suite.split(' ')[0]}/${suite.split(' ')[1]}/binary-${architecture}/`;
   const { url: got, bytes } = await firstOf([`${indexBase}Packages`, `${indexBase}Packages.gz`], download);
@@ -101,24 +105,33 @@ type XmlNode = Record<string, unknown>;
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** The yum index (repomd.xml, then its primary.xml) of the repository for one (rpm) architecture. */
-export async function readRpmIndex(repo: Omit<RepoInput, 'unsigned'>, architecture: string, download: (url: string) => Promise<Buffer>): Promise<RepoPackage[]> {
+export async function readRpmIndex(
+  repo: Omit<RepoInput, 'unsigned'>,
+  architecture: string,
+  download: (url: string) => Promise<Buffer>,
+): Promise<RepoPackage[]> {
   const url = rpmLocation(repo).url.replace('$basearch', architecture);
   const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', removeNSPrefix: true });
   const repomd = xml.parse((await download(`${url}repodata/repomd.xml`)).toString('utf8')) as { repomd?: { data?: XmlNode | XmlNode[] } };
   const primary = asList(repomd.repomd?.data).find((d) => d['@type'] === 'primary');
   const href = (primary?.location as XmlNode | undefined)?.['@href'] as string | undefined;
   if (!href) throw new Error(`${url}repodata/repomd.xml names no primary index`);
-  if (!/\.xml(\.gz)?$/.test(href)) throw new Error(`${url}${href}: kubestrap reads primary.xml plain or gzip-compressed, not ${href.split('.').pop()}`);
+  if (!/\.xml(\.gz)?$/.test(href))
+    throw new Error(`${url}${href}: kubestrap reads primary.xml plain or gzip-compressed, not ${href.split('.').pop()}`);
   const raw = await download(new URL(href, url).href);
-  const metadata = xml.parse((href.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')) as { metadata?: { package?: XmlNode | XmlNode[] } };
+  const metadata = xml.parse((href.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')) as {
+    metadata?: { package?: XmlNode | XmlNode[] };
+  };
   return asList(metadata.metadata?.package)
     .map((p) => {
       const version = p.version as XmlNode;
       const checksum = p.checksum as XmlNode;
-      const requires = asList(((p.format as XmlNode | undefined)?.requires as XmlNode | undefined)?.entry as XmlNode | XmlNode[] | undefined);
+      const requires = asList(
+        ((p.format as XmlNode | undefined)?.requires as XmlNode | undefined)?.entry as XmlNode | XmlNode[] | undefined,
+      );
       return {
         name: String(p.name),
-        version: `${version['@ver']}-${version['@rel']}`,
+        version: `${String(version['@ver'])}-${String(version['@rel'])}`,
         architecture: String(p.arch),
         url: new URL(String((p.location as XmlNode)['@href']), url).href,
         sha256: checksum['@type'] === 'sha256' ? String(checksum['#text']) : '',
@@ -142,7 +155,11 @@ export function selectKubePackages(index: readonly RepoPackage[], version: strin
     chosen.set(name, found);
     for (const dep of found.depends) if (index.some((p) => p.name === dep)) add(dep);
   };
-  for (const name of KUBE_PACKAGES) add(name, name === 'cri-tools' ? undefined : (p) => p.version.replace(/^\d+:/, '').startsWith(`${version}-`));
-  if (missing.length) throw new Error(`the package repository has no ${missing.map((n) => (n === 'cri-tools' ? n : `${n} ${version}`)).join(', ')} for ${architecture}`);
+  for (const name of KUBE_PACKAGES)
+    add(name, name === 'cri-tools' ? undefined : (p) => p.version.replace(/^\d+:/, '').startsWith(`${version}-`));
+  if (missing.length)
+    throw new Error(
+      `the package repository has no ${missing.map((n) => (n === 'cri-tools' ? n : `${n} ${version}`)).join(', ')} for ${architecture}`,
+    );
   return [...chosen.values()];
 }

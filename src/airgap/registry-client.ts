@@ -4,12 +4,19 @@
  * platforms, and blobs downloaded resumably (a dropped connection continues with a Range
  * request) and verified against their digests. Authentication follows the registry's
  * challenge: Bearer tokens from its token service (anonymous or with credentials), or Basic.
+ * A registry's answers are hostile until checked: every descriptor is validated before its
+ * digest becomes a path, and nothing is read past a bound. A login goes only to the host it is
+ * stored for, and only over https.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname } from 'node:path';
-import { manifestReference, type ImageRef } from './image-ref.js';
+import { printable } from '../log/redact.js';
+import { descriptorProblem, DIGEST } from './bundle-manifest.js';
+import { manifestReference, type ImageRef } from '../util/image-ref.js';
+import type { Descriptor, Platform } from '../kit/bundle.js';
 
 export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -20,24 +27,15 @@ export const MEDIA_TYPES = {
 const ACCEPT = Object.values(MEDIA_TYPES).join(', ');
 const isIndex = (mediaType: string) => mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerList;
 
-export interface Descriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-  readonly platform?: Platform;
-}
-
-export interface Platform {
-  readonly os: string;
-  readonly architecture: string;
-  readonly variant?: string;
-}
+/** What registries allow for a manifest; also the bound for an image configuration and a token answer. */
+const MAX_DOCUMENT_BYTES = 4 << 20;
 
 export const platformName = (p: Platform) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 
 export function parsePlatform(text: string): Platform {
   const [os, architecture, variant, extra] = text.split('/');
-  if (!os || !architecture || extra !== undefined || !/^[a-z0-9]+$/.test(os + architecture + (variant ?? ''))) throw new Error(`${text}: not a platform (os/architecture[/variant], e.g. linux/amd64)`);
+  if (!os || !architecture || extra !== undefined || !/^[a-z0-9]+$/.test(os + architecture + (variant ?? '')))
+    throw new Error(`${text}: not a platform (os/architecture[/variant], e.g. linux/amd64)`);
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
@@ -64,7 +62,8 @@ export interface Credentials {
 export interface RegistryClientOptions {
   /** The base URL that serves `registry` (a mirror, or plain http for a lab registry); default https://registry (Docker Hub's API host for docker.io). */
   readonly endpoint?: (registry: string) => string | undefined;
-  readonly credentials?: (registry: string) => Credentials | undefined;
+  /** The login stored for a host (host[:port]) kubestrap is about to send a request to. */
+  readonly credentials?: (host: string) => Credentials | undefined;
   /** Attempts per blob before giving up; each continues where the previous stopped. */
   readonly attempts?: number;
 }
@@ -73,6 +72,44 @@ export class RegistryError extends Error {}
 
 export function sha256Digest(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** A response body, refused past `max` bytes (a hostile registry could otherwise send gigabytes into memory). */
+async function boundedBody(res: Response, max: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (declared > max) {
+    await res.body?.cancel();
+    throw new RegistryError(`${what}: ${declared} bytes announced; kubestrap reads at most ${max}`);
+  }
+  const pieces: Buffer[] = [];
+  let total = 0;
+  for await (const piece of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+    total += piece.length;
+    if (total > max) throw new RegistryError(`${what}: more than ${max} bytes; refused`);
+    pieces.push(Buffer.from(piece));
+  }
+  return Buffer.concat(pieces);
+}
+
+/** A descriptor from a registry's manifest, or an error naming the field: its digest becomes a cache path. */
+function checkedDescriptor(value: unknown, what: string): Descriptor {
+  const problem = descriptorProblem(value);
+  if (problem) throw new RegistryError(printable(`${what}: ${problem}; refused`));
+  return value as Descriptor;
+}
+
+/**
+ * Whether two URLs belong to one site: the same host (any port), or host names under the same
+ * parent domain of the registry (registry.gitlab.com → gitlab.com; registry-1.docker.io →
+ * auth.docker.io). A login stored for a registry goes to its token service there, never to
+ * another site the registry names.
+ */
+function sameSite(a: URL, b: URL): boolean {
+  if (a.hostname === b.hostname) return true;
+  if (isIP(b.hostname.replace(/^\[|\]$/g, ''))) return false;
+  const labels = b.hostname.split('.');
+  const site = labels.length > 2 ? labels.slice(1).join('.') : b.hostname;
+  return a.hostname === site || a.hostname.endsWith(`.${site}`);
 }
 
 /** `Bearer realm="…",service="…",scope="…"` → scheme and parameters. */
@@ -110,26 +147,72 @@ export class RegistryClient {
       const challenge = res.headers.get('www-authenticate');
       await res.body?.cancel();
       if (!challenge) throw new RegistryError(`${url}: HTTP 401 without a WWW-Authenticate challenge`);
-      this.authorizations.set(key, await this.authorize(ref, parseChallenge(challenge)));
+      this.authorizations.set(key, await this.authorize(new URL(url), ref, parseChallenge(challenge.slice(0, 4096))));
       res = await send();
     }
     return res;
   }
 
-  private async authorize(ref: ImageRef, challenge: { scheme: string; params: Record<string, string> }): Promise<string> {
-    const credentials = this.options.credentials?.(ref.registry);
-    const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` : undefined;
+  /**
+   * The Authorization header a challenge asks for. A login is looked up by the host it is sent
+   * to (a mirror gets its own login or none), reaches the registry's token service only on the
+   * registry's site, and never crosses plain http; a token service on http is refused for an
+   * https registry (no downgrade of the exchange).
+   */
+  private async authorize(url: URL, ref: ImageRef, challenge: { scheme: string; params: Record<string, string> }): Promise<string> {
+    const loginFor = (target: URL) => (target.protocol === 'https:' ? this.options.credentials?.(target.host) : undefined);
+    const basic = (c: Credentials | undefined) =>
+      c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
     if (challenge.scheme === 'basic') {
-      if (!basic) throw new RegistryError(`${ref.registry} asks for a user name and password (Basic), and none is configured for it`);
-      return basic;
+      if (url.protocol !== 'https:')
+        throw new RegistryError(
+          `${url.host} asks for a user name and password (Basic) over plain http; kubestrap sends logins over https only`,
+        );
+      const login = basic(loginFor(url));
+      if (!login) throw new RegistryError(`${url.host} asks for a user name and password (Basic), and none is stored for ${url.host}`);
+      return login;
     }
-    if (challenge.scheme !== 'bearer' || !challenge.params.realm) throw new RegistryError(`${ref.registry}: unsupported authentication challenge ${challenge.scheme}`);
-    const query = new URLSearchParams({ ...(challenge.params.service ? { service: challenge.params.service } : {}), scope: challenge.params.scope ?? `repository:${ref.repository}:pull` });
-    const res = await fetch(`${challenge.params.realm}?${query}`, { headers: basic ? { authorization: basic } : {} });
-    if (!res.ok) throw new RegistryError(`${ref.registry}: its token service ${challenge.params.realm} answered HTTP ${res.status}${basic ? ' (to the configured credentials)' : ' (anonymous)'}`);
-    const body = (await res.json()) as { token?: string; access_token?: string };
+    if (challenge.scheme !== 'bearer' || !challenge.params.realm)
+      throw new RegistryError(printable(`${ref.registry}: unsupported authentication challenge ${challenge.scheme.slice(0, 40)}`));
+    let realm: URL;
+    try {
+      realm = new URL(challenge.params.realm);
+    } catch {
+      throw new RegistryError(
+        printable(`${url.host}: its token service ${JSON.stringify(challenge.params.realm.slice(0, 200))} is not a URL`),
+      );
+    }
+    if (realm.protocol !== 'https:' && (url.protocol === 'https:' || realm.protocol !== 'http:'))
+      throw new RegistryError(
+        printable(
+          `${url.host} (https) names a token service on ${realm.protocol}//${realm.host}: refused (a token exchange is never downgraded from https)`,
+        ),
+      );
+    // the registry's own token service (its host, or a sibling of it: auth.docker.io for registry-1.docker.io) acts for it
+    const login = basic(loginFor(realm) ?? (sameSite(realm, url) ? loginFor(url) : undefined));
+    const query = new URLSearchParams({
+      ...(challenge.params.service ? { service: challenge.params.service } : {}),
+      scope: challenge.params.scope ?? `repository:${ref.repository}:pull`,
+    });
+    const res = await fetch(`${realm.origin}${realm.pathname}?${query.toString()}`, {
+      headers: login ? { authorization: login } : {},
+      redirect: 'error',
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RegistryError(
+        `${ref.registry}: its token service ${realm.origin}${realm.pathname} answered HTTP ${res.status}${login ? ` (to the login stored for ${realm.host})` : ` (anonymous${realm.host !== url.host ? `: kubestrap sends a login only to the host it is stored for, and none is stored for ${realm.host}` : ''})`}`,
+      );
+    }
+    let body: { token?: unknown; access_token?: unknown };
+    try {
+      body = JSON.parse((await boundedBody(res, MAX_DOCUMENT_BYTES, `${realm.host}: token`)).toString('utf8')) as typeof body;
+    } catch (err) {
+      throw err instanceof RegistryError ? err : new RegistryError(`${ref.registry}: its token service ${realm.host} answered no JSON`);
+    }
     const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError(`${ref.registry}: its token service ${challenge.params.realm} returned no token`);
+    if (typeof token !== 'string' || !/^[\x21-\x7e]{1,16384}$/.test(token))
+      throw new RegistryError(`${ref.registry}: its token service ${realm.host} returned no usable token`);
     return `Bearer ${token}`;
   }
 
@@ -139,17 +222,29 @@ export class RegistryClient {
     const name = `${ref.registry}/${ref.repository}:${reference}`;
     if (res.status === 404) throw new RegistryError(`${name}: not found in the registry (${this.base(ref.registry)})`);
     if (res.status === 401 || res.status === 403) {
-      throw new RegistryError(`${name}: the registry refused access (HTTP ${res.status}); kubestrap reads registry logins from $REGISTRY_AUTH_FILE or ~/.docker/config.json (docker login, skopeo login)`);
+      throw new RegistryError(
+        `${name}: the registry refused access (HTTP ${res.status}); kubestrap reads registry logins from $REGISTRY_AUTH_FILE or ~/.docker/config.json (docker login, skopeo login)`,
+      );
     }
     if (!res.ok) throw new RegistryError(`${name}: the registry answered HTTP ${res.status}`);
-    const bytes = Buffer.from(await res.arrayBuffer());
+    const bytes = await boundedBody(res, MAX_DOCUMENT_BYTES, `${name}: manifest`);
     const digest = sha256Digest(bytes);
     const named = res.headers.get('docker-content-digest');
     if ((reference.startsWith('sha256:') && digest !== reference) || (named && named !== digest)) {
-      throw new RegistryError(`${name}: manifest digest mismatch (content is ${digest}, expected ${reference.startsWith('sha256:') ? reference : named})`);
+      throw new RegistryError(
+        printable(
+          `${name}: manifest digest mismatch (content is ${digest}, expected ${reference.startsWith('sha256:') ? reference : named!.slice(0, 100)})`,
+        ),
+      );
     }
-    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim() || ((JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? '');
-    if (!Object.values(MEDIA_TYPES).includes(mediaType as never)) throw new RegistryError(`${name}: unsupported manifest type ${mediaType || '(none)'} (kubestrap reads OCI and Docker schema 2 manifests)`);
+    const mediaType =
+      (res.headers.get('content-type') ?? '').split(';')[0]!.trim() || (stringField(parseJson(bytes, name), 'mediaType') ?? '');
+    if (!Object.values(MEDIA_TYPES).includes(mediaType as never))
+      throw new RegistryError(
+        printable(
+          `${name}: unsupported manifest type ${mediaType.slice(0, 100) || '(none)'} (kubestrap reads OCI and Docker schema 2 manifests)`,
+        ),
+      );
     return { mediaType, bytes, digest };
   }
 
@@ -159,19 +254,49 @@ export class RegistryClient {
     const manifests = new Map<string, ImageManifest>();
     const name = `${ref.registry}/${ref.repository}:${manifestReference(ref)}`;
     if (isIndex(top.mediaType)) {
-      const index = JSON.parse(top.bytes.toString('utf8')) as { manifests: Descriptor[] };
+      const index = parseJson(top.bytes, name);
+      if (!Array.isArray(index.manifests)) throw new RegistryError(`${name}: an image index without manifests`);
+      const entries = index.manifests as Descriptor[];
       for (const platform of platforms) {
-        const entry = index.manifests.find((m) => m.platform && m.platform.os === platform.os && m.platform.architecture === platform.architecture && (!platform.variant || m.platform.variant === platform.variant));
-        if (!entry) throw new RegistryError(`${name} has no ${platformName(platform)} image (it has ${index.manifests.map((m) => (m.platform ? platformName(m.platform) : '?')).join(', ')})`);
+        const entry = entries.find(
+          (m) =>
+            m?.platform &&
+            m.platform.os === platform.os &&
+            m.platform.architecture === platform.architecture &&
+            (!platform.variant || m.platform.variant === platform.variant),
+        );
+        if (!entry)
+          throw new RegistryError(
+            printable(
+              `${name} has no ${platformName(platform)} image (it has ${entries
+                .slice(0, 20)
+                .map((m) => (m?.platform ? platformName(m.platform).slice(0, 60) : '?'))
+                .join(', ')})`,
+            ),
+          );
+        if (typeof entry.digest !== 'string' || !DIGEST.test(entry.digest))
+          throw new RegistryError(
+            printable(
+              `${name}: the index's ${platformName(platform)} entry has digest ${JSON.stringify(entry.digest)?.slice(0, 100)}, not sha256:<64 hex>; refused`,
+            ),
+          );
         const child = await this.manifest(ref, entry.digest);
         manifests.set(platformName(platform), imageManifest(child, platform));
       }
     } else {
       const single = imageManifest(top, undefined);
-      const config = JSON.parse((await this.blobBytes(ref, single.config)).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
-      const own: Platform = { os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64', ...(config.variant ? { variant: config.variant } : {}) };
+      const config = parseJson(await this.blobBytes(ref, single.config), `${name}: configuration`);
+      const variant = stringField(config, 'variant');
+      const own: Platform = {
+        os: stringField(config, 'os') ?? 'linux',
+        architecture: stringField(config, 'architecture') ?? 'amd64',
+        ...(variant ? { variant } : {}),
+      };
       for (const platform of platforms) {
-        if (own.os !== platform.os || own.architecture !== platform.architecture) throw new RegistryError(`${name} has no ${platformName(platform)} image (it is a single ${platformName(own)} image)`);
+        if (own.os !== platform.os || own.architecture !== platform.architecture)
+          throw new RegistryError(
+            printable(`${name} has no ${platformName(platform)} image (it is a single ${platformName(own).slice(0, 100)} image)`),
+          );
         manifests.set(platformName(platform), { ...single, descriptor: { ...single.descriptor, platform: own } });
       }
     }
@@ -180,10 +305,17 @@ export class RegistryClient {
 
   /** A small blob (an image configuration) in memory, verified. */
   async blobBytes(ref: ImageRef, blob: Descriptor): Promise<Buffer> {
+    if (blob.size > MAX_DOCUMENT_BYTES)
+      throw new RegistryError(
+        `${ref.registry}/${ref.repository}: configuration ${blob.digest} is ${blob.size} bytes; kubestrap reads at most ${MAX_DOCUMENT_BYTES}`,
+      );
     const res = await this.get(ref, `blobs/${blob.digest}`);
     if (!res.ok) throw new RegistryError(`${ref.registry}/${ref.repository}: blob ${blob.digest}: HTTP ${res.status}`);
-    const bytes = Buffer.from(await res.arrayBuffer());
-    if (sha256Digest(bytes) !== blob.digest) throw new RegistryError(`${ref.registry}/${ref.repository}: blob ${blob.digest}: digest mismatch (content is ${sha256Digest(bytes)})`);
+    const bytes = await boundedBody(res, blob.size, `${ref.registry}/${ref.repository}: blob ${blob.digest}`);
+    if (sha256Digest(bytes) !== blob.digest)
+      throw new RegistryError(
+        `${ref.registry}/${ref.repository}: blob ${blob.digest}: digest mismatch (content is ${sha256Digest(bytes)})`,
+      );
     return bytes;
   }
 
@@ -202,12 +334,22 @@ export class RegistryClient {
       try {
         if (have < blob.size) {
           const res = await this.get(ref, `blobs/${blob.digest}`, have > 0 ? { range: `bytes=${have}-` } : {});
-          if (res.status !== 200 && res.status !== 206) throw new RegistryError(`${ref.registry}/${ref.repository}: blob ${blob.digest}: HTTP ${res.status}`);
+          if (res.status !== 200 && res.status !== 206)
+            throw new RegistryError(`${ref.registry}/${ref.repository}: blob ${blob.digest}: HTTP ${res.status}`);
           if (res.status === 200) have = 0; // the registry ignored the range: start over
           const file = await open(partial, have > 0 ? 'a' : 'w');
           try {
             for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
               received += piece.length;
+              have += piece.length;
+              // never more than the descriptor's size on disk: a registry streaming on is cut off
+              if (have > blob.size) {
+                await res.body?.cancel().catch(() => undefined);
+                rmSync(partial, { force: true });
+                throw new RegistryError(
+                  `${ref.registry}/${ref.repository}: blob ${blob.digest}: the registry sent more than its ${blob.size} bytes; refused`,
+                );
+              }
               await file.write(piece);
             }
           } finally {
@@ -221,15 +363,20 @@ export class RegistryClient {
         lastError = err;
       }
     }
-    const cause = lastError instanceof Error ? (lastError.cause instanceof Error ? lastError.cause.message : lastError.message) : String(lastError);
-    throw new RegistryError(`${ref.registry}/${ref.repository}: blob ${blob.digest}: download failed ${this.attempts} times, last: ${cause}`);
+    const cause =
+      lastError instanceof Error ? (lastError.cause instanceof Error ? lastError.cause.message : lastError.message) : String(lastError);
+    throw new RegistryError(
+      `${ref.registry}/${ref.repository}: blob ${blob.digest}: download failed ${this.attempts} times, last: ${cause}`,
+    );
   }
 
   private async finish(ref: ImageRef, blob: Descriptor, partial: string, path: string): Promise<void> {
     const digest = await fileDigest(partial);
     if (digest !== blob.digest) {
       rmSync(partial, { force: true });
-      throw new RegistryError(`${ref.registry}/${ref.repository}: blob ${blob.digest}: digest mismatch (downloaded content is ${digest}); refused`);
+      throw new RegistryError(
+        `${ref.registry}/${ref.repository}: blob ${blob.digest}: digest mismatch (downloaded content is ${digest}); refused`,
+      );
     }
     renameSync(partial, path);
   }
@@ -242,7 +389,32 @@ export async function fileDigest(path: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
+/** A registry's JSON document: an object whose every field is unchecked. */
+function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (!value || typeof value !== 'object') throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch (err) {
+    throw new RegistryError(printable(`${what}: not a JSON document (${(err as Error).message.slice(0, 100)})`));
+  }
+}
+
+const stringField = (document: Record<string, unknown>, field: string): string | undefined => {
+  const value = document[field];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+};
+
+/** An image manifest with its config and layers checked: their digests become cache paths and bundle entries. */
 function imageManifest(m: { mediaType: string; bytes: Buffer; digest: string }, platform: Platform | undefined): ImageManifest {
-  const body = JSON.parse(m.bytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
-  return { descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length, ...(platform ? { platform } : {}) }, bytes: m.bytes, config: body.config, layers: body.layers };
+  const body = parseJson(m.bytes, `manifest ${m.digest}`);
+  if (!Array.isArray(body.layers)) throw new RegistryError(`manifest ${m.digest}: no layers; refused`);
+  const config = checkedDescriptor(body.config, `manifest ${m.digest}: config`);
+  const layers = body.layers.map((l, i) => checkedDescriptor(l, `manifest ${m.digest}: layers[${i}]`));
+  return {
+    descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length, ...(platform ? { platform } : {}) },
+    bytes: m.bytes,
+    config,
+    layers,
+  };
 }

@@ -5,12 +5,12 @@ import { loadInventory } from '../inventory/load.js';
 import { CERTIFICATES, KUBECONFIGS } from '../pki/catalogue.js';
 import { generateCertificateKey } from '../pki/certificate-key.js';
 import { buildClusterPki, type Finding } from '../pki/cluster-pki.js';
-import { EXPIRATION_FILES, expirationRows, expirationRowsFrom, formatExpiration, KUBELET_CERTIFICATES, type ExpirationRow } from '../pki/expiration.js';
+import { expirationRows, formatExpiration, type ExpirationRow } from '../pki/expiration.js';
 import { clusterPki, pkiNodes } from '../pki/from-inventory.js';
 import { nodeRoot, readNodeFiles, writeNodeFiles } from '../pki/local-store.js';
 import { certsUploadCommand } from './certs-upload.js';
 import { UsageError } from './errors.js';
-import type { Phase } from '../workflow/phase.js';
+import { checkExpirationPhase } from '../../phases/check-expiration.js';
 import { certsRenewPhases } from '../../phases/index.js';
 import { reportOutcome, runInSession } from './run-phases.js';
 import { addHostOptions, addInventoryOption, type HostOptions } from './session.js';
@@ -24,7 +24,9 @@ interface GenerateOptions {
 function formatFindings(findings: readonly Finding[]): string {
   const lines = findings.map((f) => `${f.status.padEnd(8)} ${f.node}: ${f.file}${f.problems.length ? ` — ${f.problems.join('; ')}` : ''}`);
   const count = (s: Finding['status']) => findings.filter((f) => f.status === s).length;
-  lines.push(`${count('created')} created, ${count('renewed')} renewed, ${count('kept')} kept, ${count('mismatch')} not matching their spec`);
+  lines.push(
+    `${count('created')} created, ${count('renewed')} renewed, ${count('kept')} kept, ${count('mismatch')} not matching their spec`,
+  );
   return lines.join('\n');
 }
 
@@ -42,7 +44,9 @@ async function generate(options: GenerateOptions, renew: ReadonlySet<string>): P
   console.log(formatFindings(result.findings));
   const mismatches = result.findings.filter((f) => f.status === 'mismatch');
   if (mismatches.length) {
-    console.error(`\n${mismatches.length} file(s) do not match their spec and were left as they are; replace them with: kubestrap certs renew <name>|all -i ${options.inventory} --out ${options.out}`);
+    console.error(
+      `\n${mismatches.length} file(s) do not match their spec and were left as they are; replace them with: kubestrap certs renew <name>|all -i ${options.inventory} --out ${options.out}`,
+    );
     return 1;
   }
   return 0;
@@ -51,12 +55,17 @@ async function generate(options: GenerateOptions, renew: ReadonlySet<string>): P
 const CA_SUPPLY = ['ca.crt', 'ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'etcd/ca.crt', 'etcd/ca.key', 'sa.key', 'sa.pub'];
 
 function suppliedCaFiles(dir: string) {
-  return CA_SUPPLY.filter((f) => existsSync(join(dir, f))).map((f) => ({ path: `pki/${f}`, content: readFileSync(join(dir, f), 'utf8'), mode: f.endsWith('.crt') ? 0o644 : 0o600 }));
+  return CA_SUPPLY.filter((f) => existsSync(join(dir, f))).map((f) => ({
+    path: `pki/${f}`,
+    content: readFileSync(join(dir, f), 'utf8'),
+    mode: f.endsWith('.crt') ? 0o644 : 0o600,
+  }));
 }
 
 /** A user-supplied CA directory (like /etc/kubernetes/pki) seeds the first control plane. */
 function withSuppliedCa(have: ReadonlyMap<string, string>, dir: string, node: string): Map<string, string> {
-  if (!existsSync(join(dir, 'ca.crt')) || !existsSync(join(dir, 'ca.key'))) throw new UsageError(`--ca-from ${dir}: needs ca.crt and ca.key`);
+  if (!existsSync(join(dir, 'ca.crt')) || !existsSync(join(dir, 'ca.key')))
+    throw new UsageError(`--ca-from ${dir}: needs ca.crt and ca.key`);
   const merged = new Map(have);
   for (const file of suppliedCaFiles(dir)) {
     const current = have.get(file.path);
@@ -68,7 +77,9 @@ function withSuppliedCa(have: ReadonlyMap<string, string>, dir: string, node: st
 
 function generateCommand(): Command {
   return addInventoryOption(new Command('generate'))
-    .description("generate the cluster's CAs, certificates, service-account keys and kubeconfigs into OUT/<node>/etc/kubernetes (touches no host)")
+    .description(
+      "generate the cluster's CAs, certificates, service-account keys and kubeconfigs into OUT/<node>/etc/kubernetes (touches no host)",
+    )
     .requiredOption('--out <dir>', 'output directory; existing material there is reused')
     .option('--ca-from <dir>', 'use this CA (a directory with ca.crt and ca.key, optionally front-proxy-ca.*, etcd/ca.*, sa.*)')
     .addHelpText('after', '\nExample:\n  kubestrap certs generate -i cluster.yaml --out ./pki-out')
@@ -86,17 +97,29 @@ interface RenewOptions extends HostOptions {
 
 function renewCommand(): Command {
   return addHostOptions(new Command('renew'))
-    .description('re-issue certificates (and kubeconfig client certificates) from the existing CAs: on every control plane of the inventory (restarting what reads them, one control plane at a time, and refreshing the saved admin kubeconfig), or in a certs generate directory (--out)')
+    .description(
+      're-issue certificates (and kubeconfig client certificates) from the existing CAs: on every control plane of the inventory (restarting what reads them, one control plane at a time, and refreshing the saved admin kubeconfig), or in a certs generate directory (--out)',
+    )
     .argument('<name>', `what to renew: ${RENEWABLE.join(', ')}`)
     .option('--out <dir>', 'renew in this certs generate directory instead of on the hosts')
-    .addHelpText('after', '\nExamples:\n  kubestrap certs renew all -i cluster.yaml\n  kubestrap certs renew apiserver -i cluster.yaml --out ./pki-out')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kubestrap certs renew all -i cluster.yaml\n  kubestrap certs renew apiserver -i cluster.yaml --out ./pki-out',
+    )
     .action(async (name: string, options: RenewOptions) => {
       if (!RENEWABLE.includes(name)) throw new UsageError(`cannot renew ${JSON.stringify(name)}; choose one of ${RENEWABLE.join(', ')}`);
       if (options.out) {
         process.exitCode = await generate({ inventory: options.inventory, out: options.out }, new Set([name]));
         return;
       }
-      process.exitCode = await runInSession('certs-renew', options, certsRenewPhases(new Set([name])), 'apply', options.output, (result, session, print) => reportOutcome(result, session, print));
+      process.exitCode = await runInSession(
+        'certs-renew',
+        options,
+        certsRenewPhases(new Set([name])),
+        'apply',
+        options.output,
+        (result, session, print) => reportOutcome(result, session, print),
+      );
     });
 }
 
@@ -106,43 +129,42 @@ interface ExpirationOptions extends Partial<Omit<HostOptions, 'output'>> {
   warnDays: string;
 }
 
-/** A read-only phase: every host's certificates, kubeconfigs and kubelet certificates, read in one round trip. */
-function expirationPhase(rows: ExpirationRow[]): Phase<null> {
-  return {
-    name: 'check-expiration',
-    title: 'certificates read',
-    description: 'reads the certificates, kubeconfigs and kubelet certificates of every host',
-    async plan(_ctx, target) {
-      const paths = [...EXPIRATION_FILES.map((p) => `/etc/kubernetes/${p}`), ...KUBELET_CERTIFICATES.map((k) => k.path)];
-      const files = await target.host.readFiles(paths);
-      const read = (path: string) => files.get(path.startsWith('/') ? path : `/etc/kubernetes/${path}`)?.content.toString('utf8');
-      rows.push(...expirationRowsFrom(target.spec.name, read, new Date()));
-      return { changes: [] };
-    },
-    apply: async () => undefined,
-  };
-}
-
 function checkExpirationCommand(): Command {
   return addHostOptions(new Command('check-expiration'), { inventoryOptional: true, withoutProgress: true })
-    .description("show when every certificate, kubeconfig and kubelet certificate expires, soonest first: of every inventory host (-i), a certs generate directory, or one node's /etc/kubernetes (--dir)")
+    .description(
+      "show when every certificate, kubeconfig and kubelet certificate expires, soonest first: of every inventory host (-i), a certs generate directory, or one node's /etc/kubernetes (--dir)",
+    )
     .option('--dir <dir>', 'OUT of certs generate, or an /etc/kubernetes directory (instead of -i)')
     .addOption(new Option('--output <format>', 'table or json').choices(['table', 'json']).default('table'))
     .option('--warn-days <n>', 'flag certificates expiring within this many days', '30')
-    .addHelpText('after', '\nExamples:\n  kubestrap certs check-expiration -i cluster.yaml\n  kubestrap certs check-expiration --dir /etc/kubernetes --output json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kubestrap certs check-expiration -i cluster.yaml\n  kubestrap certs check-expiration --dir /etc/kubernetes --output json',
+    )
     .action(async (options: ExpirationOptions) => {
       const warnDays = Number(options.warnDays);
-      if (!Number.isInteger(warnDays) || warnDays < 0) throw new UsageError(`--warn-days must be a whole number of days, got ${JSON.stringify(options.warnDays)}`);
-      const print = (rows: readonly ExpirationRow[]) => console.log(options.output === 'json' ? JSON.stringify(rows, null, 2) : formatExpiration(rows, warnDays));
-      if (options.inventory && options.dir) throw new UsageError('give either -i (every host of the inventory) or --dir (a local directory)');
+      if (!Number.isInteger(warnDays) || warnDays < 0)
+        throw new UsageError(`--warn-days must be a whole number of days, got ${JSON.stringify(options.warnDays)}`);
+      const print = (rows: readonly ExpirationRow[]) => {
+        console.log(options.output === 'json' ? JSON.stringify(rows, null, 2) : formatExpiration(rows, warnDays));
+      };
+      if (options.inventory && options.dir)
+        throw new UsageError('give either -i (every host of the inventory) or --dir (a local directory)');
       if (options.inventory) {
         const rows: ExpirationRow[] = [];
-        process.exitCode = await runInSession('check-expiration', { ...(options as Omit<HostOptions, 'output'>), output: 'silent' }, [expirationPhase(rows) as Phase], 'plan', 'silent', (result) => {
-          print(rows);
-          const failed = result.outcomes.filter((o) => o.status !== 'ok');
-          for (const o of failed) console.error(`${o.name}: not read (${o.error})`);
-          return failed.length ? 1 : 0;
-        });
+        process.exitCode = await runInSession(
+          'check-expiration',
+          { ...(options as Omit<HostOptions, 'output'>), output: 'silent' },
+          [checkExpirationPhase(rows)],
+          'plan',
+          'silent',
+          (result) => {
+            print(rows);
+            const failed = result.outcomes.filter((o) => o.status !== 'ok');
+            for (const o of failed) console.error(`${o.name}: not read (${o.error})`);
+            return failed.length ? 1 : 0;
+          },
+        );
         return;
       }
       if (!options.dir) throw new UsageError('give -i FILE (every host of the inventory) or --dir DIR');
@@ -170,6 +192,8 @@ export function certsCommand(): Command {
       new Command('certificate-key')
         .description('print a new random key for encrypting the control-plane certificates (upload-certs)')
         .addHelpText('after', '\nExample:\n  kubestrap certs certificate-key')
-        .action(() => console.log(generateCertificateKey())),
+        .action(() => {
+          console.log(generateCertificateKey());
+        }),
     );
 }

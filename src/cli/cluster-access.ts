@@ -12,11 +12,10 @@ import { outsideServer } from '../pki/from-inventory.js';
 import { ApiClient } from '../kube/api-client.js';
 import { Host } from '../transport/host.js';
 import { LocalChannel } from '../transport/local.js';
-import { connectTarget } from '../workflow/connect.js';
+import { connectTarget } from '../kit/connect.js';
 import { UsageError } from './errors.js';
 import { openSession, SSH_CONFIG_FLAG } from './session.js';
-
-export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
+import { ADMIN_CONF } from '../../templates/paths.js';
 
 export interface ClusterAccessOptions {
   inventory?: string;
@@ -55,13 +54,21 @@ function kubeconfigServer(kubeconfig: string): { server: string; ca: string } {
 
 async function readAdmin(host: Host, path: string): Promise<string> {
   const file = (await host.readFiles([path])).get(path);
-  if (!file) throw new Error(`${host.name}: ${path} does not exist: run this on a control-plane node, or from the workstation with --inventory`);
+  if (!file)
+    throw new Error(`${host.name}: ${path} does not exist: run this on a control-plane node, or from the workstation with --inventory`);
   return file.content.toString('utf8');
 }
 
 /** Runs `use` with the API of the cluster and a Host on one of its control planes; closes both. */
-export async function withControlPlane<T>(command: string, options: ClusterAccessOptions, use: (access: ControlPlaneAccess) => Promise<T>): Promise<T> {
-  if (options.inventory && options.kubeconfig) throw new UsageError('--inventory and --kubeconfig exclude each other: --inventory works from the workstation, --kubeconfig on a control-plane node');
+export async function withControlPlane<T>(
+  command: string,
+  options: ClusterAccessOptions,
+  use: (access: ControlPlaneAccess) => Promise<T>,
+): Promise<T> {
+  if (options.inventory && options.kubeconfig)
+    throw new UsageError(
+      '--inventory and --kubeconfig exclude each other: --inventory works from the workstation, --kubeconfig on a control-plane node',
+    );
   if (options.inventory) {
     const session = await openSession(command, { inventory: options.inventory, concurrency: '1', output: 'silent', ...pick(options) });
     try {

@@ -58,7 +58,8 @@ export function completions(root: Command, words: readonly string[]): string[] {
   for (const word of words.slice(0, -1)) command = command.commands.find((c) => c.name() === word) ?? command;
   const current = words.at(-1) ?? '';
   const previous = words.at(-2);
-  if (previous === '--only' || previous === '--skip') return listCandidates(current, [...applyPhases.map((p) => p.name), ...Object.keys(PHASE_GROUPS)]);
+  if (previous === '--only' || previous === '--skip')
+    return listCandidates(current, [...applyPhases.map((p) => p.name), ...Object.keys(PHASE_GROUPS)]);
   if (previous === '--hosts') return listCandidates(current, inventoryHosts(words));
   if (current.startsWith('-')) return [...command.options.flatMap((o) => (o.long ? [o.long] : [])), '--help'];
   return command.commands.filter((c) => c.name() !== '__complete').map((c) => c.name());
@@ -68,7 +69,10 @@ export function completionCommand(): Command {
   return new Command('completion')
     .description('print a shell completion script: commands, flags, phase names for --only/--skip, host names from -i FILE for --hosts')
     .argument('<shell>', 'bash, zsh or fish')
-    .addHelpText('after', '\nExamples:\n  kubestrap completion bash > /etc/bash_completion.d/kubestrap     # or: source <(kubestrap completion bash)\n  kubestrap completion zsh > "${fpath[1]}/_kubestrap"\n  kubestrap completion fish > ~/.config/fish/completions/kubestrap.fish')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kubestrap completion bash > /etc/bash_completion.d/kubestrap     # or: source <(kubestrap completion bash)\n  kubestrap completion zsh > "${fpath[1]}/_kubestrap"\n  kubestrap completion fish > ~/.config/fish/completions/kubestrap.fish',
+    )
     .action((shell: string) => {
       const script = SCRIPTS[shell];
       if (!script) throw new UsageError(`completion: unknown shell ${JSON.stringify(shell)}; one of ${Object.keys(SCRIPTS).join(', ')}`);

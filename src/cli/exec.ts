@@ -1,27 +1,12 @@
 import { Command } from 'commander';
 import { formatSummary } from '../workflow/report.js';
-import type { Phase } from '../workflow/phase.js';
+import { execPhase, type CommandOutput } from '../../phases/exec.js';
 import { quoteArgv } from '../transport/quote.js';
 import { runInSession } from './run-phases.js';
 import { addHostOptions, type HostOptions } from './session.js';
 
 interface ExecOptions extends HostOptions {
   asLoginUser?: boolean;
-}
-
-/** An ad-hoc phase: run one command everywhere and keep each host's output. */
-function commandPhase(script: string, asLoginUser: boolean, outputs: Map<string, { code: number; stdout: string; stderr: string }>): Phase<string> {
-  return {
-    name: 'exec',
-    title: 'run a command',
-    description: 'runs the given command on every selected host',
-    plan: async () => ({ changes: [{ target: 'command', summary: `run ${script}`, payload: script }] }),
-    apply: async (_ctx, target) => {
-      const result = await target.host.exec(script, { asLoginUser });
-      outputs.set(target.spec.name, result);
-      if (result.code !== 0) throw new Error(`exit code ${result.code}${result.stderr.trim() ? `: ${result.stderr.trim().split('\n').pop()}` : ''}`);
-    },
-  };
 }
 
 export function execCommand(): Command {
@@ -32,17 +17,24 @@ export function execCommand(): Command {
     .addHelpText('after', '\nExample:\n  kubestrap exec -i cluster.yaml --hosts cp-1,cp-2 -- systemctl is-active kubelet')
     .action(async (argv: string[], options: ExecOptions) => {
       const script = argv.length === 1 ? argv[0]! : quoteArgv(argv);
-      const outputs = new Map<string, { code: number; stdout: string; stderr: string }>();
-      const phase = commandPhase(script, options.asLoginUser ?? false, outputs);
-      process.exitCode = await runInSession('exec', options, [phase], 'apply', options.output === 'auto' ? 'silent' : options.output, (result, session, print) => {
-        for (const host of session.hosts) {
-          const out = outputs.get(host.name);
-          if (!out) continue;
-          if (out.stdout) for (const line of out.stdout.replace(/\n$/, '').split('\n')) print(`${host.name}: ${line}`);
-          if (out.stderr) for (const line of out.stderr.replace(/\n$/, '').split('\n')) console.error(`${host.name}! ${line}`);
-        }
-        console.error(formatSummary(result));
-        return result.ok ? 0 : 1;
-      });
+      const outputs = new Map<string, CommandOutput>();
+      const phase = execPhase(script, options.asLoginUser ?? false, outputs);
+      process.exitCode = await runInSession(
+        'exec',
+        options,
+        [phase],
+        'apply',
+        options.output === 'auto' ? 'silent' : options.output,
+        (result, session, print) => {
+          for (const host of session.hosts) {
+            const out = outputs.get(host.name);
+            if (!out) continue;
+            if (out.stdout) for (const line of out.stdout.replace(/\n$/, '').split('\n')) print(`${host.name}: ${line}`);
+            if (out.stderr) for (const line of out.stderr.replace(/\n$/, '').split('\n')) console.error(`${host.name}! ${line}`);
+          }
+          console.error(formatSummary(result));
+          return result.ok ? 0 : 1;
+        },
+      );
     });
 }

@@ -5,7 +5,9 @@ import { addHostOptions, type HostOptions } from './session.js';
 
 export function factsCommand(): Command {
   return addHostOptions(new Command('facts'))
-    .description('connect to every host and show what kubestrap detects: OS, package manager, init system, kernel, cgroups, resources, container')
+    .description(
+      'connect to every host and show what kubestrap detects: OS, package manager, init system, kernel, cgroups, resources, container',
+    )
     .addOption(new Option('--format <format>', 'table or json').choices(['table', 'json']).default('table'))
     .addHelpText('after', '\nExample:\n  kubestrap facts -i cluster.yaml --format json')
     .action(async (options: HostOptions & { format: 'table' | 'json' }) => {

@@ -28,10 +28,22 @@ interface InitOptions {
 }
 
 /** Answers given as flags win over the answers file (scripts often vary just one). */
-const FLAG_ANSWERS = ['clusterName', 'kubernetesVersion', 'controlPlaneEndpoint', 'podSubnet', 'serviceSubnet', 'kubeProxyMode', 'cni', 'mirrorProfile', 'imageRepository', 'packageMirror', 'cgroupDriver'] as const;
+const FLAG_ANSWERS = [
+  'clusterName',
+  'kubernetesVersion',
+  'controlPlaneEndpoint',
+  'podSubnet',
+  'serviceSubnet',
+  'kubeProxyMode',
+  'cni',
+  'mirrorProfile',
+  'imageRepository',
+  'packageMirror',
+  'cgroupDriver',
+] as const;
 
 function flagAnswers(options: InitOptions): Partial<Answers> {
-  return Object.fromEntries(FLAG_ANSWERS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]])) as Partial<Answers>;
+  return Object.fromEntries(FLAG_ANSWERS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
 }
 
 function answersProblems(a: Answers): string[] {
@@ -40,8 +52,21 @@ function answersProblems(a: Answers): string[] {
   note('kubernetesVersion', checks.version(a.kubernetesVersion));
   if (a.hosts.length === 0) problems.push('hosts: at least one host is needed');
   a.hosts.forEach((h, i) => note(`hosts[${i}].address`, checks.address(h.address)));
-  note('podSubnet', checks.clearOfHosts(a.podSubnet, a.hosts.map((h) => h.address)));
-  note('serviceSubnet', checks.networks(a.podSubnet, a.serviceSubnet, a.hosts.map((h) => h.address)));
+  note(
+    'podSubnet',
+    checks.clearOfHosts(
+      a.podSubnet,
+      a.hosts.map((h) => h.address),
+    ),
+  );
+  note(
+    'serviceSubnet',
+    checks.networks(
+      a.podSubnet,
+      a.serviceSubnet,
+      a.hosts.map((h) => h.address),
+    ),
+  );
   return problems;
 }
 
@@ -64,15 +89,22 @@ export function initCommand(): Command {
     .option('--service-subnet <cidr>', 'answer: service subnet')
     .addOption(new Option('--kube-proxy-mode <mode>', 'answer: kube-proxy mode').choices(['ipvs', 'iptables']))
     .addOption(new Option('--cni <plugin>', 'answer: pod network').choices(['flannel', 'calico', 'none']))
-    .addOption(new Option('--mirror-profile <profile>', 'answer: where images and packages come from').choices(['upstream', 'china', 'custom']))
+    .addOption(
+      new Option('--mirror-profile <profile>', 'answer: where images and packages come from').choices(['upstream', 'china', 'custom']),
+    )
     .option('--image-repository <registry>', 'answer: image repository (custom profile)')
     .option('--package-mirror <url>', 'answer: package mirror (custom profile)')
     .addOption(new Option('--cgroup-driver <driver>', 'answer: cgroup driver').choices(['systemd', 'cgroupfs']))
-    .addHelpText('after', '\nExamples:\n  kubestrap init -o cluster.yaml\n  kubestrap init -o cluster.yaml --answers answers.yaml --kubernetes-version v1.30.13 --force')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kubestrap init -o cluster.yaml\n  kubestrap init -o cluster.yaml --answers answers.yaml --kubernetes-version v1.30.13 --force',
+    )
     .action(async (options: InitOptions) => {
       const interactive = !options.answers;
       if (interactive && !(process.stdin.isTTY && process.stdout.isTTY)) {
-        throw new UsageError('kubestrap init asks questions and needs a terminal; without one, give every answer in a file: kubestrap init -o FILE --answers ANSWERS.yaml [--force]');
+        throw new UsageError(
+          'kubestrap init asks questions and needs a terminal; without one, give every answer in a file: kubestrap init -o FILE --answers ANSWERS.yaml [--force]',
+        );
       }
       if (existsSync(options.out) && !options.force) {
         if (!interactive) throw new UsageError(`${options.out} exists; add --force to overwrite it`);

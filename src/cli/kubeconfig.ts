@@ -25,13 +25,21 @@ export function kubeconfigCommand(): Command {
   return addInventoryOption(new Command('kubeconfig'))
     .description("print the cluster's admin kubeconfig saved by apply, or merge it into kubectl's configuration")
     .option('--merge', 'merge into the first file of $KUBECONFIG, else ~/.kube/config (kept 0600, the previous file backed up beside it)')
-    .option('--context <name>', "name of the context (default: the saved one, <cluster>-admin@<endpoint>)")
-    .addHelpText('after', '\nExamples:\n  kubestrap kubeconfig -i cluster.yaml > admin.conf\n  kubestrap kubeconfig -i cluster.yaml --merge --context prod\n  kubectl --context prod get nodes')
+    .option('--context <name>', 'name of the context (default: the saved one, <cluster>-admin@<endpoint>)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kubestrap kubeconfig -i cluster.yaml > admin.conf\n  kubestrap kubeconfig -i cluster.yaml --merge --context prod\n  kubectl --context prod get nodes',
+    )
     .action(async (options: { inventory: string; merge?: boolean; context?: string }) => {
       const inv = (await loadInventory(options.inventory)).inventory;
       const saved = savedClusterFiles(inv);
-      if (!existsSync(saved.admin)) throw new UsageError(`no admin kubeconfig saved for cluster ${inv.cluster.name} (${saved.admin}): kubestrap apply -i ${options.inventory} saves it once the control plane is up`);
-      const kubeconfig = options.context ? renameContext(readFileSync(saved.admin, 'utf8'), options.context) : readFileSync(saved.admin, 'utf8');
+      if (!existsSync(saved.admin))
+        throw new UsageError(
+          `no admin kubeconfig saved for cluster ${inv.cluster.name} (${saved.admin}): kubestrap apply -i ${options.inventory} saves it once the control plane is up`,
+        );
+      const kubeconfig = options.context
+        ? renameContext(readFileSync(saved.admin, 'utf8'), options.context)
+        : readFileSync(saved.admin, 'utf8');
       const context = options.context ?? saved.context;
       if (!options.merge) return void process.stdout.write(kubeconfig);
       const target = kubectlConfigPath();
@@ -41,6 +49,8 @@ export function kubeconfigCommand(): Command {
       // the backup holds credentials as the original does: 0600 whatever the original's mode
       if (existing !== undefined) writeLocalFile(backup, readFileSync(target), 0o600);
       writeLocalFile(target, mergeKubeconfig(existing, kubeconfig), 0o600);
-      console.log(`context ${context} merged into ${target}${existing !== undefined ? ` (previous file kept as ${backup})` : ''}\n  kubectl --context ${context} get nodes`);
+      console.log(
+        `context ${context} merged into ${target}${existing !== undefined ? ` (previous file kept as ${backup})` : ''}\n  kubectl --context ${context} get nodes`,
+      );
     });
 }

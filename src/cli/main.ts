@@ -10,6 +10,7 @@ import { bundleCommand } from './bundle.js';
 import { certsCommand } from './certs.js';
 import { completeCommand, completionCommand } from './completion.js';
 import { BundleError } from '../airgap/bundle.js';
+import { printable } from '../log/redact.js';
 import { RegistryError } from '../airgap/registry-client.js';
 import { renderCommand } from './render.js';
 import { removeNodeCommand } from './remove-node.js';
@@ -34,10 +35,33 @@ export function program(): Command {
     .version(KUBESTRAP_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of [initCommand(), validateCommand(), planCommand(), applyCommand(), joinCommand(), resetCommand(), removeNodeCommand(), adoptCommand(), kubeconfigCommand(), factsCommand(), execCommand(), certsCommand(), bundleCommand(), etcdCommand(), tokenCommand(), upgradeCommand(), schemaCommand(), renderCommand(), completionCommand()]) {
+  for (const cmd of [
+    initCommand(),
+    validateCommand(),
+    planCommand(),
+    applyCommand(),
+    joinCommand(),
+    resetCommand(),
+    removeNodeCommand(),
+    adoptCommand(),
+    kubeconfigCommand(),
+    factsCommand(),
+    execCommand(),
+    certsCommand(),
+    bundleCommand(),
+    etcdCommand(),
+    tokenCommand(),
+    upgradeCommand(),
+    schemaCommand(),
+    renderCommand(),
+    completionCommand(),
+  ]) {
     root.addCommand(cmd);
   }
-  root.addCommand(completeCommand(() => root), { hidden: true });
+  root.addCommand(
+    completeCommand(() => root),
+    { hidden: true },
+  );
   // errors are turned into exit codes by main(), at every level of subcommand
   const overrideAll = (cmd: Command): void => {
     cmd.exitOverride();
@@ -72,15 +96,22 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error('\naborted; nothing was written');
       return 130;
     }
-    if (err instanceof InventoryError || err instanceof CredentialError || err instanceof JoinError || err instanceof BundleError || err instanceof RegistryError) {
-      console.error(`error: ${err.message}`);
+    // messages quote bundles, registries and clusters: printable() keeps their escape sequences off the terminal
+    if (
+      err instanceof InventoryError ||
+      err instanceof CredentialError ||
+      err instanceof JoinError ||
+      err instanceof BundleError ||
+      err instanceof RegistryError
+    ) {
+      console.error(`error: ${printable(err.message)}`);
       return 1;
     }
     if (err instanceof UsageError || err instanceof PhaseSelectionError) {
-      console.error(`error: ${err.message}`);
+      console.error(`error: ${printable(err.message)}`);
       return 2;
     }
-    console.error(err);
+    console.error(err instanceof Error ? printable(err.stack ?? err.message) : err);
     return 1;
   }
 }

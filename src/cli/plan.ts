@@ -8,7 +8,11 @@ export function addPhaseOptions(cmd: Command): Command {
     .option('--only <phases>', 'run only these phases (comma-separated)')
     .option('--skip <phases>', 'skip these phases (comma-separated)')
     .option('--report <file>', 'also write the per-host result as JSON to this file')
-    .option('--bundle <file>', 'air-gap bundle to take images, packages and the CNI manifest from (instead of cluster.airgap.bundle)');
+    .option('--bundle <file>', 'air-gap bundle to take images, packages and the CNI manifest from (instead of cluster.airgap.bundle)')
+    .option(
+      '--wait-addons [duration]',
+      'wait until every add-on is Ready, at most this long (default 5m), and fail naming what is not (instead of cluster.addons.waitReady)',
+    );
 }
 
 export function planCommand(): Command {

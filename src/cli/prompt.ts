@@ -6,7 +6,11 @@ import enquirer from 'enquirer';
 import { UsageError } from './errors.js';
 
 export async function askPassphrase(keyPath: string): Promise<string> {
-  const answer = await enquirer.prompt<{ passphrase: string }>({ type: 'password', name: 'passphrase', message: `Passphrase for ${keyPath}` });
+  const answer = await enquirer.prompt<{ passphrase: string }>({
+    type: 'password',
+    name: 'passphrase',
+    message: `Passphrase for ${keyPath}`,
+  });
   return answer.passphrase;
 }
 

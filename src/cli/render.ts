@@ -9,7 +9,10 @@ export function renderCommand(): Command {
   return new Command('render')
     .description('write every file apply would place on each node and every API object it would create, touching no host')
     .requiredOption('-i, --inventory <file>', 'inventory file')
-    .requiredOption('--out <dir>', 'output directory (<node>/etc/..., <node>/var/lib/kubelet/..., cluster/*.yaml); an existing PKI there is reused')
+    .requiredOption(
+      '--out <dir>',
+      'output directory (<node>/etc/..., <node>/var/lib/kubelet/..., cluster/*.yaml); an existing PKI there is reused',
+    )
     .addHelpText('after', '\nExample:\n  kubestrap render -i inventories/1cp-2workers.yaml --out ./rendered')
     .action(async (options: { inventory: string; out: string }) => {
       const loaded = await loadInventory(options.inventory, { checkKeyFiles: false });
@@ -28,6 +31,8 @@ export function renderCommand(): Command {
         writeFileSync(target, file.content, { mode: file.mode });
         chmodSync(target, file.mode);
       }
-      console.log(`wrote ${files.length} files to ${options.out} (host names assumed equal to node names; no optional CA directories; kernel 4.19+)`);
+      console.log(
+        `wrote ${files.length} files to ${options.out} (host names assumed equal to node names; no optional CA directories; kernel 4.19+)`,
+      );
     });
 }

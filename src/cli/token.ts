@@ -6,11 +6,20 @@ import { Command } from 'commander';
 import { tokenSecret } from '../kube/bootstrap-objects.js';
 import { deleteToken, formatTokenTable, listTokens } from '../kube/tokens.js';
 import { joinCommand } from '../join/join-command.js';
-import { DEFAULT_TOKEN_GROUPS, formatToken, generateToken, parseToken, validateExtraGroup, type BootstrapToken, type TokenUsage } from '../pki/bootstrap-token.js';
+import {
+  DEFAULT_TOKEN_GROUPS,
+  formatToken,
+  generateToken,
+  parseToken,
+  validateExtraGroup,
+  type BootstrapToken,
+  type TokenUsage,
+} from '../pki/bootstrap-token.js';
 import { validateCertificateKey } from '../pki/certificate-key.js';
 import { durationSeconds } from '../util/duration.js';
 import { addClusterAccessOptions, withControlPlane, type ClusterAccessOptions } from './cluster-access.js';
 import { UsageError } from './errors.js';
+import { commaList } from '../util/comma-list.js';
 
 const USAGES: readonly TokenUsage[] = ['signing', 'authentication'];
 const TOKEN_ID = /^[a-z0-9]{6}$/;
@@ -34,8 +43,6 @@ interface CreateRequest {
   readonly groups: string[];
 }
 
-const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
-
 /** Every flag checked before the cluster is contacted; messages never repeat a token. */
 function createRequest(tokenArg: string | undefined, options: CreateOptions): CreateRequest {
   const problems: string[] = [];
@@ -48,17 +55,21 @@ function createRequest(tokenArg: string | undefined, options: CreateOptions): Cr
     }
   }
   const ttlSeconds = durationSeconds(options.ttl);
-  if (Number.isNaN(ttlSeconds)) problems.push(`--ttl ${JSON.stringify(options.ttl)}: expected a duration like 24h, 1h30m, 90s, or 0 for a token that never expires`);
+  if (Number.isNaN(ttlSeconds))
+    problems.push(`--ttl ${JSON.stringify(options.ttl)}: expected a duration like 24h, 1h30m, 90s, or 0 for a token that never expires`);
   // checked before the cluster is contacted: a date past year 9999 cannot be written into the token
-  else if (ttlSeconds > MAX_TOKEN_TTL_SECONDS) problems.push(`--ttl ${options.ttl}: at most ${MAX_TOKEN_TTL_SECONDS / 3600}h (a year); use 0 for a token that never expires`);
-  const usages = list(options.usages);
-  for (const u of usages) if (!USAGES.includes(u as TokenUsage)) problems.push(`--usages: unknown usage ${JSON.stringify(u)} (known: ${USAGES.join(', ')})`);
-  const groups = list(options.groups);
+  else if (ttlSeconds > MAX_TOKEN_TTL_SECONDS)
+    problems.push(`--ttl ${options.ttl}: at most ${MAX_TOKEN_TTL_SECONDS / 3600}h (a year); use 0 for a token that never expires`);
+  const usages = commaList(options.usages);
+  for (const u of usages)
+    if (!USAGES.includes(u as TokenUsage)) problems.push(`--usages: unknown usage ${JSON.stringify(u)} (known: ${USAGES.join(', ')})`);
+  const groups = commaList(options.groups);
   for (const g of groups) {
     const problem = validateExtraGroup(g);
     if (problem) problems.push(`--groups: ${problem}`);
   }
-  if (groups.length && !usages.includes('authentication')) problems.push('--groups needs the authentication usage: extra groups only apply when the token authenticates');
+  if (groups.length && !usages.includes('authentication'))
+    problems.push('--groups needs the authentication usage: extra groups only apply when the token authenticates');
   if (options.certificateKey !== undefined) {
     if (!options.printJoinCommand) problems.push('--certificate-key only goes into the printed join command: add --print-join-command');
     const problem = validateCertificateKey(options.certificateKey);
@@ -76,7 +87,9 @@ function tokenIds(args: readonly string[]): string[] {
       return parseToken(arg).id;
     } catch {
       // the argument may be a mistyped token: never echo it
-      throw new UsageError(`token delete: argument ${args.indexOf(arg) + 1} is neither a token id ([a-z0-9]{6}) nor a token ([a-z0-9]{6}.[a-z0-9]{16})`);
+      throw new UsageError(
+        `token delete: argument ${args.indexOf(arg) + 1} is neither a token id ([a-z0-9]{6}) nor a token ([a-z0-9]{6}.[a-z0-9]{16})`,
+      );
     }
   });
 }
@@ -84,22 +97,47 @@ function tokenIds(args: readonly string[]): string[] {
 export function tokenCommand(): Command {
   const create = addClusterAccessOptions(
     new Command('create')
-      .description("create a bootstrap token in the cluster and print it (or the join command that uses it)")
+      .description('create a bootstrap token in the cluster and print it (or the join command that uses it)')
       .argument('[token]', 'the token to create (default: a new random one)')
       .option('--ttl <duration>', 'lifetime (e.g. 2h, 30m; 0 = never expires)', '24h')
       .option('--description <text>', 'why this token exists (shown by token list)')
       .option('--usages <list>', 'comma-separated: signing (discovery), authentication (TLS bootstrap)', USAGES.join(','))
       .option('--groups <list>', 'extra groups the token authenticates as', DEFAULT_TOKEN_GROUPS.join(','))
       .option('--print-join-command', 'print the whole `kubestrap join` command, not just the token')
-      .option('--certificate-key <hex>', 'with --print-join-command: print the control-plane join command with this key (from `kubestrap token upload-certs`)'),
+      .option(
+        '--certificate-key <hex>',
+        'with --print-join-command: print the control-plane join command with this key (from `kubestrap token upload-certs`)',
+      ),
   )
-    .addHelpText('after', '\nExamples:\n  kubestrap token create --print-join-command -i cluster.yaml\n  kubestrap token create --ttl 2h --description "rack 7"       # on a control-plane node')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kubestrap token create --print-join-command -i cluster.yaml\n  kubestrap token create --ttl 2h --description "rack 7"       # on a control-plane node',
+    )
     .action(async (tokenArg: string | undefined, options: CreateOptions) => {
       const request = createRequest(tokenArg, options);
       await withControlPlane('token-create', options, async ({ api, server, caCertPem }) => {
-        await api.apply(tokenSecret(request.token, { ...(options.description ? { description: options.description } : {}), ttlSeconds: request.ttlSeconds, usages: request.usages, groups: request.groups, now: new Date() }));
-        if (!options.printJoinCommand) return console.log(formatToken(request.token));
-        console.log(joinCommand({ program: 'kubestrap', server, token: request.token, caCertPem, ...(options.certificateKey ? { certificateKey: options.certificateKey } : {}) }));
+        await api.apply(
+          tokenSecret(request.token, {
+            ...(options.description ? { description: options.description } : {}),
+            ttlSeconds: request.ttlSeconds,
+            usages: request.usages,
+            groups: request.groups,
+            now: new Date(),
+          }),
+        );
+        if (!options.printJoinCommand) {
+          console.log(formatToken(request.token));
+          return;
+        }
+        console.log(
+          joinCommand({
+            program: 'kubestrap',
+            server,
+            token: request.token,
+            caCertPem,
+            ...(options.certificateKey ? { certificateKey: options.certificateKey } : {}),
+          }),
+        );
       });
     });
 
@@ -113,7 +151,9 @@ export function tokenCommand(): Command {
       });
     });
 
-  const deleteCmd = addClusterAccessOptions(new Command('delete').description('delete bootstrap tokens (by id or whole token)').argument('<token-ids...>'))
+  const deleteCmd = addClusterAccessOptions(
+    new Command('delete').description('delete bootstrap tokens (by id or whole token)').argument('<token-ids...>'),
+  )
     .addHelpText('after', '\nExample:\n  kubestrap token delete abcdef -i cluster.yaml')
     .action(async (args: string[], options: ClusterAccessOptions) => {
       const ids = tokenIds(args);
@@ -134,6 +174,8 @@ export function tokenCommand(): Command {
       new Command('generate')
         .description('print a new random bootstrap token (not registered with any cluster)')
         .addHelpText('after', '\nExample:\n  kubestrap token generate')
-        .action(() => console.log(formatToken(generateToken()))),
+        .action(() => {
+          console.log(formatToken(generateToken()));
+        }),
     );
 }

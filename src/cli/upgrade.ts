@@ -40,7 +40,9 @@ export function formatVersions(inv: Inventory, current: ClusterVersions, target:
     ['COMPONENT', 'CURRENT', 'TARGET'],
     ['control plane', current.controlPlane.text, target.text],
     ...[...byVersion].map(([v, n], i): [string, string, string] => [i === 0 ? 'kubelet' : '', `${n} × ${v}`, target.text]),
-    inv.cluster.etcd.external ? ['etcd', 'external', 'not upgraded by kubestrap'] : ['etcd image', '', etcdImageTag(target, inv.cluster.etcd.imageTag)],
+    inv.cluster.etcd.external
+      ? ['etcd', 'external', 'not upgraded by kubestrap']
+      : ['etcd image', '', etcdImageTag(target, inv.cluster.etcd.imageTag)],
     ['CoreDNS image', '', coreDnsImage(inv.cluster.imageRepository, target.minor)],
   ];
   const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
@@ -49,7 +51,8 @@ export function formatVersions(inv: Inventory, current: ClusterVersions, target:
 
 function maxUnavailable(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-unavailable: expected a whole number of workers, 1 or more (got ${JSON.stringify(text)})`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--max-unavailable: expected a whole number of workers, 1 or more (got ${JSON.stringify(text)})`);
   return n;
 }
 
@@ -57,7 +60,9 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
   const batch = maxUnavailable(options.maxUnavailable);
   const { inventory } = await loadInventory(options.inventory);
   const target = parseVersion(inventory.cluster.kubernetesVersion)!;
-  const { logFile: _ownLog, ...access } = options;
+  // --log-file is the upgrade's own record: the sessions before it (recovery, reading the
+  // versions) keep their logs where every command keeps them
+  const { logFile, ...access } = options;
   if (mode === 'apply') {
     // an API server an interrupted run set aside comes back first: the versions are read through it
     const recovered = await runInSession('upgrade-recover', access, recoveryPhases, 'apply', 'silent', (result) => {
@@ -68,16 +73,29 @@ async function upgrade(mode: 'plan' | 'apply', options: UpgradeOptions): Promise
   }
   const current = await withControlPlane('upgrade-versions', access, ({ api }) => readClusterVersions(api));
   // an external etcd is its operator's to upgrade: no hop of it to check here
-  const decision = decideUpgrade(current, target, inventory.cluster.etcd.external ? undefined : etcdImageTag(target, inventory.cluster.etcd.imageTag));
+  const decision = decideUpgrade(
+    current,
+    target,
+    inventory.cluster.etcd.external ? undefined : etcdImageTag(target, inventory.cluster.etcd.imageTag),
+  );
   console.log(formatVersions(inventory, current, target));
   if (!decision.ok) {
-    console.error(`\nkubestrap will not upgrade this cluster to ${target.text}:\n${decision.problems.map((p) => `  - ${p}`).join('\n')}\nnothing was changed`);
+    console.error(
+      `\nkubestrap will not upgrade this cluster to ${target.text}:\n${decision.problems.map((p) => `  - ${p}`).join('\n')}\nnothing was changed`,
+    );
     return 2;
   }
   console.log(`\n${current.controlPlane.text} → ${target.text}: ${KIND_TEXT[decision.kind]}\n`);
   const migrations = hopMigrations(current.controlPlane, target);
   if (migrations.length) console.log(`migrations of this hop:\n${migrations.map((m) => `  - ${m}`).join('\n')}\n`);
-  if (mode === 'apply' && !(await confirmDestructive(`Upgrade the cluster to ${target.text} (control planes one at a time, then workers ${batch} at a time)?`, options.yes, 'upgrade apply restarts the components of every node'))) {
+  if (
+    mode === 'apply' &&
+    !(await confirmDestructive(
+      `Upgrade the cluster to ${target.text} (control planes one at a time, then workers ${batch} at a time)?`,
+      options.yes,
+      'upgrade apply restarts the components of every node',
+    ))
+  ) {
     console.error('nothing was changed');
     return 1;
   }
@@ -106,7 +124,14 @@ function modeCommand(mode: 'plan' | 'apply', description: string, flag: [string,
 export function upgradeCommand(): Command {
   return new Command('upgrade')
     .description("bring a running cluster to the inventory's Kubernetes version and settings, one node at a time")
-    .addCommand(modeCommand('plan', 'show the versions, the rules checked and what each node would change; changes nothing', ['--diff', 'show file differences'], '  kubestrap upgrade plan -i cluster.yaml\n  kubestrap upgrade plan -i cluster.yaml --diff --hosts cp-2'))
+    .addCommand(
+      modeCommand(
+        'plan',
+        'show the versions, the rules checked and what each node would change; changes nothing',
+        ['--diff', 'show file differences'],
+        '  kubestrap upgrade plan -i cluster.yaml\n  kubestrap upgrade plan -i cluster.yaml --diff --hosts cp-2',
+      ),
+    )
     .addCommand(
       modeCommand(
         'apply',

@@ -11,6 +11,8 @@ export function validateCommand(): Command {
       const loaded = await loadInventory(options.inventory);
       const hosts = resolveHosts(loaded.inventory);
       const cps = hosts.filter((h) => h.roles.includes('control-plane')).length;
-      console.log(`${loaded.file}: valid — cluster ${loaded.inventory.cluster.name}, Kubernetes ${loaded.inventory.cluster.kubernetesVersion}, ${hosts.length} hosts (${cps} control plane${cps === 1 ? '' : 's'})`);
+      console.log(
+        `${loaded.file}: valid — cluster ${loaded.inventory.cluster.name}, Kubernetes ${loaded.inventory.cluster.kubernetesVersion}, ${hosts.length} hosts (${cps} control plane${cps === 1 ? '' : 's'})`,
+      );
     });
 }

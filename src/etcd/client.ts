@@ -7,9 +7,9 @@
 import { request } from 'node:https';
 import { checkServerIdentity } from 'node:tls';
 import type { Host } from '../transport/host.js';
+import { PKI_DIR } from '../../templates/paths.js';
 
 export const ETCD_CLIENT_PORT = 2379;
-const PKI_DIR = '/etc/kubernetes/pki';
 
 export interface EtcdMember {
   readonly id: string;
@@ -32,7 +32,12 @@ interface RawMember {
   clientURLs?: string[];
 }
 
-const member = (m: RawMember): EtcdMember => ({ id: m.ID ?? '', name: m.name ?? '', peerUrls: m.peerURLs ?? [], clientUrls: m.clientURLs ?? [] });
+const member = (m: RawMember): EtcdMember => ({
+  id: m.ID ?? '',
+  name: m.name ?? '',
+  peerUrls: m.peerURLs ?? [],
+  clientUrls: m.clientURLs ?? [],
+});
 
 /** What a member says about itself and its cluster (etcd's maintenance status). */
 export interface EtcdStatus {
@@ -66,14 +71,26 @@ export class EtcdClient {
   static async open(host: Host, credentials: EtcdCredentials): Promise<EtcdClient> {
     const forward = await host.forward(ETCD_CLIENT_PORT);
     // etcd's serving certificate names localhost, not the forwarded port's address
-    return new EtcdClient({ host: forward.address, port: forward.localPort, identity: 'localhost', close: () => forward.close() }, credentials);
+    return new EtcdClient(
+      { host: forward.address, port: forward.localPort, identity: 'localhost', close: () => forward.close() },
+      credentials,
+    );
   }
 
   /** Another member (its client URL, https://ip:2379), reached through the SSH connection of `host`. */
   static async via(host: Host, clientUrl: string, credentials: EtcdCredentials): Promise<EtcdClient> {
     const { address, port } = memberAddress(clientUrl);
     const forward = await host.forward(port, address);
-    return new EtcdClient({ host: forward.address, port: forward.localPort, identity: address, ...(forward.lastFailure ? { failure: forward.lastFailure } : {}), close: () => forward.close() }, credentials);
+    return new EtcdClient(
+      {
+        host: forward.address,
+        port: forward.localPort,
+        identity: address,
+        ...(forward.lastFailure ? { failure: forward.lastFailure } : {}),
+        close: () => forward.close(),
+      },
+      credentials,
+    );
   }
 
   /**
@@ -145,7 +162,9 @@ export class EtcdClient {
       );
       req.on('timeout', () => req.destroy(new Error(`etcd ${path} timed out`)));
       // a tunnel whose far end refused shows here only as a hang-up: say what the tunnel saw
-      req.on('error', (err) => reject(this.endpoint.failure?.() ? new Error(this.endpoint.failure()) : err));
+      req.on('error', (err) => {
+        reject(this.endpoint.failure?.() ? new Error(this.endpoint.failure()) : err);
+      });
       req.end(payload);
     });
   }
@@ -180,7 +199,13 @@ export class EtcdClient {
   }
 
   async status(): Promise<EtcdStatus> {
-    const answer = (await this.call('/v3/maintenance/status', {})) as { header?: { member_id?: string }; leader?: string; raftIndex?: string; raftAppliedIndex?: string; errors?: string[] };
+    const answer = (await this.call('/v3/maintenance/status', {})) as {
+      header?: { member_id?: string };
+      leader?: string;
+      raftIndex?: string;
+      raftAppliedIndex?: string;
+      errors?: string[];
+    };
     return {
       memberId: answer.header?.member_id ?? '',
       leader: answer.leader ?? '0',
@@ -220,7 +245,11 @@ function memberAddress(clientUrl: string): { address: string; port: number } {
 
 /** The API server's etcd client certificate on a control plane; undefined when the node has none. */
 export async function controlPlaneCredentials(host: Host): Promise<EtcdCredentials | undefined> {
-  const files = await host.readFiles([`${PKI_DIR}/etcd/ca.crt`, `${PKI_DIR}/apiserver-etcd-client.crt`, `${PKI_DIR}/apiserver-etcd-client.key`]);
+  const files = await host.readFiles([
+    `${PKI_DIR}/etcd/ca.crt`,
+    `${PKI_DIR}/apiserver-etcd-client.crt`,
+    `${PKI_DIR}/apiserver-etcd-client.key`,
+  ]);
   const [ca, cert, key] = [...files.values()].map((f) => f?.content.toString('utf8'));
   return ca && cert && key ? { ca, cert, key } : undefined;
 }

@@ -14,7 +14,8 @@ type ExternalEtcdConfig = Pick<ExternalEtcd, 'endpoints'> & Partial<Omit<Externa
 export function externalEtcdProblem(external: ExternalEtcdConfig): string | undefined {
   if (external.endpoints.length === 0) return 'it names no endpoints';
   const plain = external.endpoints.filter((e) => !e.startsWith('https://'));
-  if (plain.length) return `${plain.join(', ')} ${plain.length > 1 ? 'are' : 'is'} not https: kubestrap reaches etcd over TLS with the API server's client certificate`;
+  if (plain.length)
+    return `${plain.join(', ')} ${plain.length > 1 ? 'are' : 'is'} not https: kubestrap reaches etcd over TLS with the API server's client certificate`;
   const missing = (['caFile', 'certFile', 'keyFile'] as const).filter((f) => !external[f]);
   if (missing.length) return `it names no ${missing.join(', ')}: kubestrap reaches etcd with the API server's client certificate`;
   return undefined;

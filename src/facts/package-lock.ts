@@ -6,7 +6,7 @@
  */
 import { quote } from '../transport/quote.js';
 import { pollUntil } from '../util/poll.js';
-import type { HostTarget, PhaseContext } from '../workflow/phase.js';
+import type { Host } from '../transport/host.js';
 
 /** How long a held lock is waited for (an unattended upgrade of a few packages takes minutes). */
 export const LOCK_WAIT_MS = 300_000;
@@ -44,20 +44,29 @@ export function parseLockHolders(output: string): LockHolder[] {
 
 const describeHolders = (holders: readonly LockHolder[]) => holders.map((h) => `${h.lock} held by PID ${h.pid} (${h.command})`).join('; ');
 
-/** Returns once no process holds `locks` on the host, with a progress line per poll while one does; throws after `timeoutMs`. */
-export async function whenUnlocked(ctx: PhaseContext, target: HostTarget, locks: readonly string[], timeoutMs = LOCK_WAIT_MS): Promise<void> {
+/** Returns once no process holds `locks` on the host, telling `progress` at each poll while one does; throws after `timeoutMs`. */
+export async function whenUnlocked(
+  host: Host,
+  locks: readonly string[],
+  progress: (line: string) => void,
+  timeoutMs = LOCK_WAIT_MS,
+): Promise<void> {
   const started = Date.now();
   let holders: LockHolder[] = [];
   await pollUntil(
     async () => {
-      holders = parseLockHolders((await target.host.check(lockHoldersScript(locks))).stdout);
-      if (holders.length) ctx.progress(target.spec.name, `waiting for the package manager (${Math.round((Date.now() - started) / 1000)} s of ${timeoutMs / 1000} s): ${describeHolders(holders)}`);
+      holders = parseLockHolders((await host.check(lockHoldersScript(locks))).stdout);
+      if (holders.length)
+        progress(
+          `waiting for the package manager (${Math.round((Date.now() - started) / 1000)} s of ${timeoutMs / 1000} s): ${describeHolders(holders)}`,
+        );
       return holders.length === 0;
     },
     {
       timeoutMs,
       intervalMs: POLL_MS,
-      failure: () => `the package manager stayed locked for ${timeoutMs / 1000} s: ${describeHolders(holders)}; let it finish (or stop it), then run kubestrap again`,
+      failure: () =>
+        `the package manager stayed locked for ${timeoutMs / 1000} s: ${describeHolders(holders)}; let it finish (or stop it), then run kubestrap again`,
     },
   );
 }

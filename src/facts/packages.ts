@@ -25,18 +25,27 @@ const APT_LOCK_WAIT = '-o DPkg::Lock::Timeout=60';
 const FINISH_INTERRUPTED = 'dpkg --configure -a';
 
 const apt: PackageOps = {
-  query: (names) => `dpkg-query -W -f='\${db:Status-Status} \${Package} \${Version}\\n' ${names.map(quote).join(' ')} 2>/dev/null | awk '$1 == "installed" {print $2, $3}'`,
+  query: (names) =>
+    `dpkg-query -W -f='\${db:Status-Status} \${Package} \${Version}\\n' ${names.map(quote).join(' ')} 2>/dev/null | awk '$1 == "installed" {print $2, $3}'`,
   install: (pkgs) =>
-    `export DEBIAN_FRONTEND=noninteractive; ${FINISH_INTERRUPTED} && apt-get ${APT_LOCK_WAIT} update -q && apt-get ${APT_LOCK_WAIT} install -y -q --allow-downgrades --allow-change-held-packages ${pkgs.map((p) => quote(p.version ? `${p.name}=${p.version}` : p.name)).join(' ')}`,
+    // the first line names what failed in an error: the update and the install it leads to
+    [
+      `export DEBIAN_FRONTEND=noninteractive; ${FINISH_INTERRUPTED} && apt-get ${APT_LOCK_WAIT} update -q &&`,
+      `  apt-get ${APT_LOCK_WAIT} install -y -q --allow-downgrades --allow-change-held-packages \\`,
+      `  ${pkgs.map((p) => quote(p.version ? `${p.name}=${p.version}` : p.name)).join(' ')}`,
+    ].join('\n'),
   hold: (names) => `apt-mark hold ${names.map(quote).join(' ')} >/dev/null`,
-  installFiles: (paths) => `export DEBIAN_FRONTEND=noninteractive; ${FINISH_INTERRUPTED} && apt-get ${APT_LOCK_WAIT} install -y -q --allow-downgrades ${paths.map(quote).join(' ')}`,
+  installFiles: (paths) =>
+    `export DEBIAN_FRONTEND=noninteractive; ${FINISH_INTERRUPTED} && apt-get ${APT_LOCK_WAIT} install -y -q --allow-downgrades ${paths.map(quote).join(' ')}`,
   locks: ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/lib/apt/lists/lock', '/var/cache/apt/archives/lock'],
 };
 
 function rpmOps(tool: 'dnf' | 'yum'): PackageOps {
   return {
-    query: (names) => `rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' ${names.map(quote).join(' ')} 2>/dev/null | grep -v 'is not installed'`,
-    install: (pkgs) => `${tool} install -y --disableexcludes=kubernetes ${pkgs.map((p) => quote(p.version ? `${p.name}-${p.version}` : p.name)).join(' ')}`,
+    query: (names) =>
+      `rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' ${names.map(quote).join(' ')} 2>/dev/null | grep -v 'is not installed'`,
+    install: (pkgs) =>
+      `${tool} install -y --disableexcludes=kubernetes ${pkgs.map((p) => quote(p.version ? `${p.name}-${p.version}` : p.name)).join(' ')}`,
     // the kubernetes repo file carries `exclude=`, so upgrades skip these unless asked
     hold: () => 'true',
     installFiles: (paths) => `${tool} install -y ${paths.map(quote).join(' ')}`,
@@ -51,7 +60,12 @@ export function packageOps(pm: PackageManager): PackageOps | undefined {
 }
 
 export function parseInstalled(output: string): Map<string, string> {
-  return new Map(output.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+  return new Map(
+    output
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
 }
 
 /** Fetches a repository signing key into a keyring file (apt's signed-by), world-readable. */

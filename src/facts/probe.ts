@@ -10,7 +10,13 @@ export type PackageManager = 'apt' | 'dnf' | 'yum' | 'zypper' | 'apk' | 'none';
 export type InitSystem = 'systemd' | 'openrc' | 'none';
 
 export interface HostFacts {
-  readonly os: { readonly id: string; readonly versionId: string; readonly codename: string; readonly like: readonly string[]; readonly prettyName: string };
+  readonly os: {
+    readonly id: string;
+    readonly versionId: string;
+    readonly codename: string;
+    readonly like: readonly string[];
+    readonly prettyName: string;
+  };
   readonly packageManager: PackageManager;
   readonly initSystem: InitSystem;
   readonly kernel: string;
@@ -58,9 +64,12 @@ echo "container=$virt"
 if [ -w /proc/sys/vm/swappiness ]; then echo procsys=rw; else echo procsys=ro; fi
 # A container sees its machine's DMI and, through a sysfs mounted outside its network namespace,
 # the machine's interfaces: its own identity is its machine-id and what netlink (ip) shows it.
-if [ -n "$virt" ]; then uuid=$(cat /etc/machine-id 2>/dev/null); else uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/machine-id 2>/dev/null); fi
+if [ -n "$virt" ]; then uuid=$(cat /etc/machine-id 2>/dev/null)
+else uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/machine-id 2>/dev/null); fi
 echo "uuid=$uuid"
-if command -v ip >/dev/null 2>&1; then macs=$(ip -o link 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1)}'); else macs=$(cat /sys/class/net/*/address 2>/dev/null); fi
+if command -v ip >/dev/null 2>&1; then
+  macs=$(ip -o link 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1)}')
+else macs=$(cat /sys/class/net/*/address 2>/dev/null); fi
 echo "macs=$(printf '%s\\n' "$macs" | grep -v '^00:00:00:00:00:00$' | tr '\\n' ' ')"
 `;
 
@@ -73,7 +82,13 @@ export function parseFacts(output: string): HostFacts {
   // what a host says about itself is printed on the operator's terminal: no control characters
   const get = (k: string) => printable(kv.get(k) ?? '');
   return {
-    os: { id: get('os_id'), versionId: get('os_version_id'), codename: get('os_codename'), like: get('os_like').split(/\s+/).filter(Boolean), prettyName: get('os_pretty') },
+    os: {
+      id: get('os_id'),
+      versionId: get('os_version_id'),
+      codename: get('os_codename'),
+      like: get('os_like').split(/\s+/).filter(Boolean),
+      prettyName: get('os_pretty'),
+    },
     packageManager: (get('pkg') || 'none') as PackageManager,
     initSystem: (get('init') || 'none') as InitSystem,
     kernel: get('kernel'),

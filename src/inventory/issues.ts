@@ -17,8 +17,7 @@ export function formatIssue(issue: InventoryIssue): string {
 export class InventoryError extends Error {
   constructor(readonly issues: readonly InventoryIssue[]) {
     super(
-      `inventory has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n` +
-        issues.map((i) => `  ${formatIssue(i)}`).join('\n'),
+      `inventory has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n` + issues.map((i) => `  ${formatIssue(i)}`).join('\n'),
     );
     this.name = 'InventoryError';
   }

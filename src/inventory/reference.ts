@@ -23,7 +23,9 @@ function rows(schema: Schema<unknown>, path: string, out: string[]): void {
   for (const [name, field] of Object.entries(schema.fields ?? {})) {
     const full = path ? `${path}.${name}` : name;
     const required = field.required ? 'yes' : '';
-    out.push(`| \`${full}\` | ${field.typeName} | ${required} | ${show(field.defaultValue)} | ${field.doc.description.replace(/\|/g, '\\|')} | ${show(field.doc.example)} |`);
+    out.push(
+      `| \`${full}\` | ${field.typeName} | ${required} | ${show(field.defaultValue)} | ${field.doc.description.replace(/\|/g, '\\|')} | ${show(field.doc.example)} |`,
+    );
     if (field.fields) rows(field, full, out);
     else if (field.element?.fields) rows(field.element, `${full}[]`, out);
     else if (field.element?.element?.fields) rows(field.element.element, `${full}.*[]`, out);
@@ -32,7 +34,7 @@ function rows(schema: Schema<unknown>, path: string, out: string[]): void {
 
 export function inventoryReferenceMarkdown(): string {
   const out = ['| field | type | required | default | description | example |', '| --- | --- | --- | --- | --- | --- |'];
-  rows(inventorySchema as Schema<unknown>, '', out);
+  rows(inventorySchema, '', out);
   return out.join('\n');
 }
 

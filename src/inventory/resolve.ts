@@ -52,6 +52,11 @@ export function isControlPlane(host: { roles: readonly Role[] }): boolean {
 }
 
 /** Port every API server binds (kubeadm's default) and the node-local balancer listens on. */
+/** Whether ordinary workloads are scheduled on the host: a worker, or a control plane that is also one (without the control-plane taint). */
+export function runsWorkloads(host: { roles: readonly Role[] }): boolean {
+  return host.roles.includes('worker');
+}
+
 export const API_PORT = 6443;
 
 /**

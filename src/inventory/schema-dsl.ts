@@ -20,6 +20,7 @@ export interface ReadContext {
 }
 
 /** No string of the inventory is written over several lines or holds control characters: they end up in shell lines, flags and config files. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 /** A refused value as a message shows it: credentials of a URL masked, long values cut. */
 function shownValue(value: string): string {
@@ -52,6 +53,11 @@ export interface Schema<T> {
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
+/** A YAML scalar that is not a string (a number, a boolean, a date) as a message shows it. */
+function shownScalar(value: unknown): string {
+  return `${typeof value} ${value instanceof Date ? value.toISOString() : JSON.stringify(value)}`;
+}
+
 function describe(node: Node): string {
   if (isMap(node)) return 'a mapping';
   if (isSeq(node)) return 'a list';
@@ -59,7 +65,7 @@ function describe(node: Node): string {
     const v = node.value;
     if (v === null) return 'null';
     if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
-    return `${typeof v} ${String(v)}`;
+    return shownScalar(v);
   }
   return 'an unsupported node';
 }
@@ -72,7 +78,13 @@ function withDoc(json: JsonSchema, doc: FieldDoc, defaultValue?: unknown): JsonS
 }
 
 /** The node when it is of the expected kind; otherwise reports and returns undefined. */
-function nodeOfKind<N extends Node>(node: Node, path: FieldPath, ctx: ReadContext, guard: (n: unknown) => n is N, expected: string): N | undefined {
+function nodeOfKind<N extends Node>(
+  node: Node,
+  path: FieldPath,
+  ctx: ReadContext,
+  guard: (n: unknown) => n is N,
+  expected: string,
+): N | undefined {
   if (isAlias(node)) {
     ctx.report(node, path, 'YAML aliases are not supported in inventories; write the value out');
     return undefined;
@@ -84,12 +96,7 @@ function nodeOfKind<N extends Node>(node: Node, path: FieldPath, ctx: ReadContex
   return node;
 }
 
-function scalar<T>(
-  typeName: string,
-  doc: FieldDoc,
-  json: JsonSchema,
-  accept: (value: unknown) => T | Problem,
-): Schema<T> {
+function scalar<T>(typeName: string, doc: FieldDoc, json: JsonSchema, accept: (value: unknown) => T | Problem): Schema<T> {
   return {
     typeName,
     doc,
@@ -120,20 +127,20 @@ function isProblem(value: unknown): value is Problem {
   return typeof value === 'object' && value !== null && 'problem' in value;
 }
 
-export function string(
-  doc: FieldDoc,
-  check?: { pattern?: RegExp; patternHint?: string; minLength?: number },
-): Schema<string> {
+export function string(doc: FieldDoc, check?: { pattern?: RegExp; patternHint?: string; minLength?: number }): Schema<string> {
   const json: JsonSchema = { type: 'string' };
   if (check?.pattern) json.pattern = check.pattern.source;
   if (check?.minLength) json.minLength = check.minLength;
   return scalar<string>('string', doc, json, (value) => {
     if (typeof value !== 'string') {
-      const shown = value === null ? 'null' : `${typeof value} ${String(value)}`;
+      const shown = value === null ? 'null' : shownScalar(value);
       return problem(`expected a string, got ${shown}${value === null ? '' : ' (quote the value)'}`);
     }
     if (check?.minLength && value.length < check.minLength) return problem('must not be empty');
-    if (CONTROL_CHARACTERS.test(value)) return problem(`holds a newline or another control character (${JSON.stringify(value.match(CONTROL_CHARACTERS)![0])}): write it on one line`);
+    if (CONTROL_CHARACTERS.test(value))
+      return problem(
+        `holds a newline or another control character (${JSON.stringify(value.match(CONTROL_CHARACTERS)![0])}): write it on one line`,
+      );
     if (value.length > MAX_STRING_LENGTH) return problem(`is ${value.length} characters long; at most ${MAX_STRING_LENGTH}`);
     if (check?.pattern && !check.pattern.test(value)) {
       return problem(`${shownValue(value)} is not ${check.patternHint ?? `matching ${check.pattern.source}`}`);
@@ -160,17 +167,15 @@ export function boolean(doc: FieldDoc): Schema<boolean> {
   return scalar<boolean>('boolean', doc, { type: 'boolean' }, (value) =>
     typeof value === 'boolean'
       ? value
-      : (problem(`expected true or false, got ${value === null ? 'null' : `${typeof value} ${JSON.stringify(value)}`}`)),
+      : problem(`expected true or false, got ${value === null ? 'null' : `${typeof value} ${JSON.stringify(value)}`}`),
   );
 }
 
 export function oneOf<const V extends readonly string[]>(values: V, doc: FieldDoc): Schema<V[number]> {
   return scalar<V[number]>(values.map((v) => `\`${v}\``).join(' \\| '), doc, { type: 'string', enum: [...values] }, (value) => {
-    if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as V[number];
+    if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value;
     const hint = typeof value === 'string' ? closest(value, values) : undefined;
-    return problem(
-      `${JSON.stringify(value)} is not one of ${values.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`,
-    );
+    return problem(`${JSON.stringify(value)} is not one of ${values.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`);
   });
 }
 
@@ -179,7 +184,7 @@ export function list<T>(element: Schema<T>, doc: FieldDoc, opts: { minItems?: nu
     typeName: `list of ${element.typeName}`,
     doc,
     required: true,
-    element: element as Schema<unknown>,
+    element: element,
     read(node, path, ctx) {
       const n = nodeOfKind(node, path, ctx, isSeq, 'a list');
       if (!n) return undefined;
@@ -214,7 +219,7 @@ export function record<T>(element: Schema<T>, doc: FieldDoc, keyCheck?: { patter
     typeName: `map of ${element.typeName}`,
     doc,
     required: true,
-    element: element as Schema<unknown>,
+    element: element,
     read(node, path, ctx) {
       const n = nodeOfKind(node, path, ctx, isMap, 'a mapping');
       if (!n) return undefined;
@@ -228,7 +233,11 @@ export function record<T>(element: Schema<T>, doc: FieldDoc, keyCheck?: { patter
         }
         // YAML keeps the last of two equal keys; a reader of the file sees the first
         if (first.has(key)) {
-          ctx.report(pair.key as Node, [...path, key], `key ${JSON.stringify(key)} is given twice (first on line ${ctx.lineOf(first.get(key))}): which one is meant?`);
+          ctx.report(
+            pair.key as Node,
+            [...path, key],
+            `key ${JSON.stringify(key)} is given twice (first on line ${ctx.lineOf(first.get(key))}): which one is meant?`,
+          );
           continue;
         }
         first.set(key, pair.key as Node);

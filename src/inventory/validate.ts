@@ -6,6 +6,7 @@ import { access, constants } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { cidrContains, cidrsOverlap, cidrSize, parseCidr, parseIp, type Cidr } from '../util/cidr.js';
 import { durationHours } from '../util/duration.js';
+import { parseImageRef } from '../util/image-ref.js';
 import { expandHome } from '../util/paths.js';
 import { parseVersion, supportProblem } from '../util/version.js';
 import { REMOVED_KUBELET_FLAGS } from '../../templates/versions.js';
@@ -32,11 +33,16 @@ const NODE_CIDR_PREFIX = { 4: 24, 6: 64 } as const;
 
 async function checkAuth(auth: AuthSpec | undefined, path: FieldPath, out: Problem[], checkKeyFiles: boolean): Promise<void> {
   if (!auth) return;
-  const methods = [auth.keyPath !== undefined && 'keyPath', auth.agent && 'agent', auth.passwordEnv !== undefined && 'passwordEnv'].filter(Boolean);
+  const methods = [auth.keyPath !== undefined && 'keyPath', auth.agent && 'agent', auth.passwordEnv !== undefined && 'passwordEnv'].filter(
+    Boolean,
+  );
   if (methods.length > 1) out.push({ path, message: `choose one login method, not ${methods.join(' and ')}` });
   if (methods.length === 0) out.push({ path, message: 'set one of keyPath, agent: true or passwordEnv' });
   if ((auth.passphraseEnv || auth.passphrasePrompt) && auth.keyPath === undefined) {
-    out.push({ path: [...path, auth.passphraseEnv ? 'passphraseEnv' : 'passphrasePrompt'], message: 'a passphrase only applies to keyPath' });
+    out.push({
+      path: [...path, auth.passphraseEnv ? 'passphraseEnv' : 'passphrasePrompt'],
+      message: 'a passphrase only applies to keyPath',
+    });
   }
   if (auth.passphraseEnv && auth.passphrasePrompt) {
     out.push({ path: [...path, 'passphrasePrompt'], message: 'use passphraseEnv or passphrasePrompt, not both' });
@@ -46,7 +52,10 @@ async function checkAuth(auth: AuthSpec | undefined, path: FieldPath, out: Probl
       await access(expandHome(auth.keyPath), constants.R_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      out.push({ path: [...path, 'keyPath'], message: `cannot read key file ${auth.keyPath}: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}` });
+      out.push({
+        path: [...path, 'keyPath'],
+        message: `cannot read key file ${auth.keyPath}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`,
+      });
     }
   }
 }
@@ -66,7 +75,10 @@ function checkNetworks(inv: Inventory, out: Problem[]): void {
   const service = parsed('serviceSubnet');
   if (service) {
     if (service.prefix < SERVICE_PREFIX_MIN[service.family]) {
-      out.push({ path: pathOf('serviceSubnet'), message: `${service.text} is too large: the API server accepts at most /${SERVICE_PREFIX_MIN[service.family]}` });
+      out.push({
+        path: pathOf('serviceSubnet'),
+        message: `${service.text} is too large: the API server accepts at most /${SERVICE_PREFIX_MIN[service.family]}`,
+      });
     } else if (service.family === 4 && service.prefix > SERVICE_PREFIX_MAX_V4) {
       out.push({
         path: pathOf('serviceSubnet'),
@@ -79,7 +91,10 @@ function checkNetworks(inv: Inventory, out: Problem[]): void {
     if (pod.prefix > nodePrefix) {
       out.push({ path: pathOf('podSubnet'), message: `${pod.text} is too small: every node needs a /${nodePrefix} from it` });
     } else if (BigInt(inv.hosts.length) > cidrSize(pod) / (1n << BigInt((pod.family === 4 ? 32 : 128) - nodePrefix))) {
-      out.push({ path: pathOf('podSubnet'), message: `${pod.text} holds fewer /${nodePrefix} node ranges than the ${inv.hosts.length} hosts need` });
+      out.push({
+        path: pathOf('podSubnet'),
+        message: `${pod.text} holds fewer /${nodePrefix} node ranges than the ${inv.hosts.length} hosts need`,
+      });
     }
   }
   if (pod && service && cidrsOverlap(pod, service)) {
@@ -90,9 +105,15 @@ function checkNetworks(inv: Inventory, out: Problem[]): void {
       const value = host[field];
       const ip = value === undefined ? undefined : parseIp(value);
       if (!ip) continue;
-      for (const [name, subnet] of [['pod subnet', pod], ['service subnet', service]] as const) {
+      for (const [name, subnet] of [
+        ['pod subnet', pod],
+        ['service subnet', service],
+      ] as const) {
         if (subnet && cidrContains(subnet, ip)) {
-          out.push({ path: ['hosts', i, field], message: `${value} lies inside the ${name} ${subnet.text}; host and cluster networks must not overlap` });
+          out.push({
+            path: ['hosts', i, field],
+            message: `${value} lies inside the ${name} ${subnet.text}; host and cluster networks must not overlap`,
+          });
         }
       }
     }
@@ -115,7 +136,10 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
       out.push({ path: ['hosts', i, 'advertiseAddress'], message: `${JSON.stringify(host.advertiseAddress)} is not an IP address` });
     }
     if (host.advertiseAddress === undefined && !isIP(host.address) && host.roles.includes('control-plane')) {
-      out.push({ path: ['hosts', i, 'advertiseAddress'], message: 'required when address is a DNS name: the API server and etcd advertise an IP' });
+      out.push({
+        path: ['hosts', i, 'advertiseAddress'],
+        message: 'required when address is a DNS name: the API server and etcd advertise an IP',
+      });
     }
     const roles = new Set(host.roles);
     if (roles.size !== host.roles.length) out.push({ path: ['hosts', i, 'roles'], message: 'a role is listed twice' });
@@ -129,7 +153,10 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
     // (a login left to ~/.ssh/config is known only when connecting; root there gets no password either)
     const sudo = host.sudo ?? inv.hostDefaults.sudo;
     if ((host.user ?? inv.hostDefaults.user) === 'root' && sudo?.mode === 'password') {
-      out.push({ path: host.sudo ? ['hosts', i, 'sudo', 'mode'] : ['hostDefaults', 'sudo', 'mode'], message: `${host.name} logs in as root, which needs no sudo password: use sudo.mode: none (or leave sudo out)` });
+      out.push({
+        path: host.sudo ? ['hosts', i, 'sudo', 'mode'] : ['hostDefaults', 'sudo', 'mode'],
+        message: `${host.name} logs in as root, which needs no sudo password: use sudo.mode: none (or leave sudo out)`,
+      });
     }
   });
   checkDerivedIdentities(inv, out);
@@ -139,10 +166,16 @@ function checkHosts(inv: Inventory, out: Problem[]): void {
   }
   const nodeLocal = inv.cluster.apiLoadBalancer.mode === 'node-local';
   if (controlPlanes.length > 1 && !inv.cluster.controlPlaneEndpoint && !nodeLocal) {
-    out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `required with ${controlPlanes.length} control planes (a load balancer or VIP in front of all API servers), unless apiLoadBalancer.mode is node-local` });
+    out.push({
+      path: ['cluster', 'controlPlaneEndpoint'],
+      message: `required with ${controlPlanes.length} control planes (a load balancer or VIP in front of all API servers), unless apiLoadBalancer.mode is node-local`,
+    });
   }
   if (nodeLocal && inv.cluster.controlPlaneEndpoint) {
-    out.push({ path: ['cluster', 'controlPlaneEndpoint'], message: `leave it unset with apiLoadBalancer.mode node-local: the endpoint is then ${inv.cluster.apiLoadBalancer.domain}:6443 on every node` });
+    out.push({
+      path: ['cluster', 'controlPlaneEndpoint'],
+      message: `leave it unset with apiLoadBalancer.mode node-local: the endpoint is then ${inv.cluster.apiLoadBalancer.domain}:6443 on every node`,
+    });
   }
 }
 
@@ -162,7 +195,10 @@ function checkDerivedIdentities(inv: Inventory, out: Problem[]): void {
       const j = first.get(v);
       if (j === undefined) first.set(v, i);
       else if (host[field] !== undefined || inv.hosts[j]![field] !== undefined) {
-        out.push({ path: ['hosts', i, host[field] !== undefined ? field : field === 'nodeName' ? 'name' : 'address'], message: `duplicate ${kind} ${v} (also used by hosts[${j}] ${inv.hosts[j]!.name})` });
+        out.push({
+          path: ['hosts', i, host[field] !== undefined ? field : field === 'nodeName' ? 'name' : 'address'],
+          message: `duplicate ${kind} ${v} (also used by hosts[${j}] ${inv.hosts[j]!.name})`,
+        });
       }
     });
   }
@@ -170,6 +206,17 @@ function checkDerivedIdentities(inv: Inventory, out: Problem[]): void {
 
 function checkCluster(inv: Inventory, out: Problem[]): void {
   const c = inv.cluster;
+  const images: Array<[FieldPath, string | undefined]> = [
+    [['cluster', 'containerRuntime', 'sandboxImage'], c.containerRuntime.sandboxImage],
+    [['cluster', 'airgap', 'registry', 'image'], c.airgap.registry?.image],
+  ];
+  for (const [path, image] of images) {
+    try {
+      if (image !== undefined) parseImageRef(image);
+    } catch (err) {
+      out.push({ path, message: (err as Error).message });
+    }
+  }
   const version = parseVersion(c.kubernetesVersion);
   const versionProblem = version ? supportProblem(version) : `${JSON.stringify(c.kubernetesVersion)} is not a version`;
   if (versionProblem) out.push({ path: ['cluster', 'kubernetesVersion'], message: versionProblem });
@@ -182,45 +229,83 @@ function checkCluster(inv: Inventory, out: Problem[]): void {
     }
   }
   c.certificates.certSANs.forEach((san, i) => {
-    if (!isIP(san) && !DNS_NAME.test(san)) out.push({ path: ['cluster', 'certificates', 'certSANs', i], message: `${JSON.stringify(san)} is neither an IP nor a DNS name` });
+    if (!isIP(san) && !DNS_NAME.test(san))
+      out.push({ path: ['cluster', 'certificates', 'certSANs', i], message: `${JSON.stringify(san)} is neither an IP nor a DNS name` });
   });
   const leaf = durationHours(c.certificates.validity);
   const ca = durationHours(c.certificates.caValidity);
   if (!(leaf > 0)) out.push({ path: ['cluster', 'certificates', 'validity'], message: 'must be longer than zero' });
   // X.509 dates end in 9999 and tools choke long before: a century is more than any CA needs
-  for (const [field, hours] of [['validity', leaf], ['caValidity', ca]] as const) {
-    if (hours > MAX_VALIDITY_HOURS) out.push({ path: ['cluster', 'certificates', field], message: `at most ${MAX_VALIDITY_HOURS}h (100 years)` });
+  for (const [field, hours] of [
+    ['validity', leaf],
+    ['caValidity', ca],
+  ] as const) {
+    if (hours > MAX_VALIDITY_HOURS)
+      out.push({ path: ['cluster', 'certificates', field], message: `at most ${MAX_VALIDITY_HOURS}h (100 years)` });
   }
-  if (leaf > ca) out.push({ path: ['cluster', 'certificates', 'validity'], message: `leaf validity ${c.certificates.validity} outlasts the CA validity ${c.certificates.caValidity}` });
-  if (c.packages.source === 'mirror' && !c.packages.mirror) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'required with source: mirror' });
+  if (leaf > ca)
+    out.push({
+      path: ['cluster', 'certificates', 'validity'],
+      message: `leaf validity ${c.certificates.validity} outlasts the CA validity ${c.certificates.caValidity}`,
+    });
+  if (c.packages.source === 'mirror' && !c.packages.mirror)
+    out.push({ path: ['cluster', 'packages', 'mirror'], message: 'required with source: mirror' });
   // over http a network attacker supplies the packages and the key that would vouch for them
-  if (c.packages.mirror?.startsWith('http://') && !c.packages.unsigned) out.push({ path: ['cluster', 'packages', 'mirror'], message: 'is plain http: use https, or say unsigned: true for an internal mirror you trust as is' });
+  if (c.packages.mirror?.startsWith('http://') && !c.packages.unsigned)
+    out.push({
+      path: ['cluster', 'packages', 'mirror'],
+      message: 'is plain http: use https, or say unsigned: true for an internal mirror you trust as is',
+    });
   // Docker's signing key is fetched from the repository itself: over http both could be anyone's
-  if (c.containerRuntime.dockerRepository?.startsWith('http://')) out.push({ path: ['cluster', 'containerRuntime', 'dockerRepository'], message: "is plain http: containerd and the key that vouches for it would both come unauthenticated; use https (or the distribution's containerd, source: distro)" });
-  if (c.packages.source === 'offline' && !c.packages.offlineDir) out.push({ path: ['cluster', 'packages', 'offlineDir'], message: 'required with source: offline' });
+  if (c.containerRuntime.dockerRepository?.startsWith('http://'))
+    out.push({
+      path: ['cluster', 'containerRuntime', 'dockerRepository'],
+      message:
+        "is plain http: containerd and the key that vouches for it would both come unauthenticated; use https (or the distribution's containerd, source: distro)",
+    });
+  if (c.packages.source === 'offline' && !c.packages.offlineDir)
+    out.push({ path: ['cluster', 'packages', 'offlineDir'], message: 'required with source: offline' });
   if (c.cni.plugin === 'calico') {
-    if (!c.cni.calicoManifest) out.push({ path: ['cluster', 'cni', 'calicoManifest'], message: 'required with plugin: calico (a pinned URL or a local file)' });
+    if (!c.cni.calicoManifest)
+      out.push({ path: ['cluster', 'cni', 'calicoManifest'], message: 'required with plugin: calico (a pinned URL or a local file)' });
     else if (/^https?:\/\//.test(c.cni.calicoManifest) && !c.cni.calicoManifestSha256) {
-      out.push({ path: ['cluster', 'cni', 'calicoManifestSha256'], message: 'required for a downloaded manifest, so that what is installed is what was reviewed' });
+      out.push({
+        path: ['cluster', 'cni', 'calicoManifestSha256'],
+        message: 'required for a downloaded manifest, so that what is installed is what was reviewed',
+      });
     }
   }
   const site = c.airgap.registry;
-  if (site && !inv.hosts.some((h) => h.name === site.host)) out.push({ path: ['cluster', 'airgap', 'registry', 'host'], message: `${JSON.stringify(site.host)} is not a host of this inventory` });
+  if (site && !inv.hosts.some((h) => h.name === site.host))
+    out.push({ path: ['cluster', 'airgap', 'registry', 'host'], message: `${JSON.stringify(site.host)} is not a host of this inventory` });
   for (const name of ['apiServer', 'controllerManager', 'scheduler', 'etcd'] as const) {
     for (const flag of Object.keys(c[name].extraArgs)) {
-      if (flag.startsWith('-')) out.push({ path: ['cluster', name, 'extraArgs', flag], message: 'write flag names without leading dashes' });
+      if (flag.startsWith('-'))
+        out.push({ path: ['cluster', name, 'extraArgs', flag], message: 'write flag names without leading dashes' });
     }
   }
   if (c.etcd.external) {
     // these configure the etcd static pod, which an external etcd replaces: kubeadm refuses local and external together
-    const local = { imageTag: c.etcd.imageTag !== undefined, extraArgs: Object.keys(c.etcd.extraArgs).length > 0, extraVolumes: c.etcd.extraVolumes.length > 0, extraEnvs: c.etcd.extraEnvs.length > 0 };
+    const local = {
+      imageTag: c.etcd.imageTag !== undefined,
+      extraArgs: Object.keys(c.etcd.extraArgs).length > 0,
+      extraVolumes: c.etcd.extraVolumes.length > 0,
+      extraEnvs: c.etcd.extraEnvs.length > 0,
+    };
     for (const [field, set] of Object.entries(local)) {
-      if (set) out.push({ path: ['cluster', 'etcd', field], message: 'configures the etcd static pod, which etcd.external replaces: remove one or the other' });
+      if (set)
+        out.push({
+          path: ['cluster', 'etcd', field],
+          message: 'configures the etcd static pod, which etcd.external replaces: remove one or the other',
+        });
     }
   }
   for (const removed of REMOVED_KUBELET_FLAGS) {
     if (version && version.minor >= removed.minor && removed.flag in c.kubelet.extraArgs) {
-      out.push({ path: ['cluster', 'kubelet', 'extraArgs', removed.flag], message: `--${removed.flag} was ${removed.why}: the ${version.text} kubelet would not start with it` });
+      out.push({
+        path: ['cluster', 'kubelet', 'extraArgs', removed.flag],
+        message: `--${removed.flag} was ${removed.why}: the ${version.text} kubelet would not start with it`,
+      });
     }
   }
 }
@@ -233,9 +318,11 @@ export interface ValidateOptions {
 export async function validateInventory(inv: Inventory, options: ValidateOptions = {}): Promise<Problem[]> {
   const keys = options.checkKeyFiles ?? true;
   const out: Problem[] = [];
-  if (inv.apiVersion !== API_VERSION) out.push({ path: ['apiVersion'], message: `must be ${API_VERSION}, got ${JSON.stringify(inv.apiVersion)}` });
+  if (inv.apiVersion !== API_VERSION)
+    out.push({ path: ['apiVersion'], message: `must be ${API_VERSION}, got ${JSON.stringify(inv.apiVersion)}` });
   if (inv.kind !== KIND) out.push({ path: ['kind'], message: `must be ${KIND}, got ${JSON.stringify(inv.kind)}` });
-  if (inv.hosts.length > MAX_HOSTS) out.push({ path: ['hosts'], message: `${inv.hosts.length} hosts; kubestrap handles at most ${MAX_HOSTS} in one inventory` });
+  if (inv.hosts.length > MAX_HOSTS)
+    out.push({ path: ['hosts'], message: `${inv.hosts.length} hosts; kubestrap handles at most ${MAX_HOSTS} in one inventory` });
   checkHosts(inv, out);
   checkNetworks(inv, out);
   checkCluster(inv, out);

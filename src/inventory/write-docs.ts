@@ -1,7 +1,7 @@
 /** `npm run docs`: regenerates inventories/schema.json, the field reference of docs/inventory.md and the README's releases table. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { inventoryJsonSchema, withReference } from './reference.js';
-import { withReleasesTable } from '../util/releases-doc.js';
+import { withReleasesTable } from './releases-doc.js';
 
 writeFileSync('inventories/schema.json', `${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
 writeFileSync('docs/inventory.md', withReference(readFileSync('docs/inventory.md', 'utf8')));

@@ -27,7 +27,12 @@ export interface ClusterSettings {
   readonly kubeletConfig: string;
   /** What a joining control plane runs like the others (ClusterConfiguration). */
   readonly certSANs: readonly string[];
-  readonly extraArgs: { readonly apiServer: Record<string, string>; readonly controllerManager: Record<string, string>; readonly scheduler: Record<string, string>; readonly etcd: Record<string, string> };
+  readonly extraArgs: {
+    readonly apiServer: Record<string, string>;
+    readonly controllerManager: Record<string, string>;
+    readonly scheduler: Record<string, string>;
+    readonly etcd: Record<string, string>;
+  };
   readonly etcdImageTag?: string;
   /** etcd.external's endpoints, when the cluster's etcd is not stacked on its control planes. */
   readonly externalEtcdEndpoints?: readonly string[];
@@ -39,11 +44,20 @@ export interface ClusterSettings {
 async function readConfigMap(api: ApiClient, name: string, token: BootstrapToken): Promise<Record<string, string>> {
   try {
     const cm = await api.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system', name });
-    if (!cm) throw new JoinError(`the cluster has no kube-system/${name} ConfigMap: it was not set up by kubeadm or kubestrap, so this node cannot learn its settings`);
+    if (!cm)
+      throw new JoinError(
+        `the cluster has no kube-system/${name} ConfigMap: it was not set up by kubeadm or kubestrap, so this node cannot learn its settings`,
+      );
     return (cm.data ?? {}) as Record<string, string>;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) throw new JoinError(`the API server does not accept token "${token.id}" for authentication: it has expired, was deleted, or lacks the authentication usage. ${TOKEN_HINT}.`);
-    if (err instanceof ApiError && err.status === 403) throw new JoinError(`token "${token.id}" may not read kube-system/${name}: the token lacks the group system:bootstrappers:kubeadm:default-node-token, or the cluster lacks kubeadm's RBAC for joining nodes`);
+    if (err instanceof ApiError && err.status === 401)
+      throw new JoinError(
+        `the API server does not accept token "${token.id}" for authentication: it has expired, was deleted, or lacks the authentication usage. ${TOKEN_HINT}.`,
+      );
+    if (err instanceof ApiError && err.status === 403)
+      throw new JoinError(
+        `token "${token.id}" may not read kube-system/${name}: the token lacks the group system:bootstrappers:kubeadm:default-node-token, or the cluster lacks kubeadm's RBAC for joining nodes`,
+      );
     throw err;
   }
 }
@@ -53,7 +67,10 @@ export async function readClusterSettings(discovered: Discovered, token: Bootstr
   const kubeadm = await readConfigMap(api, 'kubeadm-config', token);
   const config = clusterConfig(kubeadm);
   const version = parseVersion(config.kubernetesVersion);
-  if (!version) throw new JoinError(`kube-system/kubeadm-config names no Kubernetes version kubestrap understands (${JSON.stringify(config.kubernetesVersion)})`);
+  if (!version)
+    throw new JoinError(
+      `kube-system/kubeadm-config names no Kubernetes version kubestrap understands (${JSON.stringify(config.kubernetesVersion)})`,
+    );
   const kubeletConfig = (await readConfigMap(api, kubeletConfigMapName(version.minor), token)).kubelet;
   if (!kubeletConfig) throw new JoinError(`kube-system/${kubeletConfigMapName(version.minor)} holds no kubelet configuration`);
   const kubelet = (parse(kubeletConfig) ?? {}) as { cgroupDriver?: 'systemd' | 'cgroupfs'; serverTLSBootstrap?: boolean };
@@ -69,7 +86,12 @@ export async function readClusterSettings(discovered: Discovered, token: Bootstr
     ...(kubelet.cgroupDriver ? { cgroupDriver: kubelet.cgroupDriver } : {}),
     serverTlsBootstrap: kubelet.serverTLSBootstrap === true,
     certSANs: config.certSANs,
-    extraArgs: { apiServer: config.apiServer.extraArgs, controllerManager: config.controllerManager.extraArgs, scheduler: config.scheduler.extraArgs, etcd: config.etcd.kind === 'local' ? config.etcd.extraArgs : {} },
+    extraArgs: {
+      apiServer: config.apiServer.extraArgs,
+      controllerManager: config.controllerManager.extraArgs,
+      scheduler: config.scheduler.extraArgs,
+      etcd: config.etcd.kind === 'local' ? config.etcd.extraArgs : {},
+    },
     ...(config.etcd.kind === 'local' && config.etcd.imageTag ? { etcdImageTag: config.etcd.imageTag } : {}),
     ...(config.etcd.kind === 'external' ? { externalEtcdEndpoints: config.etcd.endpoints } : {}),
   };
@@ -119,8 +141,17 @@ export async function joinInventory(settings: ClusterSettings, node: JoiningNode
       kubernetesVersion: settings.kubernetesVersion,
       imageRepository: settings.imageRepository,
       ...(settings.controlPlaneEndpoint ? { controlPlaneEndpoint: settings.controlPlaneEndpoint } : {}),
-      networking: { ...c.networking, ...(settings.podSubnet ? { podSubnet: settings.podSubnet } : {}), ...(settings.serviceSubnet ? { serviceSubnet: settings.serviceSubnet } : {}), ...(settings.dnsDomain ? { dnsDomain: settings.dnsDomain } : {}) },
-      containerRuntime: { ...c.containerRuntime, ...(settings.cgroupDriver ? { cgroupDriver: settings.cgroupDriver } : {}), ...(node.criSocket ? { socket: node.criSocket } : {}) },
+      networking: {
+        ...c.networking,
+        ...(settings.podSubnet ? { podSubnet: settings.podSubnet } : {}),
+        ...(settings.serviceSubnet ? { serviceSubnet: settings.serviceSubnet } : {}),
+        ...(settings.dnsDomain ? { dnsDomain: settings.dnsDomain } : {}),
+      },
+      containerRuntime: {
+        ...c.containerRuntime,
+        ...(settings.cgroupDriver ? { cgroupDriver: settings.cgroupDriver } : {}),
+        ...(node.criSocket ? { socket: node.criSocket } : {}),
+      },
       certificates: { ...c.certificates, certSANs: [...settings.certSANs] },
       apiServer: { ...c.apiServer, extraArgs: settings.extraArgs.apiServer },
       controllerManager: { ...c.controllerManager, extraArgs: settings.extraArgs.controllerManager },

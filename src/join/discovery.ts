@@ -36,7 +36,8 @@ export interface DiscoveryOptions {
 
 const CLUSTER_INFO_PATH = '/api/v1/namespaces/kube-public/configmaps/cluster-info';
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
-export const TOKEN_HINT = 'create a new one on the workstation with `kubestrap token create --print-join-command -i INVENTORY` (or on a control plane without -i)';
+export const TOKEN_HINT =
+  'create a new one on the workstation with `kubestrap token create --print-join-command -i INVENTORY` (or on a control plane without -i)';
 
 interface Fetched {
   readonly status: number;
@@ -50,13 +51,22 @@ export function fetchTls(server: string, path: string, trust: { ca: string } | '
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'GET', headers: { accept: 'application/json' }, timeout: timeoutMs, ...(trust === 'insecure' ? { rejectUnauthorized: false } : { ca: trust.ca }) },
+      {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        timeout: timeoutMs,
+        ...(trust === 'insecure' ? { rejectUnauthorized: false } : { ca: trust.ca }),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const date = res.headers.date ? new Date(res.headers.date) : undefined;
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(date && !Number.isNaN(date.getTime()) ? { serverDate: date } : {}) });
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            ...(date && !Number.isNaN(date.getTime()) ? { serverDate: date } : {}),
+          });
         });
       },
     );
@@ -98,7 +108,9 @@ function networkProblem(err: unknown, server: string): JoinError {
     ENETUNREACH: 'no route to that network',
     ENOTFOUND: 'the name does not resolve',
   };
-  return new JoinError(`cannot reach the API server at ${server}: ${reason[code] ?? (err as Error).message}. Check the endpoint and that this node can reach it (e.g. curl -k ${server}/version).`);
+  return new JoinError(
+    `cannot reach the API server at ${server}: ${reason[code] ?? (err as Error).message}. Check the endpoint and that this node can reach it (e.g. curl -k ${server}/version).`,
+  );
 }
 
 interface ClusterInfo {
@@ -107,8 +119,11 @@ interface ClusterInfo {
 }
 
 function parseClusterInfo(body: string): ClusterInfo {
-  const data = ((JSON.parse(body) as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
-  if (!data.kubeconfig) throw new JoinError('the cluster publishes a cluster-info ConfigMap without a kubeconfig: the control plane is not set up for joins (was it created by kubeadm or kubestrap?)');
+  const data = (JSON.parse(body) as { data?: Record<string, string> }).data ?? {};
+  if (!data.kubeconfig)
+    throw new JoinError(
+      'the cluster publishes a cluster-info ConfigMap without a kubeconfig: the control plane is not set up for joins (was it created by kubeadm or kubestrap?)',
+    );
   return { kubeconfig: data.kubeconfig, signatures: data };
 }
 
@@ -131,7 +146,12 @@ export function kubeconfigCluster(kubeconfig: string, source: string): Omit<Disc
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Token discovery against `endpoint` (host:port). `pins` empty means --discovery-token-unsafe-skip-ca-verification. */
-export async function discoverWithToken(endpoint: string, token: BootstrapToken, pins: readonly string[], options: DiscoveryOptions): Promise<Discovered> {
+export async function discoverWithToken(
+  endpoint: string,
+  token: BootstrapToken,
+  pins: readonly string[],
+  options: DiscoveryOptions,
+): Promise<Discovered> {
   const server = endpointServer(endpoint);
   const deadline = Date.now() + options.timeoutMs;
   const retryMs = options.retryMs ?? 2000;
@@ -152,14 +172,22 @@ export async function discoverWithToken(endpoint: string, token: BootstrapToken,
       continue;
     }
     checkClockSkew(fetched.serverDate, new Date(), options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS, server);
-    if (fetched.status === 403 || fetched.status === 401) throw new JoinError(`${server} refuses anonymous reads of kube-public/cluster-info (HTTP ${fetched.status}): the cluster lacks kubeadm's bootstrap RBAC, so token discovery cannot work; use --discovery-file`);
+    if (fetched.status === 403 || fetched.status === 401)
+      throw new JoinError(
+        `${server} refuses anonymous reads of kube-public/cluster-info (HTTP ${fetched.status}): the cluster lacks kubeadm's bootstrap RBAC, so token discovery cannot work; use --discovery-file`,
+      );
     if (fetched.status !== 200) {
-      lastProblem = new JoinError(`${server} answered HTTP ${fetched.status} for kube-public/cluster-info: is this a Kubernetes API server set up for joins?`);
+      lastProblem = new JoinError(
+        `${server} answered HTTP ${fetched.status} for kube-public/cluster-info: is this a Kubernetes API server set up for joins?`,
+      );
       continue;
     }
     info = parseClusterInfo(fetched.body);
     jws = info.signatures[`jws-kubeconfig-${token.id}`];
-    if (!jws) lastProblem = new JoinError(`the cluster does not know token "${token.id}": it has expired or was deleted (the cluster publishes no signature for it). ${TOKEN_HINT}.`);
+    if (!jws)
+      lastProblem = new JoinError(
+        `the cluster does not know token "${token.id}": it has expired or was deleted (the cluster publishes no signature for it). ${TOKEN_HINT}.`,
+      );
   }
   if (!verifyDetached(jws, info!.kubeconfig, token)) {
     throw new JoinError(
@@ -182,7 +210,9 @@ export async function discoverWithToken(endpoint: string, token: BootstrapToken,
     throw tlsProblem(err, server);
   }
   if (again.status !== 200 || parseClusterInfo(again.body).kubeconfig !== info!.kubeconfig) {
-    throw new JoinError(`cluster-info changed between the unverified and the verified fetch from ${server}: refusing to continue (retry; if it persists, something rewrites the traffic)`);
+    throw new JoinError(
+      `cluster-info changed between the unverified and the verified fetch from ${server}: refusing to continue (retry; if it persists, something rewrites the traffic)`,
+    );
   }
   return { ...discovered, via: server };
 }
@@ -203,10 +233,14 @@ export async function discoverWithFile(kubeconfig: string, file: string, options
 function tlsProblem(err: unknown, server: string): JoinError {
   const code = (err as { code?: string }).code ?? '';
   if (code === 'CERT_NOT_YET_VALID' || code === 'CERT_HAS_EXPIRED') {
-    return new JoinError(`the API server's certificate at ${server} is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'} by this node's clock (${new Date().toISOString()}): check the clock (time sync) here and on the control plane${code === 'CERT_HAS_EXPIRED' ? ', or renew the certificates (kubestrap certs renew)' : ''}`);
+    return new JoinError(
+      `the API server's certificate at ${server} is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'} by this node's clock (${new Date().toISOString()}): check the clock (time sync) here and on the control plane${code === 'CERT_HAS_EXPIRED' ? ', or renew the certificates (kubestrap certs renew)' : ''}`,
+    );
   }
   if (/self.signed|unable to verify|UNABLE_TO_VERIFY|DEPTH_ZERO|SELF_SIGNED/i.test(`${code} ${(err as Error).message}`)) {
-    return new JoinError(`the API server at ${server} presents a certificate not signed by the cluster CA: another server answers at that address`);
+    return new JoinError(
+      `the API server at ${server} presents a certificate not signed by the cluster CA: another server answers at that address`,
+    );
   }
   return networkProblem(err, server);
 }

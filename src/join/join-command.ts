@@ -13,7 +13,15 @@ export interface JoinCommandInput {
 }
 
 export function joinCommand(input: JoinCommandInput): string {
-  const words = [input.program, 'join', new URL(input.server).host, '--token', formatToken(input.token), '--discovery-token-ca-cert-hash', caPin(input.caCertPem)];
+  const words = [
+    input.program,
+    'join',
+    new URL(input.server).host,
+    '--token',
+    formatToken(input.token),
+    '--discovery-token-ca-cert-hash',
+    caPin(input.caCertPem),
+  ];
   if (input.certificateKey !== undefined) words.push('--control-plane', '--certificate-key', input.certificateKey);
   return words.join(' ');
 }

@@ -6,19 +6,18 @@
  * anything else says the second half is still to do: an interrupted run finishes it, and a
  * finished join costs no API call to plan.
  */
-import { serviceControl } from '../facts/services.js';
+import { forgetFlannelMembership } from './stale-cni-bridge.js';
+import { requireService } from '../facts/services.js';
 import type { Inventory } from '../inventory/schema.js';
 import { serverUrl } from '../pki/catalogue.js';
 import { workerKubeletConf } from '../pki/cluster-pki.js';
 import { clusterPki, nodePki } from '../pki/from-inventory.js';
-import { applyFiles, planFiles } from '../workflow/managed-files.js';
-import type { HostTarget } from '../workflow/phase.js';
+import { applyFiles, planFiles } from '../kit/managed-files.js';
+import type { HostTarget } from '../kit/phase.js';
 import { kubeletFiles } from '../kube/node-files.js';
-import { CA_CERT, KUBELET_CONF } from './kubelet-bootstrap.js';
+import { CA_CERT, CA_KEY, JOIN_PENDING, KUBELET_CONF } from '../../templates/paths.js';
 
 /** Present from the first file a join writes until the worker's Node is confirmed (reset removes it). */
-export const JOIN_PENDING = '/etc/kubernetes/kubestrap-join-pending';
-const CA_KEY = '/etc/kubernetes/pki/ca.key';
 
 /** Whether the worker's join is done: its kubelet has credentials and its Node was confirmed. */
 export async function workerJoinState(target: HostTarget): Promise<'joined' | 'not started' | 'pending'> {
@@ -27,22 +26,19 @@ export async function workerJoinState(target: HostTarget): Promise<'joined' | 'n
   return out.includes('pending') ? 'pending' : 'joined';
 }
 
-export function kubeletService(target: HostTarget) {
-  const services = serviceControl(target.facts.initSystem);
-  if (!services) throw new Error(`no init system kubestrap can drive (found ${target.facts.initSystem}): the kubelet needs a service manager`);
-  return services;
-}
-
 /**
  * Issues the worker's kubelet.conf from the CA on `controlPlane`, writes it with the CA
  * certificate and the kubelet's files (the marker first, kubelet.conf last), and starts the kubelet.
  */
 export async function startWorkerKubelet(inv: Inventory, target: HostTarget, controlPlane: HostTarget): Promise<void> {
-  const services = kubeletService(target);
+  const kubelet = requireService(target.facts.initSystem, 'kubelet');
   const ca = await controlPlane.host.readFiles([CA_CERT, CA_KEY]);
   const certPem = ca.get(CA_CERT)?.content.toString('utf8');
   const keyPem = ca.get(CA_KEY)?.content.toString('utf8');
-  if (!certPem || !keyPem) throw new Error(`${controlPlane.spec.name} has no cluster CA (${CA_CERT}, ${CA_KEY}): workers join once the control plane's certificates exist`);
+  if (!certPem || !keyPem)
+    throw new Error(
+      `${controlPlane.spec.name} has no cluster CA (${CA_CERT}, ${CA_KEY}): workers join once the control plane's certificates exist`,
+    );
   // the endpoint nodes use: the inventory's, else the first control plane's address
   const server = serverUrl(clusterPki(inv), nodePki(controlPlane.spec), 'endpoint');
   const kubeletConf = await workerKubeletConf(clusterPki(inv), nodePki(target.spec), server, { certPem, keyPem });
@@ -52,6 +48,8 @@ export async function startWorkerKubelet(inv: Inventory, target: HostTarget, con
     ...kubeletFiles(inv, target.spec, target.facts.hostname),
     { path: KUBELET_CONF, content: kubeletConf, mode: 0o600, secret: true },
   ];
+  // a node joining again keeps Flannel's bridge and range of its earlier membership: gone first
+  if (inv.cluster.cni.plugin === 'flannel') await target.host.check(forgetFlannelMembership());
   await applyFiles(target.host, await planFiles(target.host, files));
-  await target.host.check(`${services.enableNow('kubelet')} && ${services.restart('kubelet')}`);
+  await target.host.check(`${kubelet.enableNow()} && ${kubelet.restart()}`);
 }

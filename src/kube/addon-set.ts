@@ -2,6 +2,7 @@
  * The add-ons an inventory asks for, as API objects: kube-proxy, CoreDNS, the CNI and
  * metrics-server. cluster-objects applies them; a bundle carries the images they name.
  */
+import { resolveHosts, runsWorkloads } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
 import { parseVersion, versionTag } from '../util/version.js';
 import { coreDnsImage } from '../../templates/versions.js';
@@ -10,7 +11,7 @@ import { coreDnsObjects, kubeProxyObjects } from './addons.js';
 import { calicoObjects, loadCalicoManifest } from './calico.js';
 import { metricsServerObjects } from './metrics-server.js';
 import { clusterDnsIp } from './node-files.js';
-import type { KubeObject } from './objects.js';
+import type { KubeObject } from '../../templates/objects.js';
 
 /** The Calico manifest the inventory names (downloaded and checked, or read), when Calico is the CNI. */
 export async function inventoryCalicoManifest(inv: Inventory): Promise<string | undefined> {
@@ -23,6 +24,10 @@ export function addonObjects(inv: Inventory, server: string, calicoManifest: str
   const c = inv.cluster;
   const version = parseVersion(c.kubernetesVersion)!;
   const cniInput = { podSubnet: c.networking.podSubnet, mtu: c.cni.mtu, imageRepository: c.cni.imageRepository };
+  // disruption budgets and a second metrics-server need a second node that can hold the pod while
+  // one is drained: a budget with one such node would hold a drain forever. A taint of the
+  // inventory keeps these pods off a node (they tolerate only the control planes' own).
+  const untainted = resolveHosts(inv).filter((h) => h.taints.every((t) => t.effect === 'PreferNoSchedule'));
   return [
     ...(c.addons.kubeProxy
       ? kubeProxyObjects({
@@ -35,9 +40,24 @@ export function addonObjects(inv: Inventory, server: string, calicoManifest: str
           conntrackMaxPerCore: c.kubeProxy.conntrackMaxPerCore,
         })
       : []),
-    ...(c.addons.coreDNS ? coreDnsObjects({ image: coreDnsImage(c.imageRepository, version.minor), dnsDomain: c.networking.dnsDomain, clusterDns: clusterDnsIp(inv), minor: version.minor }) : []),
+    ...(c.addons.coreDNS
+      ? coreDnsObjects({
+          image: coreDnsImage(c.imageRepository, version.minor),
+          dnsDomain: c.networking.dnsDomain,
+          clusterDns: clusterDnsIp(inv),
+          minor: version.minor,
+          disruptionBudget: untainted.length >= 2,
+        })
+      : []),
     ...(c.cni.plugin === 'flannel' ? flannelObjects(cniInput) : []),
     ...(c.cni.plugin === 'calico' ? calicoObjects(calicoManifest!, cniInput) : []),
-    ...(c.addons.metricsServer ? metricsServerObjects({ imageRepository: c.imageRepository, insecureTls: c.addons.metricsServerInsecureTLS }) : []),
+    ...(c.addons.metricsServer
+      ? metricsServerObjects({
+          imageRepository: c.imageRepository,
+          insecureTls: c.addons.metricsServerInsecureTLS,
+          minor: version.minor,
+          highAvailability: untainted.filter(runsWorkloads).length >= 2,
+        })
+      : []),
   ];
 }

@@ -5,9 +5,9 @@
 import { stringify } from 'yaml';
 import { configMapChecksum } from './config-hash.js';
 import { clusterRole, clusterRoleBinding, role, roleBinding } from './cluster-objects.js';
-import type { KubeObject } from './objects.js';
+import type { KubeObject } from '../../templates/objects.js';
 import { DEFAULT_TOKEN_GROUPS } from '../pki/bootstrap-token.js';
-import { KUBEADM_CHANGES } from '../../templates/versions.js';
+import { KUBEADM_CHANGES, podDisruptionBudgetApi } from '../../templates/versions.js';
 
 export interface KubeProxyInput {
   readonly image: string;
@@ -47,16 +47,28 @@ function kubeProxyKubeconfig(server: string): string {
 }
 
 export function kubeProxyObjects(input: KubeProxyInput): KubeObject[] {
-  const data = { 'config.conf': stringify(kubeProxyConfiguration(input), { sortMapEntries: true, indentSeq: false }), 'kubeconfig.conf': kubeProxyKubeconfig(input.server) };
+  const data = {
+    'config.conf': stringify(kubeProxyConfiguration(input), { sortMapEntries: true, indentSeq: false }),
+    'kubeconfig.conf': kubeProxyKubeconfig(input.server),
+  };
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kube-proxy', namespace: 'kube-system' } },
-    clusterRoleBinding('kubeadm:node-proxier', 'system:node-proxier', [{ kind: 'ServiceAccount', name: 'kube-proxy', namespace: 'kube-system' }]),
+    clusterRoleBinding('kubeadm:node-proxier', 'system:node-proxier', [
+      { kind: 'ServiceAccount', name: 'kube-proxy', namespace: 'kube-system' },
+    ]),
     role('kube-proxy', 'kube-system', [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['kube-proxy'], verbs: ['get'] }]),
     roleBinding('kube-proxy', 'kube-system', 'kube-proxy', [{ kind: 'Group', name: DEFAULT_TOKEN_GROUPS[0]! }]),
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' }, ...(KUBEADM_CHANGES.addonsAfter120(input) ? { annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(data) } } : {}) },
+      metadata: {
+        name: 'kube-proxy',
+        namespace: 'kube-system',
+        labels: { app: 'kube-proxy' },
+        ...(KUBEADM_CHANGES.addonsAfter120(input)
+          ? { annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(data) } }
+          : {}),
+      },
       data,
     },
     {
@@ -73,7 +85,10 @@ export function kubeProxyObjects(input: KubeProxyInput): KubeObject[] {
             hostNetwork: true,
             serviceAccountName: 'kube-proxy',
             nodeSelector: { 'kubernetes.io/os': 'linux' },
-            tolerations: [...(KUBEADM_CHANGES.addonsAfter120(input) ? [] : [{ key: 'CriticalAddonsOnly', operator: 'Exists' }]), { operator: 'Exists' }],
+            tolerations: [
+              ...(KUBEADM_CHANGES.addonsAfter120(input) ? [] : [{ key: 'CriticalAddonsOnly', operator: 'Exists' }]),
+              { operator: 'Exists' },
+            ],
             containers: [
               {
                 name: 'kube-proxy',
@@ -106,11 +121,19 @@ export interface CoreDnsInput {
   readonly dnsDomain: string;
   readonly clusterDns: string;
   readonly minor: number;
+  /**
+   * A PodDisruptionBudget keeping one of the two replicas up while a node is drained (kubeadm
+   * has none: a drain evicting both at once leaves the cluster without DNS). Only where there is
+   * a second node to hold one: on a single node it would stop every drain.
+   */
+  readonly disruptionBudget: boolean;
 }
 
 /** The Corefile as kubeadm's ConfigMap holds it (its template's YAML block, 4 columns in, decoded). */
 export function corefile(dnsDomain: string, minor: number): string {
-  const cache = minor >= 32 ? `cache 30 {\n       disable success ${dnsDomain}\n       disable denial ${dnsDomain}\n    }` : 'cache 30';
+  const cache = KUBEADM_CHANGES.coreDnsClusterDomainUncached({ minor })
+    ? `cache 30 {\n       disable success ${dnsDomain}\n       disable denial ${dnsDomain}\n    }`
+    : 'cache 30';
   return `.:53 {
     errors
     health {
@@ -137,16 +160,24 @@ export function corefile(dnsDomain: string, minor: number): string {
 export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
   const labels = { 'k8s-app': 'kube-dns' };
   const after120 = KUBEADM_CHANGES.addonsAfter120(input);
+  const namedProbePorts = KUBEADM_CHANGES.coreDnsNamedProbePorts(input);
   const controlPlaneToleration = { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' };
   const masterToleration = { key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' };
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
     clusterRole('system:coredns', [
       { apiGroups: [''], resources: ['endpoints', 'services', 'pods', 'namespaces'], verbs: ['list', 'watch'] },
-      ...(after120 ? [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] }] : [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]),
+      ...(after120
+        ? [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] }]
+        : [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]),
     ]),
     clusterRoleBinding('system:coredns', 'system:coredns', [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }]),
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile(input.dnsDomain, input.minor) } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'coredns', namespace: 'kube-system' },
+      data: { Corefile: corefile(input.dnsDomain, input.minor) },
+    },
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -184,7 +215,13 @@ export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
                   affinity: {
                     podAntiAffinity: {
                       preferredDuringSchedulingIgnoredDuringExecution: [
-                        { weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'k8s-app', operator: 'In', values: ['kube-dns'] }] }, topologyKey: 'kubernetes.io/hostname' } },
+                        {
+                          weight: 100,
+                          podAffinityTerm: {
+                            labelSelector: { matchExpressions: [{ key: 'k8s-app', operator: 'In', values: ['kube-dns'] }] },
+                            topologyKey: 'kubernetes.io/hostname',
+                          },
+                        },
                       ],
                     },
                   },
@@ -192,7 +229,9 @@ export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
               : {}),
             tolerations: [
               { key: 'CriticalAddonsOnly', operator: 'Exists' },
-              ...(after120 ? [controlPlaneToleration, ...(input.minor <= 24 ? [masterToleration] : [])] : [masterToleration, controlPlaneToleration]),
+              ...(after120
+                ? [controlPlaneToleration, ...(KUBEADM_CHANGES.coreDnsNoMasterToleration(input) ? [] : [masterToleration])]
+                : [masterToleration, controlPlaneToleration]),
             ],
             nodeSelector: { 'kubernetes.io/os': 'linux' },
             dnsPolicy: 'Default',
@@ -208,11 +247,26 @@ export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
                   { containerPort: 53, name: 'dns', protocol: 'UDP' },
                   { containerPort: 53, name: 'dns-tcp', protocol: 'TCP' },
                   { containerPort: 9153, name: 'metrics', protocol: 'TCP' },
-                  ...(input.minor >= 27 ? [{ containerPort: 8080, name: 'liveness-probe', protocol: 'TCP' }, { containerPort: 8181, name: 'readiness-probe', protocol: 'TCP' }] : []),
+                  ...(namedProbePorts
+                    ? [
+                        { containerPort: 8080, name: 'liveness-probe', protocol: 'TCP' },
+                        { containerPort: 8181, name: 'readiness-probe', protocol: 'TCP' },
+                      ]
+                    : []),
                 ],
-                livenessProbe: { httpGet: { path: '/health', port: input.minor >= 27 ? 'liveness-probe' : 8080, scheme: 'HTTP' }, initialDelaySeconds: 60, timeoutSeconds: 5, successThreshold: 1, failureThreshold: 5 },
-                readinessProbe: { httpGet: { path: '/ready', port: input.minor >= 27 ? 'readiness-probe' : 8181, scheme: 'HTTP' } },
-                securityContext: { allowPrivilegeEscalation: false, capabilities: { add: ['NET_BIND_SERVICE'], drop: [after120 ? 'ALL' : 'all'] }, readOnlyRootFilesystem: true },
+                livenessProbe: {
+                  httpGet: { path: '/health', port: namedProbePorts ? 'liveness-probe' : 8080, scheme: 'HTTP' },
+                  initialDelaySeconds: 60,
+                  timeoutSeconds: 5,
+                  successThreshold: 1,
+                  failureThreshold: 5,
+                },
+                readinessProbe: { httpGet: { path: '/ready', port: namedProbePorts ? 'readiness-probe' : 8181, scheme: 'HTTP' } },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  capabilities: { add: ['NET_BIND_SERVICE'], drop: [after120 ? 'ALL' : 'all'] },
+                  readOnlyRootFilesystem: true,
+                },
               },
             ],
             volumes: [{ name: 'config-volume', configMap: { name: 'coredns', items: [{ key: 'Corefile', path: 'Corefile' }] } }],
@@ -220,5 +274,16 @@ export function coreDnsObjects(input: CoreDnsInput): KubeObject[] {
         },
       },
     },
+    ...(input.disruptionBudget ? [disruptionBudget('coredns', labels, input.minor)] : []),
   ];
+}
+
+/** A PodDisruptionBudget keeping at least one pod of `labels` up: drains evict the others only while it runs. */
+export function disruptionBudget(name: string, labels: Record<string, string>, minor: number): KubeObject {
+  return {
+    apiVersion: podDisruptionBudgetApi(minor),
+    kind: 'PodDisruptionBudget',
+    metadata: { name, namespace: 'kube-system', labels },
+    spec: { minAvailable: 1, selector: { matchLabels: labels } },
+  };
 }

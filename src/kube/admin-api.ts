@@ -1,12 +1,13 @@
 /** The cluster's API as a control plane's admin, reached through that node's connection. */
 import { API_PORT } from '../inventory/resolve.js';
-import type { HostTarget } from '../workflow/phase.js';
+import type { HostTarget, PhaseContext } from '../kit/phase.js';
 import { ApiClient } from './api-client.js';
+import { ADMIN_CONF, CA_CERT } from '../../templates/paths.js';
 
 async function readAdmin(target: HostTarget): Promise<{ admin: string; ca: string } | undefined> {
-  const files = await target.host.readFiles(['/etc/kubernetes/admin.conf', '/etc/kubernetes/pki/ca.crt']);
-  const admin = files.get('/etc/kubernetes/admin.conf')?.content.toString('utf8');
-  const ca = files.get('/etc/kubernetes/pki/ca.crt')?.content.toString('utf8');
+  const files = await target.host.readFiles([ADMIN_CONF, CA_CERT]);
+  const admin = files.get(ADMIN_CONF)?.content.toString('utf8');
+  const ca = files.get(CA_CERT)?.content.toString('utf8');
   return admin && ca ? { admin, ca } : undefined;
 }
 
@@ -27,4 +28,16 @@ export async function requireApi<T>(target: HostTarget, missing: string, use: (a
   const boxed = await withApi(target, async (api, ca) => ({ value: await use(api, ca) }));
   if (!boxed) throw new Error(`${target.spec.name} has no admin kubeconfig (/etc/kubernetes/admin.conf): ${missing}`);
   return boxed.value;
+}
+
+/** requireApi through the connected host `name` (another control plane than the one a command works on). */
+export function requireApiOf<T>(
+  ctx: PhaseContext,
+  name: string,
+  missing: string,
+  use: (api: ApiClient, ca: string) => Promise<T>,
+): Promise<T> {
+  const target = ctx.hosts.find((h) => h.spec.name === name);
+  if (!target) throw new Error(`${name} (the control plane whose API is used: ${missing}) did not connect`);
+  return requireApi(target, missing, use);
 }

@@ -9,7 +9,7 @@ import { USER_AGENT } from '../util/product.js';
 import { request } from 'node:https';
 import { parse } from 'yaml';
 import type { Host, PortForward } from '../transport/host.js';
-import type { KubeObject } from './objects.js';
+import type { KubeObject } from '../../templates/objects.js';
 import { pollUntil } from '../util/poll.js';
 
 /** How the client proves who it is: a client certificate (admin.conf) or a bearer token (bootstrap). */
@@ -79,7 +79,12 @@ export function objectPath(ref: ObjectRef): string {
   return `${base}${ref.namespace ? `/namespaces/${ref.namespace}` : ''}/${plural}/${encodeURIComponent(ref.name)}`;
 }
 
-export const refOf = (o: KubeObject): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
+export const refOf = (o: KubeObject): ObjectRef => ({
+  apiVersion: o.apiVersion,
+  kind: o.kind,
+  name: o.metadata.name,
+  namespace: o.metadata.namespace,
+});
 
 /** A restarted API server turns ready within seconds: asked often, so nothing waits for the next poll. */
 const READY_POLL_MS = 500;
@@ -94,16 +99,28 @@ export class ApiClient {
   static async open(host: Host, apiPort: number, kubeconfig: string): Promise<ApiClient> {
     const forward: PortForward = await host.forward(apiPort);
     // the serving certificate names the cluster, not the forwarded loopback address
-    return new ApiClient({ host: forward.address, port: forward.localPort, servername: 'kubernetes', close: () => forward.close() }, kubeconfigCredentials(kubeconfig));
+    return new ApiClient(
+      { host: forward.address, port: forward.localPort, servername: 'kubernetes', close: () => forward.close() },
+      kubeconfigCredentials(kubeconfig),
+    );
   }
 
   /** Talks to `server` (https://host:port) directly, e.g. from a joining node. */
   static direct(server: string, credentials: Credentials): ApiClient {
     const url = new URL(server);
-    return new ApiClient({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443), close: async () => undefined }, credentials);
+    return new ApiClient(
+      { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443), close: async () => undefined },
+      credentials,
+    );
   }
 
-  async request(method: string, path: string, body?: string, contentType = 'application/json', timeoutMs = 30_000): Promise<{ status: number; body: string }> {
+  async request(
+    method: string,
+    path: string,
+    body?: string,
+    contentType = 'application/json',
+    timeoutMs = 30_000,
+  ): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -126,7 +143,9 @@ export class ApiClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+          });
         },
       );
       req.on('timeout', () => req.destroy(new Error(`API request ${method} ${path} timed out`)));
@@ -172,7 +191,11 @@ export class ApiClient {
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 409)) throw err;
       const live = (await this.json('GET', path)) as { metadata: { resourceVersion: string } };
-      await this.json('PUT', path, JSON.stringify({ ...object, metadata: { ...object.metadata, resourceVersion: live.metadata.resourceVersion } }));
+      await this.json(
+        'PUT',
+        path,
+        JSON.stringify({ ...object, metadata: { ...object.metadata, resourceVersion: live.metadata.resourceVersion } }),
+      );
     }
   }
 
@@ -209,13 +232,27 @@ export class ApiClient {
   /** Approves a certificate signing request (the approval subresource takes the whole object). */
   async approveCsr(csr: Record<string, unknown>, message: string): Promise<void> {
     const name = (csr.metadata as { name: string }).name;
-    const conditions = [{ type: 'Approved', status: 'True', reason: 'KubestrapApprove', message, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }];
-    await this.json('PUT', `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(name)}/approval`, JSON.stringify({ ...csr, status: { conditions } }));
+    const conditions = [
+      {
+        type: 'Approved',
+        status: 'True',
+        reason: 'KubestrapApprove',
+        message,
+        lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      },
+    ];
+    await this.json(
+      'PUT',
+      `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(name)}/approval`,
+      JSON.stringify({ ...csr, status: { conditions } }),
+    );
   }
 
-  async delete(ref: ObjectRef): Promise<boolean> {
+  /** Deletes an object; `gracePeriodSeconds: 0` removes a pod at once, as the pod garbage collector does. */
+  async delete(ref: ObjectRef, options: { gracePeriodSeconds?: number } = {}): Promise<boolean> {
     try {
-      await this.json('DELETE', objectPath(ref));
+      const grace = options.gracePeriodSeconds === undefined ? '' : `?gracePeriodSeconds=${options.gracePeriodSeconds}`;
+      await this.json('DELETE', `${objectPath(ref)}${grace}`);
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return false;

@@ -1,7 +1,7 @@
 /** The bootstrap-token Secret and the cluster-info ConfigMap, field for field as kubeadm. */
 import { stringify } from 'yaml';
 import type { BootstrapToken, TokenUsage } from '../pki/bootstrap-token.js';
-import type { ConfigMap, Secret } from './objects.js';
+import type { ConfigMap, Secret } from '../../templates/objects.js';
 
 export interface TokenOptions {
   readonly description?: string;
@@ -23,7 +23,13 @@ export function tokenSecret(token: BootstrapToken, options: TokenOptions): Secre
   }
   for (const usage of options.usages) data[`usage-bootstrap-${usage}`] = b64('true');
   if (options.groups.length) data['auth-extra-groups'] = b64(options.groups.join(','));
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name: `bootstrap-token-${token.id}`, namespace: 'kube-system' }, type: 'bootstrap.kubernetes.io/token', data };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `bootstrap-token-${token.id}`, namespace: 'kube-system' },
+    type: 'bootstrap.kubernetes.io/token',
+    data,
+  };
 }
 
 /** The kubeconfig published in kube-public/cluster-info: one unnamed cluster, nothing else. */

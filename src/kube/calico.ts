@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from './objects.js';
+import type { KubeObject } from '../../templates/objects.js';
 
 export interface CalicoInput {
   readonly podSubnet: string;
@@ -16,12 +16,18 @@ export interface CalicoInput {
 }
 
 /** The manifest's text; a download must match the pinned sha256, a local file may. */
-export async function loadCalicoManifest(source: string, sha256: string | undefined, download: (url: string) => Promise<string> = fetchText): Promise<string> {
+export async function loadCalicoManifest(
+  source: string,
+  sha256: string | undefined,
+  download: (url: string) => Promise<string> = fetchText,
+): Promise<string> {
   const remote = /^https?:\/\//.test(source);
   const text = remote ? await download(source) : readLocal(source);
   const actual = createHash('sha256').update(text).digest('hex');
   if ((remote || sha256) && actual !== sha256) {
-    throw new Error(`Calico manifest ${source} has sha256 ${actual}, but cluster.cni.calicoManifestSha256 pins ${sha256 ?? '(nothing)'}: refusing to install what was not reviewed`);
+    throw new Error(
+      `Calico manifest ${source} has sha256 ${actual}, but cluster.cni.calicoManifestSha256 pins ${sha256 ?? '(nothing)'}: refusing to install what was not reviewed`,
+    );
   }
   return text;
 }
@@ -31,7 +37,10 @@ function readLocal(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cluster.cni.calicoManifest: cannot read ${path}: ${code === 'ENOENT' ? 'no such file (local paths are relative to the inventory file)' : code ?? String(err)}`);
+    throw new Error(
+      `cluster.cni.calicoManifest: cannot read ${path}: ${code === 'ENOENT' ? 'no such file (local paths are relative to the inventory file)' : (code ?? String(err))}`,
+      { cause: err },
+    );
   }
 }
 
@@ -65,7 +74,17 @@ export function calicoObjects(manifest: string, input: CalicoInput): KubeObject[
     const pod = spec.template.spec;
     return {
       ...object,
-      spec: { ...spec, template: { ...spec.template, spec: { ...pod, containers: pod.containers.map(adapt), ...(pod.initContainers ? { initContainers: pod.initContainers.map(adapt) } : {}) } } },
+      spec: {
+        ...spec,
+        template: {
+          ...spec.template,
+          spec: {
+            ...pod,
+            containers: pod.containers.map(adapt),
+            ...(pod.initContainers ? { initContainers: pod.initContainers.map(adapt) } : {}),
+          },
+        },
+      },
     };
   });
 }

@@ -10,7 +10,7 @@ import { clusterConfigurationYaml } from './kubeadm-config.js';
 import { DEFAULT_TOKEN_GROUPS } from '../pki/bootstrap-token.js';
 import { clusterInfoConfigMap, clusterInfoKubeconfig } from './bootstrap-objects.js';
 import { configMapChecksum } from './config-hash.js';
-import type { KubeObject } from './objects.js';
+import type { KubeObject } from '../../templates/objects.js';
 
 const RBAC = 'rbac.authorization.k8s.io/v1';
 const NODE_TOKEN_GROUP = DEFAULT_TOKEN_GROUPS[0]!;
@@ -24,7 +24,13 @@ export function clusterRole(name: string, rules: ReadonlyArray<Record<string, un
 }
 
 export function clusterRoleBinding(name: string, role: string, subjects: readonly Subject[]): KubeObject {
-  return { apiVersion: RBAC, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: subjects.map(subject) };
+  return {
+    apiVersion: RBAC,
+    kind: 'ClusterRoleBinding',
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+    subjects: subjects.map(subject),
+  };
 }
 
 export function role(name: string, namespace: string, rules: ReadonlyArray<Record<string, unknown>>): KubeObject {
@@ -32,7 +38,13 @@ export function role(name: string, namespace: string, rules: ReadonlyArray<Recor
 }
 
 export function roleBinding(name: string, namespace: string, roleName: string, subjects: readonly Subject[]): KubeObject {
-  return { apiVersion: RBAC, kind: 'RoleBinding', metadata: { name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName }, subjects: subjects.map(subject) };
+  return {
+    apiVersion: RBAC,
+    kind: 'RoleBinding',
+    metadata: { name, namespace },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
+    subjects: subjects.map(subject),
+  };
 }
 
 const readConfigMap = (name: string) => [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [name], verbs: ['get'] }];
@@ -52,11 +64,13 @@ const API_SERVER_KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 /** kubeadm:apiserver-kubelet-client → system:kubelet-api-admin (#138957): logs, exec and port-forward through the kubelets. */
 export function apiServerKubeletClientBinding(): KubeObject {
-  return clusterRoleBinding('kubeadm:apiserver-kubelet-client', 'system:kubelet-api-admin', [{ kind: 'User', name: API_SERVER_KUBELET_CLIENT_USER }]);
+  return clusterRoleBinding('kubeadm:apiserver-kubelet-client', 'system:kubelet-api-admin', [
+    { kind: 'User', name: API_SERVER_KUBELET_CLIENT_USER },
+  ]);
 }
 
-/** kubelet-config carried the minor version in its name until 1.23. */
-export const kubeletConfigMapName = (minor: number) => (minor >= 24 ? 'kubelet-config' : `kubelet-config-1.${minor}`);
+export const kubeletConfigMapName = (minor: number) =>
+  KUBEADM_CHANGES.unversionedKubeletConfigMap({ minor }) ? 'kubelet-config' : `kubelet-config-1.${minor}`;
 
 export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
   const { minor } = input.version;
@@ -67,14 +81,27 @@ export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
     clusterRole('kubeadm:get-nodes', [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]),
     clusterRoleBinding('kubeadm:get-nodes', 'kubeadm:get-nodes', [{ kind: 'Group', name: NODE_TOKEN_GROUP }]),
     clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [{ kind: 'Group', name: NODE_TOKEN_GROUP }]),
-    clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [{ kind: 'Group', name: NODE_TOKEN_GROUP }]),
-    clusterRoleBinding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [{ kind: 'Group', name: 'system:nodes' }]),
+    clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [
+      { kind: 'Group', name: NODE_TOKEN_GROUP },
+    ]),
+    clusterRoleBinding(
+      'kubeadm:node-autoapprove-certificate-rotation',
+      'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient',
+      [{ kind: 'Group', name: 'system:nodes' }],
+    ),
     // cluster-info: what an anonymous joining node may read before it trusts anything
     clusterInfoConfigMap(clusterInfoKubeconfig(input.server, input.caCertPem)),
     role('kubeadm:bootstrap-signer-clusterinfo', 'kube-public', readConfigMap('cluster-info')),
-    roleBinding('kubeadm:bootstrap-signer-clusterinfo', 'kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [{ kind: 'User', name: 'system:anonymous' }]),
+    roleBinding('kubeadm:bootstrap-signer-clusterinfo', 'kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [
+      { kind: 'User', name: 'system:anonymous' },
+    ]),
     // the cluster-wide configuration, read by joining nodes
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: { ClusterConfiguration: clusterConfigurationYaml(input.clusterConfiguration) } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kubeadm-config', namespace: 'kube-system' },
+      data: { ClusterConfiguration: clusterConfigurationYaml(input.clusterConfiguration) },
+    },
     role('kubeadm:nodes-kubeadm-config', 'kube-system', readConfigMap('kubeadm-config')),
     roleBinding('kubeadm:nodes-kubeadm-config', 'kube-system', 'kubeadm:nodes-kubeadm-config', [
       { kind: 'Group', name: NODE_TOKEN_GROUP },
@@ -83,7 +110,13 @@ export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: kubeletName, namespace: 'kube-system', ...(KUBEADM_CHANGES.addonsAfter120(input.version) ? { annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(kubeletData) } } : {}) },
+      metadata: {
+        name: kubeletName,
+        namespace: 'kube-system',
+        ...(KUBEADM_CHANGES.addonsAfter120(input.version)
+          ? { annotations: { 'kubeadm.kubernetes.io/component-config.hash': configMapChecksum(kubeletData) } }
+          : {}),
+      },
       data: kubeletData,
     },
     role(`kubeadm:${kubeletName}`, 'kube-system', readConfigMap(kubeletName)),
@@ -91,7 +124,9 @@ export function clusterObjects(input: ClusterObjectsInput): KubeObject[] {
       { kind: 'Group', name: 'system:nodes' },
       { kind: 'Group', name: NODE_TOKEN_GROUP },
     ]),
-    ...(minor >= 29 ? [clusterRoleBinding('kubeadm:cluster-admins', 'cluster-admin', [{ kind: 'Group', name: 'kubeadm:cluster-admins' }])] : []),
+    ...(KUBEADM_CHANGES.clusterAdminsGroup({ minor })
+      ? [clusterRoleBinding('kubeadm:cluster-admins', 'cluster-admin', [{ kind: 'Group', name: 'kubeadm:cluster-admins' }])]
+      : []),
     // the API server's kubelet client certificate no longer carries an admin group: this grants it the kubelet API
     ...(KUBEADM_CHANGES.apiServerKubeletClientBinding(input.version) ? [apiServerKubeletClientBinding()] : []),
   ];

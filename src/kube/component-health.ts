@@ -27,6 +27,10 @@ export function localChecks(minor: number): LocalCheck[] {
 /** Each check's name → whether it answered 200, asked in one round trip. */
 export async function askLocal(host: Host, checks: readonly LocalCheck[]): Promise<Map<string, boolean>> {
   // serving certificates are self-signed here (-k): the answer, not the identity, is what is asked
-  const out = (await host.exec(checks.map((c) => `curl -fsSk -m 3 ${c.url} >/dev/null 2>&1 && echo "${c.name} ok" || echo "${c.name} down"`).join('\n'))).stdout;
+  const out = (
+    await host.exec(
+      checks.map((c) => `curl -fsSk -m 3 ${c.url} >/dev/null 2>&1 && echo "${c.name} ok" || echo "${c.name} down"`).join('\n'),
+    )
+  ).stdout;
   return new Map(checks.map((c) => [c.name, out.includes(`${c.name} ok`)]));
 }

@@ -4,8 +4,9 @@
  * honoured, retried while one blocks); DaemonSet pods and static (mirror) pods stay, as they
  * belong to the node.
  */
-import type { ApiClient } from './api-client.js';
+import { ApiError, type ApiClient } from './api-client.js';
 import { pollUntil } from '../util/poll.js';
+import { printable } from '../log/redact.js';
 
 const DRAIN_WAIT_MS = 300_000;
 
@@ -24,12 +25,29 @@ function evictable(pod: Record<string, unknown>): boolean {
   return phase !== 'Succeeded' && phase !== 'Failed';
 }
 
+/** Every pod bound to `node`, whatever its owner or phase. */
+async function podsBoundTo(api: ApiClient, node: string): Promise<Array<Record<string, unknown>>> {
+  return api.list(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`);
+}
+
+const refOf = (pod: Record<string, unknown>): PodRef => {
+  const m = pod.metadata as { namespace: string; name: string };
+  return { namespace: m.namespace, name: m.name };
+};
+
 async function podsOn(api: ApiClient, node: string): Promise<PodRef[]> {
-  const pods = await api.list(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`);
-  return pods.filter(evictable).map((p) => {
-    const m = p.metadata as { namespace: string; name: string };
-    return { namespace: m.namespace, name: m.name };
-  });
+  return (await podsBoundTo(api, node)).filter(evictable).map(refOf);
+}
+
+/**
+ * Deletes the pods still bound to a Node that was just deleted, at once (grace 0), as the pod
+ * garbage collector would 40 s later: a node that joins again sooner would take them over as they
+ * were, their init containers counted as done (Flannel's CNI configuration never written again,
+ * the node NotReady).
+ */
+export async function deletePodsOfDeletedNode(api: ApiClient, node: string): Promise<void> {
+  for (const pod of (await podsBoundTo(api, node)).map(refOf))
+    await api.delete({ apiVersion: 'v1', kind: 'Pod', ...pod }, { gracePeriodSeconds: 0 });
 }
 
 /**
@@ -40,6 +58,8 @@ export async function drainNode(api: ApiClient, node: string, progress: (line: s
   await api.patch({ apiVersion: 'v1', kind: 'Node', name: node }, { spec: { unschedulable: true } });
   // evicted pods not yet gone, with when: an evicted pod is terminating and needs no second eviction
   const going = new Map<string, number>();
+  // the API server's last refusal per pod: which disruption budget, how many pods it needs and has
+  const refused = new Map<string, string>();
   let evicted = 0;
   let remaining: Awaited<ReturnType<typeof podsOn>> = [];
   return pollUntil(
@@ -54,7 +74,15 @@ export async function drainNode(api: ApiClient, node: string, progress: (line: s
       if (remaining.length === 0) return evicted;
       for (const pod of remaining.filter((p) => !going.has(refText(p)))) {
         // 429: a disruption budget says not now; try again on the next round
-        if (await api.evict(pod.namespace, pod.name).catch((err: { status?: number }) => (err.status === 429 ? false : Promise.reject(err)))) {
+        if (
+          await api.evict(pod.namespace, pod.name).catch((err: unknown) => {
+            if (err instanceof ApiError && err.status === 429) {
+              refused.set(refText(pod), printable(err.message).slice(0, 300));
+              return false;
+            }
+            throw err;
+          })
+        ) {
           going.set(refText(pod), Date.now());
           evicted++;
           progress(`evicting pod ${refText(pod)}`);
@@ -62,6 +90,13 @@ export async function drainNode(api: ApiClient, node: string, progress: (line: s
       }
       return undefined;
     },
-    { timeoutMs: DRAIN_WAIT_MS, intervalMs: 1000, failure: () => `${node} still runs ${remaining.map(refText).join(', ')} after ${DRAIN_WAIT_MS / 1000} s (a PodDisruptionBudget may forbid evicting them)` },
+    {
+      timeoutMs: DRAIN_WAIT_MS,
+      intervalMs: 1000,
+      failure: () => {
+        const why = remaining.flatMap((p) => (refused.has(refText(p)) ? [`${refText(p)}: ${refused.get(refText(p))}`] : []));
+        return `${node} still runs ${remaining.map(refText).join(', ')} after ${DRAIN_WAIT_MS / 1000} s${why.length ? `; evictions refused: ${why.join('; ')}` : ''} (kubectl get pdb -A shows the budgets and how many of their pods are healthy)`;
+      },
+    },
   );
 }

@@ -11,7 +11,8 @@ import type { Inventory } from '../inventory/schema.js';
 import { durationHours } from '../util/duration.js';
 import { parseVersion, versionTag } from '../util/version.js';
 import type { ComponentSettings } from '../../templates/control-plane.js';
-import { etcdImageTag, kubeadmApiVersion } from '../../templates/versions.js';
+import { etcdImageTag, kubeadmApiVersion, kubeadmDefaultImageRepository } from '../../templates/versions.js';
+import { PKI_DIR } from '../../templates/paths.js';
 
 /** Go's time.Duration text for whole hours and minutes (8760h → 8760h0m0s), as kubeadm stores it. */
 function goDuration(text: string): string {
@@ -24,7 +25,17 @@ function component(settings: ComponentSettings, v1beta4: boolean): Record<string
   return {
     ...(args.length ? { extraArgs: v1beta4 ? args.map(([name, value]) => ({ name, value })) : Object.fromEntries(args) } : {}),
     ...(v1beta4 && settings.extraEnvs.length ? { extraEnvs: settings.extraEnvs.map((e) => ({ name: e.name, value: e.value })) } : {}),
-    ...(settings.extraVolumes.length ? { extraVolumes: settings.extraVolumes.map((v) => ({ hostPath: v.hostPath, mountPath: v.mountPath, name: v.name, ...(v.readOnly ? { readOnly: true } : {}), ...(v.pathType ? { pathType: v.pathType } : {}) })) } : {}),
+    ...(settings.extraVolumes.length
+      ? {
+          extraVolumes: settings.extraVolumes.map((v) => ({
+            hostPath: v.hostPath,
+            mountPath: v.mountPath,
+            name: v.name,
+            ...(v.readOnly ? { readOnly: true } : {}),
+            ...(v.pathType ? { pathType: v.pathType } : {}),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -39,14 +50,27 @@ export function clusterConfiguration(inv: Inventory): Record<string, unknown> {
     kind: 'ClusterConfiguration',
     apiServer: { ...(c.certificates.certSANs.length ? { certSANs: c.certificates.certSANs } : {}), ...component(c.apiServer, v1beta4) },
     // v1beta4 carries the PKI settings that v1beta3 only had as flags
-    ...(v1beta4 ? { caCertificateValidityPeriod: goDuration(c.certificates.caValidity), certificateValidityPeriod: goDuration(c.certificates.validity), encryptionAlgorithm: c.certificates.keyAlgorithm } : {}),
-    certificatesDir: '/etc/kubernetes/pki',
+    ...(v1beta4
+      ? {
+          caCertificateValidityPeriod: goDuration(c.certificates.caValidity),
+          certificateValidityPeriod: goDuration(c.certificates.validity),
+          encryptionAlgorithm: c.certificates.keyAlgorithm,
+        }
+      : {}),
+    certificatesDir: PKI_DIR,
     clusterName: c.name,
     ...(apiEndpoint(inv) ? { controlPlaneEndpoint: apiEndpoint(inv) } : {}),
     controllerManager: component(c.controllerManager, v1beta4),
     dns: {},
     etcd: c.etcd.external
-      ? { external: { caFile: c.etcd.external.caFile, certFile: c.etcd.external.certFile, endpoints: c.etcd.external.endpoints, keyFile: c.etcd.external.keyFile } }
+      ? {
+          external: {
+            caFile: c.etcd.external.caFile,
+            certFile: c.etcd.external.certFile,
+            endpoints: c.etcd.external.endpoints,
+            keyFile: c.etcd.external.keyFile,
+          },
+        }
       : { local: { dataDir: '/var/lib/etcd', imageTag: etcdImageTag(version, c.etcd.imageTag), ...component(c.etcd, v1beta4) } },
     imageRepository: c.imageRepository,
     kubernetesVersion: versionTag(version),
@@ -69,8 +93,19 @@ export const clusterConfigurationYaml = (doc: Record<string, unknown>) => string
 export const KUBEADM_API_VERSIONS = ['kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'] as const;
 
 export type EtcdConfig =
-  | ({ readonly kind: 'local'; readonly imageRepository?: string; readonly imageTag?: string; readonly dataDir: string } & ComponentSettings)
-  | { readonly kind: 'external'; readonly endpoints: readonly string[]; readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  | ({
+      readonly kind: 'local';
+      readonly imageRepository?: string;
+      readonly imageTag?: string;
+      readonly dataDir: string;
+    } & ComponentSettings)
+  | {
+      readonly kind: 'external';
+      readonly endpoints: readonly string[];
+      readonly caFile?: string;
+      readonly certFile?: string;
+      readonly keyFile?: string;
+    };
 
 export interface KubeadmClusterConfig {
   readonly apiVersion: (typeof KUBEADM_API_VERSIONS)[number];
@@ -99,19 +134,27 @@ type Doc = Record<string, unknown>;
 const isObject = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** A flag's or an environment variable's value: YAML may have typed it a number or a boolean; anything else is no value a flag can carry. */
+function scalarText(value: unknown, where: string): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new KubeadmConfigError(`${where}: expected a string, got ${Array.isArray(value) ? 'a list' : typeof value}`);
+}
+
 /** extraArgs as a map (v1beta2/3) or a list of {name, value} (v1beta4); a repeated v1beta4 flag keeps its last value, as the component's flag parser would. */
 function extraArgs(value: unknown, where: string): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (Array.isArray(value)) {
     return Object.fromEntries(
       value.map((arg, i) => {
-        if (!isObject(arg) || typeof arg.name !== 'string') throw new KubeadmConfigError(`${where}.extraArgs[${i}]: expected {name, value}`);
-        return [arg.name, String(arg.value ?? '')];
+        if (!isObject(arg) || typeof arg.name !== 'string')
+          throw new KubeadmConfigError(`${where}.extraArgs[${i}]: expected {name, value}`);
+        return [arg.name, scalarText(arg.value, `${where}.extraArgs[${i}].value`)];
       }),
     );
   }
   if (!isObject(value)) throw new KubeadmConfigError(`${where}.extraArgs: expected a map or a list`);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scalarText(v, `${where}.extraArgs.${k}`)]));
 }
 
 function readComponent(value: unknown, where: string): ComponentSettings {
@@ -121,10 +164,20 @@ function readComponent(value: unknown, where: string): ComponentSettings {
   return {
     extraArgs: extraArgs(c.extraArgs, where),
     extraVolumes: volumes.map((v, i) => {
-      if (!isObject(v) || typeof v.name !== 'string' || typeof v.hostPath !== 'string' || typeof v.mountPath !== 'string') throw new KubeadmConfigError(`${where}.extraVolumes[${i}]: expected name, hostPath and mountPath`);
-      return { name: v.name, hostPath: v.hostPath, mountPath: v.mountPath, readOnly: v.readOnly === true, ...(text(v.pathType) ? { pathType: v.pathType as string } : {}) };
+      if (!isObject(v) || typeof v.name !== 'string' || typeof v.hostPath !== 'string' || typeof v.mountPath !== 'string')
+        throw new KubeadmConfigError(`${where}.extraVolumes[${i}]: expected name, hostPath and mountPath`);
+      return {
+        name: v.name,
+        hostPath: v.hostPath,
+        mountPath: v.mountPath,
+        readOnly: v.readOnly === true,
+        ...(text(v.pathType) ? { pathType: v.pathType as string } : {}),
+      };
     }),
-    extraEnvs: envs.filter(isObject).map((e) => ({ name: String(e.name), value: String(e.value ?? '') })),
+    extraEnvs: envs.filter(isObject).map((e, i) => ({
+      name: scalarText(e.name, `${where}.extraEnvs[${i}].name`),
+      value: scalarText(e.value, `${where}.extraEnvs[${i}].value`),
+    })),
   };
 }
 
@@ -133,7 +186,13 @@ function readEtcd(value: unknown): EtcdConfig {
   if (isObject(e.external)) {
     const x = e.external;
     const endpoints = Array.isArray(x.endpoints) ? x.endpoints.map(String) : [];
-    return { kind: 'external', endpoints, ...(text(x.caFile) ? { caFile: x.caFile as string } : {}), ...(text(x.certFile) ? { certFile: x.certFile as string } : {}), ...(text(x.keyFile) ? { keyFile: x.keyFile as string } : {}) };
+    return {
+      kind: 'external',
+      endpoints,
+      ...(text(x.caFile) ? { caFile: x.caFile as string } : {}),
+      ...(text(x.certFile) ? { certFile: x.certFile as string } : {}),
+      ...(text(x.keyFile) ? { keyFile: x.keyFile as string } : {}),
+    };
   }
   const local = isObject(e.local) ? e.local : {};
   return {
@@ -150,7 +209,11 @@ function apiEndpoints(status: string | undefined): Record<string, string> | unde
   if (!status) return undefined;
   const doc = parse(status) as unknown;
   if (!isObject(doc) || !isObject(doc.apiEndpoints)) return undefined;
-  return Object.fromEntries(Object.entries(doc.apiEndpoints).flatMap(([node, ep]) => (isObject(ep) && typeof ep.advertiseAddress === 'string' ? [[node, ep.advertiseAddress]] : [])));
+  return Object.fromEntries(
+    Object.entries(doc.apiEndpoints).flatMap(([node, ep]) =>
+      isObject(ep) && typeof ep.advertiseAddress === 'string' ? [[node, ep.advertiseAddress]] : [],
+    ),
+  );
 }
 
 /** Reads kubeadm-config's data (ClusterConfiguration, and ClusterStatus where kubeadm still wrote it). */
@@ -159,9 +222,13 @@ export function readKubeadmConfig(data: Readonly<Record<string, string>>): Kubea
   if (!source) throw new KubeadmConfigError('kubeadm-config has no ClusterConfiguration: this cluster was not made by kubeadm');
   const docs = parseAllDocuments(source);
   const doc = docs[0]?.toJS() as unknown;
-  if (!isObject(doc) || doc.kind !== 'ClusterConfiguration') throw new KubeadmConfigError('kubeadm-config ClusterConfiguration: not a ClusterConfiguration document');
+  if (!isObject(doc) || doc.kind !== 'ClusterConfiguration')
+    throw new KubeadmConfigError('kubeadm-config ClusterConfiguration: not a ClusterConfiguration document');
   const apiVersion = KUBEADM_API_VERSIONS.find((v) => v === doc.apiVersion);
-  if (!apiVersion) throw new KubeadmConfigError(`kubeadm-config ClusterConfiguration: apiVersion ${String(doc.apiVersion)} is not one kubestrap reads (${KUBEADM_API_VERSIONS.join(', ')})`);
+  if (!apiVersion)
+    throw new KubeadmConfigError(
+      `kubeadm-config ClusterConfiguration: apiVersion ${String(doc.apiVersion)} is not one kubestrap reads (${KUBEADM_API_VERSIONS.join(', ')})`,
+    );
   const kubernetesVersion = text(doc.kubernetesVersion);
   if (!kubernetesVersion) throw new KubeadmConfigError('kubeadm-config ClusterConfiguration: no kubernetesVersion');
   const networking = isObject(doc.networking) ? doc.networking : {};
@@ -172,8 +239,7 @@ export function readKubeadmConfig(data: Readonly<Record<string, string>>): Kubea
     kubernetesVersion,
     clusterName: text(doc.clusterName) ?? 'kubernetes',
     ...(text(doc.controlPlaneEndpoint) ? { controlPlaneEndpoint: doc.controlPlaneEndpoint as string } : {}),
-    // kubeadm's default before 1.25 was k8s.gcr.io, registry.k8s.io from then (#109938)
-    imageRepository: text(doc.imageRepository) ?? ((parseVersion(kubernetesVersion)?.minor ?? 25) < 25 ? 'k8s.gcr.io' : 'registry.k8s.io'),
+    imageRepository: text(doc.imageRepository) ?? kubeadmDefaultImageRepository(parseVersion(kubernetesVersion)),
     networking: {
       ...(text(networking.podSubnet) ? { podSubnet: networking.podSubnet as string } : {}),
       serviceSubnet: text(networking.serviceSubnet) ?? '10.96.0.0/12',

@@ -10,16 +10,36 @@ import { nodePki } from '../pki/from-inventory.js';
 import { quote } from '../transport/quote.js';
 import { parseCidr, nthAddress, type Cidr } from '../util/cidr.js';
 import { parseVersion, versionTag } from '../util/version.js';
-import type { DesiredFile } from '../workflow/managed-files.js';
-import type { HostTarget } from '../workflow/phase.js';
-import { manifestYaml, MANIFESTS_DIR, OPTIONAL_CA_DIRS, type ControlPlaneInput } from '../../templates/control-plane.js';
-import { KUBELET_CONFIG_PATH, KUBELET_DROP_IN, KUBELET_DROP_IN_PATH, KUBELET_FLAGS_PATH, KUBELET_INSTANCE_CONFIG_PATH, kubeletConfigYaml, kubeletFlagsEnv, kubeletInstanceConfig, type KubeletInput } from '../../templates/kubelet.js';
-import { containerdConfigVersion, etcdImageTag, expectedContainerdConfigVersion, KUBEADM_CHANGES, sandboxImage } from '../../templates/versions.js';
+import type { DesiredFile } from '../kit/managed-files.js';
+import type { HostTarget } from '../kit/phase.js';
+import { manifestYaml, OPTIONAL_CA_DIRS, type ControlPlaneInput } from '../../templates/control-plane.js';
+import {
+  KUBELET_DROP_IN,
+  KUBELET_DROP_IN_PATH,
+  kubeletConfigYaml,
+  kubeletFlagsEnv,
+  kubeletInstanceConfig,
+  type KubeletInput,
+} from '../../templates/kubelet.js';
+import {
+  containerdConfigVersion,
+  etcdImageTag,
+  expectedContainerdConfigVersion,
+  KUBEADM_CHANGES,
+  sandboxImage,
+} from '../../templates/versions.js';
 import { DEFAULT_LB_IMAGE, type LoadBalancerInput } from '../../templates/api-load-balancer.js';
-import { CERTS_D, CONTAINERD_CONFIG, CRICTL_CONFIG, renderContainerdConfig, renderCrictlConfig, renderHostsToml } from '../../templates/containerd.js';
-import type { Pod } from './objects.js';
+import {
+  CERTS_D,
+  CONTAINERD_CONFIG,
+  CRICTL_CONFIG,
+  renderContainerdConfig,
+  renderCrictlConfig,
+  renderHostsToml,
+} from '../../templates/containerd.js';
+import type { Pod } from '../../templates/objects.js';
+import { KUBELET_CONFIG, KUBELET_FLAGS, KUBELET_INSTANCE_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR } from '../../templates/paths.js';
 
-export const KUBERNETES_DIR = '/etc/kubernetes';
 /** Files of /etc/kubernetes kubestrap's PKI owns: certificates, keys and kubeconfigs. */
 const LIST_PKI = `find ${KUBERNETES_DIR}/pki -type f 2>/dev/null; find ${KUBERNETES_DIR} -maxdepth 1 -name '*.conf' -type f 2>/dev/null`;
 
@@ -87,7 +107,9 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
     serverTlsBootstrap: c.addons.metricsServer && !c.addons.metricsServerInsecureTLS,
     extraArgs: c.kubelet.extraArgs,
     // the inventory's taints from the first moment the Node exists: no pod lands there before them
-    ...(spec.taints.length ? { registerTaints: spec.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`) } : {}),
+    ...(spec.taints.length
+      ? { registerTaints: spec.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`) }
+      : {}),
     ...(c.kubelet.failCgroupV1 !== undefined ? { failCgroupV1: c.kubelet.failCgroupV1 } : {}),
   };
 }
@@ -99,9 +121,11 @@ export function kubeletInput(inv: Inventory, spec: ResolvedHost, hostname: strin
 export function kubeletFiles(inv: Inventory, spec: ResolvedHost, hostname: string, publishedConfig?: string): DesiredFile[] {
   const input = kubeletInput(inv, spec, hostname);
   return [
-    { path: KUBELET_CONFIG_PATH, content: kubeletConfigYaml(input, publishedConfig), mode: 0o644, compare: 'yaml' },
-    ...(KUBEADM_CHANGES.nodeLocalCriSocket(input) ? [{ path: KUBELET_INSTANCE_CONFIG_PATH, content: kubeletInstanceConfig(input), mode: 0o644 }] : []),
-    { path: KUBELET_FLAGS_PATH, content: kubeletFlagsEnv(input), mode: 0o644 },
+    { path: KUBELET_CONFIG, content: kubeletConfigYaml(input, publishedConfig), mode: 0o644, compare: 'yaml' },
+    ...(KUBEADM_CHANGES.nodeLocalCriSocket(input)
+      ? [{ path: KUBELET_INSTANCE_CONFIG, content: kubeletInstanceConfig(input), mode: 0o644 }]
+      : []),
+    { path: KUBELET_FLAGS, content: kubeletFlagsEnv(input), mode: 0o644 },
     { path: KUBELET_DROP_IN_PATH, content: KUBELET_DROP_IN, mode: 0o644 },
   ];
 }
@@ -111,17 +135,27 @@ export const ETCD_MANIFEST = manifestPath('etcd');
 
 /** Each static pod's manifest, named with the component it runs. */
 export function manifestFiles<C extends string>(pods: Partial<Record<C, Pod>>): Array<DesiredFile & { readonly component: C }> {
-  return (Object.entries(pods) as Array<[C, Pod]>).map(([component, pod]) => ({ path: manifestPath(component), content: manifestYaml(pod), mode: 0o600, compare: 'yaml', component }));
+  return (Object.entries(pods) as Array<[C, Pod]>).map(([component, pod]) => ({
+    path: manifestPath(component),
+    content: manifestYaml(pod),
+    mode: 0o600,
+    compare: 'yaml',
+    component,
+  }));
 }
 
 /** Reads the node's current PKI and kubeconfigs (relative to /etc/kubernetes) and its CA dirs. */
 export async function readNodeState(target: HostTarget): Promise<{ files: FileSet; caDirs: string[] }> {
-  const listing = await target.host.check(`${LIST_PKI}\n${OPTIONAL_CA_DIRS.map((d) => `[ -d ${quote(d)} ] && echo ${quote(`dir ${d}`)}`).join('\n')}\ntrue`);
+  const listing = await target.host.check(
+    `${LIST_PKI}\n${OPTIONAL_CA_DIRS.map((d) => `[ -d ${quote(d)} ] && echo ${quote(`dir ${d}`)}`).join('\n')}\ntrue`,
+  );
   const lines = listing.stdout.split('\n').filter(Boolean);
   const paths = lines.filter((l) => l.startsWith('/'));
   const caDirs = lines.filter((l) => l.startsWith('dir ')).map((l) => l.slice(4));
   const read = await target.host.readFiles(paths);
-  const files = new Map([...read].flatMap(([path, file]) => (file ? [[path.slice(KUBERNETES_DIR.length + 1), file.content.toString('utf8')] as const] : [])));
+  const files = new Map(
+    [...read].flatMap(([path, file]) => (file ? [[path.slice(KUBERNETES_DIR.length + 1), file.content.toString('utf8')] as const] : [])),
+  );
   return { files, caDirs };
 }
 
@@ -137,11 +171,14 @@ export function desiredRuntimeFiles(inv: Inventory, containerdVersion?: string):
   const files: DesiredFile[] = [
     {
       path: CONTAINERD_CONFIG,
-      content: renderContainerdConfig({
-        sandboxImage: sandboxImage(inv.cluster.imageRepository, minor, rt.sandboxImage),
-        systemdCgroup: rt.cgroupDriver === 'systemd',
-        restrictOOMScoreAdj: rt.restrictOOMScoreAdj,
-      }, configVersion),
+      content: renderContainerdConfig(
+        {
+          sandboxImage: sandboxImage(inv.cluster.imageRepository, minor, rt.sandboxImage),
+          systemdCgroup: rt.cgroupDriver === 'systemd',
+          restrictOOMScoreAdj: rt.restrictOOMScoreAdj,
+        },
+        configVersion,
+      ),
       mode: 0o644,
     },
     { path: CRICTL_CONFIG, content: renderCrictlConfig(rt.socket), mode: 0o644 },

@@ -31,10 +31,15 @@ export type Annotations = Record<string, string | null>;
 const CRI_SOCKET_ANNOTATION = 'kubeadm.alpha.kubernetes.io/cri-socket';
 
 /** The CRI socket annotation: set until 1.33; from 1.34 the socket is node-local configuration and kubeadm removes the annotation (#131981). */
-const criSocketAnnotation = (minor: number, criSocket: string): Annotations => ({ [CRI_SOCKET_ANNOTATION]: KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? null : criSocket });
+const criSocketAnnotation = (minor: number, criSocket: string): Annotations => ({
+  [CRI_SOCKET_ANNOTATION]: KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? null : criSocket,
+});
 
 /** Whether a Node's annotations are as `wanted` says (null: absent). */
-const annotationsMatch = (wanted: Annotations, live: Readonly<Record<string, string>>) => Object.entries(wanted).every(([k, v]) => (v === null ? !(k in live) : live[k] === v || (k === CRI_SOCKET_ANNOTATION && sameSocket(live[k], v))));
+const annotationsMatch = (wanted: Annotations, live: Readonly<Record<string, string>>) =>
+  Object.entries(wanted).every(([k, v]) =>
+    v === null ? !(k in live) : live[k] === v || (k === CRI_SOCKET_ANNOTATION && sameSocket(live[k], v)),
+  );
 
 /** kubeadm before 1.24 wrote a CRI socket without its unix:// scheme; it names the same socket. */
 const sameSocket = (a: string | undefined, b: string) => a !== undefined && a.replace(/^unix:\/\//, '') === b.replace(/^unix:\/\//, '');
@@ -44,10 +49,17 @@ export function markings(minor: number, criSocket: string): { labels: Record<str
   return {
     labels: {
       'node-role.kubernetes.io/control-plane': '',
-      ...(minor <= 23 ? { 'node-role.kubernetes.io/master': '' } : {}),
-      ...(KUBEADM_CHANGES.excludeFromLoadBalancersLabel({ minor }) ? { 'node.kubernetes.io/exclude-from-external-load-balancers': '' } : {}),
+      ...(KUBEADM_CHANGES.controlPlaneLabelAndTaintOnly({ minor }) ? {} : { 'node-role.kubernetes.io/master': '' }),
+      ...(KUBEADM_CHANGES.excludeFromLoadBalancersLabel({ minor })
+        ? { 'node.kubernetes.io/exclude-from-external-load-balancers': '' }
+        : {}),
     },
-    taints: [...(minor <= 24 ? [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }] : []), ...(minor >= 24 ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [])],
+    taints: [
+      ...(KUBEADM_CHANGES.noMasterTaint({ minor }) ? [] : [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }]),
+      ...(KUBEADM_CHANGES.controlPlaneLabelAndTaintOnly({ minor })
+        ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }]
+        : []),
+    ],
     annotations: criSocketAnnotation(minor, criSocket),
   };
 }
@@ -65,7 +77,10 @@ function reservedNames(inv: Inventory): string[] {
   const c = inv.cluster;
   const endpoint = c.controlPlaneEndpoint ? splitEndpoint(c.controlPlaneEndpoint, API_PORT).host : undefined;
   return [
-    'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${c.networking.dnsDomain}`,
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    `kubernetes.default.svc.${c.networking.dnsDomain}`,
     ...(endpoint ? [endpoint] : []),
     ...(c.apiLoadBalancer.mode === 'node-local' ? [c.apiLoadBalancer.domain] : []),
     ...c.certificates.certSANs,
@@ -78,7 +93,12 @@ function reservedNames(inv: Inventory): string[] {
  */
 export function nodeIdentities(inv: Inventory): Map<string, NodeIdentity> {
   const reserved = reservedNames(inv);
-  return new Map(resolveHosts(inv).map((h) => [h.nodeName, { names: [...new Set([h.nodeName, h.name])], addresses: [h.address, ...(h.advertiseAddress ? [h.advertiseAddress] : [])], reserved }]));
+  return new Map(
+    resolveHosts(inv).map((h) => [
+      h.nodeName,
+      { names: [...new Set([h.nodeName, h.name])], addresses: [h.address, ...(h.advertiseAddress ? [h.advertiseAddress] : [])], reserved },
+    ]),
+  );
 }
 
 export const approvalMessage = (node: string) => `kubestrap: the request names only ${node}'s own names and addresses`;
@@ -98,14 +118,25 @@ export async function approveWhenAsked(api: ApiClient, node: string, identity: N
       await api.approveCsr(csr.object, approvalMessage(node));
       return true;
     },
-    { timeoutMs: SERVING_CSR_WAIT_MS, failure: () => `the kubelet on ${node} did not ask for a serving certificate within ${SERVING_CSR_WAIT_MS / 1000} s (serverTLSBootstrap is on because metrics-server trusts kubelet certificates)` },
+    {
+      timeoutMs: SERVING_CSR_WAIT_MS,
+      failure: () =>
+        `the kubelet on ${node} did not ask for a serving certificate within ${SERVING_CSR_WAIT_MS / 1000} s (serverTLSBootstrap is on because metrics-server trusts kubelet certificates)`,
+    },
   );
 }
 
 /** Labels, taints and annotates a control-plane Node as kubeadm's mark-control-plane does. */
 /** Marks an inventory node once its kubelet registered it (joins). */
 export function markInventoryNode(api: ApiClient, inv: Inventory, nodeName: string): Promise<void> {
-  return markNode(api, nodeName, nodeMarks(inv, resolveHosts(inv).find((h) => h.nodeName === nodeName)!));
+  return markNode(
+    api,
+    nodeName,
+    nodeMarks(
+      inv,
+      resolveHosts(inv).find((h) => h.nodeName === nodeName)!,
+    ),
+  );
 }
 
 const sameTaint = (a: Taint, b: Taint) => a.key === b.key && a.effect === b.effect;
@@ -119,7 +150,9 @@ export function nodeMarks(inv: Inventory, host: ResolvedHost): NodeMarks {
   const minor = parseVersion(inv.cluster.kubernetesVersion)!.minor;
   // a worker's CRI socket annotation only ever needs taking off (from 1.34, after an upgrade)
   const workerAnnotations = KUBEADM_CHANGES.nodeLocalCriSocket({ minor }) ? criSocketAnnotation(minor, '') : {};
-  const kubeadm = isControlPlane(host) ? markings(minor, inv.cluster.containerRuntime.socket) : { labels: {}, taints: [], annotations: workerAnnotations };
+  const kubeadm = isControlPlane(host)
+    ? markings(minor, inv.cluster.containerRuntime.socket)
+    : { labels: {}, taints: [], annotations: workerAnnotations };
   const schedulable = isControlPlane(host) && host.roles.includes('worker');
   const roleTaints = schedulable ? markings(minor, '').taints : [];
   const own = host.taints.map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect }));
@@ -151,17 +184,29 @@ export function marksMatch(mark: NodeMarks, node: NodeView): boolean {
 export function describeMarks(mark: NodeMarks): string {
   const taint = (t: Taint) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`;
   return [
-    Object.keys(mark.labels).length ? `label ${Object.entries(mark.labels).map(([k, v]) => (v ? `${k}=${v}` : k)).join(', ')}` : '',
+    Object.keys(mark.labels).length
+      ? `label ${Object.entries(mark.labels)
+          .map(([k, v]) => (v ? `${k}=${v}` : k))
+          .join(', ')}`
+      : '',
     mark.taints.length ? `taint ${mark.taints.map(taint).join(', ')}` : '',
     mark.removeTaints.length ? `untaint ${mark.removeTaints.map(taint).join(', ')}` : '',
-  ].filter(Boolean).join('; ');
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** Waits for the kubelet to register the node (up to a minute), then sets its labels, annotations and taints. */
 export async function markNode(api: ApiClient, name: string, mark: NodeMarks): Promise<void> {
   const ref = { apiVersion: 'v1', kind: 'Node', name };
-  const node: NodeView = await pollUntil(() => api.get(ref), { timeoutMs: 60_000, intervalMs: 1000, failure: () => `the kubelet on ${name} did not register its Node within a minute` });
-  const kept = (node.spec?.taints ?? []).filter((e) => !mark.taints.some((t) => sameTaint(t, e)) && !mark.removeTaints.some((t) => sameTaint(t, e)));
+  const node: NodeView = await pollUntil(() => api.get(ref), {
+    timeoutMs: 60_000,
+    intervalMs: 1000,
+    failure: () => `the kubelet on ${name} did not register its Node within a minute`,
+  });
+  const kept = (node.spec?.taints ?? []).filter(
+    (e) => !mark.taints.some((t) => sameTaint(t, e)) && !mark.removeTaints.some((t) => sameTaint(t, e)),
+  );
   // Node taints are replaced as a whole list by a patch: send the others with ours
   await api.patch(ref, { metadata: { labels: mark.labels, annotations: mark.annotations }, spec: { taints: [...kept, ...mark.taints] } });
 }

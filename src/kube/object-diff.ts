@@ -34,5 +34,7 @@ export function objectDifferences(desired: unknown, live: unknown, path = ''): s
     return desired.flatMap((d, i) => objectDifferences(d, live[i], `${path}[${i}]`));
   }
   if (live === null || typeof live !== 'object' || Array.isArray(live)) return [path || '(object)'];
-  return Object.entries(desired).flatMap(([k, v]) => (v === undefined ? [] : objectDifferences(v, (live as Record<string, unknown>)[k], path ? `${path}.${k}` : k)));
+  return Object.entries(desired).flatMap(([k, v]) =>
+    v === undefined ? [] : objectDifferences(v, (live as Record<string, unknown>)[k], path ? `${path}.${k}` : k),
+  );
 }

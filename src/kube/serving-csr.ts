@@ -33,9 +33,15 @@ interface CsrObject {
 /** The pending kubelet-serving requests, with the names their certificates would carry. */
 export function pendingServingCsrs(items: ReadonlyArray<Record<string, unknown>>): ServingCsr[] {
   return (items as unknown as CsrObject[])
-    .filter((c) => c.spec.signerName === KUBELET_SERVING_SIGNER && !(c.status?.conditions?.length) && c.spec.username?.startsWith('system:node:'))
+    .filter(
+      (c) => c.spec.signerName === KUBELET_SERVING_SIGNER && !c.status?.conditions?.length && c.spec.username?.startsWith('system:node:'),
+    )
     .map((c) => {
-      const base = { name: c.metadata.name, node: c.spec.username!.slice('system:node:'.length), object: c as unknown as Record<string, unknown> };
+      const base = {
+        name: c.metadata.name,
+        node: c.spec.username!.slice('system:node:'.length),
+        object: c as unknown as Record<string, unknown>,
+      };
       try {
         return { ...base, ...requestedNames(Buffer.from(c.spec.request ?? '', 'base64').toString('utf8')) };
       } catch (err) {
@@ -47,7 +53,10 @@ export function pendingServingCsrs(items: ReadonlyArray<Record<string, unknown>>
 /** Whether the node already has an approved serving-certificate request (its kubelet may still be fetching the certificate). */
 export function approvedServingCsr(items: ReadonlyArray<Record<string, unknown>>, node: string): boolean {
   return (items as unknown as CsrObject[]).some(
-    (c) => c.spec.signerName === KUBELET_SERVING_SIGNER && c.spec.username === `system:node:${node}` && (c.status?.conditions ?? []).some((x) => (x as { type?: string }).type === 'Approved'),
+    (c) =>
+      c.spec.signerName === KUBELET_SERVING_SIGNER &&
+      c.spec.username === `system:node:${node}` &&
+      (c.status?.conditions ?? []).some((x) => (x as { type?: string }).type === 'Approved'),
   );
 }
 
@@ -73,7 +82,10 @@ export function requestedNames(pem: string): { commonName?: string; dnsNames: st
     .flatMap((rdn) => children(rdn, 'a subject RDN'))
     .map((atv) => children(atv, 'a subject attribute'))
     .find(([oid]) => typeof oid?.value === 'string' && forge.asn1.derToOid(oid.value) === COMMON_NAME)?.[1]?.value;
-  const attributes = attributesNode?.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && attributesNode.type === 0 ? children(attributesNode, 'the attributes') : [];
+  const attributes =
+    attributesNode?.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && (attributesNode.type as number) === 0
+      ? children(attributesNode, 'the attributes')
+      : [];
   const dnsNames: string[] = [];
   const ips: string[] = [];
   for (const attribute of attributes) {
@@ -89,8 +101,15 @@ export function requestedNames(pem: string): { commonName?: string; dnsNames: st
         for (const name of children(forge.asn1.fromDer(octets), 'the subjectAltName')) {
           const bytes = name.value;
           if (typeof bytes !== 'string') continue;
-          if (name.type === 2) dnsNames.push(bytes);
-          if (name.type === 7) ips.push(bytes.length === 4 ? [...bytes].map((ch) => ch.charCodeAt(0)).join('.') : forge.util.bytesToHex(bytes).replace(/(.{4})(?!$)/g, '$1:'));
+          // GeneralName's [2] dNSName and [7] iPAddress (RFC 5280 4.2.1.6)
+          const tag = name.type as number;
+          if (tag === 2) dnsNames.push(bytes);
+          if (tag === 7)
+            ips.push(
+              bytes.length === 4
+                ? Array.from(bytes, (ch) => ch.charCodeAt(0)).join('.')
+                : forge.util.bytesToHex(bytes).replace(/(.{4})(?!$)/g, '$1:'),
+            );
         }
       }
     }
@@ -99,15 +118,20 @@ export function requestedNames(pem: string): { commonName?: string; dnsNames: st
 }
 
 /** Why a request must not be approved, or undefined when it names only the node itself. */
-export function servingCsrProblem(csr: ServingCsr, node: { names: readonly string[]; addresses: readonly string[]; reserved?: readonly string[] } | undefined): string | undefined {
+export function servingCsrProblem(
+  csr: ServingCsr,
+  node: { names: readonly string[]; addresses: readonly string[]; reserved?: readonly string[] } | undefined,
+): string | undefined {
   if (csr.malformed) return csr.malformed;
   if (!node) return `${csr.node} is not a node of the inventory`;
-  if (csr.commonName !== `system:node:${csr.node}`) return `its subject is ${JSON.stringify(csr.commonName ?? '')}, not system:node:${csr.node} (the user that made it)`;
+  if (csr.commonName !== `system:node:${csr.node}`)
+    return `its subject is ${JSON.stringify(csr.commonName ?? '')}, not system:node:${csr.node} (the user that made it)`;
   const reserved = csr.dnsNames.filter((n) => node.reserved?.includes(n.toLowerCase()));
   if (reserved.length) return `asks for names of the API server or the cluster's services: ${reserved.join(', ')}`;
   const foreignNames = csr.dnsNames.filter((n) => !node.names.includes(n));
   const own = new Set(node.addresses.map(canonicalIp));
   const foreignIps = csr.ips.filter((ip) => !own.has(canonicalIp(ip)));
-  if (foreignNames.length || foreignIps.length) return `asks for names that are not ${csr.node}'s: ${[...foreignNames, ...foreignIps].join(', ')}`;
+  if (foreignNames.length || foreignIps.length)
+    return `asks for names that are not ${csr.node}'s: ${[...foreignNames, ...foreignIps].join(', ')}`;
   return undefined;
 }

@@ -2,13 +2,14 @@
  * Restarting a control plane's static pods in place, and knowing when they are back — by the
  * processes in /proc, which holds with any container runtime and needs no mirror pod.
  */
-import { readyForRestart, rejoined, withMembers } from '../etcd/member-restart.js';
+import { readyForRestart, rejoined, withMembers } from '../etcd/member-gate.js';
 import { quote } from '../transport/quote.js';
 import { pollUntil } from '../util/poll.js';
-import type { HostTarget } from '../workflow/phase.js';
-import { KUBERNETES_DIR, manifestPath } from './node-files.js';
+import type { HostTarget } from '../kit/phase.js';
+import { manifestPath } from './node-files.js';
 import { API_PORT } from '../inventory/resolve.js';
 import { runningProcesses, type Component, type RunningProcess } from './running.js';
+import { KUBERNETES_DIR } from '../../templates/paths.js';
 
 const WAIT_MS = 240_000;
 /** A /proc scan on the node: cheap, so asked often (a process starts or ends within a second). */
@@ -19,7 +20,11 @@ export const PARKED_API_SERVER = `${KUBERNETES_DIR}/kube-apiserver.yaml.parked-b
 
 /** Polls the node's processes until `done` holds for them; the failure names `what`. */
 export async function untilRunning(target: HostTarget, what: string, done: (running: RunningProcess[]) => boolean): Promise<void> {
-  await pollUntil(async () => done(await runningProcesses(target.host)), { timeoutMs: WAIT_MS, intervalMs: PROCESS_POLL_MS, failure: () => `${target.spec.name}: ${what} within ${WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods)` });
+  await pollUntil(async () => done(await runningProcesses(target.host)), {
+    timeoutMs: WAIT_MS,
+    intervalMs: PROCESS_POLL_MS,
+    failure: () => `${target.spec.name}: ${what} within ${WAIT_MS / 1000} s (journalctl -u kubelet; /var/log/pods)`,
+  });
 }
 
 const killContainers = (component: Component) =>
@@ -49,7 +54,8 @@ i=0; while alive && [ $i -lt ${IN_FLIGHT_GRACE_DECISECONDS} ]; do sleep 0.1; i=$
 for p in $pids; do [ "$(cat /proc/$p/comm 2>/dev/null)" = kube-apiserver ] && kill -KILL $p; done; true`;
 }
 
-const pidsOf = (running: readonly RunningProcess[], component: Component) => running.filter((p) => p.component === component).map((p) => p.pid);
+const pidsOf = (running: readonly RunningProcess[], component: Component) =>
+  running.filter((p) => p.component === component).map((p) => p.pid);
 
 /** Stops the components' containers and waits until the kubelet has started new ones, which read their files anew. */
 export async function restartStaticPods(target: HostTarget, components: readonly Component[]): Promise<void> {
@@ -58,7 +64,11 @@ export async function restartStaticPods(target: HostTarget, components: readonly
   const before = new Set(running.filter((p) => components.includes(p.component)).map((p) => p.pid));
   const apiServers = components.includes('kube-apiserver') ? pidsOf(running, 'kube-apiserver') : [];
   await target.host.check([...components.map(killContainers), ...(apiServers.length ? [endStoppingApiServer(apiServers)] : [])].join('\n'));
-  await untilRunning(target, `${components.join(', ')} did not restart`, (now) => components.every((c) => now.some((p) => p.component === c)) && !now.some((p) => before.has(p.pid)));
+  await untilRunning(
+    target,
+    `${components.join(', ')} did not restart`,
+    (now) => components.every((c) => now.some((p) => p.component === c)) && !now.some((p) => before.has(p.pid)),
+  );
 }
 
 /**

@@ -21,7 +21,7 @@ const USAGE_PREFIX = 'usage-bootstrap-';
 export function tokenFromSecret(secret: Record<string, unknown>): TokenRecord | string {
   const name = (secret.metadata as { name?: string } | undefined)?.name ?? '?';
   const data = (secret.data ?? {}) as Record<string, string>;
-  const field = (k: string) => (data[k] ? Buffer.from(data[k]!, 'base64').toString('utf8') : '');
+  const field = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : '');
   let token: BootstrapToken;
   try {
     token = parseToken(`${field('token-id')}.${field('token-secret')}`);
@@ -41,7 +41,10 @@ export function tokenFromSecret(secret: Record<string, unknown>): TokenRecord | 
 
 export async function listTokens(api: ApiClient): Promise<{ tokens: TokenRecord[]; problems: string[] }> {
   const read = (await api.list(TOKEN_SECRETS)).map(tokenFromSecret);
-  return { tokens: read.filter((r): r is TokenRecord => typeof r !== 'string'), problems: read.filter((r): r is string => typeof r === 'string') };
+  return {
+    tokens: read.filter((r): r is TokenRecord => typeof r !== 'string'),
+    problems: read.filter((r): r is string => typeof r === 'string'),
+  };
 }
 
 /** Deletes the token with this id; false when there was none. */

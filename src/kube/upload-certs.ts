@@ -10,7 +10,7 @@ import type { FileSet } from '../pki/cluster-pki.js';
 import { ApiError, type ApiClient } from './api-client.js';
 import { tokenSecret } from './bootstrap-objects.js';
 import { role, roleBinding } from './cluster-objects.js';
-import type { KubeObject, Secret } from './objects.js';
+import type { KubeObject, Secret } from '../../templates/objects.js';
 
 export const CERTS_SECRET = 'kubeadm-certs';
 const OWNER_TOKEN_DESCRIPTION = 'Proxy for managing TTL for the kubeadm-certs secret';
@@ -22,14 +22,25 @@ export const SHARED_FILES: readonly string[] = UPLOADED_FILES.map((f) => f.path)
 
 function rbac(): KubeObject[] {
   const name = 'kubeadm:kubeadm-certs';
-  return [role(name, 'kube-system', [{ apiGroups: [''], resources: ['secrets'], resourceNames: [CERTS_SECRET], verbs: ['get'] }]), roleBinding(name, 'kube-system', name, [{ kind: 'Group', name: READERS }])];
+  return [
+    role(name, 'kube-system', [{ apiGroups: [''], resources: ['secrets'], resourceNames: [CERTS_SECRET], verbs: ['get'] }]),
+    roleBinding(name, 'kube-system', name, [{ kind: 'Group', name: READERS }]),
+  ];
 }
 
 /** Seals the files with `certificateKey` into kubeadm-certs, owned by a fresh 2-hour token. */
 export async function uploadCerts(api: ApiClient, files: FileSet, certificateKey: string, now = new Date()): Promise<void> {
-  const owner = tokenSecret(generateToken(), { description: OWNER_TOKEN_DESCRIPTION, ttlSeconds: OWNER_TOKEN_TTL_SECONDS, usages: [], groups: [], now });
+  const owner = tokenSecret(generateToken(), {
+    description: OWNER_TOKEN_DESCRIPTION,
+    ttlSeconds: OWNER_TOKEN_TTL_SECONDS,
+    usages: [],
+    groups: [],
+    now,
+  });
   await api.apply(owner);
-  const live = (await api.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'kube-system', name: owner.metadata.name })) as { metadata: { uid: string } };
+  const live = (await api.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'kube-system', name: owner.metadata.name })) as {
+    metadata: { uid: string };
+  };
   const data = sealFiles(new Map([...files].map(([path, content]) => [path, Buffer.from(content)])), certificateKey);
   const secret: Secret = {
     apiVersion: 'v1',
@@ -37,7 +48,9 @@ export async function uploadCerts(api: ApiClient, files: FileSet, certificateKey
     metadata: {
       name: CERTS_SECRET,
       namespace: 'kube-system',
-      ownerReferences: [{ apiVersion: 'v1', kind: 'Secret', name: owner.metadata.name, uid: live.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Secret', name: owner.metadata.name, uid: live.metadata.uid, controller: true, blockOwnerDeletion: true },
+      ],
     },
     type: 'Opaque',
     data,
@@ -52,10 +65,17 @@ export async function downloadCerts(api: ApiClient, certificateKey: string): Pro
   try {
     secret = await api.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'kube-system', name: CERTS_SECRET });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 403) throw new Error('this token may not read kube-system/kubeadm-certs: upload the certificates again (kubestrap certs upload), which also grants bootstrap tokens that read');
+    if (err instanceof ApiError && err.status === 403)
+      throw new Error(
+        'this token may not read kube-system/kubeadm-certs: upload the certificates again (kubestrap certs upload), which also grants bootstrap tokens that read',
+        { cause: err },
+      );
     throw err;
   }
-  if (!secret) throw new Error('kube-system/kubeadm-certs does not exist: it expires 2 hours after the upload. Run `kubestrap certs upload` on the workstation (or a control plane) and use the key it prints');
+  if (!secret)
+    throw new Error(
+      'kube-system/kubeadm-certs does not exist: it expires 2 hours after the upload. Run `kubestrap certs upload` on the workstation (or a control plane) and use the key it prints',
+    );
   const files = openFiles((secret.data ?? {}) as Record<string, string>, certificateKey);
   return new Map([...files].map(([path, content]) => [path, content.toString('utf8')]));
 }

@@ -10,7 +10,10 @@ const MIN_SECRET_LENGTH = 4;
 
 /** What is a secret by its shape alone (no registered values): for text kubestrap did not make, such as a file's current content. */
 export function redactShapes(text: string): string {
-  return text.replace(PRIVATE_KEY_BLOCK, '-----BEGIN $1PRIVATE KEY-----[REDACTED]-----END $1PRIVATE KEY-----').replace(BOOTSTRAP_TOKEN, '$1.[REDACTED]').replace(SECRET_FIELD, '$1$2[REDACTED]');
+  return text
+    .replace(PRIVATE_KEY_BLOCK, '-----BEGIN $1PRIVATE KEY-----[REDACTED]-----END $1PRIVATE KEY-----')
+    .replace(BOOTSTRAP_TOKEN, '$1.[REDACTED]')
+    .replace(SECRET_FIELD, '$1$2[REDACTED]');
 }
 
 /**

@@ -40,8 +40,12 @@ export class RunLog {
   }
 
   command(host: string, script: string, result: { code: number; stdout: string; stderr: string; ms: number; stdinBytes: number }): void {
-    const clip = (s: string) => (s.length > MAX_LOGGED_OUTPUT ? `${s.slice(0, MAX_LOGGED_OUTPUT)}\n… (${s.length - MAX_LOGGED_OUTPUT} more bytes)` : s);
-    const parts = [`$ ${script}`, `exit ${result.code} in ${result.ms} ms${result.stdinBytes ? `, ${result.stdinBytes} bytes on stdin (not logged)` : ''}`];
+    const clip = (s: string) =>
+      s.length > MAX_LOGGED_OUTPUT ? `${s.slice(0, MAX_LOGGED_OUTPUT)}\n… (${s.length - MAX_LOGGED_OUTPUT} more bytes)` : s;
+    const parts = [
+      `$ ${script}`,
+      `exit ${result.code} in ${result.ms} ms${result.stdinBytes ? `, ${result.stdinBytes} bytes on stdin (not logged)` : ''}`,
+    ];
     if (result.stdout) parts.push(`stdout:\n${clip(result.stdout)}`);
     if (result.stderr) parts.push(`stderr:\n${clip(result.stderr)}`);
     this.write(host, parts.join('\n'));

@@ -47,7 +47,7 @@ export interface CertSpec {
 }
 
 /** kubeadm 1.29 moved admin identities from system:masters to the kubeadm:cluster-admins group. */
-const adminGroup = (c: ClusterPki) => (c.version.minor >= 29 ? 'kubeadm:cluster-admins' : 'system:masters');
+const adminGroup = (c: ClusterPki) => (KUBEADM_CHANGES.clusterAdminsGroup(c.version) ? 'kubeadm:cluster-admins' : 'system:masters');
 const none = () => [] as const;
 
 function dedupe(dns: readonly string[], ips: readonly string[]): string[] {
@@ -79,7 +79,15 @@ function etcdSans(_c: ClusterPki, n: NodePki): string[] {
 
 export const CERTIFICATES: readonly CertSpec[] = [
   { name: 'ca', file: 'ca', ca: undefined, commonName: () => 'kubernetes', organizations: none, usages: [], sans: () => ['kubernetes'] },
-  { name: 'apiserver', file: 'apiserver', ca: 'ca', commonName: () => 'kube-apiserver', organizations: none, usages: ['server'], sans: apiServerSans },
+  {
+    name: 'apiserver',
+    file: 'apiserver',
+    ca: 'ca',
+    commonName: () => 'kube-apiserver',
+    organizations: none,
+    usages: ['server'],
+    sans: apiServerSans,
+  },
   {
     name: 'apiserver-kubelet-client',
     file: 'apiserver-kubelet-client',
@@ -90,18 +98,58 @@ export const CERTIFICATES: readonly CertSpec[] = [
     usages: ['client'],
     sans: none,
   },
-  { name: 'front-proxy-ca', file: 'front-proxy-ca', ca: undefined, commonName: () => 'front-proxy-ca', organizations: none, usages: [], sans: () => ['front-proxy-ca'] },
-  { name: 'front-proxy-client', file: 'front-proxy-client', ca: 'front-proxy-ca', commonName: () => 'front-proxy-client', organizations: none, usages: ['client'], sans: none },
-  { name: 'etcd-ca', file: 'etcd/ca', ca: undefined, commonName: () => 'etcd-ca', organizations: none, usages: [], sans: () => ['etcd-ca'] },
-  { name: 'etcd-server', file: 'etcd/server', ca: 'etcd-ca', commonName: (_c, n) => n.nodeName, organizations: none, usages: ['server', 'client'], sans: etcdSans },
-  { name: 'etcd-peer', file: 'etcd/peer', ca: 'etcd-ca', commonName: (_c, n) => n.nodeName, organizations: none, usages: ['server', 'client'], sans: etcdSans },
+  {
+    name: 'front-proxy-ca',
+    file: 'front-proxy-ca',
+    ca: undefined,
+    commonName: () => 'front-proxy-ca',
+    organizations: none,
+    usages: [],
+    sans: () => ['front-proxy-ca'],
+  },
+  {
+    name: 'front-proxy-client',
+    file: 'front-proxy-client',
+    ca: 'front-proxy-ca',
+    commonName: () => 'front-proxy-client',
+    organizations: none,
+    usages: ['client'],
+    sans: none,
+  },
+  {
+    name: 'etcd-ca',
+    file: 'etcd/ca',
+    ca: undefined,
+    commonName: () => 'etcd-ca',
+    organizations: none,
+    usages: [],
+    sans: () => ['etcd-ca'],
+  },
+  {
+    name: 'etcd-server',
+    file: 'etcd/server',
+    ca: 'etcd-ca',
+    commonName: (_c, n) => n.nodeName,
+    organizations: none,
+    usages: ['server', 'client'],
+    sans: etcdSans,
+  },
+  {
+    name: 'etcd-peer',
+    file: 'etcd/peer',
+    ca: 'etcd-ca',
+    commonName: (_c, n) => n.nodeName,
+    organizations: none,
+    usages: ['server', 'client'],
+    sans: etcdSans,
+  },
   {
     name: 'etcd-healthcheck-client',
     file: 'etcd/healthcheck-client',
     ca: 'etcd-ca',
     commonName: () => 'kube-etcd-healthcheck-client',
-    // dropped in 1.30: a health check needs no admin group
-    organizations: (c) => (c.version.minor >= 30 ? [] : ['system:masters']),
+    // a health check needs no admin group
+    organizations: (c) => (KUBEADM_CHANGES.etcdHealthcheckClientNoMasters(c.version) ? [] : ['system:masters']),
     usages: ['client'],
     sans: none,
   },
@@ -110,14 +158,15 @@ export const CERTIFICATES: readonly CertSpec[] = [
     file: 'apiserver-etcd-client',
     ca: 'etcd-ca',
     commonName: () => 'kube-apiserver-etcd-client',
-    organizations: (c) => (c.version.minor >= 29 ? [] : ['system:masters']),
+    organizations: (c) => (KUBEADM_CHANGES.apiServerEtcdClientNoMasters(c.version) ? [] : ['system:masters']),
     usages: ['client'],
     sans: none,
   },
 ];
 
 /** The certificates of this cluster: with an external etcd, none of etcd's CA (kubeadm's certs phase skips them too). */
-export const certificatesFor = (c: ClusterPki): readonly CertSpec[] => (c.externalEtcd ? CERTIFICATES.filter((spec) => spec.name !== 'etcd-ca' && spec.ca !== 'etcd-ca') : CERTIFICATES);
+export const certificatesFor = (c: ClusterPki): readonly CertSpec[] =>
+  c.externalEtcd ? CERTIFICATES.filter((spec) => spec.name !== 'etcd-ca' && spec.ca !== 'etcd-ca') : CERTIFICATES;
 
 export const CA_FILES: Record<CaName, string> = { ca: 'ca', 'front-proxy-ca': 'front-proxy-ca', 'etcd-ca': 'etcd/ca' };
 
@@ -127,20 +176,47 @@ export interface KubeconfigSpec {
   readonly organizations: (c: ClusterPki) => readonly string[];
   /** endpoint: the control-plane endpoint; local: this node's API server. */
   readonly server: (c: ClusterPki) => 'endpoint' | 'local';
-  readonly sinceMinor: number;
+  /** The releases that write it. */
+  readonly since: (v: Pick<KubeVersion, 'minor'>) => boolean;
 }
 
+const always = () => true;
+
 export const KUBECONFIGS: readonly KubeconfigSpec[] = [
-  { file: 'admin.conf', clientName: () => 'kubernetes-admin', organizations: (c) => [adminGroup(c)], server: () => 'endpoint', sinceMinor: 0 },
-  { file: 'super-admin.conf', clientName: () => 'kubernetes-super-admin', organizations: () => ['system:masters'], server: () => 'endpoint', sinceMinor: 29 },
+  {
+    file: 'admin.conf',
+    clientName: () => 'kubernetes-admin',
+    organizations: (c) => [adminGroup(c)],
+    server: () => 'endpoint',
+    since: always,
+  },
+  {
+    file: 'super-admin.conf',
+    clientName: () => 'kubernetes-super-admin',
+    organizations: () => ['system:masters'],
+    server: () => 'endpoint',
+    since: KUBEADM_CHANGES.clusterAdminsGroup,
+  },
   // a control plane's kubelet talks to its own API server (ControlPlaneKubeletLocalMode)
-  { file: 'kubelet.conf', clientName: (n) => `system:node:${n.nodeName}`, organizations: () => ['system:nodes'], server: (c) => (KUBEADM_CHANGES.controlPlaneKubeletLocal(c.version) ? 'local' : 'endpoint'), sinceMinor: 0 },
-  { file: 'controller-manager.conf', clientName: () => 'system:kube-controller-manager', organizations: none, server: () => 'local', sinceMinor: 0 },
-  { file: 'scheduler.conf', clientName: () => 'system:kube-scheduler', organizations: none, server: () => 'local', sinceMinor: 0 },
+  {
+    file: 'kubelet.conf',
+    clientName: (n) => `system:node:${n.nodeName}`,
+    organizations: () => ['system:nodes'],
+    server: (c) => (KUBEADM_CHANGES.controlPlaneKubeletLocal(c.version) ? 'local' : 'endpoint'),
+    since: always,
+  },
+  {
+    file: 'controller-manager.conf',
+    clientName: () => 'system:kube-controller-manager',
+    organizations: none,
+    server: () => 'local',
+    since: always,
+  },
+  { file: 'scheduler.conf', clientName: () => 'system:kube-scheduler', organizations: none, server: () => 'local', since: always },
 ];
 
 export function kubeconfigsFor(c: ClusterPki): KubeconfigSpec[] {
-  return KUBECONFIGS.filter((k) => c.version.minor >= k.sinceMinor);
+  return KUBECONFIGS.filter((k) => k.since(c.version));
 }
 
 const hostForUrl = (h: string) => (isIPv6(h) ? `[${h}]` : h);

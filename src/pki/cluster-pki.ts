@@ -5,11 +5,23 @@
  * difference and left alone unless the operator asks to renew it. Pure apart from randomness:
  * inputs are the files that exist, outputs the files to write.
  */
-import { CA_FILES, CERTIFICATES, certificatesFor, kubeconfigsFor, serverUrl, type CaName, type CertSpec, type ClusterPki, type KubeconfigSpec, type NodePki } from './catalogue.js';
+import {
+  CA_FILES,
+  CERTIFICATES,
+  certificatesFor,
+  kubeconfigsFor,
+  serverUrl,
+  type CaName,
+  type CertSpec,
+  type ClusterPki,
+  type KubeconfigSpec,
+  type NodePki,
+} from './catalogue.js';
 import { generateKey, keyPairFromPem, type KeyPair } from './keys.js';
-import { buildKubeconfig, currentCredentials, KUBELET_CLIENT_CURRENT, parseKubeconfig, serializeKubeconfig } from './kubeconfig.js';
+import { buildKubeconfig, currentCredentials, parseKubeconfig, serializeKubeconfig } from './kubeconfig.js';
 import { canonicalIp } from '../util/cidr.js';
 import { inspectCertificate, issueCertificate, keyMatches, signedBy } from './x509.js';
+import { KUBELET_CLIENT_CURRENT } from '../../templates/paths.js';
 
 /** Files below /etc/kubernetes of one node, by relative path (e.g. `pki/ca.crt`, `admin.conf`). */
 export type FileSet = ReadonlyMap<string, string>;
@@ -52,7 +64,12 @@ const KUBECONFIG_MODE = 0o600;
 const pkiPath = (file: string, ext: 'crt' | 'key') => `pki/${file}.${ext}`;
 
 /** What is wrong with an existing certificate, compared with what kubestrap would issue. */
-export function certificateProblems(certPem: string, keyPem: string | undefined, expected: { commonName: string; organizations: readonly string[]; sans: readonly string[]; caPem?: string }, now: Date): string[] {
+export function certificateProblems(
+  certPem: string,
+  keyPem: string | undefined,
+  expected: { commonName: string; organizations: readonly string[]; sans: readonly string[]; caPem?: string },
+  now: Date,
+): string[] {
   const problems: string[] = [];
   let facts;
   try {
@@ -69,7 +86,8 @@ export function certificateProblems(certPem: string, keyPem: string | undefined,
   if (missing.length) problems.push(`missing SAN ${missing.join(', ')}`);
   if (facts.notAfter <= now) problems.push(`expired on ${facts.notAfter.toISOString()}`);
   if (facts.notBefore > now) problems.push(`not valid before ${facts.notBefore.toISOString()}`);
-  if (expected.caPem && !signedBy(certPem, expected.caPem)) problems.push(`not signed by the current CA (issuer CN=${facts.issuerCommonName})`);
+  if (expected.caPem && !signedBy(certPem, expected.caPem))
+    problems.push(`not signed by the current CA (issuer CN=${facts.issuerCommonName})`);
   if (keyPem !== undefined) {
     try {
       if (!keyMatches(certPem, keyPairFromPem(keyPem).publicKeyPem)) problems.push('the private key does not belong to the certificate');
@@ -83,7 +101,9 @@ export function certificateProblems(certPem: string, keyPem: string | undefined,
 /** An existing CA is reused as long as it is a CA, unexpired and has its own key. */
 function caProblems(certPem: string, keyPem: string, now: Date): string[] {
   const facts = inspectCertificate(certPem);
-  return certificateProblems(certPem, keyPem, { commonName: facts.commonName, organizations: facts.organizations, sans: [] }, now).concat(facts.isCA ? [] : ['not a CA certificate']);
+  return certificateProblems(certPem, keyPem, { commonName: facts.commonName, organizations: facts.organizations, sans: [] }, now).concat(
+    facts.isCA ? [] : ['not a CA certificate'],
+  );
 }
 
 /**
@@ -106,7 +126,8 @@ class KeyPool {
 const wantsRenewal = (renew: ReadonlySet<string>, name: string) => renew.has(name) || renew.has('all');
 const leafNeedsIssue = (have: FileSet, spec: CertSpec, renew: ReadonlySet<string>) =>
   !have.has(pkiPath(spec.file, 'crt')) || !have.has(pkiPath(spec.file, 'key')) || wantsRenewal(renew, spec.name);
-const kubeconfigNeedsIssue = (have: FileSet, spec: KubeconfigSpec, renew: ReadonlySet<string>) => !have.has(spec.file) || (wantsRenewal(renew, spec.file) && !rotatedByKubelet(have.get(spec.file)!));
+const kubeconfigNeedsIssue = (have: FileSet, spec: KubeconfigSpec, renew: ReadonlySet<string>) =>
+  !have.has(spec.file) || (wantsRenewal(renew, spec.file) && !rotatedByKubelet(have.get(spec.file)!));
 
 /** A kubeconfig pointing at the kubelet's rotating certificate (kubeadm's kubelet.conf): the kubelet renews it, as kubeadm certs renew leaves it alone. */
 function rotatedByKubelet(text: string): boolean {
@@ -131,7 +152,12 @@ export interface BuildOptions {
   readonly withoutKubeconfigs?: boolean;
 }
 
-export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNode[], existing: ReadonlyMap<string, FileSet>, options: BuildOptions = {}): Promise<PkiResult> {
+export async function buildClusterPki(
+  config: ClusterPki,
+  nodes: readonly PkiNode[],
+  existing: ReadonlyMap<string, FileSet>,
+  options: BuildOptions = {},
+): Promise<PkiResult> {
   const now = options.now ?? new Date();
   const renew = options.renew ?? new Set<string>();
   const findings: Finding[] = [];
@@ -154,14 +180,20 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
       findings.push({ node: first, file: pkiPath(CA_FILES[name], 'crt'), status: problems.length ? 'mismatch' : 'kept', problems });
       cas.set(name, { certPem, key: keyPairFromPem(keyPem) });
     } else if (certPem && !keyPem) {
-      throw new Error(`${first}: pki/${CA_FILES[name]}.crt exists without its key; external CAs (key kept elsewhere) are not supported yet`);
+      throw new Error(
+        `${first}: pki/${CA_FILES[name]}.crt exists without its key; external CAs (key kept elsewhere) are not supported yet`,
+      );
     } else newCas.push(name);
   }
   const saKeyPem = firstFiles.get('pki/sa.key');
   const kubeconfigs = options.withoutKubeconfigs ? [] : kubeconfigsFor(config);
   const leafCount = controlPlanes.reduce((n, { node }) => {
     const have = existing.get(node.nodeName) ?? new Map<string, string>();
-    return n + certificates.filter((c) => c.ca && leafNeedsIssue(have, c, renew)).length + kubeconfigs.filter((k) => kubeconfigNeedsIssue(have, k, renew)).length;
+    return (
+      n +
+      certificates.filter((c) => c.ca && leafNeedsIssue(have, c, renew)).length +
+      kubeconfigs.filter((k) => kubeconfigNeedsIssue(have, k, renew)).length
+    );
   }, 0);
   const pool = new KeyPool(config.keyAlgorithm, newCas.length + (saKeyPem ? 0 : 1) + leafCount);
   const caKeys = await Promise.all(newCas.map(() => pool.take()));
@@ -187,9 +219,9 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
       { path: pkiPath(CA_FILES[name], 'crt'), content: cas.get(name)!.certPem, mode: CERT_MODE },
       { path: pkiPath(CA_FILES[name], 'key'), content: cas.get(name)!.key.privateKeyPem, mode: KEY_MODE },
     ]),
-    { path: 'pki/sa.key', content: saKey!.privateKeyPem, mode: KEY_MODE },
+    { path: 'pki/sa.key', content: saKey.privateKeyPem, mode: KEY_MODE },
     // kubeadm writes sa.pub with the key helper, hence 0600
-    { path: 'pki/sa.pub', content: saKey!.publicKeyPem, mode: KEY_MODE },
+    { path: 'pki/sa.pub', content: saKey.publicKeyPem, mode: KEY_MODE },
   ];
 
   // 2. Per node: shared files, then its own certificates and kubeconfigs.
@@ -202,7 +234,12 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
       const current = have.get(file.path);
       if (current === undefined) out.push(file);
       else if (current !== file.content && node.nodeName !== first) {
-        findings.push({ node: node.nodeName, file: file.path, status: 'mismatch', problems: ['differs from the cluster CA material on the first control plane'] });
+        findings.push({
+          node: node.nodeName,
+          file: file.path,
+          status: 'mismatch',
+          problems: ['differs from the cluster CA material on the first control plane'],
+        });
       }
     }
     if (!controlPlane) continue;
@@ -230,15 +267,45 @@ export async function buildClusterPki(config: ClusterPki, nodes: readonly PkiNod
  * the controller-manager to approve and sign its request; the kubelet rotates the certificate
  * itself from then on.
  */
-export async function workerKubeletConf(config: ClusterPki, node: NodePki, server: string, ca: { certPem: string; keyPem: string }, now = new Date()): Promise<string> {
+export async function workerKubeletConf(
+  config: ClusterPki,
+  node: NodePki,
+  server: string,
+  ca: { certPem: string; keyPem: string },
+  now = new Date(),
+): Promise<string> {
   const spec = kubeconfigsFor(config).find((k) => k.file === 'kubelet.conf')!;
-  const [planned] = planKubeconfig(config, node, spec, new Map(), { certPem: ca.certPem, key: keyPairFromPem(ca.keyPem) }, new Set(), now, [], server);
+  const [planned] = planKubeconfig(
+    config,
+    node,
+    spec,
+    new Map(),
+    { certPem: ca.certPem, key: keyPairFromPem(ca.keyPem) },
+    new Set(),
+    now,
+    [],
+    server,
+  );
   return planned!.issue(await generateKey(config.keyAlgorithm))[0]!.content;
 }
 
-function planLeaf(config: ClusterPki, node: NodePki, spec: CertSpec, have: FileSet, cas: ReadonlyMap<CaName, Ca>, renew: ReadonlySet<string>, now: Date, findings: Finding[]): PlannedCert[] {
+function planLeaf(
+  config: ClusterPki,
+  node: NodePki,
+  spec: CertSpec,
+  have: FileSet,
+  cas: ReadonlyMap<CaName, Ca>,
+  renew: ReadonlySet<string>,
+  now: Date,
+  findings: Finding[],
+): PlannedCert[] {
   const ca = cas.get(spec.ca!)!;
-  const expected = { commonName: spec.commonName(config, node), organizations: spec.organizations(config), sans: spec.sans(config, node), caPem: ca.certPem };
+  const expected = {
+    commonName: spec.commonName(config, node),
+    organizations: spec.organizations(config),
+    sans: spec.sans(config, node),
+    caPem: ca.certPem,
+  };
   const certPath = pkiPath(spec.file, 'crt');
   const certPem = have.get(certPath);
   const keyPem = have.get(pkiPath(spec.file, 'key'));
@@ -274,11 +341,29 @@ function planLeaf(config: ClusterPki, node: NodePki, spec: CertSpec, have: FileS
 }
 
 /** `server`: where the kubeconfig points, by default as the spec says for this node. */
-function planKubeconfig(config: ClusterPki, node: NodePki, spec: KubeconfigSpec, have: FileSet, ca: Ca, renew: ReadonlySet<string>, now: Date, findings: Finding[], server = serverUrl(config, node, spec.server(config))): PlannedCert[] {
+function planKubeconfig(
+  config: ClusterPki,
+  node: NodePki,
+  spec: KubeconfigSpec,
+  have: FileSet,
+  ca: Ca,
+  renew: ReadonlySet<string>,
+  now: Date,
+  findings: Finding[],
+  server = serverUrl(config, node, spec.server(config)),
+): PlannedCert[] {
   const userName = spec.clientName(node);
   const current = have.get(spec.file);
   if (current !== undefined && !kubeconfigNeedsIssue(have, spec, renew)) {
-    findings.push({ node: node.nodeName, file: spec.file, ...kubeconfigStatus(current, { userName, server, organizations: spec.organizations(config), clusterName: config.clusterName, ca }, now) });
+    findings.push({
+      node: node.nodeName,
+      file: spec.file,
+      ...kubeconfigStatus(
+        current,
+        { userName, server, organizations: spec.organizations(config), clusterName: config.clusterName, ca },
+        now,
+      ),
+    });
     return [];
   }
   return [
@@ -297,25 +382,45 @@ function planKubeconfig(config: ClusterPki, node: NodePki, spec: KubeconfigSpec,
           issuer: { certPem: ca.certPem, privateKey: ca.key.privateKey },
           now,
         });
-        const kubeconfig = buildKubeconfig({ clusterName: config.clusterName, server, caCertPem: ca.certPem, userName, credentials: { certPem, keyPem: key.privateKeyPem } });
+        const kubeconfig = buildKubeconfig({
+          clusterName: config.clusterName,
+          server,
+          caCertPem: ca.certPem,
+          userName,
+          credentials: { certPem, keyPem: key.privateKeyPem },
+        });
         return [{ path: spec.file, content: serializeKubeconfig(kubeconfig), mode: KUBECONFIG_MODE }];
       },
     },
   ];
 }
 
-function kubeconfigStatus(text: string, want: { userName: string; server: string; organizations: readonly string[]; clusterName: string; ca: Ca }, now: Date): { status: FindingStatus; problems: string[] } {
+function kubeconfigStatus(
+  text: string,
+  want: { userName: string; server: string; organizations: readonly string[]; clusterName: string; ca: Ca },
+  now: Date,
+): { status: FindingStatus; problems: string[] } {
   const problems: string[] = [];
   try {
     const config = parseKubeconfig(text);
     const creds = currentCredentials(config);
     if (creds.server !== want.server) problems.push(`server is ${creds.server}, want ${want.server}`);
     if (creds.caCertPem.trim() !== want.ca.certPem.trim()) problems.push('embeds a different CA certificate');
-    if (config['current-context'] !== `${want.userName}@${want.clusterName}`) problems.push(`current context is ${config['current-context']}, want ${want.userName}@${want.clusterName}`);
+    if (config['current-context'] !== `${want.userName}@${want.clusterName}`)
+      problems.push(`current context is ${config['current-context']}, want ${want.userName}@${want.clusterName}`);
     // kubeadm's kubelet-finalize points kubelet.conf at the certificate the kubelet rotates: the kubelet's to keep
-    if (creds.certFile === KUBELET_CLIENT_CURRENT && want.userName.startsWith('system:node:')) return { status: problems.length ? 'mismatch' : 'kept', problems };
+    if (creds.certFile === KUBELET_CLIENT_CURRENT && want.userName.startsWith('system:node:'))
+      return { status: problems.length ? 'mismatch' : 'kept', problems };
     if (!creds.certPem) problems.push('has no client certificate');
-    else problems.push(...certificateProblems(creds.certPem, creds.keyPem, { commonName: want.userName, organizations: want.organizations, sans: [], caPem: want.ca.certPem }, now));
+    else
+      problems.push(
+        ...certificateProblems(
+          creds.certPem,
+          creds.keyPem,
+          { commonName: want.userName, organizations: want.organizations, sans: [], caPem: want.ca.certPem },
+          now,
+        ),
+      );
   } catch (err) {
     problems.push(`cannot parse: ${(err as Error).message}`);
   }

@@ -2,8 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CERTIFICATES, KUBECONFIGS } from './catalogue.js';
-import { currentCredentials, KUBELET_CLIENT_CURRENT, parseKubeconfig } from './kubeconfig.js';
+import { currentCredentials, parseKubeconfig } from './kubeconfig.js';
 import { inspectCertificate } from './x509.js';
+import { KUBELET_CLIENT_CURRENT, KUBELET_PKI_DIR, KUBELET_SERVING_CURRENT } from '../../templates/paths.js';
 
 export interface ExpirationRow {
   readonly node: string;
@@ -18,7 +19,14 @@ const DAY_MS = 86_400_000;
 
 function row(node: string, name: string, kind: ExpirationRow['kind'], certPem: string, authority: string, now: Date): ExpirationRow {
   const facts = inspectCertificate(certPem);
-  return { node, name, kind, expires: facts.notAfter.toISOString(), residualDays: Math.floor((facts.notAfter.getTime() - now.getTime()) / DAY_MS), authority };
+  return {
+    node,
+    name,
+    kind,
+    expires: facts.notAfter.toISOString(),
+    residualDays: Math.floor((facts.notAfter.getTime() - now.getTime()) / DAY_MS),
+    authority,
+  };
 }
 
 /** Files a node's rows are read from, relative to /etc/kubernetes (kubeconfigs and pki/). */
@@ -27,8 +35,8 @@ export const EXPIRATION_FILES: readonly string[] = [...KUBECONFIGS.map((k) => k.
 /** The kubelet's own certificates (absolute paths): its rotating client certificate and its serving certificate. */
 export const KUBELET_CERTIFICATES: ReadonlyArray<{ readonly name: string; readonly path: string; readonly authority: string }> = [
   { name: 'kubelet client (rotating)', path: KUBELET_CLIENT_CURRENT, authority: 'ca' },
-  { name: 'kubelet serving', path: '/var/lib/kubelet/pki/kubelet-server-current.pem', authority: 'ca' },
-  { name: 'kubelet serving (self-signed)', path: '/var/lib/kubelet/pki/kubelet.crt', authority: 'self' },
+  { name: 'kubelet serving', path: KUBELET_SERVING_CURRENT, authority: 'ca' },
+  { name: 'kubelet serving (self-signed)', path: `${KUBELET_PKI_DIR}/kubelet.crt`, authority: 'self' },
 ];
 
 /** Rows of one node; `read` gives a file's text by its path relative to /etc/kubernetes, or by absolute path. */
@@ -53,7 +61,11 @@ export function expirationRowsFrom(node: string, read: (path: string) => string 
 }
 
 export function expirationRows(node: string, root: string, now: Date): ExpirationRow[] {
-  return expirationRowsFrom(node, (path) => (!path.startsWith('/') && existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : undefined), now);
+  return expirationRowsFrom(
+    node,
+    (path) => (!path.startsWith('/') && existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : undefined),
+    now,
+  );
 }
 
 function human(days: number): string {
@@ -67,12 +79,38 @@ export function formatExpiration(rows: readonly ExpirationRow[], warnDays: numbe
   const table = (header: string[], body: string[][]) => {
     const all = [header, ...body];
     const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
-    return all.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd()).join('\n');
+    return all
+      .map((r) =>
+        r
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('   ')
+          .trimEnd(),
+      )
+      .join('\n');
   };
   const mark = (r: ExpirationRow) => (r.residualDays < warnDays ? ' !' : '');
-  const byExpiry = [...rows].sort((a, b) => a.expires.localeCompare(b.expires) || a.node.localeCompare(b.node) || a.name.localeCompare(b.name));
-  const leaves = byExpiry.filter((r) => r.kind !== 'ca').map((r) => [...(withNode ? [r.node] : []), r.name, r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'), `${human(r.residualDays)}${mark(r)}`, r.authority, 'no']);
-  const cas = byExpiry.filter((r) => r.kind === 'ca').map((r) => [...(withNode ? [r.node] : []), r.name, r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'), `${human(r.residualDays)}${mark(r)}`, 'no']);
+  const byExpiry = [...rows].sort(
+    (a, b) => a.expires.localeCompare(b.expires) || a.node.localeCompare(b.node) || a.name.localeCompare(b.name),
+  );
+  const leaves = byExpiry
+    .filter((r) => r.kind !== 'ca')
+    .map((r) => [
+      ...(withNode ? [r.node] : []),
+      r.name,
+      r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'),
+      `${human(r.residualDays)}${mark(r)}`,
+      r.authority,
+      'no',
+    ]);
+  const cas = byExpiry
+    .filter((r) => r.kind === 'ca')
+    .map((r) => [
+      ...(withNode ? [r.node] : []),
+      r.name,
+      r.expires.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC'),
+      `${human(r.residualDays)}${mark(r)}`,
+      'no',
+    ]);
   const node = withNode ? ['NODE'] : [];
   const out = [
     table([...node, 'CERTIFICATE', 'EXPIRES', 'RESIDUAL TIME', 'CERTIFICATE AUTHORITY', 'EXTERNALLY MANAGED'], leaves),

@@ -6,7 +6,6 @@ import { parseVersion } from '../util/version.js';
 import { parseServiceSubnet, serverUrl, type ClusterPki, type NodePki } from './catalogue.js';
 import type { PkiNode } from './cluster-pki.js';
 
-
 export function clusterPki(inv: Inventory): ClusterPki {
   const c = inv.cluster;
   const version = parseVersion(c.kubernetesVersion);

@@ -9,7 +9,9 @@ const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64u
 
 export function signDetached(payload: string, token: BootstrapToken): string {
   const header = base64url(JSON.stringify({ alg: 'HS256', kid: token.id }));
-  const signature = createHmac('sha256', token.secret).update(`${header}.${base64url(payload)}`).digest();
+  const signature = createHmac('sha256', token.secret)
+    .update(`${header}.${base64url(payload)}`)
+    .digest();
   return `${header}..${base64url(signature)}`;
 }
 

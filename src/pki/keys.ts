@@ -20,7 +20,10 @@ const BITS: Record<KeyAlgorithm, number> = { 'RSA-2048': 2048, 'RSA-3072': 3072,
 export function generateKey(algorithm: KeyAlgorithm): Promise<KeyPair> {
   return new Promise((resolve, reject) => {
     generateKeyPair('rsa', { modulusLength: BITS[algorithm], publicExponent: 65537 }, (err, publicKey, privateKey) => {
-      if (err) return reject(err);
+      if (err) {
+        reject(err);
+        return;
+      }
       resolve({
         privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
         publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),

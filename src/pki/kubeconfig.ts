@@ -5,14 +5,19 @@
 import { parse, stringify } from 'yaml';
 
 /** Embedded credentials, a token, or files (kubeadm points kubelet.conf at the kubelet's rotating certificate). */
-export type KubeconfigUser = { readonly 'client-certificate-data': string; readonly 'client-key-data': string } | { readonly token: string } | { readonly 'client-certificate': string; readonly 'client-key': string };
+export type KubeconfigUser =
+  | { readonly 'client-certificate-data': string; readonly 'client-key-data': string }
+  | { readonly token: string }
+  | { readonly 'client-certificate': string; readonly 'client-key': string };
 
 /** The kubelet's client certificate and key, which it rotates itself. */
-export const KUBELET_CLIENT_CURRENT = '/var/lib/kubelet/pki/kubelet-client-current.pem';
 
 export interface Kubeconfig {
   readonly apiVersion: 'v1';
-  readonly clusters: ReadonlyArray<{ readonly cluster: { readonly 'certificate-authority-data': string; readonly server: string }; readonly name: string }>;
+  readonly clusters: ReadonlyArray<{
+    readonly cluster: { readonly 'certificate-authority-data': string; readonly server: string };
+    readonly name: string;
+  }>;
   readonly contexts: ReadonlyArray<{ readonly context: { readonly cluster: string; readonly user: string }; readonly name: string }> | null;
   readonly 'current-context': string;
   readonly kind: 'Config';
@@ -58,7 +63,14 @@ export function parseKubeconfig(text: string): Kubeconfig {
 }
 
 /** The current context's cluster and user, decoded, for checks and reuse. */
-export function currentCredentials(config: Kubeconfig): { server: string; caCertPem: string; certPem?: string; keyPem?: string; token?: string; certFile?: string } {
+export function currentCredentials(config: Kubeconfig): {
+  server: string;
+  caCertPem: string;
+  certPem?: string;
+  keyPem?: string;
+  token?: string;
+  certFile?: string;
+} {
   const context = config.contexts?.find((c) => c.name === config['current-context'])?.context;
   const cluster = config.clusters.find((c) => c.name === context?.cluster)?.cluster ?? config.clusters[0]?.cluster;
   const user = config.users?.find((u) => u.name === context?.user)?.user;
@@ -66,7 +78,9 @@ export function currentCredentials(config: Kubeconfig): { server: string; caCert
   return {
     server: cluster?.server ?? '',
     caCertPem: decode(cluster?.['certificate-authority-data']) ?? '',
-    ...(user && 'client-certificate-data' in user ? { certPem: decode(user['client-certificate-data'])!, keyPem: decode(user['client-key-data'])! } : {}),
+    ...(user && 'client-certificate-data' in user
+      ? { certPem: decode(user['client-certificate-data'])!, keyPem: decode(user['client-key-data'])! }
+      : {}),
     ...(user && 'token' in user ? { token: user.token } : {}),
     ...(user && 'client-certificate' in user ? { certFile: user['client-certificate'] } : {}),
   };
@@ -74,7 +88,13 @@ export function currentCredentials(config: Kubeconfig): { server: string; caCert
 
 type Named = { readonly name: string; readonly [field: string]: unknown };
 /** A kubeconfig file as kubectl reads it: any fields, named lists. */
-type KubeconfigFile = { clusters?: Named[] | null; contexts?: Named[] | null; users?: Named[] | null; 'current-context'?: string; [field: string]: unknown };
+type KubeconfigFile = {
+  clusters?: Named[] | null;
+  contexts?: Named[] | null;
+  users?: Named[] | null;
+  'current-context'?: string;
+  [field: string]: unknown;
+};
 
 /** The context `incoming`'s current context is renamed to `context`, its cluster and user kept. */
 export function renameContext(incoming: string, context: string): string {
@@ -92,7 +112,10 @@ export function renameContext(incoming: string, context: string): string {
 export function mergeKubeconfig(existing: string | undefined, incoming: string): string {
   const base = (existing?.trim() ? parse(existing) : {}) as KubeconfigFile;
   const add = parse(incoming) as KubeconfigFile;
-  const merge = (have: Named[] | null | undefined, more: Named[] | null | undefined) => [...(have ?? []).filter((h) => !(more ?? []).some((m) => m.name === h.name)), ...(more ?? [])];
+  const merge = (have: Named[] | null | undefined, more: Named[] | null | undefined) => [
+    ...(have ?? []).filter((h) => !(more ?? []).some((m) => m.name === h.name)),
+    ...(more ?? []),
+  ];
   return stringify(
     {
       apiVersion: 'v1',

@@ -75,12 +75,16 @@ export function issueCertificate(req: CertificateRequest): string {
     },
   ];
   if (req.usages.length) {
-    extensions.push({ name: 'extKeyUsage', ...(req.usages.includes('server') ? { serverAuth: true } : {}), ...(req.usages.includes('client') ? { clientAuth: true } : {}) });
+    extensions.push({
+      name: 'extKeyUsage',
+      ...(req.usages.includes('server') ? { serverAuth: true } : {}),
+      ...(req.usages.includes('client') ? { clientAuth: true } : {}),
+    });
   }
   extensions.push({ name: 'basicConstraints', critical: true, cA: req.isCA });
   if (req.isCA) extensions.push({ name: 'subjectKeyIdentifier' });
   if (issuerCert) {
-    const issuerSki = issuerCert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | undefined;
+    const issuerSki: { subjectKeyIdentifier?: string } | undefined = issuerCert.getExtension('subjectKeyIdentifier');
     const keyIdentifier = issuerSki?.subjectKeyIdentifier
       ? forge.util.hexToBytes(issuerSki.subjectKeyIdentifier)
       : forge.pki.getPublicKeyFingerprint(issuerCert.publicKey, { type: 'RSAPublicKey', encoding: 'binary' });
@@ -102,7 +106,7 @@ export function issueCertificate(req: CertificateRequest): string {
   cert.signature = sign('sha256', der, signingKey).toString('binary');
   // forge writes CRLF line ends; Go (kubeadm, client-go) writes LF, and kubeadm compares the
   // CA embedded in kubeconfigs byte for byte with its own encoding
-  return forge.pki.certificateToPem(cert).replace(/\r\n/g, "\n");
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 
 /** The certificate's facts as kubestrap compares them with a spec. */

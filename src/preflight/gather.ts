@@ -8,7 +8,12 @@ import { quote } from '../transport/quote.js';
 
 export const REQUIRED_COMMANDS = ['ip', 'iptables', 'mount', 'nsenter', 'sysctl', 'modprobe'] as const;
 export const RECOMMENDED_COMMANDS = ['ethtool', 'socat', 'tc', 'conntrack', 'ebtables'] as const;
-export const CRI_SOCKETS = ['/run/containerd/containerd.sock', '/var/run/dockershim.sock', '/var/run/crio/crio.sock', '/var/run/cri-dockerd.sock'] as const;
+export const CRI_SOCKETS = [
+  '/run/containerd/containerd.sock',
+  '/var/run/dockershim.sock',
+  '/var/run/crio/crio.sock',
+  '/var/run/cri-dockerd.sock',
+] as const;
 
 export interface Listener {
   readonly port: number;
@@ -31,6 +36,8 @@ export interface HostSnapshot {
   readonly kubeInstalled: boolean;
   /** The installed containerd's version (2.1.9, 1.6.20~ds1), when containerd is installed. */
   readonly containerdVersion?: string;
+  /** The name servers of /etc/resolv.conf, which CoreDNS forwards to (kubeadm's Corefile). */
+  readonly nameServers: readonly string[];
 }
 
 function script(mirrorUrls: readonly string[]): string {
@@ -38,17 +45,23 @@ function script(mirrorUrls: readonly string[]): string {
     'echo "time $(date +%s%N)"',
     // ss prints: State Recv-Q Send-Q Local:Port Peer:Port Process
     `ss -ltnpH 2>/dev/null | awk '{ n = split($4, a, ":"); p = "-"; if (match($0, /\\("[^"]+"/)) p = substr($0, RSTART + 2, RLENGTH - 3); print "listen " a[n] " " p }'`,
-    ...[...REQUIRED_COMMANDS, ...RECOMMENDED_COMMANDS].map((c) => `if command -v ${c} >/dev/null 2>&1; then echo "cmd ${c} yes"; else echo "cmd ${c} no"; fi`),
+    ...[...REQUIRED_COMMANDS, ...RECOMMENDED_COMMANDS].map(
+      (c) => `if command -v ${c} >/dev/null 2>&1; then echo "cmd ${c} yes"; else echo "cmd ${c} no"; fi`,
+    ),
     'if command -v systemctl >/dev/null 2>&1 && systemctl list-unit-files firewalld.service >/dev/null 2>&1 && systemctl cat firewalld.service >/dev/null 2>&1; then echo "firewalld $(systemctl is-active firewalld 2>/dev/null | grep -qx active && echo active || echo inactive)"; else echo "firewalld absent"; fi',
     'if command -v ufw >/dev/null 2>&1; then ufw status 2>/dev/null | grep -q "Status: active" && echo "ufw active" || echo "ufw inactive"; else echo "ufw absent"; fi',
     'if command -v getenforce >/dev/null 2>&1; then echo "selinux $(getenforce)"; else echo "selinux absent"; fi',
     ...CRI_SOCKETS.map((s) => `[ -S ${s} ] && echo "socket ${s}"`),
     `command -v containerd >/dev/null 2>&1 && echo "containerd $(containerd --version 2>/dev/null | awk '{print $3}')"`,
     `[ "$(awk 'NR > 1' /proc/swaps 2>/dev/null | wc -l)" -gt 0 ] && echo "swap on"`,
+    `awk '$1 == "nameserver" {print "nameserver", $2}' /etc/resolv.conf 2>/dev/null`,
     // Mirrors matter only while something must still be downloaded; probed in parallel, each
     // bounded, so an unreachable one costs seconds, not minutes.
     'if command -v kubelet >/dev/null 2>&1 && command -v containerd >/dev/null 2>&1; then echo "kube installed"; else',
-    ...mirrorUrls.map((url, i) => `  ( code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 3 --max-time 4 ${quote(url)} 2>/dev/null); echo "mirror ${i} \${code:-unreachable}" ) &`),
+    ...mirrorUrls.map(
+      (url, i) =>
+        `  ( code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 3 --max-time 4 ${quote(url)} 2>/dev/null); echo "mirror ${i} \${code:-unreachable}" ) &`,
+    ),
     '  wait',
     'fi',
   ];
@@ -83,5 +96,6 @@ export async function gatherSnapshot(host: Host, mirrorUrls: readonly string[]):
     mirrors,
     kubeInstalled: field('kube').length > 0,
     ...(field('containerd')[0] ? { containerdVersion: field('containerd')[0]!.replace(/^v/, '') } : {}),
+    nameServers: field('nameserver'),
   };
 }

@@ -9,8 +9,8 @@ export type RawResult = { stdout: Buffer; stderr: Buffer; code: number };
 interface Queued {
   readonly script: string;
   readonly timeoutMs: number;
-  resolve(r: RawResult): void;
-  reject(e: unknown): void;
+  readonly resolve: (r: RawResult) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 export class Batcher {
@@ -38,7 +38,7 @@ export class Batcher {
     const script = [
       'd=$(mktemp -d) || exit 97',
       ...batch.map((q, i) => `(\n${q.script}\n) >"$d/${i}.o" 2>"$d/${i}.e" </dev/null &\np${i}=$!`),
-      `${batch.map((_, i) => `wait $p${i}; c${i}=$?`).join('\n')}`,
+      batch.map((_, i) => `wait $p${i}; c${i}=$?`).join('\n'),
       `echo ${batch.map((_, i) => `$c${i}`).join(' ')}`,
       `stat -c %s ${files}`,
       `cat ${files}`,
@@ -71,4 +71,3 @@ export class Batcher {
     }
   }
 }
-

@@ -13,6 +13,7 @@ import { expandHome } from '../util/paths.js';
 import type { Privilege } from './host.js';
 import type { Credentials, SshEndpoint } from './ssh.js';
 import type { JumpHop, SshConfigFile, SshHostConfig } from './ssh-config.js';
+import { messageOf } from '../util/errors.js';
 
 export type PassphrasePrompt = (keyPath: string) => Promise<string>;
 
@@ -66,12 +67,26 @@ class Resolver {
     return value;
   }
 
+  /**
+   * The sudo password goes to the host as one line of stdin ahead of the script: a line break
+   * inside it would shift every file the script writes. One trailing newline (a secret mounted
+   * from a file) is dropped; any other line break or NUL is refused.
+   */
+  private sudoPassword(name: string, where: string): string | undefined {
+    const value = this.envSecret(name, where)?.replace(/\r?\n$/, '');
+    if (value !== undefined && /[\r\n\0]/.test(value)) {
+      this.problems.push(`${where}: the value of ${name} holds a line break or a NUL byte; sudo takes a password of one line`);
+      return undefined;
+    }
+    return value;
+  }
+
   private key(path: string, where: string): Promise<Buffer | undefined> {
     const full = expandHome(path);
     let cached = this.keyCache.get(full);
     if (!cached) {
-      cached = readFile(full).catch((err: Error) => {
-        this.problems.push(`${where}: cannot read key file ${path}: ${err.message}`);
+      cached = readFile(full).catch((err: unknown) => {
+        this.problems.push(`${where}: cannot read key file ${path}: ${messageOf(err)}`);
         return undefined;
       });
       this.keyCache.set(full, cached);
@@ -87,7 +102,9 @@ class Resolver {
     if (!cached) {
       const prompt = this.sources.prompt;
       if (!prompt) {
-        this.problems.push(`${where}.passphrasePrompt: no terminal to ask for the passphrase of ${auth.keyPath}; use passphraseEnv instead`);
+        this.problems.push(
+          `${where}.passphrasePrompt: no terminal to ask for the passphrase of ${auth.keyPath}; use passphraseEnv instead`,
+        );
         cached = Promise.resolve(undefined);
       } else cached = prompt(auth.keyPath);
       this.passphrases.set(key, cached);
@@ -120,7 +137,9 @@ class Resolver {
     if (agent) return { agent };
     const found = DEFAULT_KEYS.map((k) => join(homedir(), '.ssh', k)).find((p) => existsSync(p));
     if (!found) {
-      this.problems.push(`${where}: no login method: set auth.keyPath, auth.agent or auth.passwordEnv (no ssh-agent and no ~/.ssh/id_* key found)`);
+      this.problems.push(
+        `${where}: no login method: set auth.keyPath, auth.agent or auth.passwordEnv (no ssh-agent and no ~/.ssh/id_* key found)`,
+      );
       return {};
     }
     const privateKey = await this.key(found, where);
@@ -138,7 +157,7 @@ class Resolver {
       case 'password': {
         // validate refuses this combination; a root login never needs sudo's password
         if (user === 'root') return { kind: 'root' };
-        const password = sudo.passwordEnv ? this.envSecret(sudo.passwordEnv, `${where}.passwordEnv`) : undefined;
+        const password = sudo.passwordEnv ? this.sudoPassword(sudo.passwordEnv, `${where}.passwordEnv`) : undefined;
         return { kind: 'sudo-password', password: password ?? '' };
       }
     }
@@ -200,7 +219,10 @@ export async function resolveTargets(hosts: readonly ResolvedHost[], sources: Cr
     const where = `hosts[${host.index}] ${host.name}`;
     const ssh = sources.sshConfig?.lookup(host.address);
     if (ssh?.strictHostKeyChecking && /^(no|off|accept-new)$/.test(ssh.strictHostKeyChecking)) {
-      sources.notice?.(host.name, `${sources.sshConfig!.path} says StrictHostKeyChecking ${ssh.strictHostKeyChecking} for ${host.address}; kubestrap checks host keys anyway (pin hostKey or use --accept-new-host-keys)`);
+      sources.notice?.(
+        host.name,
+        `${sources.sshConfig!.path} says StrictHostKeyChecking ${ssh.strictHostKeyChecking} for ${host.address}; kubestrap checks host keys anyway (pin hostKey or use --accept-new-host-keys)`,
+      );
     }
     const user = host.user ?? ssh?.user ?? DEFAULT_USER;
     targets.push({

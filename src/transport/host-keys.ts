@@ -32,7 +32,13 @@ interface KnownHostEntry {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return regex.test(name);
 }
 
@@ -90,8 +96,8 @@ export class HostKeyPolicy {
   private load(file: string): Promise<KnownHostEntry[]> {
     let entries = this.files.get(file);
     if (!entries) {
-      entries = readFile(file, 'utf8').then(parseKnownHosts, (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return [];
+      entries = readFile(file, 'utf8').then(parseKnownHosts, (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
         throw err;
       });
       this.files.set(file, entries);
@@ -99,7 +105,8 @@ export class HostKeyPolicy {
     return entries;
   }
 
-  async verify(target: HostKeyTarget, keyBlob: Buffer): Promise<HostKeyVerdict> {
+  /** `acceptNew: false` refuses an unknown key whatever --accept-new-host-keys says: for addresses kubestrap did not get from the operator. */
+  async verify(target: HostKeyTarget, keyBlob: Buffer, acceptNew = this.options.acceptNew): Promise<HostKeyVerdict> {
     const presented = fingerprint(keyBlob);
     const type = keyType(keyBlob);
     const who = `${target.name} (${target.address}:${target.port})`;
@@ -143,7 +150,7 @@ export class HostKeyPolicy {
           `  If the host really changed its keys, verify the new one out of band and pin it (hosts[].hostKey: ${presented}) or replace the entry: ssh-keygen -R '${name}' -f ${files[0]}`,
       };
     }
-    if (!this.options.acceptNew) {
+    if (!acceptNew) {
       return {
         ok: false,
         reason:

@@ -72,7 +72,9 @@ export class RemoteCommandError extends Error {
     readonly result: ExecResult,
   ) {
     // the last line of the command's output is usually the cause: it leads, as summaries show one line
-    const tail = printable((result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')).split('\n').filter(Boolean);
+    const tail = printable((result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n'))
+      .split('\n')
+      .filter(Boolean);
     const cause = tail.pop() ?? 'no output';
     super(`${host}: ${cause} (exit code ${result.code} of: ${summarize(command)})${tail.length ? `\n${tail.join('\n')}` : ''}`);
     this.name = 'RemoteCommandError';
@@ -81,7 +83,11 @@ export class RemoteCommandError extends Error {
 
 /** The command's first line that says what it does (a batch's preamble says nothing). */
 function summarize(command: string): string {
-  const firstLine = command.trim().split('\n').find((l) => !/^(set -e|umask \d+|t=|trap .*)$/.test(l.trim())) ?? '';
+  const firstLine =
+    command
+      .trim()
+      .split('\n')
+      .find((l) => !/^(set -e|umask \d+|t=|trap .*)$/.test(l.trim())) ?? '';
   return firstLine.length > 120 ? `${firstLine.slice(0, 117)}...` : firstLine;
 }
 
@@ -157,7 +163,10 @@ export class Host {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Commands without input, issued in the same tick (phases reading ahead in parallel), share
     // one remote session: one round trip and one sshd session instead of one each.
-    const raw = body.length === 0 && !opts.asLoginUser ? await this.batcher.run(script, timeoutMs) : await this.runAlone(script, body, opts.asLoginUser ?? false, timeoutMs);
+    const raw =
+      body.length === 0 && !opts.asLoginUser
+        ? await this.batcher.run(script, timeoutMs)
+        : await this.runAlone(script, body, opts.asLoginUser ?? false, timeoutMs);
     return { raw, ms: Date.now() - started };
   }
 
@@ -173,7 +182,11 @@ export class Host {
    * Like check, with stdin read from a stream (a bundle upload of hundreds of MB is never held
    * in memory); never batched. Returns the bytes the stream delivered, for the run log.
    */
-  async checkFrom(script: string, input: AsyncIterable<Uint8Array>, opts: { timeoutMs?: number } = {}): Promise<ExecResult & { stdinBytes: number }> {
+  async checkFrom(
+    script: string,
+    input: AsyncIterable<Uint8Array>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<ExecResult & { stdinBytes: number }> {
     const started = Date.now();
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const { command, stdinPrefix } = this.wrap(script, false, timeoutMs);

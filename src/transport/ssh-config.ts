@@ -40,6 +40,8 @@ export class SshConfigError extends Error {}
 
 /** OpenSSH's READCONF_MAX_DEPTH: Include nesting beyond this is an error there too. */
 const MAX_INCLUDE_DEPTH = 16;
+/** Files read through Include for one lookup, in all: depth alone does not bound a file that includes the next several times. */
+const MAX_INCLUDED_FILES = 1024;
 /** What a HostName may expand to: a DNS name, an IPv4 or an IPv6 address (it names the host in messages and known_hosts). */
 const SAFE_HOST = /^[A-Za-z0-9._:-]+$/;
 const HOP = /^(?:ssh:\/\/)?(?:([^@\s/:]+)@)?(\[[0-9A-Fa-f:.]+\]|[^@\s/:[\]]+)(?::(\d+))?\/?$/;
@@ -58,7 +60,8 @@ function directive(text: string): { keyword: string; value: string } | undefined
 
 function port(text: string, where: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new SshConfigError(`${where}: Port ${JSON.stringify(text)} is not a port number (1-65535)`);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535)
+    throw new SshConfigError(`${where}: Port ${JSON.stringify(text)} is not a port number (1-65535)`);
   return n;
 }
 
@@ -94,13 +97,13 @@ export class SshConfigFile {
     const config = new SshConfigFile(path, options.home ?? homedir());
     if (options.required && config.files.read(path) === undefined) throw new SshConfigError(`${path}: no such SSH configuration file`);
     // every line is checked now, as ssh checks the whole file, so a typo is reported before any host is contacted
-    config.expand(path, 0, undefined);
+    config.expand(path, 0, undefined, { files: 0 });
     return config;
   }
 
   /** What `ssh NAME` would use. */
   lookup(name: string): SshHostConfig {
-    const lines = this.expand(this.path, 0, name);
+    const lines = this.expand(this.path, 0, name, { files: 0 });
     const computed = SSHConfig.parse(lines.map((l) => l.text).join('\n')).compute(name, { matchExec: false });
     const one = (key: string) => {
       const value = computed[key];
@@ -119,9 +122,15 @@ export class SshConfigFile {
     const rawPort = one('Port');
     const hostNameTemplate = one('HostName');
     const hostName = hostNameTemplate ? this.tokens(hostNameTemplate, { h: name }, where('HostName'), 'hn') : name;
-    if (!SAFE_HOST.test(hostName)) throw new SshConfigError(`${where('HostName')}: HostName ${JSON.stringify(hostName)} for ${name} is not a host name or address`);
+    if (!SAFE_HOST.test(hostName))
+      throw new SshConfigError(`${where('HostName')}: HostName ${JSON.stringify(hostName)} for ${name} is not a host name or address`);
     const context = { h: hostName, n: name, r: user ?? userInfo().username, p: rawPort ?? '22' };
-    const files = (key: string) => ([] as string[]).concat(computed[key] ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean).map((v) => this.tokens(v, context, where(key), 'file'));
+    const files = (key: string) =>
+      ([] as string[])
+        .concat(computed[key] ?? [])
+        .flatMap((v) => v.split(/\s+/))
+        .filter(Boolean)
+        .map((v) => this.tokens(v, context, where(key), 'file'));
     const knownHosts = files('UserKnownHostsFile');
     const jump = one('ProxyJump');
     const alias = one('HostKeyAlias');
@@ -145,8 +154,12 @@ export class SshConfigFile {
    * block's header is repeated after the included lines so the lines below it stay in it — as
    * ssh treats an included file's own Host lines as ending at the end of that file.
    */
-  private expand(file: string, depth: number, name: string | undefined): SourceLine[] {
+  private expand(file: string, depth: number, name: string | undefined, read: { files: number }): SourceLine[] {
     if (depth > MAX_INCLUDE_DEPTH) throw new SshConfigError(`${file}: Include nested deeper than ${MAX_INCLUDE_DEPTH} files`);
+    if (++read.files > MAX_INCLUDED_FILES)
+      throw new SshConfigError(
+        `${file}: more than ${MAX_INCLUDED_FILES} files read through Include for one host (a file included again and again?)`,
+      );
     const text = this.files.read(file);
     if (text === undefined) return [];
     const out: SourceLine[] = [];
@@ -162,7 +175,7 @@ export class SshConfigFile {
       if (d.keyword !== 'include') return out.push(here);
       if (name !== undefined && header && !this.applies(header.text, name)) return;
       for (const pattern of d.value.split(/\s+/).filter(Boolean)) {
-        for (const included of this.glob(pattern, where)) out.push(...this.expand(included, depth + 1, name));
+        for (const included of this.glob(pattern, where)) out.push(...this.expand(included, depth + 1, name, read));
       }
       if (header) out.push(header);
     });
@@ -179,18 +192,30 @@ export class SshConfigFile {
     const expanded = this.tokens(pattern, {}, where, 'file');
     const path = isAbsolute(expanded) ? expanded : join(this.home, '.ssh', expanded);
     const dir = dirname(path);
-    if (/[*?[]/.test(dir)) throw new SshConfigError(`${where}: Include ${JSON.stringify(pattern)}: kubestrap supports wildcards only in the file name`);
+    if (/[*?[]/.test(dir))
+      throw new SshConfigError(`${where}: Include ${JSON.stringify(pattern)}: kubestrap supports wildcards only in the file name`);
     const leaf = basename(path);
     if (!/[*?[]/.test(leaf)) return existsSync(path) ? [path] : [];
-    const regex = new RegExp(`^${leaf.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    const regex = new RegExp(
+      `^${leaf
+        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    );
     const names = existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.') || leaf.startsWith('.')) : [];
-    return names.filter((n) => regex.test(n)).sort().map((n) => join(dir, n));
+    return names
+      .filter((n) => regex.test(n))
+      .sort()
+      .map((n) => join(dir, n));
   }
 
   /** OpenSSH's ~ and % tokens, as far as kubestrap's fields use them; an unknown token is an error, as in ssh. */
   private tokens(value: string, context: Readonly<Record<string, string>>, where: string, kind: 'hn' | 'file'): string {
     const home = this.home;
-    const values: Record<string, string> = kind === 'hn' ? { '%': '%', ...context } : { '%': '%', d: home, u: userInfo().username, i: String(userInfo().uid), l: hostname().split('.')[0]!, L: hostname(), ...context };
+    const values: Record<string, string> =
+      kind === 'hn'
+        ? { '%': '%', ...context }
+        : { '%': '%', d: home, u: userInfo().username, i: String(userInfo().uid), l: hostname().split('.')[0]!, L: hostname(), ...context };
     const withTokens = value.replace(/%(.)/g, (_m, t: string) => {
       const v = values[t];
       if (v === undefined) throw new SshConfigError(`${where}: token %${t} in ${JSON.stringify(value)} is not supported here`);

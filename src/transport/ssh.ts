@@ -8,6 +8,7 @@ import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Channel, PortForward } from './host.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import { quote } from './quote.js';
+import { messageOf } from '../util/errors.js';
 
 export interface Credentials {
   readonly privateKey?: Buffer;
@@ -68,7 +69,12 @@ export class SshConnectError extends Error {
   }
 }
 
-function explain(endpoint: SshEndpoint, err: Error & { level?: string; code?: string }, hostKeyRefusal: string | undefined, timeoutMs: number): string {
+function explain(
+  endpoint: SshEndpoint,
+  err: Error & { level?: string; code?: string },
+  hostKeyRefusal: string | undefined,
+  timeoutMs: number,
+): string {
   const who = `${endpoint.name} (${endpoint.user}@${endpoint.address}:${endpoint.port})`;
   if (hostKeyRefusal) return hostKeyRefusal;
   if (err.level === 'client-authentication') {
@@ -77,12 +83,15 @@ function explain(endpoint: SshEndpoint, err: Error & { level?: string; code?: st
   if (err.code === 'ECONNREFUSED') return `${who}: connection refused — is sshd running and listening on port ${endpoint.port}?`;
   if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return `${who}: host unreachable (${err.code})`;
   if (err.code === 'ENOTFOUND') return `${who}: cannot resolve ${endpoint.address}`;
-  if (err.level === 'client-timeout' || /Timed out/i.test(err.message)) return `${who}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (host down or port filtered?)`;
+  if (err.level === 'client-timeout' || /Timed out/i.test(err.message))
+    return `${who}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (host down or port filtered?)`;
   return `${who}: ${err.message}`;
 }
 
 function methods(c: Credentials): string {
-  return [c.privateKey && 'private key', c.agent && 'ssh-agent', c.password !== undefined && 'password'].filter(Boolean).join(', ') || 'none';
+  return (
+    [c.privateKey && 'private key', c.agent && 'ssh-agent', c.password !== undefined && 'password'].filter(Boolean).join(', ') || 'none'
+  );
 }
 
 function connectClient(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex): Promise<Client> {
@@ -97,18 +106,30 @@ function connectClient(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex
       keepaliveInterval: KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-        options.hostKeys.verify({ name: endpoint.name, address: endpoint.address, port: endpoint.port, pinned: endpoint.pinnedHostKey, hostKeyAlias: endpoint.hostKeyAlias, knownHostsFiles: endpoint.knownHostsFiles }, key).then(
-          (verdict) => {
-            if (!verdict.ok) hostKeyRefusal = verdict.reason;
-            verify(verdict.ok);
-          },
-          (err: Error) => {
-            hostKeyRefusal = `${endpoint.name}: cannot check host key: ${err.message}`;
-            verify(false);
-          },
-        );
+        options.hostKeys
+          .verify(
+            {
+              name: endpoint.name,
+              address: endpoint.address,
+              port: endpoint.port,
+              pinned: endpoint.pinnedHostKey,
+              hostKeyAlias: endpoint.hostKeyAlias,
+              knownHostsFiles: endpoint.knownHostsFiles,
+            },
+            key,
+          )
+          .then(
+            (verdict) => {
+              if (!verdict.ok) hostKeyRefusal = verdict.reason;
+              verify(verdict.ok);
+            },
+            (err: unknown) => {
+              hostKeyRefusal = `${endpoint.name}: cannot check host key: ${messageOf(err)}`;
+              verify(false);
+            },
+          );
       },
-      ...(sock ? { sock: sock as unknown as ConnectConfig['sock'] } : {}),
+      ...(sock ? { sock: sock } : {}),
       ...(endpoint.credentials.privateKey ? { privateKey: endpoint.credentials.privateKey } : {}),
       ...(endpoint.credentials.passphrase !== undefined ? { passphrase: endpoint.credentials.passphrase } : {}),
       ...(endpoint.credentials.agent ? { agent: endpoint.credentials.agent } : {}),
@@ -211,9 +232,13 @@ class SshChannel implements Channel {
     }
   }
 
-  private runSession(script: string, opts: { stdin?: Buffer | Readable; timeoutMs?: number }): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+  private runSession(
+    script: string,
+    opts: { stdin?: Buffer | Readable; timeoutMs?: number },
+  ): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
     // a session that ends with no exit status, or cannot start on a dead connection, is the connection's failure, not the command's
-    const lost = (detail: string) => new Error(`${this.name}: the SSH connection was lost (${detail}); the command's outcome on the host is unknown`);
+    const lost = (detail: string) =>
+      new Error(`${this.name}: the SSH connection was lost (${detail}); the command's outcome on the host is unknown`);
     return new Promise((resolve, reject) => {
       const start = (callback: (err: Error | undefined, stream: ClientChannel) => void) => {
         try {
@@ -225,8 +250,12 @@ class SshChannel implements Channel {
       };
       start((err, stream: ClientChannel) => {
         if (err) {
-          if (/open failed/.test(err.message)) return reject(new ChannelRefused(`${this.name}: the server refused another session (MaxSessions): ${err.message}`));
-          return reject(CONNECTION_GONE.test(err.message) ? lost(err.message) : new Error(`${this.name}: cannot start a command: ${err.message}`));
+          if (/open failed/.test(err.message)) {
+            reject(new ChannelRefused(`${this.name}: the server refused another session (MaxSessions): ${err.message}`));
+            return;
+          }
+          reject(CONNECTION_GONE.test(err.message) ? lost(err.message) : new Error(`${this.name}: cannot start a command: ${err.message}`));
+          return;
         }
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
@@ -242,8 +271,14 @@ class SshChannel implements Channel {
         stream.stderr.on('data', (d: Buffer) => errOut.push(d));
         stream.on('close', (code: number | null | undefined, signal?: string) => {
           if (timer) clearTimeout(timer);
-          if (timedOut) return reject(new Error(`${this.name}: command timed out after ${opts.timeoutMs} ms`));
-          if (code == null && !signal) return reject(lost('the session ended without an exit status'));
+          if (timedOut) {
+            reject(new Error(`${this.name}: command timed out after ${opts.timeoutMs} ms`));
+            return;
+          }
+          if (code == null && !signal) {
+            reject(lost('the session ended without an exit status'));
+            return;
+          }
           const stderr = Buffer.concat(errOut);
           resolve({
             stdout: Buffer.concat(out),
@@ -275,7 +310,9 @@ class SshChannel implements Channel {
         }
         socket.pipe(stream).pipe(socket);
         stream.on('error', () => socket.destroy());
-        socket.on('error', () => stream.close());
+        socket.on('error', () => {
+          stream.close();
+        });
       });
     });
     return new Promise((resolve, reject) => {
@@ -290,7 +327,9 @@ class SshChannel implements Channel {
           close: () =>
             new Promise<void>((done) => {
               for (const s of sockets) s.destroy();
-              server.close(() => done());
+              server.close(() => {
+                done();
+              });
             }),
         });
       });
@@ -306,7 +345,10 @@ class SshChannel implements Channel {
 /** A TCP stream to the next hop, opened by the hop before it (what `ssh -J` does with direct-tcpip). */
 function forwardThrough(jump: Client, jumpName: string, next: SshEndpoint, forHost: string): Promise<ClientChannel> {
   return new Promise((resolve, reject) =>
-    jump.forwardOut('127.0.0.1', 0, next.address, next.port, (err, s) => (err ? reject(new SshConnectError(`${forHost}: jump host ${jumpName} cannot reach ${next.address}:${next.port}: ${err.message}`)) : resolve(s))),
+    jump.forwardOut('127.0.0.1', 0, next.address, next.port, (err, s) => {
+      if (err) reject(new SshConnectError(`${forHost}: jump host ${jumpName} cannot reach ${next.address}:${next.port}: ${err.message}`));
+      else resolve(s);
+    }),
   );
 }
 

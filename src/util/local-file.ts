@@ -38,7 +38,11 @@ export function writeLocalFile(path: string, content: string | Buffer, mode: num
 }
 
 /** Like writeLocalFile, for content that arrives in pieces (`fill` writes them); the file appears only once it is whole. */
-export async function writeLocalFileFrom(path: string, mode: number, fill: (write: (piece: Buffer) => void) => Promise<void>): Promise<void> {
+export async function writeLocalFileFrom(
+  path: string,
+  mode: number,
+  fill: (write: (piece: Buffer) => void) => Promise<void>,
+): Promise<void> {
   const pending = begin(path, mode);
   try {
     await fill((piece) => writeSync(pending.fd, piece));

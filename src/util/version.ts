@@ -25,7 +25,8 @@ export function parseVersion(text: string): KubeVersion | undefined {
 export function supportProblem(v: KubeVersion): string | undefined {
   if (v.major !== 1 || v.minor < SUPPORTED_MINORS.min || v.minor > SUPPORTED_MINORS.max) {
     const range = `kubestrap supports v1.${SUPPORTED_MINORS.min}.0 to v1.${SUPPORTED_MINORS.max}.x`;
-    if (v.major === 1 && v.minor === SUPPORTED_MINORS.max + 1) return `${v.text} is not supported yet: what kubeadm 1.${v.minor} writes is not settled before its release; ${range}`;
+    if (v.major === 1 && v.minor === SUPPORTED_MINORS.max + 1)
+      return `${v.text} is not supported yet: what kubeadm 1.${v.minor} writes is not settled before its release; ${range}`;
     return `${v.text} is not supported; ${range}`;
   }
   return undefined;

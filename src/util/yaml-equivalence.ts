@@ -20,7 +20,7 @@ function withoutZeroValues(value: unknown): unknown {
 function isZero(v: unknown): boolean {
   if (v === null || v === undefined || v === '' || v === '0s') return true;
   if (Array.isArray(v)) return v.length === 0;
-  return typeof v === 'object' && Object.keys(v as object).length === 0;
+  return typeof v === 'object' && Object.keys(v).length === 0;
 }
 
 /** Parsed documents, or undefined when the text is not one YAML mapping. */

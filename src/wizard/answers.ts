@@ -41,7 +41,20 @@ export interface Answers {
 }
 
 /** Offered by the wizard, newest first (the first is the default: DEFAULT_KUBERNETES_VERSION). */
-export const SUPPORTED_VERSIONS = [DEFAULT_KUBERNETES_VERSION, 'v1.36.1', 'v1.35.5', 'v1.34.8', 'v1.33.12', 'v1.32.12', 'v1.31.9', 'v1.30.13', 'v1.29.15', 'v1.28.15', 'v1.23.17', 'v1.20.2'] as const;
+export const SUPPORTED_VERSIONS = [
+  DEFAULT_KUBERNETES_VERSION,
+  'v1.36.1',
+  'v1.35.5',
+  'v1.34.8',
+  'v1.33.12',
+  'v1.32.12',
+  'v1.31.9',
+  'v1.30.13',
+  'v1.29.15',
+  'v1.28.15',
+  'v1.23.17',
+  'v1.20.2',
+] as const;
 
 export const DEFAULTS = {
   clusterName: 'kubernetes',
@@ -93,7 +106,8 @@ export const checks = {
     if (cidrsOverlap(p, s)) return `${service} overlaps the pod subnet ${pod}`;
     for (const a of addresses) {
       const ip = parseIp(a);
-      if (ip && (cidrContains(p, ip) || cidrContains(s, ip))) return `host address ${a} lies inside ${cidrContains(p, ip) ? `the pod subnet ${pod}` : `the service subnet ${service}`}`;
+      if (ip && (cidrContains(p, ip) || cidrContains(s, ip)))
+        return `host address ${a} lies inside ${cidrContains(p, ip) ? `the pod subnet ${pod}` : `the service subnet ${service}`}`;
     }
     return undefined;
   },
@@ -101,7 +115,12 @@ export const checks = {
 
 /** The inventory object (kubestrap.dev/v1alpha1) for the answers. */
 export function inventoryFor(a: Answers): Record<string, unknown> {
-  const mirrors = a.mirrorProfile === 'china' ? CHINA_PROFILE : a.mirrorProfile === 'custom' ? { imageRepository: a.imageRepository, packageMirror: a.packageMirror } : undefined;
+  const mirrors =
+    a.mirrorProfile === 'china'
+      ? CHINA_PROFILE
+      : a.mirrorProfile === 'custom'
+        ? { imageRepository: a.imageRepository, packageMirror: a.packageMirror }
+        : undefined;
   return {
     apiVersion: 'kubestrap.dev/v1alpha1',
     kind: 'Cluster',
@@ -133,5 +152,5 @@ export function inventoryFor(a: Answers): Record<string, unknown> {
 /** Reads an answers file (YAML with the keys of Answers); missing keys take the defaults. */
 export function parseAnswers(text: string): Answers {
   const raw = (parse(text) ?? {}) as Partial<Answers>;
-  return { ...DEFAULTS, ...raw, hosts: raw.hosts ?? [] } as Answers;
+  return { ...DEFAULTS, ...raw, hosts: raw.hosts ?? [] };
 }

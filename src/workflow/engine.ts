@@ -5,15 +5,14 @@
  * (events.ts) for whoever listens, and returns one outcome per host, so the caller can print a
  * summary and exit non-zero.
  */
-import type { OpenBundle } from '../airgap/bundle.js';
+import type { OpenBundle } from '../kit/bundle.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { ResolvedHost } from '../inventory/resolve.js';
 import type { RunLog } from '../log/run-log.js';
-import { applyIgnores, evaluate, mirrorUrls, type Observed, type PreflightFinding } from '../preflight/checks.js';
-import { gatherSnapshot } from '../preflight/gather.js';
+import type { Gate, GateFinding, Observed } from '../kit/gate.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { WorkflowEventBody, WorkflowListener, StageInfo } from './events.js';
-import type { Change, HostTarget, Mode, Phase, PhaseContext, PhasePlan } from './phase.js';
+import type { Change, HostTarget, Mode, Phase, PhaseContext, PhasePlan } from '../kit/phase.js';
 import { readAhead, selectedHosts, type HostPlans } from './read-ahead.js';
 
 /** A host to work on, and how to reach it: SSH from the inventory, or this machine for `kubestrap join`. */
@@ -21,10 +20,10 @@ export interface Reachable {
   readonly host: ResolvedHost;
 }
 
-export interface EngineOptions<T extends Reachable> {
+export interface EngineOptions<T extends Reachable, S = unknown> {
   readonly mode: Mode;
-  /** Run the cluster-wide preflight gate before the phases; errors stop apply before any change. */
-  readonly preflight?: { readonly ignore: ReadonlySet<string> };
+  /** The cluster-wide gate before the phases (preflight); its errors stop apply before any change. */
+  readonly gate?: Gate<S>;
   readonly concurrency: number;
   readonly log: RunLog;
   readonly bundle?: OpenBundle;
@@ -55,16 +54,16 @@ export interface StageTiming {
   readonly hosts: Readonly<Record<string, number>>;
 }
 
-export interface WorkflowResult {
+export interface WorkflowResult<S = unknown> {
   readonly mode: Mode;
   readonly outcomes: readonly HostOutcome[];
   readonly ok: boolean;
   readonly elapsedMs: number;
   /** Hosts that connected; the caller closes them (or keeps using them). */
   readonly connected: readonly HostTarget[];
-  readonly preflight: readonly PreflightFinding[];
-  /** What preflight observed on each host, for the cluster report. */
-  readonly observed: readonly Observed[];
+  readonly preflight: readonly GateFinding[];
+  /** What the gate observed on each host, for the cluster report. */
+  readonly observed: ReadonlyArray<Observed<S>>;
   readonly timings: readonly StageTiming[];
 }
 
@@ -80,179 +79,308 @@ function countLabel(n: number, mode: Mode): string {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The stages a run goes through, in order: what renderers lay out before it starts. */
-export function stagesOf(phases: readonly Phase[], preflight: boolean): StageInfo[] {
+export function stagesOf(phases: readonly Phase[], gated: boolean): StageInfo[] {
   return [
     { name: 'connect', kind: 'connect', title: 'connect: connect and probe hosts' },
-    ...(phases.length || preflight ? [{ name: 'read', kind: 'read', title: preflight ? 'read: preflight checks and plans of every phase, on every host' : 'read: plans of every phase, on every host' } as const] : []),
+    ...(phases.length || gated
+      ? [
+          {
+            name: 'read',
+            kind: 'read',
+            title: gated ? 'read: preflight checks and plans of every phase, on every host' : 'read: plans of every phase, on every host',
+          } as const,
+        ]
+      : []),
     ...phases.map((p) => ({ name: p.name, kind: 'phase', title: `${p.name}: ${p.title}` }) as const),
   ];
 }
 
-export async function runEngine<T extends Reachable>(inventory: Inventory, targets: readonly T[], phases: readonly Phase[], options: EngineOptions<T>): Promise<WorkflowResult> {
-  const started = Date.now();
-  const since = (t: number) => Date.now() - t;
-  const emit = (event: WorkflowEventBody) => options.listener?.({ ...event, at: since(started) });
-  const redact = (text: string) => options.log.redactor.redact(text);
-  const outcomes = new Map<string, HostOutcome>(targets.map((t) => [t.host.name, { name: t.host.name, status: 'ok', changes: [], warnings: [] }]));
-  const timings: StageTiming[] = [];
-  const connected: HostTarget[] = [];
-  const fail = (name: string, phase: string, err: unknown, status: HostOutcome['status'] = 'failed') => {
-    const outcome = outcomes.get(name)!;
+type StageWork = { summary: string; changes?: HostChange[]; warnings?: string[] };
+
+/**
+ * One run of the engine: the state every stage shares (each host's outcome, the stage timings,
+ * the connected hosts, what the gate found), and one method per stage, in the order run() calls them.
+ */
+class EngineRun<T extends Reachable, S> {
+  private readonly started = Date.now();
+  private readonly outcomes: Map<string, HostOutcome>;
+  private readonly timings: StageTiming[] = [];
+  private readonly connected: HostTarget[] = [];
+  /** Each host's plans, read ahead before anything changed. */
+  private readonly plans = new Map<string, HostPlans>();
+  /** Hosts that failed the gate: plan still shows what would change on them, apply leaves them alone. */
+  private readonly gateFailed = new Set<string>();
+  private findings: GateFinding[] = [];
+  private observed: Array<Observed<S>> = [];
+  /** Apply stops before any phase: the gate found errors. */
+  private stopped = false;
+  /** Whether this run changed anything yet, on any host: plans that read other hosts are stale from then on. */
+  private changedAnywhere = false;
+  /** The phase running on each host, where its progress lines go. */
+  private running = new Map<string, string>();
+
+  constructor(
+    private readonly inventory: Inventory,
+    private readonly targets: readonly T[],
+    private readonly phases: readonly Phase[],
+    private readonly options: EngineOptions<T, S>,
+  ) {
+    this.outcomes = new Map(targets.map((t) => [t.host.name, { name: t.host.name, status: 'ok', changes: [], warnings: [] }]));
+  }
+
+  async run(): Promise<WorkflowResult<S>> {
+    this.emit({
+      type: 'run-start',
+      mode: this.options.mode,
+      hosts: this.targets.map((t) => t.host.name),
+      stages: stagesOf(this.phases, this.options.gate !== undefined),
+    });
+    await this.connect();
+    if (this.phases.length || this.options.gate) await this.readAhead();
+    for (const [index, phase] of this.phases.entries()) await this.runPhase(index, phase);
+    this.options.log.write('workflow', 'phases done');
+    return this.finish();
+  }
+
+  private since = (t: number) => Date.now() - t;
+  private emit = (event: WorkflowEventBody) => this.options.listener?.({ ...event, at: this.since(this.started) });
+  private redact = (text: string) => this.options.log.redactor.redact(text);
+
+  /** Marks a host failed in `phase`; returns the error as shown. */
+  private fail(name: string, phase: string, err: unknown, status: HostOutcome['status'] = 'failed'): string {
+    const outcome = this.outcomes.get(name)!;
     outcome.status = status;
     outcome.failedPhase = phase;
-    outcome.error = redact(errorText(err));
-    options.log.write(name, `FAILED in ${phase}: ${outcome.error}`);
+    outcome.error = this.redact(errorText(err));
+    this.options.log.write(name, `FAILED in ${phase}: ${outcome.error}`);
     return outcome.error;
+  }
+
+  private alive = (t: HostTarget) =>
+    this.outcomes.get(t.spec.name)!.status === 'ok' && (this.options.mode === 'plan' || !this.gateFailed.has(t.spec.name));
+
+  private progress = (host: string, line: string) => {
+    this.options.log.write(host, line);
+    const stage = this.running.get(host);
+    if (stage) this.emit({ type: 'host-progress', stage, host, line: this.redact(line) });
   };
+
+  /** The phases' view of the run; hosts in inventory order, whatever order they connected in, so output is stable. */
+  private context(): PhaseContext {
+    const hosts = [...this.connected].sort((a, b) => a.spec.index - b.spec.index);
+    return {
+      inventory: this.inventory,
+      hosts,
+      log: this.options.log,
+      progress: this.progress,
+      ...(this.options.bundle ? { bundle: this.options.bundle } : {}),
+    };
+  }
 
   /** Runs `work` on each host of a stage, concurrency-limited, timing each and telling listeners. */
-  const stage = async <H>(name: string, hosts: readonly H[], hostName: (h: H) => string, work: (h: H) => Promise<{ summary: string; changes?: HostChange[]; warnings?: string[] }>) => {
+  private async stage<H>(name: string, hosts: readonly H[], hostName: (h: H) => string, work: (h: H) => Promise<StageWork>): Promise<void> {
     const t0 = Date.now();
     const perHost: Record<string, number> = {};
-    emit({ type: 'stage-start', stage: name, hosts: hosts.map(hostName), ...(hosts.length ? {} : { skipped: `${name}: no hosts` }) });
-    await mapLimit(hosts, options.concurrency, async (h) => {
+    this.emit({ type: 'stage-start', stage: name, hosts: hosts.map(hostName), ...(hosts.length ? {} : { skipped: `${name}: no hosts` }) });
+    await mapLimit(hosts, this.options.concurrency, async (h) => {
       const host = hostName(h);
       const h0 = Date.now();
-      emit({ type: 'host-start', stage: name, host });
+      this.emit({ type: 'host-start', stage: name, host });
       try {
         const done = await work(h);
-        perHost[host] = since(h0);
-        emit({ type: 'host-done', stage: name, host, summary: done.summary, elapsedMs: perHost[host]!, ...(done.changes ? { changes: done.changes.map((c) => ({ target: c.change.target, summary: c.change.summary })) } : {}), ...(done.warnings?.length ? { warnings: done.warnings } : {}) });
+        perHost[host] = this.since(h0);
+        const changes = done.changes ? { changes: done.changes.map((c) => ({ target: c.change.target, summary: c.change.summary })) } : {};
+        this.emit({
+          type: 'host-done',
+          stage: name,
+          host,
+          summary: done.summary,
+          elapsedMs: perHost[host],
+          ...changes,
+          ...(done.warnings?.length ? { warnings: done.warnings } : {}),
+        });
       } catch (err) {
-        perHost[host] = since(h0);
-        emit({ type: 'host-failed', stage: name, host, error: outcomes.get(host)?.error ?? redact(errorText(err)), elapsedMs: perHost[host]! });
+        perHost[host] = this.since(h0);
+        this.emit({
+          type: 'host-failed',
+          stage: name,
+          host,
+          error: this.outcomes.get(host)?.error ?? this.redact(errorText(err)),
+          elapsedMs: perHost[host],
+        });
       }
     });
-    timings.push({ name, elapsedMs: since(t0), hosts: perHost });
-  };
+    this.timings.push({ name, elapsedMs: this.since(t0), hosts: perHost });
+  }
 
-  emit({ type: 'run-start', mode: options.mode, hosts: targets.map((t) => t.host.name), stages: stagesOf(phases, options.preflight !== undefined) });
+  private async connect(): Promise<void> {
+    await this.stage(
+      'connect',
+      this.targets,
+      (t) => t.host.name,
+      async (target) => {
+        try {
+          const hostTarget = await this.options.open(target);
+          this.connected.push(hostTarget);
+          return { summary: `${target.host.name}: ${hostTarget.facts.os.prettyName}, kernel ${hostTarget.facts.kernel}` };
+        } catch (err) {
+          throw new Error(this.fail(target.host.name, 'connect', err, 'unreachable'), { cause: err });
+        }
+      },
+    );
+    this.emit({ type: 'stage-done', stage: 'connect', elapsedMs: this.timings.at(-1)!.elapsedMs });
+  }
 
-  await stage('connect', targets, (t) => t.host.name, async (target) => {
-    try {
-      const hostTarget = await options.open(target);
-      connected.push(hostTarget);
-      return { summary: `${target.host.name}: ${hostTarget.facts.os.prettyName}, kernel ${hostTarget.facts.kernel}` };
-    } catch (err) {
-      throw new Error(fail(target.host.name, 'connect', err, 'unreachable'));
-    }
-  });
-  emit({ type: 'stage-done', stage: 'connect', elapsedMs: timings.at(-1)!.elapsedMs });
-
-  // the task of each host's running phase, where its progress lines go
-  let current = new Map<string, string>();
-  const progress = (host: string, line: string) => {
-    options.log.write(host, line);
-    const running = current.get(host);
-    if (running) emit({ type: 'host-progress', stage: running, host, line: redact(line) });
-  };
-  // inventory order, whatever order the connections completed in, so output is stable
-  const ctx = (): PhaseContext => ({ inventory, hosts: [...connected].sort((a, b) => a.spec.index - b.spec.index), log: options.log, progress, ...(options.bundle ? { bundle: options.bundle } : {}) });
-  // plan still shows what would change on hosts that failed preflight; apply leaves them alone
-  const preflightFailed = new Set<string>();
-  const alive = (t: HostTarget) => outcomes.get(t.spec.name)!.status === 'ok' && (options.mode === 'plan' || !preflightFailed.has(t.spec.name));
-  let findings: PreflightFinding[] = [];
-  let seen: Observed[] = [];
-  let stopped = false;
-
-  const plans = new Map<string, HostPlans>();
-  if (phases.length || options.preflight) {
+  /** Every host's gate snapshot and every phase's plan at once, then the gate's judgement. */
+  private async readAhead(): Promise<void> {
     const t0 = Date.now();
-    const context = ctx();
-    const reading = context.hosts.filter(alive);
-    emit({ type: 'stage-start', stage: 'read', hosts: reading.map((t) => t.spec.name) });
-    const urls = mirrorUrls(inventory);
-    // every host's preflight snapshot at once: it is one command per host that mostly waits on
-    // the network (its mirror probes may take seconds), so it holds no --concurrency slot
-    const snapshots = new Map(reading.map((target) => [target.spec.name, options.preflight ? gatherSnapshot(target.host, urls) : Promise.resolve(undefined)]));
+    const context = this.context();
+    const reading = context.hosts.filter(this.alive);
+    this.emit({ type: 'stage-start', stage: 'read', hosts: reading.map((t) => t.spec.name) });
+    const gate = this.options.gate;
+    // every host's gate snapshot at once: one command per host that mostly waits on the
+    // network (mirror probes may take seconds), so it holds no --concurrency slot
+    const snapshots = new Map(
+      reading.map((target) => [target.spec.name, gate ? gate.read(target).then((value) => ({ value })) : Promise.resolve(undefined)]),
+    );
     for (const pending of snapshots.values()) pending.catch(() => undefined);
-    const selections = phases.map((p) => selectedHosts(p, context));
-    const observed = await mapLimit(reading, options.concurrency, async (target) => {
+    const selections = this.phases.map((p) => selectedHosts(p, context));
+    const observed = await mapLimit(reading, this.options.concurrency, async (target): Promise<Observed<S> | undefined> => {
       try {
-        const [snapshot, hostPlans] = await Promise.all([snapshots.get(target.spec.name)!, readAhead(phases, context, target, selections)]);
-        plans.set(target.spec.name, hostPlans);
-        return snapshot && { target, snapshot };
+        const [snapshot, hostPlans] = await Promise.all([
+          snapshots.get(target.spec.name)!,
+          readAhead(this.phases, context, target, selections),
+        ]);
+        this.plans.set(target.spec.name, hostPlans);
+        return snapshot && { target, snapshot: snapshot.value };
       } catch (err) {
-        fail(target.spec.name, 'preflight', err);
+        this.fail(target.spec.name, 'preflight', err);
         return undefined;
       }
     });
-    let summary: string | undefined;
-    let error: string | undefined;
-    if (options.preflight) {
-      seen = observed.filter((o): o is Observed => o !== undefined);
-      findings = applyIgnores(evaluate(inventory, seen, options.bundle), options.preflight.ignore);
-      for (const f of findings) options.log.write(f.host, `preflight ${f.severity} ${f.check}: ${f.message}`);
-      const errors = findings.filter((f) => f.severity === 'error');
-      for (const f of errors) preflightFailed.add(f.host);
-      stopped = errors.length > 0 && options.mode === 'apply';
-      if (errors.length) error = `${plural(errors.length, 'preflight error')} on ${plural(preflightFailed.size, 'host')}${stopped ? '; nothing was changed' : ''}`;
-      else summary = `preflight: ${reading.length} hosts checked, ${plural(findings.length, 'warning')}`;
-    }
-    timings.push({ name: 'read', elapsedMs: since(t0), hosts: {} });
-    emit({ type: 'stage-done', stage: 'read', elapsedMs: since(t0), ...(summary ? { summary } : {}), ...(error ? { error } : {}) });
+    const verdict = gate
+      ? this.judge(
+          gate,
+          observed.filter((o): o is Observed<S> => o !== undefined),
+          reading.length,
+        )
+      : {};
+    this.timings.push({ name: 'read', elapsedMs: this.since(t0), hosts: {} });
+    this.emit({ type: 'stage-done', stage: 'read', elapsedMs: this.since(t0), ...verdict });
+  }
+
+  /** The gate's findings, logged; its errors mark their hosts, and stop apply altogether. */
+  private judge(gate: Gate<S>, observed: Array<Observed<S>>, hostCount: number): { summary?: string; error?: string } {
+    this.observed = observed;
+    this.findings = gate.judge(observed);
+    for (const f of this.findings) this.options.log.write(f.host, `preflight ${f.severity} ${f.check}: ${f.message}`);
+    const errors = this.findings.filter((f) => f.severity === 'error');
+    for (const f of errors) this.gateFailed.add(f.host);
+    this.stopped = errors.length > 0 && this.options.mode === 'apply';
+    if (!errors.length) return { summary: `preflight: ${hostCount} hosts checked, ${plural(this.findings.length, 'warning')}` };
+    return {
+      error: `${plural(errors.length, 'preflight error')} on ${plural(this.gateFailed.size, 'host')}${this.stopped ? '; nothing was changed' : ''}`,
+    };
   }
 
   /** The plan to act on: read ahead while still exact, read again after an earlier change. */
-  const planFor = async (index: number, context: PhaseContext, target: HostTarget): Promise<PhasePlan> => {
-    const ahead = plans.get(target.spec.name);
+  private async planFor(index: number, context: PhaseContext, target: HostTarget): Promise<PhasePlan> {
+    const ahead = this.plans.get(target.spec.name);
     const outcome = ahead?.outcomes[index];
-    if (ahead && outcome && (options.mode === 'plan' || index <= ahead.firstChange)) {
+    const exact = index <= (ahead?.firstChange ?? -1) && !(this.phases[index]!.readsOtherHosts && this.changedAnywhere);
+    if (ahead && outcome && (this.options.mode === 'plan' || exact)) {
       if ('error' in outcome) throw outcome.error;
       return outcome.plan;
     }
-    return phases[index]!.plan(context, target);
-  };
+    return this.phases[index]!.plan(context, target);
+  }
 
-  for (const [index, phase] of phases.entries()) {
-    const context = ctx();
-    const selected = stopped ? [] : (phase.selectHosts ? phase.selectHosts(context) : context.hosts).filter(alive);
+  private async runPhase(index: number, phase: Phase): Promise<void> {
+    const context = this.context();
+    const selected = this.stopped ? [] : (phase.selectHosts ? phase.selectHosts(context) : context.hosts).filter(this.alive);
     // where a run was when it stopped, for whoever reads the log after a crash
-    options.log.write('workflow', `phase ${phase.name} on ${plural(selected.length, 'host')}`);
-    current = new Map(selected.map((t) => [t.spec.name, phase.name]));
-    await stage(phase.name, selected, (t) => t.spec.name, async (target) => {
-      const name = target.spec.name;
-      const outcome = outcomes.get(name)!;
-      try {
-        const plan = await planFor(index, context, target);
-        const warnings = plan.warnings ?? [];
-        for (const message of warnings) {
-          outcome.warnings.push({ phase: phase.name, message });
-          options.log.write(name, `WARNING in ${phase.name}: ${message}`);
+    this.options.log.write('workflow', `phase ${phase.name} on ${plural(selected.length, 'host')}`);
+    this.running = new Map(selected.map((t) => [t.spec.name, phase.name]));
+    await this.stage(
+      phase.name,
+      selected,
+      (t) => t.spec.name,
+      async (target) => {
+        try {
+          return await this.phaseOnHost(index, phase, context, target);
+        } catch (err) {
+          throw new Error(this.fail(target.spec.name, phase.name, err), { cause: err });
+        } finally {
+          this.running.delete(target.spec.name);
         }
-        if (options.mode === 'apply' && plan.changes.length) await phase.apply(context, target, plan.changes);
-        const changes = plan.changes.map((change) => ({ phase: phase.name, change }));
-        for (const { change } of changes) options.log.write(name, `${options.mode === 'apply' ? 'changed' : 'would change'} ${change.target}: ${change.summary}`);
-        outcome.changes.push(...changes);
-        const warned = warnings.length ? `, ${plural(warnings.length, 'warning')}` : '';
-        return { summary: `${name}: ${countLabel(plan.changes.length, options.mode)}${warned}`, changes, warnings: [...warnings] };
-      } catch (err) {
-        throw new Error(fail(name, phase.name, err));
-      } finally {
-        current.delete(name);
-      }
-    });
-    emit({ type: 'stage-done', stage: phase.name, elapsedMs: timings.at(-1)!.elapsedMs });
+      },
+    );
+    this.emit({ type: 'stage-done', stage: phase.name, elapsedMs: this.timings.at(-1)!.elapsedMs });
   }
-  options.log.write('workflow', 'phases done');
 
-  for (const name of preflightFailed) {
-    const outcome = outcomes.get(name)!;
-    if (outcome.status !== 'ok') continue;
-    outcome.status = 'failed';
-    outcome.failedPhase = 'preflight';
-    outcome.error = findings.filter((f) => f.host === name && f.severity === 'error').map((f) => `[${f.check}] ${f.message}`).join('\n');
-  }
-  if (stopped) {
-    for (const outcome of outcomes.values()) {
-      if (outcome.status !== 'ok') continue;
-      outcome.status = 'blocked';
-      outcome.failedPhase = 'preflight';
-      outcome.error = 'nothing changed: preflight failed on other hosts';
+  /** One phase on one host: its plan, its warnings, and in apply mode its changes made. */
+  private async phaseOnHost(index: number, phase: Phase, context: PhaseContext, target: HostTarget): Promise<StageWork> {
+    const name = target.spec.name;
+    const outcome = this.outcomes.get(name)!;
+    const plan = await this.planFor(index, context, target);
+    const warnings = plan.warnings ?? [];
+    for (const message of warnings) {
+      outcome.warnings.push({ phase: phase.name, message });
+      this.options.log.write(name, `WARNING in ${phase.name}: ${message}`);
     }
+    if (this.options.mode === 'apply' && plan.changes.length) {
+      this.changedAnywhere = true;
+      await phase.apply(context, target, plan.changes);
+    }
+    const changes = plan.changes.map((change) => ({ phase: phase.name, change }));
+    for (const { change } of changes)
+      this.options.log.write(name, `${this.options.mode === 'apply' ? 'changed' : 'would change'} ${change.target}: ${change.summary}`);
+    outcome.changes.push(...changes);
+    const warned = warnings.length ? `, ${plural(warnings.length, 'warning')}` : '';
+    return { summary: `${name}: ${countLabel(plan.changes.length, this.options.mode)}${warned}`, changes, warnings: [...warnings] };
   }
-  const all = [...outcomes.values()];
-  const ok = all.every((o) => o.status === 'ok');
-  emit({ type: 'run-done', ok, elapsedMs: since(started) });
-  return { mode: options.mode, outcomes: all, ok, elapsedMs: since(started), connected, preflight: findings, observed: seen, timings };
+
+  /** Hosts the gate failed count as failed; when it stopped apply, the others as blocked. */
+  private finish(): WorkflowResult<S> {
+    for (const name of this.gateFailed) {
+      const outcome = this.outcomes.get(name)!;
+      if (outcome.status !== 'ok') continue;
+      outcome.status = 'failed';
+      outcome.failedPhase = 'preflight';
+      outcome.error = this.findings
+        .filter((f) => f.host === name && f.severity === 'error')
+        .map((f) => `[${f.check}] ${f.message}`)
+        .join('\n');
+    }
+    if (this.stopped) {
+      for (const outcome of this.outcomes.values()) {
+        if (outcome.status !== 'ok') continue;
+        outcome.status = 'blocked';
+        outcome.failedPhase = 'preflight';
+        outcome.error = 'nothing changed: preflight failed on other hosts';
+      }
+    }
+    const all = [...this.outcomes.values()];
+    const ok = all.every((o) => o.status === 'ok');
+    this.emit({ type: 'run-done', ok, elapsedMs: this.since(this.started) });
+    return {
+      mode: this.options.mode,
+      outcomes: all,
+      ok,
+      elapsedMs: this.since(this.started),
+      connected: this.connected,
+      preflight: this.findings,
+      observed: this.observed,
+      timings: this.timings,
+    };
+  }
+}
+
+export function runEngine<T extends Reachable, S = unknown>(
+  inventory: Inventory,
+  targets: readonly T[],
+  phases: readonly Phase[],
+  options: EngineOptions<T, S>,
+): Promise<WorkflowResult<S>> {
+  return new EngineRun(inventory, targets, phases, options).run();
 }

@@ -2,7 +2,7 @@
  * What a workflow run says while it runs: typed events the engine emits in order, for the
  * renderers (listr2's tree, plain lines, JSON lines) and for tests that drive the engine alone.
  */
-import type { Mode } from './phase.js';
+import type { Mode } from '../kit/phase.js';
 
 /** A step of the run every host goes through: connecting, reading ahead, or one phase (by its name). */
 export interface StageInfo {
@@ -24,7 +24,15 @@ export type WorkflowEventBody =
   | { readonly type: 'host-start'; readonly stage: string; readonly host: string }
   /** Work in progress on a host (a wait and what it waits for). */
   | { readonly type: 'host-progress'; readonly stage: string; readonly host: string; readonly line: string }
-  | { readonly type: 'host-done'; readonly stage: string; readonly host: string; readonly summary: string; readonly changes?: readonly ChangeSummary[]; readonly warnings?: readonly string[]; readonly elapsedMs: number }
+  | {
+      readonly type: 'host-done';
+      readonly stage: string;
+      readonly host: string;
+      readonly summary: string;
+      readonly changes?: readonly ChangeSummary[];
+      readonly warnings?: readonly string[];
+      readonly elapsedMs: number;
+    }
   | { readonly type: 'host-failed'; readonly stage: string; readonly host: string; readonly error: string; readonly elapsedMs: number }
   /** The stage ended; `error` when it stopped the run (preflight errors before apply). */
   | { readonly type: 'stage-done'; readonly stage: string; readonly summary?: string; readonly error?: string; readonly elapsedMs: number }

@@ -5,5 +5,7 @@
 import type { WorkflowEvent } from './events.js';
 
 export function jsonLinesRenderer(write: (line: string) => void = (line) => process.stdout.write(line)): (event: WorkflowEvent) => void {
-  return (event) => write(`${JSON.stringify(event)}\n`);
+  return (event) => {
+    write(`${JSON.stringify(event)}\n`);
+  };
 }

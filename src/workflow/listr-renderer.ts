@@ -50,7 +50,10 @@ export function listrRenderer(stages: readonly StageInfo[], style: 'default' | '
     task: async (_ctx, task) => {
       const state = states.get(stage.name)!;
       const start = await state.started.promise;
-      if (start.skipped) return task.skip(start.skipped);
+      if (start.skipped) {
+        task.skip(start.skipped);
+        return;
+      }
       if (stage.kind === 'read') {
         const end = await state.ended.promise;
         if (end.error) throw new Error(end.error);

@@ -4,7 +4,7 @@
  * those plans are exact (nothing has changed yet), so a run with nothing to do costs a few round
  * trips per host instead of one per phase; phases after the first change plan again, in order.
  */
-import type { HostTarget, Phase, PhaseContext, PhasePlan } from './phase.js';
+import type { HostTarget, Phase, PhaseContext, PhasePlan } from '../kit/phase.js';
 
 export type PlanOutcome = { readonly plan: PhasePlan } | { readonly error: unknown };
 
@@ -20,7 +20,12 @@ export function selectedHosts(phase: Phase, ctx: PhaseContext): Set<string> {
 }
 
 /** `selections`: each phase's hosts (selectedHosts), computed once for all hosts of a run. */
-export async function readAhead(phases: readonly Phase[], ctx: PhaseContext, target: HostTarget, selections: ReadonlyArray<ReadonlySet<string>>): Promise<HostPlans> {
+export async function readAhead(
+  phases: readonly Phase[],
+  ctx: PhaseContext,
+  target: HostTarget,
+  selections: ReadonlyArray<ReadonlySet<string>>,
+): Promise<HostPlans> {
   const outcomes = await Promise.all(
     phases.map((phase, i) =>
       selections[i]!.has(target.spec.name)
@@ -28,7 +33,7 @@ export async function readAhead(phases: readonly Phase[], ctx: PhaseContext, tar
             (plan): PlanOutcome => ({ plan }),
             (error: unknown): PlanOutcome => ({ error }),
           )
-        : undefined,
+        : Promise.resolve(undefined),
     ),
   );
   const first = outcomes.findIndex((o) => o !== undefined && ('error' in o || o.plan.changes.length > 0));

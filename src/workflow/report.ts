@@ -3,7 +3,14 @@ import type { WorkflowResult } from './engine.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The changes (planned or applied) and warnings per host; hosts with identical ones (common with many workers) are listed once. */
@@ -23,12 +30,21 @@ export function formatPlan(result: WorkflowResult, showDiff: boolean): string {
     groups.set(key, group);
   }
   const out: string[] = [];
-  for (const { hosts, lines } of groups.values()) out.push(`${hosts.join(', ')}${hosts.length > 1 ? ` (${hosts.length} hosts)` : ''}:`, ...lines);
+  for (const { hosts, lines } of groups.values())
+    out.push(`${hosts.join(', ')}${hosts.length > 1 ? ` (${hosts.length} hosts)` : ''}:`, ...lines);
   const total = result.outcomes.reduce((n, o) => n + o.changes.length, 0);
   const hostsWithChanges = result.outcomes.filter((o) => o.changes.length).length;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  if (result.mode === 'plan') out.push(total === 0 ? 'Plan: no changes. The hosts are in the desired state.' : `Plan: ${plural(total, 'change')} on ${plural(hostsWithChanges, 'host')}.`);
-  else out.push(total === 0 ? 'Applied: no changes were needed.' : `Applied: ${plural(total, 'change')} on ${plural(hostsWithChanges, 'host')}.`);
+  if (result.mode === 'plan')
+    out.push(
+      total === 0
+        ? 'Plan: no changes. The hosts are in the desired state.'
+        : `Plan: ${plural(total, 'change')} on ${plural(hostsWithChanges, 'host')}.`,
+    );
+  else
+    out.push(
+      total === 0 ? 'Applied: no changes were needed.' : `Applied: ${plural(total, 'change')} on ${plural(hostsWithChanges, 'host')}.`,
+    );
   return out.join('\n');
 }
 
@@ -41,7 +57,13 @@ export function formatSummary(result: WorkflowResult): string {
   }
   const failed = result.outcomes.filter((o) => o.status !== 'ok');
   const head = `${result.mode} finished in ${(result.elapsedMs / 1000).toFixed(1)} s: ${result.outcomes.length - failed.length} of ${result.outcomes.length} hosts ok`;
-  const details = failed.map((o) => `\n${o.name} (${o.status} in ${o.failedPhase}):\n${(o.error ?? '').split('\n').map((l) => `  ${l}`).join('\n')}`);
+  const details = failed.map(
+    (o) =>
+      `\n${o.name} (${o.status} in ${o.failedPhase}):\n${(o.error ?? '')
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n')}`,
+  );
   return [head, table(rows), ...details].join('\n');
 }
 

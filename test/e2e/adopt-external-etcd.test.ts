@@ -6,41 +6,51 @@
  * control plane, renews the certificates that are Kubernetes' and none of etcd's, backs etcd up
  * through its endpoint, and refuses an external etcd it cannot reach.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parse, parseDocument, stringify } from 'yaml';
 import type { Host } from '../../src/transport/host.js';
 import { openLabHost, runCli, tempDir } from '../lab/helpers.js';
 import type { LabHost } from '../lab/lab.js';
-import { adoption as adoptionOf, changesOf, kubeadmDate, readReport } from './adopt-helpers.js';
+import { ADOPTED_CONTROL_PLANE_DIFFERENCES, adoption as adoptionOf, changesOf, kubeadmDate, readReport } from './adopt-helpers.js';
 import { whilePollingTheApi } from './api-poller.js';
 import { installLabCni, KUBESTRAP_INSIDE, startClusterLab, type ClusterLab } from './cluster-lab.js';
 import { kubeadmInit, kubeadmJoin, prepareKubeadmNode } from './kubeadm-cluster.js';
 import { kubectl } from './kubectl.js';
+import { issuedCertificate, selfSignedCertificate } from '../unit/openssl.js';
 
 const SSL = '/etc/ssl/etcd/ssl';
 let cluster: ClusterLab;
 let hosts: Map<string, Host>;
 let adoption: ReturnType<typeof adoptionOf>;
 let external: { endpoints: string[]; caFile: string; certFile: string; keyFile: string };
-const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kubestrap-e2e-')), 'admin.conf');
+const kubeconfig = join(tempDir('e2e'), 'admin.conf');
 
 /** Kubespray's etcd certificates for one host, made with openssl: the CA, the member's serving/peer pair, the node's client pair. */
 function etcdCertificates(node: string, ip: string): Map<string, string> {
   const dir = tempDir('e2e-etcd-pki');
-  const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-subj', '/CN=etcd-ca', '-days', '365']);
+  selfSignedCertificate({ cwd: dir, key: 'ca-key.pem', cert: 'ca.pem', subject: '/CN=etcd-ca', days: 365 });
   const issue = (name: string, subject: string, usage: string) => {
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=DNS:${node},DNS:localhost,IP:${ip},IP:127.0.0.1\nextendedKeyUsage=${usage}\nkeyUsage=digitalSignature,keyEncipherment\n`);
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subject]);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${name}.pem`, '-days', '365', '-extfile', `${name}.ext`]);
+    issuedCertificate({
+      cwd: dir,
+      ca: 'ca.pem',
+      caKey: 'ca-key.pem',
+      key: `${name}-key.pem`,
+      cert: `${name}.pem`,
+      subject,
+      days: 365,
+      extensions: `subjectAltName=DNS:${node},DNS:localhost,IP:${ip},IP:127.0.0.1\nextendedKeyUsage=${usage}\nkeyUsage=digitalSignature,keyEncipherment\n`,
+    });
   };
   issue(`member-${node}`, `/CN=etcd-member-${node}`, 'serverAuth,clientAuth');
   issue(`node-${node}`, `/CN=etcd-node-${node}`, 'clientAuth');
-  return new Map(['ca.pem', 'ca-key.pem', `member-${node}.pem`, `member-${node}-key.pem`, `node-${node}.pem`, `node-${node}-key.pem`].map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  return new Map(
+    ['ca.pem', 'ca-key.pem', `member-${node}.pem`, `member-${node}-key.pem`, `node-${node}.pem`, `node-${node}-key.pem`].map((f) => [
+      f,
+      readFileSync(join(dir, f), 'utf8'),
+    ]),
+  );
 }
 
 /** etcd as a host service of the control plane (Kubespray's etcd_deployment_type: host). */
@@ -95,24 +105,34 @@ test("the reference kubeadm 1.20.2 makes a cluster whose API server uses an etcd
     { path: '/etc/systemd/system/etcd.service', content: etcdUnit(cp.name, cp.ip), mode: 0o644 },
   ]);
   await cpHost.check('systemctl daemon-reload && systemctl enable --now etcd');
-  external = { endpoints: [`https://${cp.ip}:2379`], caFile: `${SSL}/ca.pem`, certFile: `${SSL}/node-${cp.name}.pem`, keyFile: `${SSL}/node-${cp.name}-key.pem` };
+  external = {
+    endpoints: [`https://${cp.ip}:2379`],
+    caFile: `${SSL}/ca.pem`,
+    certFile: `${SSL}/node-${cp.name}.pem`,
+    keyFile: `${SSL}/node-${cp.name}-key.pem`,
+  };
 
   await Promise.all(kubeadmNodes.map((n) => prepareKubeadmNode(hosts.get(n.name)!, cluster.packageMirror)));
   // the endpoint a further control plane needs (kubeadm refuses to add one to a cluster without it)
   const joinCommand = await kubeadmInit(cluster, cpHost, { etcd: { external }, controlPlaneEndpoint: `${cp.ip}:6443` });
   await kubeadmJoin(hosts, cluster.workers, joinCommand);
   await installLabCni(cluster);
-  writeFileSync(kubeconfig, (await cpHost.readFiles(['/etc/kubernetes/admin.conf'])).get('/etc/kubernetes/admin.conf')!.content, { mode: 0o600 });
+  writeFileSync(kubeconfig, (await cpHost.readFiles(['/etc/kubernetes/admin.conf'])).get('/etc/kubernetes/admin.conf')!.content, {
+    mode: 0o600,
+  });
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=300s'], 320_000);
   // kubeadm ran no etcd of its own: no manifest, no etcd certificates in its PKI
   expect(cluster.lab.inside(cp, 'ls /etc/kubernetes/manifests; ls /etc/kubernetes/pki').split('\n')).not.toContain('etcd.yaml');
   expect(cluster.lab.inside(cp, 'test -e /etc/kubernetes/pki/etcd && echo present || echo absent').trim()).toBe('absent');
 }, 900_000);
 
-test("adopt reaches the external etcd and writes it as etcd.external; plan shows the explained differences only, none under /etc/kubernetes; apply changes no file there and restarts no control-plane container", async () => {
+test('adopt reaches the external etcd and writes it as etcd.external; plan shows the explained differences only, none under /etc/kubernetes; apply changes no file there and restarts no control-plane container', async () => {
   const cp = cluster.controlPlane;
   const { adopt, inventory, kubernetesFiles, controlPlaneContainers } = adoption;
-  const result = await adopt(cp.ip, inventory, ['--hosts-from-nodes', '--accept-new-host-keys']);
+  const result = await adopt(cp.ip, inventory, [
+    '--accept-new-host-keys',
+    ...kubeadmNodes.filter((n) => n !== cp).flatMap((n) => ['--node', `${n.name}=${n.ip}`]),
+  ]);
   expect(result.code, result.stdout + result.stderr).toBe(0);
   const inv = parse(readFileSync(inventory, 'utf8')) as { cluster: { etcd: unknown } };
   expect(inv.cluster.etcd).toEqual({ external });
@@ -127,13 +147,12 @@ test("adopt reaches the external etcd and writes it as etcd.external; plan shows
   expect(plan.code, plan.stdout + plan.stderr).toBe(0);
   const report = readReport(planReport);
   // the same differences as on the stacked cluster (kubeadm-baseline.test.ts), and no etcd manifest or certificate
-  expect(changesOf(report, cp.name, ['control-plane', 'cluster-objects'])).toEqual([
-    'control-plane /var/lib/kubelet/kubeadm-flags.env: update content (+1 -1 lines)',
-    'control-plane /etc/systemd/system/kubelet.service.d/10-kubeadm.conf: create, mode 0644',
-    'cluster-objects ConfigMap kube-system/kube-proxy: update data.config.conf',
-    'cluster-objects join token: create (valid 24h)',
-  ]);
-  for (const host of report.hosts) expect(host.changes.filter((c) => c.target.startsWith('/etc/kubernetes') || c.target.includes('etcd')), host.name).toEqual([]);
+  expect(changesOf(report, cp.name, ['control-plane', 'cluster-objects'])).toEqual(ADOPTED_CONTROL_PLANE_DIFFERENCES);
+  for (const host of report.hosts)
+    expect(
+      host.changes.filter((c) => c.target.startsWith('/etc/kubernetes') || c.target.includes('etcd')),
+      host.name,
+    ).toEqual([]);
 
   const apply = await adoption.run(['apply', '--output', 'plain']);
   expect(apply.code, apply.stdout + apply.stderr).toBe(0);
@@ -155,13 +174,23 @@ test("a second control plane added to the adopted inventory joins through kubest
   const report = readReport(reportFile);
   // every node's /etc/hosts names the control planes (hosts-file): the one change the others get
   const others = report.hosts.filter((h) => h.name !== spare.name);
-  expect(others.map((h) => [h.name, h.changes.map((c) => `${c.phase} ${c.target}`)])).toEqual(others.map((h) => [h.name, ['hosts-file /etc/hosts']]));
-  expect(changesOf(report, spare.name, ['join-control-planes'])).toEqual(['join-control-planes cluster membership: join as a control plane (etcd member, API server, controller-manager, scheduler)']);
+  expect(others.map((h) => [h.name, h.changes.map((c) => `${c.phase} ${c.target}`)])).toEqual(
+    others.map((h) => [h.name, ['hosts-file /etc/hosts']]),
+  );
+  expect(changesOf(report, spare.name, ['join-control-planes'])).toEqual([
+    'join-control-planes cluster membership: join as a control plane (etcd member, API server, controller-manager, scheduler)',
+  ]);
   const files = `sha256sum ${external.caFile} ${external.certFile} ${external.keyFile}; stat -c '%a %n' ${external.keyFile}`;
   expect(cluster.lab.inside(spare, files)).toBe(cluster.lab.inside(cluster.controlPlane, files));
-  expect(cluster.lab.inside(spare, 'ls /etc/kubernetes/manifests').trim().split('\n')).toEqual(['kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
+  expect(cluster.lab.inside(spare, 'ls /etc/kubernetes/manifests').trim().split('\n')).toEqual([
+    'kube-apiserver.yaml',
+    'kube-controller-manager.yaml',
+    'kube-scheduler.yaml',
+  ]);
   expect(cluster.lab.inside(spare, 'test -e /etc/kubernetes/pki/etcd && echo present || echo absent').trim()).toBe('absent');
-  const node = JSON.parse(await kubectl(kubeconfig, ['get', 'node', spare.name, '-o', 'json'])) as { metadata: { labels: Record<string, string> } };
+  const node = JSON.parse(await kubectl(kubeconfig, ['get', 'node', spare.name, '-o', 'json'])) as {
+    metadata: { labels: Record<string, string> };
+  };
   expect(node.metadata.labels).toHaveProperty('node-role.kubernetes.io/control-plane');
   // cp-2's API server answers on its own address, reading the same etcd
   const pods = await kubectl(kubeconfig, ['--server', `https://${spare.ip}:6443`, '-n', 'kube-system', 'get', 'pods', '-o', 'name']);
@@ -177,13 +206,16 @@ test("certs renew all renews the control plane's certificates, which kubeadm's c
   const etcdBefore = etcdFiles();
   const polled = await whilePollingTheApi(cluster, cluster.workers[0]!, () => adoption.run(['certs', 'renew', 'all', '--output', 'plain']));
   expect(polled.result.code, polled.result.stdout + polled.result.stderr).toBe(0);
-  console.log(`certs renew all (external etcd, 2 control planes; the worker reaches the API at cp-1's address): ${polled.polls} polls, ${polled.failures.length} unanswered during cp-1's restart`);
+  console.log(
+    `certs renew all (external etcd, 2 control planes; the worker reaches the API at cp-1's address): ${polled.polls} polls, ${polled.failures.length} unanswered during cp-1's restart`,
+  );
   expect(polled.answeringAfter).toBe(true);
   const after = notAfter('/etc/kubernetes/pki/apiserver.crt');
   expect(after.getTime()).toBeGreaterThan(before.getTime());
   const check = cluster.lab.inside(cluster.controlPlane, 'kubeadm certs check-expiration 2>/dev/null');
   expect(check).toMatch(new RegExp(`^apiserver\\s+${kubeadmDate(after)}\\s+364d\\s+ca\\s+no`, 'm'));
-  for (const name of ['admin.conf', 'front-proxy-client', 'scheduler.conf']) expect(check, name).toMatch(new RegExp(`^${name.replace('.', '\\.')}\\s+${kubeadmDate(after).slice(0, 12)}`, 'm'));
+  for (const name of ['admin.conf', 'front-proxy-client', 'scheduler.conf'])
+    expect(check, name).toMatch(new RegExp(`^${name.replace('.', '\\.')}\\s+${kubeadmDate(after).slice(0, 12)}`, 'm'));
   // kubeadm lists no etcd certificate for an external etcd, and kubestrap wrote none
   expect(check).not.toMatch(/^(etcd-|apiserver-etcd-client)/m);
   expect(cluster.lab.inside(cluster.controlPlane, 'test -e /etc/kubernetes/pki/etcd && echo present || echo absent').trim()).toBe('absent');
@@ -205,16 +237,24 @@ test("kubestrap join --control-plane on a node refuses an external-etcd cluster 
   expect(created.code, created.stderr).toBe(0);
   const args = created.stdout.trim().replace(/^kubestrap join /, '');
   const worker = hosts.get(cluster.workers[0]!.name)!;
-  const joined = await worker.exec(`node ${KUBESTRAP_INSIDE}/bin/kubestrap.js join ${args} --control-plane --certificate-key ${'0'.repeat(64)} --output plain`, { timeoutMs: 120_000 });
+  const joined = await worker.exec(
+    `node ${KUBESTRAP_INSIDE}/bin/kubestrap.js join ${args} --control-plane --certificate-key ${'0'.repeat(64)} --output plain`,
+    { timeoutMs: 120_000 },
+  );
   expect(joined.code, joined.stdout + joined.stderr).not.toBe(0);
-  expect(joined.stderr).toContain(`the cluster's etcd is external (${external.endpoints[0]}): add this node to the inventory as a control plane and run kubestrap apply`);
+  expect(joined.stderr).toContain(
+    `the cluster's etcd is external (${external.endpoints[0]}): add this node to the inventory as a control plane and run kubestrap apply`,
+  );
 
   cluster.lab.inside(spare, 'mkdir -p /var/lib/etcd/member && echo kept > /var/lib/etcd/member/marker');
   const removed = await adoption.run(['remove-node', spare.name, '--yes', '--output', 'plain']);
   expect(removed.code, removed.stdout + removed.stderr).toBe(0);
   const nodes = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string } }> };
   expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(kubeadmNodes.map((n) => n.name).sort());
-  expect(cluster.lab.inside(spare, 'cat /var/lib/etcd/member/marker; ls /etc/kubernetes/manifests | wc -l').trim().split('\n')).toEqual(['kept', '0']);
+  expect(cluster.lab.inside(spare, 'cat /var/lib/etcd/member/marker; ls /etc/kubernetes/manifests | wc -l').trim().split('\n')).toEqual([
+    'kept',
+    '0',
+  ]);
   // the first control plane's etcd never had cp-2 as a member, and still answers
   expect(cluster.lab.inside(cluster.controlPlane, 'systemctl is-active etcd').trim()).toBe('active');
 }, 300_000);
@@ -223,19 +263,31 @@ test('adopt refuses, before writing anything, when kubeadm-config names an endpo
   const cp = cluster.controlPlane;
   const out = join(adoption.home, 'refused.yaml');
   const files = adoption.kubernetesFiles(cluster.nodes);
-  const live = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'configmap', 'kubeadm-config', '-o', 'json'])) as { data: Record<string, string> };
+  const live = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'configmap', 'kubeadm-config', '-o', 'json'])) as {
+    data: Record<string, string>;
+  };
   const config = parse(live.data.ClusterConfiguration!) as Record<string, unknown>;
   const dead = `https://${cp.ip}:2381`;
   const patched = join(adoption.home, 'kubeadm-config.json');
   const replace = async (clusterConfiguration: string) => {
-    writeFileSync(patched, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: { ...live.data, ClusterConfiguration: clusterConfiguration } }));
+    writeFileSync(
+      patched,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kubeadm-config', namespace: 'kube-system' },
+        data: { ...live.data, ClusterConfiguration: clusterConfiguration },
+      }),
+    );
     await kubectl(kubeconfig, ['replace', '-f', patched]);
   };
   await replace(stringify({ ...config, etcd: { external: { ...external, endpoints: [dead] } } }));
   try {
     const refused = await adoption.adopt(cp.ip, out);
     expect(refused.code, refused.stdout + refused.stderr).toBe(1);
-    expect(refused.stderr).toContain(`error: not adopted: the cluster's etcd is external (${dead}) and kubestrap cannot reach it from ${cp.name} (${cp.ip}): no member of the external etcd answers (${dead}: no connection to ${cp.ip}:2381 from the host: `);
+    expect(refused.stderr).toContain(
+      `error: not adopted: the cluster's etcd is external (${dead}) and kubestrap cannot reach it from ${cp.name} (${cp.ip}): no member of the external etcd answers (${dead}: no connection to ${cp.ip}:2381 from the host: `,
+    );
     console.log(`adopt with a dead external etcd endpoint: ${refused.stderr.trim()}`);
   } finally {
     await replace(live.data.ClusterConfiguration!);

@@ -3,7 +3,6 @@
  * commands on the adopted inventory, and the observations that show what apply left alone.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli, tempDir } from '../lab/helpers.js';
@@ -11,8 +10,9 @@ import type { LabHost } from '../lab/lab.js';
 import type { ClusterLab } from './cluster-lab.js';
 import { kubectl } from './kubectl.js';
 
-export type Report = { ok: boolean; hosts: Array<{ name: string; changes: Array<{ phase: string; target: string; summary: string }> }> };
-export const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Report;
+import type { Report } from '../lab/report.js';
+
+export { readReport } from '../lab/report.js';
 export const changesOf = (report: Report, host: string, phases: readonly string[]) =>
   report.hosts
     .find((h) => h.name === host)!
@@ -20,6 +20,20 @@ export const changesOf = (report: Report, host: string, phases: readonly string[
     .map((c) => `${c.phase} ${c.target}: ${c.summary}`);
 
 /** kubeadm's check-expiration date format: Jan 02, 2006 15:04 MST. */
+/** What plan shows on a control plane of a cluster kubeadm 1.20.2 made, stacked etcd or external: the explained differences. */
+export const ADOPTED_CONTROL_PLANE_DIFFERENCES = [
+  // kubestrap names the node IP and the socket's unix:// scheme (kubeadm 1.20 left both out)
+  'control-plane /var/lib/kubelet/kubeadm-flags.env: update content (+1 -1 lines)',
+  // kubeadm's package put the same drop-in under /usr/lib; kubestrap keeps its own copy in /etc
+  'control-plane /etc/systemd/system/kubelet.service.d/10-kubeadm.conf: create, mode 0644',
+  // kubeadm leaves kube-proxy's mode empty (iptables); kubestrap writes it out
+  'cluster-objects ConfigMap kube-system/kube-proxy: update data.config.conf',
+  // kubeadm gives CoreDNS no disruption budget: a drain may evict both replicas at once
+  'cluster-objects PodDisruptionBudget kube-system/coredns: create',
+  // kubeadm's init token carries no kubestrap description; kubestrap keeps its own
+  'cluster-objects join token: create (valid 24h)',
+];
+
 export function kubeadmDate(d: Date): string {
   const month = d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -36,15 +50,20 @@ export function adoption(cluster: ClusterLab, kubeconfig: string) {
     home,
     env,
     inventory,
-    adopt: (address: string, out: string, extra: readonly string[] = []) => runCli(['adopt', '--control-plane', address, '--key', cluster.lab.clientKey, '--known-hosts', knownHosts, '-o', out, ...extra], env),
+    adopt: (address: string, out: string, extra: readonly string[] = []) =>
+      runCli(['adopt', '--control-plane', address, '--key', cluster.lab.clientKey, '--known-hosts', knownHosts, '-o', out, ...extra], env),
     /** A kubestrap command on the adopted inventory. */
     run: (args: readonly string[]) => runCli([...args, '-i', inventory, '--known-hosts', knownHosts], env),
     /** sha256 of every file under /etc/kubernetes on each node. */
     kubernetesFiles: (nodes: readonly LabHost[]): Record<string, string> =>
-      Object.fromEntries(nodes.map((n) => [n.name, cluster.lab.inside(n, 'find /etc/kubernetes -type f -print0 | sort -z | xargs -0 sha256sum')])),
+      Object.fromEntries(
+        nodes.map((n) => [n.name, cluster.lab.inside(n, 'find /etc/kubernetes -type f -print0 | sort -z | xargs -0 sha256sum')]),
+      ),
     /** The control plane's static pods' container IDs: a restart gives a pod a new one. */
-    async controlPlaneContainers(): Promise<Record<string, string>> {
-      const pods = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'pods', '-l', 'tier=control-plane', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { containerStatuses?: Array<{ containerID?: string }> } }> };
+    controlPlaneContainers: async (): Promise<Record<string, string>> => {
+      const pods = JSON.parse(
+        await kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'pods', '-l', 'tier=control-plane', '-o', 'json']),
+      ) as { items: Array<{ metadata: { name: string }; status: { containerStatuses?: Array<{ containerID?: string }> } }> };
       return Object.fromEntries(pods.items.map((p) => [p.metadata.name, p.status.containerStatuses?.[0]?.containerID ?? '']));
     },
     /** `etcd backup` on the adopted inventory into the adoption's directory; the snapshot as Debian's etcdctl reads it. */
@@ -52,9 +71,20 @@ export function adoption(cluster: ClusterLab, kubeconfig: string) {
       const snapshot = join(home, name);
       const backup = await runCli(['etcd', 'backup', '--out', snapshot, '-i', inventory, '--known-hosts', knownHosts], env);
       expect(backup.code, backup.stdout + backup.stderr).toBe(0);
-      return JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', snapshot, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8' })) as { revision: number; totalKey: number };
+      return JSON.parse(
+        execFileSync('etcdctl', ['snapshot', 'status', snapshot, '-w', 'json'], {
+          env: { ...process.env, ETCDCTL_API: '3' },
+          encoding: 'utf8',
+        }),
+      ) as { revision: number; totalKey: number };
     },
     /** A certificate's notAfter on the first control plane, as openssl prints it. */
-    notAfter: (file: string) => new Date(cluster.lab.inside(cluster.controlPlane, `openssl x509 -noout -enddate -in ${file}`).trim().replace(/^notAfter=/, '')),
+    notAfter: (file: string) =>
+      new Date(
+        cluster.lab
+          .inside(cluster.controlPlane, `openssl x509 -noout -enddate -in ${file}`)
+          .trim()
+          .replace(/^notAfter=/, ''),
+      ),
   };
 }

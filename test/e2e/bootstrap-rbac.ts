@@ -9,12 +9,21 @@ import { get } from 'node:https';
 import { parse } from 'yaml';
 import { kubectlAnswer } from './kubectl.js';
 
-const TOKEN_USER = ['--as=system:bootstrap:abcdef', '--as-group=system:bootstrappers', '--as-group=system:bootstrappers:kubeadm:default-node-token'];
+const TOKEN_USER = [
+  '--as=system:bootstrap:abcdef',
+  '--as-group=system:bootstrappers',
+  '--as-group=system:bootstrappers:kubeadm:default-node-token',
+];
 const NODE_USER = ['--as=system:node:some-node', '--as-group=system:nodes'];
 /** Anonymous requests are made for real (without credentials): impersonated ones cannot ask can-i. */
 const ANONYMOUS = 'anonymous';
 
-export const BOOTSTRAP_RBAC: ReadonlyArray<{ who: string; as: readonly string[] | typeof ANONYMOUS; ask: readonly string[]; allowed: boolean }> = [
+export const BOOTSTRAP_RBAC: ReadonlyArray<{
+  who: string;
+  as: readonly string[] | typeof ANONYMOUS;
+  ask: readonly string[];
+  allowed: boolean;
+}> = [
   { who: 'bootstrap token', as: TOKEN_USER, ask: ['create', 'certificatesigningrequests.certificates.k8s.io'], allowed: true },
   { who: 'bootstrap token', as: TOKEN_USER, ask: ['create', 'certificatesigningrequests.certificates.k8s.io/nodeclient'], allowed: true },
   { who: 'bootstrap token', as: TOKEN_USER, ask: ['get', 'nodes'], allowed: true },
@@ -31,7 +40,8 @@ export const BOOTSTRAP_RBAC: ReadonlyArray<{ who: string; as: readonly string[] 
 /** Each row's answer from the API server: "who: verb resource → yes|no". */
 /** HTTP status of a GET without any credentials, verifying the server against the cluster CA. */
 function anonymousGet(kubeconfig: string, path: string): Promise<number> {
-  const cluster = (parse(readFileSync(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, string> }> }).clusters[0]!.cluster;
+  const cluster = (parse(readFileSync(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, string> }> }).clusters[0]!
+    .cluster;
   const ca = Buffer.from(cluster['certificate-authority-data']!, 'base64');
   return new Promise((resolve, reject) => {
     get(new URL(path, cluster.server), { ca, servername: 'kubernetes' }, (res) => {
@@ -46,7 +56,9 @@ export async function askBootstrapRbac(kubeconfig: string): Promise<string[]> {
     BOOTSTRAP_RBAC.map(async (row) => {
       const answer =
         row.as === ANONYMOUS
-          ? (await anonymousGet(kubeconfig, row.ask[1]!)) === 200 ? 'yes' : 'no'
+          ? (await anonymousGet(kubeconfig, row.ask[1]!)) === 200
+            ? 'yes'
+            : 'no'
           : await kubectlAnswer(kubeconfig, ['auth', 'can-i', ...row.ask, ...row.as]);
       return `${row.who}: ${row.ask.join(' ')} → ${answer}`;
     }),

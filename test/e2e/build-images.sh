@@ -35,37 +35,7 @@ W=$OUT.building
 rm -rf "$W"
 mkdir -p "$W"
 
-# Copies binaries and the shared libraries they load (as listed by ldd) into an image root.
-add_with_libs() {
-  root=$1; shift
-  for f in "$@"; do
-    mkdir -p "$root$(dirname "$f")"
-    cp -L "$f" "$root$f"
-    ldd "$f" 2>/dev/null | awk '/=>/ {print $3} /^\t\// {print $1}' | while read -r lib; do
-      [ -f "$lib" ] || continue
-      mkdir -p "$root$(dirname "$lib")"
-      cp -L "$lib" "$root$lib"
-    done
-  done
-}
-
-# image NAME TAG ENTRYPOINT_JSON: packs $W/NAME.root into $OUT/NAME.tar as registry.local/NAME:TAG.
-image() {
-  name=$1; tag=$2; entrypoint=$3
-  root=$W/$name.root; box=$W/$name.box
-  mkdir -p "$box" "$root/tmp" "$root/etc"
-  chmod 1777 "$root/tmp"
-  [ -f "$root/etc/passwd" ] || printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
-  [ -f "$root/etc/group" ] || printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
-  tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$root" -cf "$box/layer.tar" .
-  diff=$(sha256sum "$box/layer.tar" | cut -d' ' -f1)
-  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Entrypoint":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$entrypoint" "$diff" > "$box/config.json"
-  cfg=$(sha256sum "$box/config.json" | cut -d' ' -f1)
-  mv "$box/config.json" "$box/$cfg.json"
-  printf '[{"Config":"%s.json","RepoTags":["registry.local/%s:%s"],"Layers":["layer.tar"]}]' "$cfg" "$name" "$tag" > "$box/manifest.json"
-  tar -C "$box" -cf "$W/$name.tar" .
-  rm -rf "$box" "$root"
-}
+. "$HERE/image-lib.sh"
 
 # pause: built from the Kubernetes source tree (static, like the upstream image)
 PAUSE_C=$(find "$CACHE/kubernetes-build/src" -path '*/build/pause/linux/pause.c' | head -n1)
@@ -98,14 +68,7 @@ ln -s /usr/bin/etcdctl "$W/etcd.root/usr/local/bin/etcdctl"
 image etcd "$ETCD_VERSION" '["/usr/bin/etcd"]'
 
 # busybox: Debian's static build, for test pods
-(cd "$W" && apt-get download busybox-static >&2)
-dpkg-deb -x "$W"/busybox-static_*.deb "$W/busybox.deb"
-mkdir -p "$W/busybox.root/bin"
-cp "$W/busybox.deb/bin/busybox" "$W/busybox.root/bin/busybox"
-for applet in $("$W/busybox.root/bin/busybox" --list); do
-  [ -e "$W/busybox.root/bin/$applet" ] || ln -s busybox "$W/busybox.root/bin/$applet"
-done
-rm -rf "$W/busybox.deb" "$W"/busybox-static_*.deb
+add_busybox "$W/busybox.root"
 image busybox 1 '["/bin/sh"]'
 
 # haproxy: Debian's, for kubestrap's node-local API load balancer (its two libraries that are

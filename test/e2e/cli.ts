@@ -1,12 +1,13 @@
 /**
  * Manual control of the e2e lab: `up [inventory-out] [control-planes] [workers]` starts the
- * Kubernetes node hosts and keeps them (with the lab's pod network configured) until
+ * Kubernetes node hosts and keeps them until
  * SIGTERM/SIGINT, writing their kubestrap inventory to inventory-out;
  * `sweep` removes labs left by crashed runs and restores machine-wide settings.
  */
 import { writeFileSync } from 'node:fs';
 import { sweepStaleLabs } from '../lab/lab.js';
-import { restoreMachineSysctls, startClusterLab } from './cluster-lab.js';
+import { startClusterLab } from './cluster-lab.js';
+import { restoreMachineSysctls } from './machine-sysctls.js';
 import { e2eInventory } from './inventory.js';
 
 async function main(): Promise<void> {
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
     return;
   }
   if (command === 'up') {
-    const cluster = await startClusterLab({ withCni: true, controlPlanes: Number(controlPlanes ?? 1), workers: Number(workers ?? 2) });
+    const cluster = await startClusterLab({ controlPlanes: Number(controlPlanes ?? 1), workers: Number(workers ?? 2) });
     if (out) writeFileSync(out, e2eInventory(cluster));
     console.log(JSON.stringify({ id: cluster.lab.id, packageMirror: cluster.packageMirror, nodes: cluster.nodes }, null, 2));
     const stop = () => void cluster.stop().then(() => process.exit(0));

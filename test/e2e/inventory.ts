@@ -1,10 +1,15 @@
 /** The e2e lab's inventory: its control planes and workers, on the lab's Kubernetes nodes. */
 import { stringify } from 'yaml';
-import { labInventoryObject } from '../lab/inventory.js';
+import { labInventoryObject, type LabInventoryOptions } from '../lab/inventory.js';
 import { IMAGE_REPOSITORY, POD_SUBNET, SERVICE_SUBNET, type ClusterLab } from './cluster-lab.js';
 
-export function e2eInventoryObject(cluster: ClusterLab, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function e2eInventoryObject(
+  cluster: ClusterLab,
+  overrides: Record<string, unknown> = {},
+  options: Pick<LabInventoryOptions, 'workloadControlPlanes'> = {},
+): Record<string, unknown> {
   return labInventoryObject(cluster.lab, {
+    ...options,
     controlPlanes: cluster.controlPlanes.length,
     cluster: {
       kubernetesVersion: cluster.kubernetesVersion,
@@ -17,11 +22,17 @@ export function e2eInventoryObject(cluster: ClusterLab, overrides: Record<string
       kubeProxy: { mode: 'iptables', conntrackMaxPerCore: 0 },
       // the lab's etcd image is Debian's etcd, tagged with the version it is
       etcd: { imageTag: cluster.etcdImageTag },
+      // Flannel (VXLAN), CoreDNS, kube-proxy and metrics-server from the lab's images, as kubestrap deploys them
+      cni: { plugin: 'flannel', imageRepository: IMAGE_REPOSITORY },
       ...overrides,
     },
   });
 }
 
-export function e2eInventory(cluster: ClusterLab, overrides: Record<string, unknown> = {}): string {
-  return `# kubestrap e2e lab (generated): real 1.20.2 nodes, images under ${IMAGE_REPOSITORY}\n${stringify(e2eInventoryObject(cluster, overrides))}`;
+export function e2eInventory(
+  cluster: ClusterLab,
+  overrides: Record<string, unknown> = {},
+  options: Pick<LabInventoryOptions, 'workloadControlPlanes'> = {},
+): string {
+  return `# kubestrap e2e lab (generated): real 1.20.2 nodes, images under ${IMAGE_REPOSITORY}\n${stringify(e2eInventoryObject(cluster, overrides, options))}`;
 }

@@ -48,7 +48,16 @@ export function prepareKubeadmNode(host: Host, mirror: string): Promise<unknown>
 const IGNORED_PREFLIGHT = 'SystemVerification,ImagePull';
 
 /** kubeadm's etcd section: stacked (kubeadm's default), or an external etcd's endpoints and client files. */
-export type KubeadmEtcd = { readonly local: { readonly imageTag: string } } | { readonly external: { readonly endpoints: readonly string[]; readonly caFile: string; readonly certFile: string; readonly keyFile: string } };
+export type KubeadmEtcd =
+  | { readonly local: { readonly imageTag: string } }
+  | {
+      readonly external: {
+        readonly endpoints: readonly string[];
+        readonly caFile: string;
+        readonly certFile: string;
+        readonly keyFile: string;
+      };
+    };
 
 /** What a runbook may set beyond the lab's defaults: etcd (stacked by default), and the endpoint further control planes need. */
 export interface KubeadmInitOptions {
@@ -59,7 +68,12 @@ export interface KubeadmInitOptions {
 /** kubeadm's configuration as a runbook writes it (v1beta2, the API version 1.20 writes). */
 function kubeadmConfig(cluster: ClusterLab, options: KubeadmInitOptions): string {
   return [
-    { apiVersion: 'kubeadm.k8s.io/v1beta2', kind: 'InitConfiguration', localAPIEndpoint: { advertiseAddress: cluster.controlPlane.ip, bindPort: 6443 }, nodeRegistration: { criSocket: '/run/containerd/containerd.sock' } },
+    {
+      apiVersion: 'kubeadm.k8s.io/v1beta2',
+      kind: 'InitConfiguration',
+      localAPIEndpoint: { advertiseAddress: cluster.controlPlane.ip, bindPort: 6443 },
+      nodeRegistration: { criSocket: '/run/containerd/containerd.sock' },
+    },
     {
       apiVersion: 'kubeadm.k8s.io/v1beta2',
       kind: 'ClusterConfiguration',
@@ -79,7 +93,10 @@ function kubeadmConfig(cluster: ClusterLab, options: KubeadmInitOptions): string
 /** `kubeadm init` on the control plane; returns the join command it prints for the workers. */
 export async function kubeadmInit(cluster: ClusterLab, cp: Host, options: KubeadmInitOptions = {}): Promise<string> {
   await cp.writeFiles([{ path: '/root/kubeadm.yaml', content: kubeadmConfig(cluster, options), mode: 0o600 }]);
-  await cp.check(`kubeadm init --config /root/kubeadm.yaml --ignore-preflight-errors=${IGNORED_PREFLIGHT} >/root/kubeadm-init.log 2>&1 || { tail -40 /root/kubeadm-init.log >&2; exit 1; }`, { timeoutMs: 600_000 });
+  await cp.check(
+    `kubeadm init --config /root/kubeadm.yaml --ignore-preflight-errors=${IGNORED_PREFLIGHT} >/root/kubeadm-init.log 2>&1 || { tail -40 /root/kubeadm-init.log >&2; exit 1; }`,
+    { timeoutMs: 600_000 },
+  );
   return (await cp.check('kubeadm token create --print-join-command')).stdout.trim();
 }
 
@@ -87,7 +104,12 @@ export async function kubeadmInit(cluster: ClusterLab, cp: Host, options: Kubead
 export async function kubeadmJoin(hosts: ReadonlyMap<string, Host>, workers: readonly LabHost[], joinCommand: string): Promise<void> {
   await Promise.all(
     workers.map((w) =>
-      hosts.get(w.name)!.check(`${joinCommand} --cri-socket /run/containerd/containerd.sock --ignore-preflight-errors=SystemVerification >/root/kubeadm-join.log 2>&1 || { tail -40 /root/kubeadm-join.log >&2; exit 1; }`, { timeoutMs: 600_000 }),
+      hosts
+        .get(w.name)!
+        .check(
+          `${joinCommand} --cri-socket /run/containerd/containerd.sock --ignore-preflight-errors=SystemVerification >/root/kubeadm-join.log 2>&1 || { tail -40 /root/kubeadm-join.log >&2; exit 1; }`,
+          { timeoutMs: 600_000 },
+        ),
     ),
   );
 }

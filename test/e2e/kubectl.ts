@@ -3,8 +3,14 @@ import { execFile } from 'node:child_process';
 
 export function kubectl(kubeconfig: string, args: readonly string[], timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 32 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout),
+    execFile(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, ...args],
+      { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 32 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`));
+        else resolve(stdout);
+      },
     );
   });
 }
@@ -12,7 +18,19 @@ export function kubectl(kubeconfig: string, args: readonly string[], timeoutMs =
 /** stdout whatever the exit code (kubectl auth can-i answers "no" with exit code 1). */
 export function kubectlAnswer(kubeconfig: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve) => {
-    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve(stdout.trim() || `error: ${stderr.trim() || err?.message}`));
+    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve(stdout.trim() || `error: ${stderr.trim() || err?.message}`);
+    });
+  });
+}
+
+/** stdout and stderr of a call that succeeds (what kubectl warns about on stderr matters to some tests). */
+export function kubectlOutput(kubeconfig: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`));
+      else resolve({ stdout, stderr });
+    });
   });
 }
 
@@ -37,4 +55,12 @@ export async function waitFor(ok: () => Promise<boolean>, timeoutMs: number): Pr
     if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 2000));
   }
+}
+
+/** Waits until the kubelets publish the `count` control-plane static pods' mirror pods (a minute or two after they start). */
+export function waitForMirrorPods(kubeconfig: string, count: number): Promise<void> {
+  return waitFor(async () => {
+    const names = await kubectl(kubeconfig, ['get', 'pods', '-n', 'kube-system', '-l', 'tier=control-plane', '-o', 'name']);
+    return names.trim().split('\n').filter(Boolean).length === count;
+  }, 240_000);
 }

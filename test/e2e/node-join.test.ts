@@ -29,7 +29,10 @@ let mitm: Server | undefined;
 async function onNode(name: string, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let shell = shells.get(name);
   if (!shell) {
-    shell = await openLabHost(cluster.lab, cluster.nodes.find((n) => n.name === name)!);
+    shell = await openLabHost(
+      cluster.lab,
+      cluster.nodes.find((n) => n.name === name)!,
+    );
     shells.set(name, shell);
   }
   const r = await shell.exec(command, { timeoutMs: 400_000 });
@@ -43,13 +46,18 @@ async function joinCommand(extra: string[] = []): Promise<{ args: string; id: st
   expect(created.code, created.stderr).toBe(0);
   const line = created.stdout.trim();
   expect(line).toMatch(/^kubestrap join \S+:6443 --token [a-z0-9]{6}\.[a-z0-9]{16} --discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$/);
-  return { args: line.replace(/^kubestrap join /, ''), id: /--token ([a-z0-9]{6})\./.exec(line)![1]!, pin: /(sha256:[0-9a-f]{64})/.exec(line)![1]! };
+  return {
+    args: line.replace(/^kubestrap join /, ''),
+    id: /--token ([a-z0-9]{6})\./.exec(line)![1]!,
+    pin: /(sha256:[0-9a-f]{64})/.exec(line)![1]!,
+  };
 }
 
-const nothingWritten = async (node: string) => (await onNode(node, 'ls /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/kubelet.conf 2>/dev/null')).stdout.trim();
+const nothingWritten = async (node: string) =>
+  (await onNode(node, 'ls /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/kubelet.conf 2>/dev/null')).stdout.trim();
 
 beforeAll(async () => {
-  cluster = await startClusterLab({ workers: 2, withCni: true });
+  cluster = await startClusterLab({ workers: 2 });
   inventory = join(work, 'inventory.yaml');
   writeFileSync(inventory, e2eInventory(cluster));
   // the control plane only: the workers are prepared and joined by `kubestrap join` on them
@@ -98,15 +106,40 @@ test('refused with an explicit message, nothing written: a wrong CA hash (both h
 
 test('refused: cluster-info altered on the way (a man in the middle points the server elsewhere; the JWS no longer verifies)', async () => {
   const { args, pin } = await joinCommand();
-  const live = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-public', 'get', 'configmap', 'cluster-info', '-o', 'json'])) as { data: Record<string, string> };
+  const live = JSON.parse(await kubectl(kubeconfig, ['-n', 'kube-public', 'get', 'configmap', 'cluster-info', '-o', 'json'])) as {
+    data: Record<string, string>;
+  };
   const port = 16443;
   const forged = parse(live.data.kubeconfig!) as { clusters: Array<{ cluster: Record<string, string> }> };
   forged.clusters[0]!.cluster.server = `https://${cluster.lab.gateway}:${port}`;
   const body = JSON.stringify({ ...live, data: { ...live.data, kubeconfig: stringify(forged) } });
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(work, 'mitm.key'), '-out', join(work, 'mitm.crt'), '-days', '1', '-subj', '/CN=mitm'], { stdio: 'ignore' });
-  mitm = createServer({ key: readFileSync(join(work, 'mitm.key')), cert: readFileSync(join(work, 'mitm.crt')) }, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(work, 'mitm.key'),
+      '-out',
+      join(work, 'mitm.crt'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=mitm',
+    ],
+    { stdio: 'ignore' },
+  );
+  mitm = createServer({ key: readFileSync(join(work, 'mitm.key')), cert: readFileSync(join(work, 'mitm.crt')) }, (_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body),
+  );
   await new Promise<void>((resolve) => mitm!.listen(port, cluster.lab.gateway, resolve));
-  const r = await kubestrapOnNode(cluster.workers[1]!.name, `join ${cluster.lab.gateway}:${port} ${args.replace(/^\S+ /, '')} --skip-phases prepare`);
+  const r = await kubestrapOnNode(
+    cluster.workers[1]!.name,
+    `join ${cluster.lab.gateway}:${port} ${args.replace(/^\S+ /, '')} --skip-phases prepare`,
+  );
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/cluster-info from https:\/\/\S+ is not signed by token "[a-z0-9]{6}": the signature does not verify/);
   expect(r.stderr).toContain('altered the answer');
@@ -134,9 +167,15 @@ test('refused: a deleted token and an expired token, each with the way out (toke
 
 test('token list matches kubeadm token list (1.20.2) for the same cluster, from the workstation and on the control plane; token delete removes what kubeadm then no longer lists', async () => {
   const cp = cluster.controlPlane.name;
-  const install = await onNode(cp, `DEBIAN_FRONTEND=noninteractive apt-get install -y -q kubeadm=${cluster.kubernetesVersion.slice(1)}-1.1 >/dev/null 2>&1; kubeadm version -o short`);
+  const install = await onNode(
+    cp,
+    `DEBIAN_FRONTEND=noninteractive apt-get install -y -q kubeadm=${cluster.kubernetesVersion.slice(1)}-1.1 >/dev/null 2>&1; kubeadm version -o short`,
+  );
   expect(install.stdout.trim()).toBe(cluster.kubernetesVersion);
-  const forever = await runCli(['token', 'create', '--ttl', '0', '--usages', 'authentication', '--groups', 'system:bootstrappers:e2e', '-i', inventory], env);
+  const forever = await runCli(
+    ['token', 'create', '--ttl', '0', '--usages', 'authentication', '--groups', 'system:bootstrappers:e2e', '-i', inventory],
+    env,
+  );
   expect(forever.code, forever.stderr).toBe(0);
   const described = await runCli(['token', 'create', '--ttl', '2h', '--description', 'rack 7 workers', '-i', inventory], env);
   expect(described.code, described.stderr).toBe(0);

@@ -2,29 +2,21 @@
  * The e2e lab's Kubernetes package repository, laid out like pkgs.k8s.io (core:/stable:/v1.20/deb/)
  * and served on the lab bridge like any internal mirror: REAL kubelet, kubectl and kubeadm
  * 1.20.2 packages wrapping the binaries built from Debian's source (kubelet with its systemd unit,
- * kubeadm with its kubelet drop-in, as the upstream packages ship them), and a STAND-IN
- * cri-tools package: crictl cannot be built here (Debian has neither the package nor its
- * source), so it carries a FAKE crictl that answers, through containerd's own `ctr`, the few
- * calls the reference kubeadm makes (info, inspecti, pull, pods, stopp, rmp).
+ * kubeadm with its kubelet drop-in, as the upstream packages ship them), and cri-tools with the
+ * real crictl 1.36.0 of the lab's add-on binaries (built from its upstream source: Debian has
+ * neither the package nor its source).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { buildDeb, index } from '../lab/package-repo.js';
+import { labAddonBinary } from './lab-addons.js';
+import { e2eScript } from './scripts.js';
 
 const CACHE = process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab';
-const REPO_VERSION = 2;
+const REPO_VERSION = 3;
 export const E2E_KUBE_VERSION = '1.20.2';
 const PACKAGE_REVISION = '1.1';
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** Scripts live in the source tree; compiled code runs from dist/. */
-const SCRIPTS = existsSync(join(HERE, 'build-kubernetes.sh')) ? HERE : join(HERE, '..', '..', '..', 'test', 'e2e');
-
-export function e2eScript(name: string): string {
-  return join(SCRIPTS, name);
-}
-
 /** Builds (or finds cached) the Kubernetes binaries; returns the directory holding them. */
 export function kubernetesBinaries(): string {
   const out = execFileSync('sh', [e2eScript('build-kubernetes.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -57,22 +49,6 @@ ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 `;
 
-// The calls kubeadm 1.20 makes (cmd/kubeadm/app/util/runtime), answered with ctr; anything else fails loudly.
-const FAKE_CRICTL = `#!/bin/sh
-# FAKE crictl of kubestrap's e2e lab (see the package description): kubeadm's calls only.
-[ "$1" = -r ] && shift 2
-ctr="ctr -n k8s.io"
-case "$1" in
-  info) ctr plugins ls | grep -q 'cri .* ok' ;;
-  inspecti) $ctr images ls -q "name==$2" | grep -q . ;;
-  pull) echo "fake crictl: no registry is reachable in the lab; $2 is not among the imported images" >&2; exit 1 ;;
-  pods) $ctr containers ls -q ;;
-  stopp) $ctr tasks kill -s SIGKILL "$2" 2>/dev/null; true ;;
-  rmp) $ctr tasks delete -f "$2" 2>/dev/null; $ctr containers delete "$2" ;;
-  *) echo "fake crictl (kubestrap e2e lab): '$1' is not supported" >&2; exit 1 ;;
-esac
-`;
-
 /** Builds the repository once (cached by version); returns its root directory. */
 export function ensureE2eRepo(): string {
   const root = join(CACHE, `e2e-repo-${E2E_KUBE_VERSION}-v${REPO_VERSION}`);
@@ -103,14 +79,17 @@ export function ensureE2eRepo(): string {
     version,
     description: `kubeadm ${E2E_KUBE_VERSION}, the reference kubestrap's e2e baseline runs (built from Debian's kubernetes source)`,
     depends: 'kubelet',
-    files: { 'usr/bin/kubeadm': { copyFrom: join(bin, 'kubeadm') }, 'lib/systemd/system/kubelet.service.d/10-kubeadm.conf': KUBEADM_DROP_IN },
+    files: {
+      'usr/bin/kubeadm': { copyFrom: join(bin, 'kubeadm') },
+      'lib/systemd/system/kubelet.service.d/10-kubeadm.conf': KUBEADM_DROP_IN,
+    },
     postinst: 'if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi',
   });
   buildDeb(repo, {
     name: 'cri-tools',
-    version: `1.20.0-${PACKAGE_REVISION}`,
-    description: 'STAND-IN for cri-tools in kubestrap e2e lab: a FAKE crictl answering the calls kubeadm makes through ctr (crictl cannot be built here)',
-    files: { 'usr/bin/crictl': FAKE_CRICTL },
+    version: `1.36.0-${PACKAGE_REVISION}`,
+    description: "crictl 1.36.0 for kubestrap's e2e lab (built from cri-tools' upstream source, see the lab add-ons' PROVENANCE.md)",
+    files: { 'usr/bin/crictl': { copyFrom: labAddonBinary('crictl-v1.36.0') } },
   });
   index(repo);
   writeFileSync(join(building, '.ready'), '');

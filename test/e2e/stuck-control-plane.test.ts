@@ -37,7 +37,9 @@ test("containerd's sandbox image outside the mirror: the failure names it", asyn
   const result = await runCli(['apply', '-i', inventory, '--skip', 'container-runtime'], env);
   expect(result.code).toBe(1);
   expect(result.stdout).toMatch(/the control plane did not come up in 45 s/);
-  expect(result.stdout).toMatch(/containerd's sandbox image registry\.k8s\.io\/pause:3\.2 is not from the cluster's image repository registry\.local/);
+  expect(result.stdout).toMatch(
+    /containerd's sandbox image registry\.k8s\.io\/pause:3\.2 is not from the cluster's image repository registry\.local/,
+  );
   expect(result.stdout).not.toMatch(/cgroup driver mismatch/);
 });
 

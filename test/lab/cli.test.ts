@@ -12,15 +12,11 @@ import { resolveTargets } from '../../src/transport/credentials.js';
 import { HostKeyPolicy } from '../../src/transport/host-keys.js';
 import { runEngine } from '../../src/workflow/engine.js';
 import type { WorkflowEvent } from '../../src/workflow/events.js';
-import type { Phase } from '../../src/workflow/phase.js';
+import type { Phase } from '../../src/kit/phase.js';
 import { overSsh } from '../../src/workflow/runner.js';
 import { runCli, tempDir, WITHOUT_PACKAGES, writeLabInventory } from './helpers.js';
 import { startLab, type Lab, type LabHost } from './lab.js';
-
-interface Report {
-  ok: boolean;
-  hosts: Array<{ name: string; status: string; failedPhase?: string; error?: string; changes: Array<{ phase: string; target: string }>; warnings: Array<{ phase: string; message: string }> }>;
-}
+import { readReport } from './report.js';
 
 const FANOUT_HOSTS = 22;
 let lab: Lab;
@@ -35,7 +31,10 @@ afterAll(async () => {
 
 /** Checksums, modes and owners of every file under /etc, to prove a command changed nothing. */
 function etcFingerprint(host: LabHost): string {
-  return lab.inside(host, "find /etc -xdev \\( -type f -o -type l \\) -exec stat -c '%n %a %U:%G %s %Y' {} + | sort; find /etc -xdev -type f -exec sha256sum {} + | sort");
+  return lab.inside(
+    host,
+    "find /etc -xdev \\( -type f -o -type l \\) -exec stat -c '%n %a %U:%G %s %Y' {} + | sort; find /etc -xdev -type f -exec sha256sum {} + | sort",
+  );
 }
 
 describe('fan-out', () => {
@@ -55,7 +54,11 @@ describe('fan-out', () => {
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n')).toHaveLength(FANOUT_HOSTS);
     expect(r.stderr).toMatch(/ghost\s+unreachable/);
-    expect(r.stderr).toMatch(new RegExp(`ghost \\(unreachable in connect\\):\\n\\s+ghost \\(root@10\\.77\\.${lab.id}\\.250:22\\): (no SSH answer within 5 s|host unreachable)`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `ghost \\(unreachable in connect\\):\\n\\s+ghost \\(root@10\\.77\\.${lab.id}\\.250:22\\): (no SSH answer within 5 s|host unreachable)`,
+      ),
+    );
     expect(r.stderr).toContain(`${FANOUT_HOSTS} of ${FANOUT_HOSTS + 1} hosts ok`);
   });
 
@@ -95,20 +98,23 @@ describe('plan and apply', () => {
     const inventory = writeLabInventory(lab, {}, dir);
     const before = hosts.map(etcFingerprint);
 
-    const plan = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain', '--report', join(dir, 'plan.json')]);
+    // the command on the lab's hosts, its report written to dir/REPORT
+    const run = (command: 'plan' | 'apply', report: string) =>
+      runCli([command, '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain', '--report', join(dir, report)]);
+    const plan = await run('plan', 'plan.json');
     expect(plan.code, plan.stderr).toBe(0);
-    const planned = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Report;
+    const planned = readReport(join(dir, 'plan.json'));
     expect(planned.hosts.every((h) => h.changes.length > 0)).toBe(true);
     expect(hosts.map(etcFingerprint)).toEqual(before);
 
-    const apply = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply.json')]);
+    const apply = await run('apply', 'apply.json');
     expect(apply.code, apply.stdout + apply.stderr).toBe(0);
-    const applied = JSON.parse(readFileSync(join(dir, 'apply.json'), 'utf8')) as Report;
+    const applied = readReport(join(dir, 'apply.json'));
     expect(applied.hosts.map((h) => h.changes.length)).toEqual(planned.hosts.map((h) => h.changes.length));
 
-    const second = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain', '--report', join(dir, 'apply2.json')]);
+    const second = await run('apply', 'apply2.json');
     expect(second.code).toBe(0);
-    const secondReport = JSON.parse(readFileSync(join(dir, 'apply2.json'), 'utf8')) as Report;
+    const secondReport = readReport(join(dir, 'apply2.json'));
     expect(secondReport.hosts.map((h) => [h.name, h.changes])).toEqual(hosts.map((h) => [h.name, []]));
     const replan = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names, '--output', 'plain']);
     expect(replan.stdout).toContain('Plan: no changes.');
@@ -116,7 +122,16 @@ describe('plan and apply', () => {
 
   it('every line of the plain progress output names its host', async () => {
     const inventory = writeLabInventory(lab);
-    const r = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', `${lab.hosts[3]!.name},${lab.hosts[4]!.name}`, '--output', 'plain']);
+    const r = await runCli([
+      'plan',
+      '-i',
+      inventory,
+      ...WITHOUT_PACKAGES,
+      '--hosts',
+      `${lab.hosts[3]!.name},${lab.hosts[4]!.name}`,
+      '--output',
+      'plain',
+    ]);
     const progress = r.stdout.split('\n').filter((l) => /^[✔✖]/.test(l) && !/^✔ [a-z-]+: /.test(l.replace(/\[.*\]$/, '')));
     expect(progress.length).toBeGreaterThan(0);
     for (const line of progress) expect(line).toMatch(new RegExp(`${lab.hosts[3]!.name}|${lab.hosts[4]!.name}`));
@@ -125,7 +140,18 @@ describe('plan and apply', () => {
   it('a log file records every remote command, with no secret in it', async () => {
     const dir = tempDir('log');
     const inventory = writeLabInventory(lab, { user: 'ops' });
-    const r = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', lab.hosts[5]!.name, '--output', 'silent', '--log-file', join(dir, 'run.log')]);
+    const r = await runCli([
+      'plan',
+      '-i',
+      inventory,
+      ...WITHOUT_PACKAGES,
+      '--hosts',
+      lab.hosts[5]!.name,
+      '--output',
+      'silent',
+      '--log-file',
+      join(dir, 'run.log'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const log = readFileSync(join(dir, 'run.log'), 'utf8');
     expect(log).toContain('/proc/sys/net/ipv4/ip_forward');
@@ -147,7 +173,9 @@ describe('the workflow engine without a renderer, and --output json', () => {
     const [, failing] = hosts as [LabHost, LabHost, LabHost];
     const file = writeLabInventory(lab);
     const loaded = await loadInventory(file);
-    const targets = (await resolveTargets(resolveHosts(loaded.inventory), { env: process.env })).filter((t) => hosts.some((h) => h.name === t.host.name));
+    const targets = (await resolveTargets(resolveHosts(loaded.inventory), { env: process.env })).filter((t) =>
+      hosts.some((h) => h.name === t.host.name),
+    );
     const marker = (name: string): Phase<null> => ({
       name,
       title: `writes /tmp/engine-${name}`,
@@ -159,27 +187,64 @@ describe('the workflow engine without a renderer, and --output json', () => {
       },
     });
     const events: WorkflowEvent[] = [];
-    const connect = { hostKeys: new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: true }), connectTimeoutMs: 5000, log: RunLog.disabled() };
-    const result = await runEngine(loaded.inventory, targets, [marker('first') as Phase, marker('second') as Phase], { mode: 'apply', concurrency: 2, log: RunLog.disabled(), open: overSsh(connect), listener: (e) => events.push(e) });
+    const connect = {
+      hostKeys: new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: true }),
+      connectTimeoutMs: 5000,
+      log: RunLog.disabled(),
+    };
+    const result = await runEngine(loaded.inventory, targets, [marker('first') as Phase, marker('second') as Phase], {
+      mode: 'apply',
+      concurrency: 2,
+      log: RunLog.disabled(),
+      open: overSsh(connect),
+      listener: (e) => events.push(e),
+    });
     await Promise.all(result.connected.map((t) => t.host.close()));
 
-    expect(events[0]).toMatchObject({ type: 'run-start', mode: 'apply', hosts: hosts.map((h) => h.name), stages: [{ name: 'connect' }, { name: 'read' }, { name: 'first' }, { name: 'second' }] });
+    expect(events[0]).toMatchObject({
+      type: 'run-start',
+      mode: 'apply',
+      hosts: hosts.map((h) => h.name),
+      stages: [{ name: 'connect' }, { name: 'read' }, { name: 'first' }, { name: 'second' }],
+    });
     expect(events.at(-1)).toMatchObject({ type: 'run-done', ok: false });
     expect(events.map((e) => e.at)).toEqual([...events.map((e) => e.at)].sort((a, b) => a - b));
     const of = (stage: string, type: WorkflowEvent['type']) => events.filter((e) => e.type === type && 'stage' in e && e.stage === stage);
     expect(of('first', 'host-failed')).toMatchObject([{ host: failing.name, error: 'refused on purpose' }]);
-    expect(of('first', 'host-done').map((e) => 'host' in e && e.host).sort()).toEqual(hosts.filter((h) => h !== failing).map((h) => h.name).sort());
+    expect(
+      of('first', 'host-done')
+        .map((e) => 'host' in e && e.host)
+        .sort(),
+    ).toEqual(
+      hosts
+        .filter((h) => h !== failing)
+        .map((h) => h.name)
+        .sort(),
+    );
     expect(of('second', 'stage-start')).toMatchObject([{ hosts: hosts.filter((h) => h !== failing).map((h) => h.name) }]);
     expect(of('second', 'host-done')[0]).toMatchObject({ changes: [{ target: '/tmp/engine-second', summary: 'create' }] });
     // every host-start has its end, after it
     for (const start of events.filter((e) => e.type === 'host-start')) {
-      const end = events.findIndex((e) => (e.type === 'host-done' || e.type === 'host-failed') && e.stage === (start as { stage: string }).stage && e.host === (start as { host: string }).host);
+      const end = events.findIndex(
+        (e) =>
+          (e.type === 'host-done' || e.type === 'host-failed') &&
+          e.stage === (start as { stage: string }).stage &&
+          e.host === (start as { host: string }).host,
+      );
       expect(end).toBeGreaterThan(events.indexOf(start));
     }
     expect(result.timings.map((t) => t.name)).toEqual(['connect', 'read', 'first', 'second']);
-    expect(Object.keys(result.timings[3]!.hosts).sort()).toEqual(hosts.filter((h) => h !== failing).map((h) => h.name).sort());
+    expect(Object.keys(result.timings[3]!.hosts).sort()).toEqual(
+      hosts
+        .filter((h) => h !== failing)
+        .map((h) => h.name)
+        .sort(),
+    );
     expect(lab.inside(failing, 'ls /tmp/engine-first /tmp/engine-second 2>/dev/null || true').trim()).toBe('');
-    expect(lab.inside(hosts[0]!, 'ls /tmp/engine-first /tmp/engine-second').trim().split('\n')).toEqual(['/tmp/engine-first', '/tmp/engine-second']);
+    expect(lab.inside(hosts[0]!, 'ls /tmp/engine-first /tmp/engine-second').trim().split('\n')).toEqual([
+      '/tmp/engine-first',
+      '/tmp/engine-second',
+    ]);
   });
 
   it('--output json: every line of stdout is one JSON object, from run-start to the result that --report writes; the human report goes to stderr', async () => {
@@ -187,14 +252,31 @@ describe('the workflow engine without a renderer, and --output json', () => {
     const names = lab.hosts.slice(0, 3).map((h) => h.name);
     const r = await runCli(['plan', '-i', inventory, '--hosts', names.join(','), ...WITHOUT_PACKAGES, '--output', 'json']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; stage?: string; host?: string; hosts?: Array<{ name: string }> | string[]; timings?: Array<{ name: string }> });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            stage?: string;
+            host?: string;
+            hosts?: Array<{ name: string }> | string[];
+            timings?: Array<{ name: string }>;
+          },
+      );
     expect(lines[0]!.type).toBe('run-start');
     expect(lines.at(-2)!.type).toBe('run-done');
     const result = lines.at(-1)!;
     expect(result.type).toBe('result');
     expect((result.hosts as Array<{ name: string }>).map((h) => h.name)).toEqual(names);
     expect(result.timings!.map((t) => t.name)).toContain('sysctl');
-    expect(lines.filter((l) => l.type === 'host-done' && l.stage === 'connect').map((l) => l.host).sort()).toEqual([...names].sort());
+    expect(
+      lines
+        .filter((l) => l.type === 'host-done' && l.stage === 'connect')
+        .map((l) => l.host)
+        .sort(),
+    ).toEqual([...names].sort());
     expect(r.stderr).toContain('Plan: no changes.');
   });
 });

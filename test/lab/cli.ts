@@ -29,7 +29,11 @@ async function main(): Promise<void> {
     });
     if (out) writeFileSync(out, inventory);
     console.log(JSON.stringify({ id: lab.id, hosts: lab.hosts, packageMirror: repo.url }, null, 2));
-    const stop = () => void repo.close().then(() => lab.stop()).then(() => process.exit(0));
+    const stop = () =>
+      void repo
+        .close()
+        .then(() => lab.stop())
+        .then(() => process.exit(0));
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     setInterval(() => undefined, 1 << 30);

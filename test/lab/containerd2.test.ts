@@ -27,7 +27,11 @@ beforeAll(async () => {
   // bookworm's runc beside unstable's containerd 2
   useRepoAsDistroMirror(lab, lab.hosts[0]!, repo.url, true);
   dir = tempDir('ctr2');
-  inventory = writeLabInventory(lab, { cluster: { kubernetesVersion: 'v1.34.8', imageRepository: MIRROR_REGISTRY, containerRuntime: { restrictOOMScoreAdj: true } } }, dir);
+  inventory = writeLabInventory(
+    lab,
+    { cluster: { kubernetesVersion: 'v1.34.8', imageRepository: MIRROR_REGISTRY, containerRuntime: { restrictOOMScoreAdj: true } } },
+    dir,
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -48,13 +52,24 @@ describe('containerd 2.x (Debian unstable package)', () => {
     // containerd's own parser, not ours: the merged configuration it would run with
     const dump = lab.inside(host, 'containerd --config /etc/containerd/config.toml config dump');
     expect(dump).toMatch(/^version = 3$/m);
-    expect(dump).toMatch(new RegExp(`\\[plugins\\.'io\\.containerd\\.cri\\.v1\\.images'\\.pinned_images\\]\\s+sandbox = '${MIRROR_REGISTRY.replaceAll('.', '\\.')}/pause:3\\.10\\.1'`));
+    expect(dump).toMatch(
+      new RegExp(
+        `\\[plugins\\.'io\\.containerd\\.cri\\.v1\\.images'\\.pinned_images\\]\\s+sandbox = '${MIRROR_REGISTRY.replaceAll('.', '\\.')}/pause:3\\.10\\.1'`,
+      ),
+    );
     expect(dump).toMatch(/\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.runc\.options\][^[]*SystemdCgroup = true/);
     expect(dump).toMatch(/config_path = '\/etc\/containerd\/certs\.d'/);
     expect(dump).toMatch(/restrict_oom_score_adj = true/);
 
     // and the service the phase enabled runs on it, its CRI plugins loaded
-    const version = await pollUntil(async () => lab.inside(host, 'ctr version 2>/dev/null || true').match(/Server:\s+Version:\s+(\S+)/)?.[1], { timeoutMs: 30_000, intervalMs: 500, failure: () => `containerd did not answer: ${lab.inside(host, 'journalctl -u containerd --no-pager | tail -20')}` });
+    const version = await pollUntil(
+      async () => lab.inside(host, 'ctr version 2>/dev/null || true').match(/Server:\s+Version:\s+(\S+)/)?.[1],
+      {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+        failure: () => `containerd did not answer: ${lab.inside(host, 'journalctl -u containerd --no-pager | tail -20')}`,
+      },
+    );
     expect(version).toMatch(/^v?2\./);
     expect(lab.inside(host, 'systemctl is-active containerd').trim()).toBe('active');
     const plugins = lab.inside(host, 'ctr plugins ls');
@@ -63,7 +78,17 @@ describe('containerd 2.x (Debian unstable package)', () => {
   });
 
   it('a second apply changes nothing', async () => {
-    const again = await runCli(['apply', '-i', inventory, '--only', 'container-runtime', '--output', 'plain', '--report', join(dir, '2.json')]);
+    const again = await runCli([
+      'apply',
+      '-i',
+      inventory,
+      '--only',
+      'container-runtime',
+      '--output',
+      'plain',
+      '--report',
+      join(dir, '2.json'),
+    ]);
     expect(again.code, again.stdout).toBe(0);
     const { hosts } = JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as { hosts: Array<{ changes: unknown[] }> };
     expect(hosts.map((h) => h.changes)).toEqual([[]]);

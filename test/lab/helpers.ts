@@ -1,6 +1,6 @@
 /** Shared helpers of the lab tests: run the real CLI, open Hosts on lab machines. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunLog } from '../../src/log/run-log.js';
@@ -41,11 +41,13 @@ export function startCli(args: readonly string[], env: Record<string, string> = 
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const result = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) => {
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
   return { child, result, stdout: () => stdout };
 }
@@ -55,8 +57,23 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
   return startCli(args, env).result;
 }
 
+/** The directories tempDir made in this test file's process, which test/lab/temp-dirs.ts removes after the file. */
+const madeDirs: string[] = [];
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `kubestrap-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `kubestrap-${prefix}-`));
+  madeDirs.push(dir);
+  return dir;
+}
+
+/**
+ * Removes what tempDir made (KUBESTRAP_KEEP_TEST_DIRS=1 keeps it, for a look at the logs): left
+ * behind, an air-gap bundle is 2.7 GB a run, and a fuller disk makes the lab kubelets' image
+ * garbage collection delete images an air-gapped lab cannot pull again (seen in CI).
+ */
+export function removeTempDirs(): void {
+  if (process.env.KUBESTRAP_KEEP_TEST_DIRS === '1') return;
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Writes a lab inventory to a temp file and returns its path. */
@@ -68,7 +85,14 @@ export function writeLabInventory(lab: Lab, options: LabInventoryOptions = {}, d
 
 /** An SSH endpoint for a lab host with its host key pinned. */
 export function endpoint(lab: Lab, host: LabHost, user = 'root'): SshEndpoint {
-  return { name: host.name, address: host.ip, port: 22, user, credentials: { privateKey: readFileSync(lab.clientKey) }, pinnedHostKey: host.hostKey };
+  return {
+    name: host.name,
+    address: host.ip,
+    port: 22,
+    user,
+    credentials: { privateKey: readFileSync(lab.clientKey) },
+    pinnedHostKey: host.hostKey,
+  };
 }
 
 export function privilegeFor(user: string): Privilege {

@@ -17,7 +17,16 @@ import { runCli, tempDir } from './helpers.js';
 import { labInventoryObject } from './inventory.js';
 import { startLab, type Lab } from './lab.js';
 
-type Json = { type?: string; enum?: unknown[]; properties?: Record<string, Json>; additionalProperties?: Json | boolean; items?: Json; required?: string[]; examples?: unknown[]; default?: unknown };
+type Json = {
+  type?: string;
+  enum?: unknown[];
+  properties?: Record<string, Json>;
+  additionalProperties?: Json | boolean;
+  items?: Json;
+  required?: string[];
+  examples?: unknown[];
+  default?: unknown;
+};
 /** A path into the inventory: property names, '[]' (the first element) and '{key}' / '{value}' of a map. */
 type Path = readonly string[];
 
@@ -38,7 +47,10 @@ function stringPaths(node: Json, path: Path = []): Path[] {
   if (node.type === 'array' && node.items) return stringPaths(node.items, [...path, '[]']);
   if (node.type !== 'object') return [];
   const props = Object.entries(node.properties ?? {}).flatMap(([k, v]) => stringPaths(v, [...path, k]));
-  const map = typeof node.additionalProperties === 'object' ? [[...path, '{key}'], ...stringPaths(node.additionalProperties, [...path, '{value}'])] : [];
+  const map =
+    typeof node.additionalProperties === 'object'
+      ? [[...path, '{key}'], ...stringPaths(node.additionalProperties, [...path, '{value}'])]
+      : [];
   return [...props, ...map];
 }
 
@@ -68,21 +80,26 @@ function place(doc: Record<string, unknown>, schema: Json, path: Path, value: st
         here = list[0] as Record<string, unknown>;
       }
     } else if (seg === '{key}') {
-      (here as Record<string, unknown>)[value] = sample(node.additionalProperties as Json);
+      here[value] = sample(node.additionalProperties as Json);
     } else if (seg === '{value}') {
       node = node.additionalProperties as Json;
       const key = 'kubestrap-fuzz';
-      if (last) (here as Record<string, unknown>)[key] = value;
+      if (last) here[key] = value;
       else {
-        (here as Record<string, unknown>)[key] ??= node.type === 'array' ? [] : {};
-        here = (here as Record<string, unknown>)[key] as Record<string, unknown>;
+        here[key] ??= node.type === 'array' ? [] : {};
+        here = here[key] as Record<string, unknown>;
       }
     } else {
       node = node.properties![seg]!;
-      const obj = here as Record<string, unknown>;
+      const obj = here;
       if (last) obj[seg] = value;
       else {
-        obj[seg] ??= node.type === 'array' ? [] : node.type === 'object' && node.properties ? Object.fromEntries((node.required ?? []).map((k) => [k, sample(node.properties![k]!)])) : {};
+        obj[seg] ??=
+          node.type === 'array'
+            ? []
+            : node.type === 'object' && node.properties
+              ? Object.fromEntries((node.required ?? []).map((k) => [k, sample(node.properties![k]!)]))
+              : {};
         here = obj[seg] as Record<string, unknown>;
       }
     }
@@ -104,7 +121,7 @@ let base: Record<string, unknown>;
 
 beforeAll(async () => {
   lab = await startLab({ hosts: 1, prefix: 'fuzz' });
-  schema = inventoryJsonSchema() as Json;
+  schema = inventoryJsonSchema();
   base = labInventoryObject(lab);
 }, 120_000);
 
@@ -128,17 +145,30 @@ describe('hostile values in every string field of the schema', () => {
   it('the schema has the string fields this test is about', () => {
     const paths = stringPaths(schema).map((p) => p.join('.'));
     expect(paths.length).toBeGreaterThan(100);
-    expect(paths).toEqual(expect.arrayContaining(['preparation.sysctl.{key}', 'cluster.containerRuntime.registryMirrors.{key}', 'hosts.[].labels.{value}', 'cluster.apiServer.extraArgs.{value}', 'cluster.imageRepository']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'preparation.sysctl.{key}',
+        'cluster.containerRuntime.registryMirrors.{key}',
+        'hosts.[].labels.{value}',
+        'cluster.apiServer.extraArgs.{value}',
+        'cluster.imageRepository',
+      ]),
+    );
   });
 
   const acceptedBy = new Map<string, string[]>();
 
-  it.each(PAYLOADS.map((p, i) => ({ ...p, n: i + 1 })))('$name: validate refuses it or it is harmless in render and plan', async ({ name, value, n }) => {
-    acceptedBy.set(name, await tryPayload(value(n), n));
-  });
+  it.each(PAYLOADS.map((p, i) => ({ ...p, n: i + 1 })))(
+    '$name: validate refuses it or it is harmless in render and plan',
+    async ({ name, value, n }) => {
+      acceptedBy.set(name, await tryPayload(value(n), n));
+    },
+  );
 
   it('free-form fields take shell metacharacters (and stay harmless); no field takes a newline, NUL or 20 000 characters', () => {
-    expect(acceptedBy.get('command substitution')).toEqual(expect.arrayContaining(['cluster.apiServer.extraArgs.{value}', 'cluster.apiServer.extraEnvs.[].value']));
+    expect(acceptedBy.get('command substitution')).toEqual(
+      expect.arrayContaining(['cluster.apiServer.extraArgs.{value}', 'cluster.apiServer.extraEnvs.[].value']),
+    );
     for (const name of ['newline', 'NUL', 'very long']) expect(acceptedBy.get(name), name).toEqual([]);
     // the audit's injection points now refuse the value outright
     for (const field of ['preparation.sysctl.{key}', 'cluster.containerRuntime.registryMirrors.{key}']) {
@@ -170,8 +200,14 @@ async function tryPayload(hostile: string, n: number): Promise<string[]> {
   const render = await runCli(['render', '-i', file, '--out', join(dir, 'out')]);
   const plan = await runCli(['plan', '-i', file, '--output', 'plain']);
   // nothing ran on the host or here, and nothing escaped --out
-  expect(lab.inside(lab.hosts[0]!, `ls -d ${MARKER}* 2>/dev/null || true`).trim(), `host, fields: ${accepted.map((p) => p.join('.')).join(', ')}`).toBe('');
-  expect(readdirSync('/tmp').filter((f) => f.startsWith('ks-hostile')), 'workstation').toEqual([]);
+  expect(
+    lab.inside(lab.hosts[0]!, `ls -d ${MARKER}* 2>/dev/null || true`).trim(),
+    `host, fields: ${accepted.map((p) => p.join('.')).join(', ')}`,
+  ).toBe('');
+  expect(
+    readdirSync('/tmp').filter((f) => f.startsWith('ks-hostile')),
+    'workstation',
+  ).toEqual([]);
   expect(readdirSync(dir).sort(), 'render wrote beside --out').toEqual(['inventory.yaml', 'out']);
   expect(existsSync(`${MARKER}-${n}`)).toBe(false);
   expect(render.code === 0 || /error/.test(render.stderr), render.stderr).toBe(true);

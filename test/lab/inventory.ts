@@ -10,6 +10,8 @@ export interface LabInventoryOptions {
   readonly pinHostKeys?: boolean;
   readonly knownHostsFile?: string;
   readonly extraHosts?: ReadonlyArray<Record<string, unknown>>;
+  /** Control planes that run workloads too (roles control-plane and worker). */
+  readonly workloadControlPlanes?: readonly string[];
   readonly cluster?: Record<string, unknown>;
 }
 
@@ -31,11 +33,20 @@ export function labInventoryObject(lab: Lab, options: LabInventoryOptions = {}):
         name: h.name,
         address: h.ip,
         ...(options.pinHostKeys === false ? {} : { hostKey: h.hostKey }),
-        roles: i < controlPlanes ? ['control-plane'] : ['worker'],
+        roles:
+          i >= controlPlanes
+            ? ['worker']
+            : options.workloadControlPlanes?.includes(h.name)
+              ? ['control-plane', 'worker']
+              : ['control-plane'],
       })),
       ...(options.extraHosts ?? []),
     ],
-    cluster: { kubernetesVersion: 'v1.23.17', networking: { podSubnet: '172.168.0.0/16', serviceSubnet: '10.96.0.0/12' }, ...(options.cluster ?? {}) },
+    cluster: {
+      kubernetesVersion: 'v1.23.17',
+      networking: { podSubnet: '172.168.0.0/16', serviceSubnet: '10.96.0.0/12' },
+      ...(options.cluster ?? {}),
+    },
   };
 }
 

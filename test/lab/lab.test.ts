@@ -8,18 +8,26 @@ function leftovers(id: number): string[] {
   const found: string[] = [];
   const netns = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(`kslab${id}-`)) : [];
   if (netns.length) found.push(`netns ${netns.join(',')}`);
-  const links = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`kslab${id} `) || l.startsWith(`ksv${id}x`));
+  const links = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith(`kslab${id} `) || l.startsWith(`ksv${id}x`));
   if (links.length) found.push(`links ${links.join(',')}`);
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`/kubestrap-lab/${id}/`));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`/kubestrap-lab/${id}/`));
   if (mounts.length) found.push(`mounts ${mounts.length}`);
-  const procs = execFileSync('sh', ['-c', `ps -eo args | grep -F "kubestrap-lab/${id}/" | grep -v grep || true`], { encoding: 'utf8' }).trim();
+  const procs = execFileSync('sh', ['-c', `ps -eo args | grep -F "kubestrap-lab/${id}/" | grep -v grep || true`], {
+    encoding: 'utf8',
+  }).trim();
   if (procs) found.push(`processes ${procs}`);
   return found;
 }
 
 describe('namespace lab', () => {
   it('starts isolated hosts and removes them completely, three times in a row', async () => {
-    const etcBefore = execFileSync('sh', ['-c', 'find /etc -xdev -type f -newer /proc/1 2>/dev/null | sort | xargs -r sha256sum'], { encoding: 'utf8' });
+    const etcBefore = execFileSync('sh', ['-c', 'find /etc -xdev -type f -newer /proc/1 2>/dev/null | sort | xargs -r sha256sum'], {
+      encoding: 'utf8',
+    });
     for (let round = 0; round < 3; round++) {
       const lab = await startLab({ hosts: 3, prefix: 'iso' });
       const [a, b] = [lab.hosts[0]!, lab.hosts[1]!];
@@ -36,7 +44,9 @@ describe('namespace lab', () => {
       expect(leftovers(lab.id)).toEqual([]);
     }
     expect(existsSync('/etc/kubestrap-marker')).toBe(false);
-    const etcAfter = execFileSync('sh', ['-c', 'find /etc -xdev -type f -newer /proc/1 2>/dev/null | sort | xargs -r sha256sum'], { encoding: 'utf8' });
+    const etcAfter = execFileSync('sh', ['-c', 'find /etc -xdev -type f -newer /proc/1 2>/dev/null | sort | xargs -r sha256sum'], {
+      encoding: 'utf8',
+    });
     expect(etcAfter).toBe(etcBefore);
     expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe('0');
   });

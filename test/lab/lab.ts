@@ -20,7 +20,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const SCRIPTS = existsSync(join(HERE, 'host-init.sh')) ? HERE : join(HERE, '..', '..', '..', 'test', 'lab');
 const CACHE = process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab';
 const RUN_DIR = '/run/kubestrap-lab';
-const WORK_DIR = process.env.KUBESTRAP_LAB_WORK ?? '/var/tmp/kubestrap-lab';
+/** Where each lab host's writable directories live (the e2e nodes' images among them). */
+export const WORK_DIR = process.env.KUBESTRAP_LAB_WORK ?? '/var/tmp/kubestrap-lab';
 const MAX_LABS = 200;
 export const OPS_SUDO_PASSWORD = process.env.KUBESTRAP_LAB_OPS_PASSWORD ?? 'lab-ops-sudo';
 
@@ -58,9 +59,19 @@ function quiet(command: string, args: string[]): void {
   }
 }
 
-export function ensureBaseRootfs(): string {
-  return execFileSync('sh', [join(SCRIPTS, 'base-rootfs.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBESTRAP_LAB_CACHE: CACHE } }).trim().split('\n').pop()!;
+/** Runs a script that builds (or finds) something in the lab cache; its last line is the path of what it made. */
+export function cachedBuild(script: string, ...args: string[]): string {
+  return execFileSync('sh', [script, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, KUBESTRAP_LAB_CACHE: CACHE },
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
 }
+
+export const ensureBaseRootfs = (): string => cachedBuild(join(SCRIPTS, 'base-rootfs.sh'));
 
 /** Takes a free lab id; the directory doubles as a lock and as the record of what to clean up. */
 function allocateId(): number {
@@ -92,7 +103,7 @@ function readFileSafe(path: string): string {
   }
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -120,7 +131,8 @@ export function teardownById(id: number): void {
   const prefix = `kslab${id}-`;
   removeHostCgroups(prefix);
   // systemd-nspawn keeps a directory per container for `machinectl bind`; nothing else uses it
-  for (const dir of readdirSafe(NSPAWN_PROPAGATE).filter((n) => n.startsWith(prefix))) rmSync(join(NSPAWN_PROPAGATE, dir), { recursive: true, force: true });
+  for (const dir of readdirSafe(NSPAWN_PROPAGATE).filter((n) => n.startsWith(prefix)))
+    rmSync(join(NSPAWN_PROPAGATE, dir), { recursive: true, force: true });
   for (const dir of [NSPAWN_PROPAGATE, dirname(NSPAWN_PROPAGATE)]) quiet('rmdir', [dir]);
   for (const ns of readdirSafe('/run/netns').filter((n) => n.startsWith(prefix))) {
     let pids: string[] = [];
@@ -133,18 +145,26 @@ export function teardownById(id: number): void {
     quiet('ip', ['netns', 'del', ns]);
   }
   quiet('ip', ['link', 'del', bridgeName(id)]);
-  // The kernel destroys a deleted namespace's links asynchronously; wait so the id can be reused.
-  const vethPrefix = `ksv${id}x`;
-  for (let i = 0; i < 100 && sh('ip', ['-br', 'link']).split('\n').some((l) => l.startsWith(vethPrefix)); i++) {
-    execFileSync('sleep', ['0.05']);
-  }
+  // The kernel destroys a deleted namespace's links asynchronously (seconds on a busy machine),
+  // and not while a dying process still holds the namespace: deleting the host end removes both
+  // ends at once (CI's next lab with this id found ksv1x1 still there); then wait, at most 30 s.
+  const leftLinks = () =>
+    sh('ip', ['-br', 'link'])
+      .split('\n')
+      .map((l) => l.split(/[\s@]/)[0]!)
+      .filter((l) => l.startsWith(`ksv${id}x`));
+  for (const link of leftLinks()) quiet('ip', ['link', 'del', link]);
+  for (let i = 0; i < 600 && leftLinks().length; i++) execFileSync('sleep', ['0.05']);
   rmSync(join(WORK_DIR, String(id)), { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
 }
 
 /** Kills every process in a systemd host's cgroups (its containers too), then removes the groups. */
 function removeHostCgroups(prefix: string): void {
-  const groups = (hierarchy: string) => readdirSafe(join(CGROUP_ROOT, hierarchy)).filter((g) => g.startsWith(prefix)).map((g) => join(CGROUP_ROOT, hierarchy, g));
+  const groups = (hierarchy: string) =>
+    readdirSafe(join(CGROUP_ROOT, hierarchy))
+      .filter((g) => g.startsWith(prefix))
+      .map((g) => join(CGROUP_ROOT, hierarchy, g));
   killCgroupProcesses(groups('pids'));
   for (const hierarchy of CGROUP_HIERARCHIES) {
     // children first: a cgroup directory can only be removed once it has no children
@@ -155,7 +175,9 @@ function removeHostCgroups(prefix: string): void {
 /** Kills every process in the groups (and their children groups) until none is left. */
 function killCgroupProcesses(groups: readonly string[]): void {
   for (let round = 0; round < 100; round++) {
-    const pids = groups.flatMap((g) => execFileSync('find', [g, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' }).split('\n').filter(Boolean));
+    const pids = groups.flatMap((g) =>
+      execFileSync('find', [g, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' }).split('\n').filter(Boolean),
+    );
     if (pids.length === 0) break;
     for (const pid of pids) quiet('kill', ['-KILL', pid]);
     execFileSync('sleep', ['0.05']);
@@ -165,7 +187,8 @@ function killCgroupProcesses(groups: readonly string[]): void {
 function createHostCgroups(group: string): void {
   for (const hierarchy of CGROUP_HIERARCHIES) mkdirSync(join(CGROUP_ROOT, hierarchy, group), { recursive: true });
   // a new cpuset group starts with no CPUs or memory nodes; give it the machine's
-  for (const file of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(CGROUP_ROOT, 'cpuset', group, file), readFileSync(join(CGROUP_ROOT, 'cpuset', file)));
+  for (const file of ['cpuset.cpus', 'cpuset.mems'])
+    writeFileSync(join(CGROUP_ROOT, 'cpuset', group, file), readFileSync(join(CGROUP_ROOT, 'cpuset', file)));
 }
 
 function readdirSafe(path: string): string[] {
@@ -185,7 +208,9 @@ async function waitForPort(ip: string, port: number, deadlineMs: number): Promis
         socket.destroy();
         resolve(true);
       });
-      socket.once('error', () => resolve(false));
+      socket.once('error', () => {
+        resolve(false);
+      });
       socket.once('timeout', () => {
         socket.destroy();
         resolve(false);
@@ -247,7 +272,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     children.push(child);
     running.set(host.name, child);
     writeFileSync(pidsFile, `${child.pid}\n`, { flag: 'a' });
-    return new Promise<never>((_, reject) => child.once('exit', () => reject(new Error(`lab host ${host.name} stopped during start:\n${readFileSafe(join(dir, 'init.log'))}`))));
+    return new Promise<never>((_, reject) =>
+      child.once('exit', () => {
+        reject(new Error(`lab host ${host.name} stopped during start:\n${readFileSafe(join(dir, 'init.log'))}`));
+      }),
+    );
   };
   try {
     sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
@@ -283,10 +312,40 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       let command: string[];
       if (kind === 'systemd') {
         createHostCgroups(ns);
-        command = ['unshare', '--mount', '--propagation', 'private', 'sh', join(SCRIPTS, 'nspawn-host.sh'), rootfs, dir, name, ns, ...disk, ...shared];
+        command = [
+          'unshare',
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          join(SCRIPTS, 'nspawn-host.sh'),
+          rootfs,
+          dir,
+          name,
+          ns,
+          ...disk,
+          ...shared,
+        ];
       } else {
         if (disk.length || shared.length) throw new Error('diskPaths and readOnlyBinds need kind: systemd');
-        command = ['nsenter', `--net=/run/netns/${ns}`, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', join(SCRIPTS, 'host-init.sh'), rootfs, dir, name];
+        command = [
+          'nsenter',
+          `--net=/run/netns/${ns}`,
+          'unshare',
+          '--mount',
+          '--uts',
+          '--ipc',
+          '--pid',
+          '--fork',
+          '--kill-child',
+          '--propagation',
+          'private',
+          'sh',
+          join(SCRIPTS, 'host-init.sh'),
+          rootfs,
+          dir,
+          name,
+        ];
       }
       const host = { name, ip, hostKey, netns: ns };
       boots.set(name, { command, dir });
@@ -301,13 +360,29 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   }
 
   // the host's PID 1 is the only child of the process we started (unshare --fork, or nspawn)
-  const enter = (host: LabHost, command: string) => ['-t', sh('pgrep', ['-P', String(running.get(host.name)!.pid)]).trim().split('\n')[0] ?? '', '-m', '-u', '-i', '-n', '-p', '-r', '-w', 'sh', '-c', command];
+  const enter = (host: LabHost, command: string) => [
+    '-t',
+    sh('pgrep', ['-P', String(running.get(host.name)!.pid)])
+      .trim()
+      .split('\n')[0] ?? '',
+    '-m',
+    '-u',
+    '-i',
+    '-n',
+    '-p',
+    '-r',
+    '-w',
+    'sh',
+    '-c',
+    command,
+  ];
   const inside = (host: LabHost, command: string): string => sh('nsenter', enter(host, command));
   const run = (host: LabHost, command: string): Promise<string> =>
     new Promise((resolve, reject) => {
-      execFile('nsenter', enter(host, command), { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`${host.name}: ${command}: ${stderr.trim() || err.message}`)) : resolve(stdout),
-      );
+      execFile('nsenter', enter(host, command), { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`${host.name}: ${command}: ${stderr.trim() || err.message}`));
+        else resolve(stdout);
+      });
     });
 
   return {
@@ -334,7 +409,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       // the children are unref'd: keep this process alive until their exits are seen
       const keepAlive = setInterval(() => undefined, 1000);
       await Promise.all(
-        children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)))),
+        children.map((child) =>
+          child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)),
+        ),
       );
       clearInterval(keepAlive);
       teardownById(id);

@@ -11,7 +11,10 @@ import type { Lab, LabHost } from './lab.js';
 function holderPackage(seconds: number): Buffer {
   const root = join(tempDir('lock-holder'), 'pkg');
   mkdirSync(join(root, 'DEBIAN'), { recursive: true });
-  writeFileSync(join(root, 'DEBIAN', 'control'), 'Package: kubestrap-lock-holder\nVersion: 1.0\nArchitecture: all\nMaintainer: kubestrap tests <tests@kubestrap.invalid>\nDescription: holds the dpkg lock for a while\n');
+  writeFileSync(
+    join(root, 'DEBIAN', 'control'),
+    'Package: kubestrap-lock-holder\nVersion: 1.0\nArchitecture: all\nMaintainer: kubestrap tests <tests@kubestrap.invalid>\nDescription: holds the dpkg lock for a while\n',
+  );
   writeFileSync(join(root, 'DEBIAN', 'preinst'), `#!/bin/sh\nsleep ${seconds}\n`, { mode: 0o755 });
   execFileSync('dpkg-deb', ['--build', '--root-owner-group', root, `${root}.deb`], { stdio: 'ignore' });
   return readFileSync(`${root}.deb`);
@@ -27,6 +30,7 @@ export async function holdDpkgLock(lab: Lab, host: LabHost, seconds: number): Pr
   let finished = false;
   void done.then(() => (finished = true));
   // the preinst runs (sleeps) with dpkg's locks taken
-  while (!finished && lab.inside(host, 'pgrep -x dpkg >/dev/null && pgrep -x sleep >/dev/null && echo yes; true').trim() !== 'yes') await new Promise((r) => setTimeout(r, 100));
+  while (!finished && lab.inside(host, 'pgrep -x dpkg >/dev/null && pgrep -x sleep >/dev/null && echo yes; true').trim() !== 'yes')
+    await new Promise((r) => setTimeout(r, 100));
   return { done };
 }

@@ -1,10 +1,12 @@
 /**
  * Air-gapped installs: package files from the workstation (cluster.packages.source: offline) are
- * uploaded and installed. The files are the lab's FAKE kubelet/kubectl/cri-tools packages.
+ * uploaded, installed and removed. The files are the lab's FAKE kubelet/kubectl/cri-tools
+ * packages. A hostile bundle naming a workstation file as a package never reaches the node.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTar } from '../unit/crafted-bundle.js';
 import { runCli, tempDir, writeLabInventory } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
 import { ensurePackageRepo, FAKE_KUBE_VERSION } from './package-repo.js';
@@ -20,18 +22,75 @@ afterAll(async () => {
 });
 
 describe('offline package source (FAKE kubelet/kubectl/cri-tools packages)', () => {
-  it('uploads the package files, installs and holds them; a second run changes nothing', async () => {
+  it("a bundle naming the operator's SSH key as a package is refused before the node is touched: its package cache stays empty (R2-H1)", async () => {
+    const dir = tempDir('hostile-bundle');
+    const home = join(dir, 'home');
+    mkdirSync(join(home, '.ssh'), { recursive: true });
+    writeFileSync(join(home, '.ssh', 'id_ed25519'), 'FAKE-OPERATOR-KEY\n', { mode: 0o600 });
+    const inventory = writeLabInventory(lab, {}, dir);
+    const manifest = {
+      format: 'kubestrap.dev/bundle/v1',
+      kubernetesVersion: 'v1.23.17',
+      platforms: ['linux/amd64'],
+      packageFamilies: ['deb'],
+      images: [],
+      packages: [{ family: 'deb', architecture: 'amd64', name: 'kubelet', version: '1.23.17-1.1', path: '../../../../.ssh/id_ed25519' }],
+      entries: [],
+    };
+    const bundle = join(dir, 'hostile.bundle');
+    writeTar(bundle, [{ path: 'bundle.json', content: Buffer.from(JSON.stringify(manifest)) }]);
+    const r = await runCli(['apply', '-i', inventory, '--bundle', bundle, '--only', 'kube-packages', '--output', 'plain'], {
+      HOME: home,
+      KUBESTRAP_HOME: join(home, '.kubestrap'),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/packages\[0\]\.path: "\.\.\/\.\.\/\.\.\/\.\.\/\.ssh\/id_ed25519" is not packages\/<deb\|rpm>/);
+    expect(r.stdout + r.stderr).not.toContain('FAKE-OPERATOR-KEY');
+    expect(lab.inside(lab.hosts[0]!, 'ls -A /var/cache/kubestrap 2>/dev/null; echo end').trim()).toBe('end');
+  });
+
+  it('uploads the package files, installs and holds them, and removes the uploads; a second run changes nothing', async () => {
     const offlineDir = join(ensurePackageRepo(), 'kubernetes', 'core:', 'stable:', 'v1.23', 'deb');
     const dir = tempDir('offline');
     const inventory = writeLabInventory(lab, { cluster: { packages: { source: 'offline', offlineDir } } }, dir);
-    const first = await runCli(['apply', '-i', inventory, '--only', 'kube-packages', '--output', 'silent', '--report', join(dir, '1.json')]);
+    const first = await runCli([
+      'apply',
+      '-i',
+      inventory,
+      '--only',
+      'kube-packages',
+      '--output',
+      'silent',
+      '--report',
+      join(dir, '1.json'),
+    ]);
     expect(first.code, first.stdout).toBe(0);
     const host = lab.hosts[0]!;
-    expect(lab.inside(host, 'ls /var/cache/kubestrap/packages').trim().split('\n').sort()).toEqual(['cri-tools_1.26.0-1.1_amd64.deb', 'kubectl_1.23.17-1.1_amd64.deb', 'kubelet_1.23.17-1.1_amd64.deb']);
+    // the uploads were installed and removed: nothing of them stays on the node
+    expect(
+      (
+        JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')) as { hosts: Array<{ changes: Array<{ summary: string }> }> }
+      ).hosts[0]!.changes.map((c) => c.summary),
+    ).toContain(
+      'install kubelet 1.23.17, kubectl 1.23.17, cri-tools (any) from 3 uploaded file(s): cri-tools_1.26.0-1.1_amd64.deb, kubectl_1.23.17-1.1_amd64.deb, kubelet_1.23.17-1.1_amd64.deb',
+    );
+    expect(lab.inside(host, 'test -e /var/cache/kubestrap/packages && echo kept || echo removed').trim()).toBe('removed');
     expect(lab.inside(host, 'kubelet --version').trim()).toBe(`Kubernetes v${FAKE_KUBE_VERSION}`);
     expect(lab.inside(host, 'apt-mark showhold').trim().split('\n').sort()).toEqual(['cri-tools', 'kubectl', 'kubelet']);
-    const second = await runCli(['apply', '-i', inventory, '--only', 'kube-packages', '--output', 'silent', '--report', join(dir, '2.json')]);
+    const second = await runCli([
+      'apply',
+      '-i',
+      inventory,
+      '--only',
+      'kube-packages',
+      '--output',
+      'silent',
+      '--report',
+      join(dir, '2.json'),
+    ]);
     expect(second.code).toBe(0);
-    expect((JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as { hosts: Array<{ changes: unknown[] }> }).hosts[0]!.changes).toEqual([]);
+    expect((JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as { hosts: Array<{ changes: unknown[] }> }).hosts[0]!.changes).toEqual(
+      [],
+    );
   });
 });

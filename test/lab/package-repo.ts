@@ -7,7 +7,18 @@
  * (flat) and like pkgs.k8s.io (core:/stable:/v1.23/deb/).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join, normalize } from 'node:path';
 import type { Lab } from './lab.js';
@@ -33,7 +44,10 @@ export function buildDeb(dir: string, spec: DebSpec): void {
   const root = join(dir, `build-${spec.name}`);
   mkdirSync(join(root, 'DEBIAN'), { recursive: true });
   const depends = spec.depends ? `Depends: ${spec.depends}\n` : '';
-  writeFileSync(join(root, 'DEBIAN/control'), `Package: ${spec.name}\nVersion: ${spec.version}\nArchitecture: ${spec.architecture ?? 'amd64'}\nMaintainer: kubestrap lab <lab@kubestrap.invalid>\n${depends}Description: ${spec.description}\n`);
+  writeFileSync(
+    join(root, 'DEBIAN/control'),
+    `Package: ${spec.name}\nVersion: ${spec.version}\nArchitecture: ${spec.architecture ?? 'amd64'}\nMaintainer: kubestrap lab <lab@kubestrap.invalid>\n${depends}Description: ${spec.description}\n`,
+  );
   if (spec.postinst) {
     writeFileSync(join(root, 'DEBIAN/postinst'), `#!/bin/sh\nset -e\n${spec.postinst}\n`);
     chmodSync(join(root, 'DEBIAN/postinst'), 0o755);
@@ -45,21 +59,40 @@ export function buildDeb(dir: string, spec: DebSpec): void {
     else copyFileSync(source.copyFrom, target);
     chmodSync(target, /\/s?bin\//.test(path) ? 0o755 : 0o644);
   }
-  execFileSync('dpkg-deb', ['--root-owner-group', '-b', root, join(dir, `${spec.name}_${spec.version}_${spec.architecture ?? 'amd64'}.deb`)], { stdio: 'ignore' });
+  execFileSync(
+    'dpkg-deb',
+    ['--root-owner-group', '-b', root, join(dir, `${spec.name}_${spec.version}_${spec.architecture ?? 'amd64'}.deb`)],
+    { stdio: 'ignore' },
+  );
   rmSync(root, { recursive: true });
 }
 
 /** Builds an .rpm into `dir/<arch>/` with rpmbuild (FAKE content: one script in /usr/bin). */
-export function buildRpm(dir: string, spec: { name: string; version: string; release: string; requires?: readonly string[]; architecture?: string }): void {
+export function buildRpm(
+  dir: string,
+  spec: { name: string; version: string; release: string; requires?: readonly string[]; architecture?: string },
+): void {
   const top = join(dir, `rpmbuild-${spec.name}-${spec.version}`);
   mkdirSync(top, { recursive: true });
   const specFile = join(top, `${spec.name}.spec`);
   writeFileSync(
     specFile,
     [
-      `Name: ${spec.name}`, `Version: ${spec.version}`, `Release: ${spec.release}`, `Summary: FAKE ${spec.name} for kubestrap's tests`, 'License: Apache-2.0', `BuildArch: ${spec.architecture ?? 'x86_64'}`,
+      `Name: ${spec.name}`,
+      `Version: ${spec.version}`,
+      `Release: ${spec.release}`,
+      `Summary: FAKE ${spec.name} for kubestrap's tests`,
+      'License: Apache-2.0',
+      `BuildArch: ${spec.architecture ?? 'x86_64'}`,
       ...(spec.requires ?? []).map((r) => `Requires: ${r}`),
-      '%description', `FAKE ${spec.name}`, '%install', 'mkdir -p %{buildroot}/usr/bin', `printf '#!/bin/sh\\n' > %{buildroot}/usr/bin/${spec.name}`, '%files', `/usr/bin/${spec.name}`, '',
+      '%description',
+      `FAKE ${spec.name}`,
+      '%install',
+      'mkdir -p %{buildroot}/usr/bin',
+      `printf '#!/bin/sh\\n' > %{buildroot}/usr/bin/${spec.name}`,
+      '%files',
+      `/usr/bin/${spec.name}`,
+      '',
     ].join('\n'),
   );
   execFileSync('rpmbuild', ['-bb', '--define', `_topdir ${top}`, '--define', `_rpmdir ${dir}`, specFile], { stdio: 'ignore' });
@@ -77,7 +110,11 @@ function fakeDeb(dir: string, name: string, version: string, binary: string, out
 
 /** Writes the Packages index of a flat repository. */
 export function index(dir: string): void {
-  const packages = execFileSync('dpkg-scanpackages', ['-m', '.', '/dev/null'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const packages = execFileSync('dpkg-scanpackages', ['-m', '.', '/dev/null'], {
+    cwd: dir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   writeFileSync(join(dir, 'Packages'), packages);
 }
 
@@ -89,9 +126,17 @@ function downloadFromUnstable(dir: string, pkg: string): void {
   const state = join(dir, '.apt');
   mkdirSync(join(state, 'lists', 'partial'), { recursive: true });
   const sources = readFileSync('/etc/apt/sources.list.d/debian.sources', 'utf8');
-  const mirror = /^URIs:\s*(\S+)/m.exec(sources.split('\n\n').find((s) => !s.includes('security')) ?? '')?.[1] ?? 'http://deb.debian.org/debian';
+  const mirror =
+    /^URIs:\s*(\S+)/m.exec(sources.split('\n\n').find((s) => !s.includes('security')) ?? '')?.[1] ?? 'http://deb.debian.org/debian';
   writeFileSync(join(state, 'sources.list'), `deb ${mirror} sid main\n`);
-  const apt = ['-o', `Dir::Etc::SourceList=${join(state, 'sources.list')}`, '-o', 'Dir::Etc::SourceParts=/nonexistent', '-o', `Dir::State::Lists=${join(state, 'lists')}`];
+  const apt = [
+    '-o',
+    `Dir::Etc::SourceList=${join(state, 'sources.list')}`,
+    '-o',
+    'Dir::Etc::SourceParts=/nonexistent',
+    '-o',
+    `Dir::State::Lists=${join(state, 'lists')}`,
+  ];
   execFileSync('apt-get', [...apt, 'update', '-qq'], { stdio: 'ignore' });
   execFileSync('apt-get', [...apt, 'download', pkg], { cwd: dir, stdio: 'ignore' });
   rmSync(state, { recursive: true, force: true });
@@ -152,7 +197,15 @@ export function serveDirectory(root: string, address: string): Promise<ServedRep
   return new Promise((resolve) => {
     server.listen(0, address, () => {
       const port = (server.address() as { port: number }).port;
-      resolve({ url: `http://${address}:${port}`, close: () => new Promise((done) => server.close(() => done())) });
+      resolve({
+        url: `http://${address}:${port}`,
+        close: () =>
+          new Promise((done) =>
+            server.close(() => {
+              done();
+            }),
+          ),
+      });
     });
   });
 }

@@ -4,16 +4,12 @@
  * ships no kubelet). Also: one host with a broken package source fails alone, and a re-run
  * after the fix completes only that host.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREPARE_ONLY, runCli, tempDir, writeLabInventory } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
 import { ensurePackageRepo, FAKE_KUBE_VERSION, serveRepo, useRepoAsDistroMirror, type ServedRepo } from './package-repo.js';
-
-interface Report {
-  hosts: Array<{ name: string; status: string; failedPhase?: string; error?: string; changes: Array<{ phase: string; target: string; summary: string }>; warnings: Array<{ phase: string; message: string }> }>;
-}
+import { readReport } from './report.js';
 
 const MIRROR_REGISTRY = 'registry.cn-hangzhou.aliyuncs.com/google_containers';
 let lab: Lab;
@@ -45,7 +41,7 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-const report = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Report;
+const report = (file: string) => readReport(join(dir, file));
 
 describe('container runtime and Kubernetes packages (FAKE kubelet/kubectl/cri-tools packages)', () => {
   it('a broken package source fails that host only; the others are fully prepared', async () => {
@@ -57,7 +53,9 @@ describe('container runtime and Kubernetes packages (FAKE kubelet/kubectl/cri-to
     const failed = first.hosts.find((h) => h.name === broken.name)!;
     expect(failed).toMatchObject({ status: 'failed', failedPhase: 'container-runtime' });
     // the error leads with apt's cause, names the command, and shows the source that failed
-    expect(failed.error).toMatch(new RegExp(`^${broken.name}: E: Unable to locate package containerd \\(exit code 100 of: .*apt-get -o DPkg::Lock::Timeout=60 update`));
+    expect(failed.error).toMatch(
+      new RegExp(`^${broken.name}: E: Unable to locate package containerd \\(exit code 100 of: .*apt-get -o DPkg::Lock::Timeout=60 update`),
+    );
     expect(failed.error).toContain(`http://${lab.gateway}:1/nowhere`);
     expect(r.stdout).toMatch(new RegExp(`${broken.name}\\s+failed.*container-runtime`));
     for (const host of lab.hosts.slice(0, 2)) {
@@ -76,14 +74,20 @@ describe('container runtime and Kubernetes packages (FAKE kubelet/kubectl/cri-to
     expect(config).toContain('config_path = "/etc/containerd/certs.d"');
     expect(lab.inside(host, 'cat /etc/containerd/certs.d/docker.io/hosts.toml')).toContain('[host."https://mirror.example.com"]');
     expect(lab.inside(host, 'cat /etc/crictl.yaml')).toContain('runtime-endpoint: unix:///run/containerd/containerd.sock');
-    expect(lab.inside(host, 'cat /etc/apt/sources.list.d/kubernetes.list')).toContain(`deb [trusted=yes] ${repo.url}/kubernetes/core:/stable:/v1.23/deb/ /`);
+    expect(lab.inside(host, 'cat /etc/apt/sources.list.d/kubernetes.list')).toContain(
+      `deb [trusted=yes] ${repo.url}/kubernetes/core:/stable:/v1.23/deb/ /`,
+    );
     // containerd accepts the file (its own parser, not ours)
-    expect(lab.inside(host, 'containerd --config /etc/containerd/config.toml config dump 2>&1 | grep -E "sandbox_image|SystemdCgroup"')).toMatch(/sandbox_image = "registry\.cn-hangzhou/);
+    expect(
+      lab.inside(host, 'containerd --config /etc/containerd/config.toml config dump 2>&1 | grep -E "sandbox_image|SystemdCgroup"'),
+    ).toMatch(/sandbox_image = "registry\.cn-hangzhou/);
   });
 
   it('reports the missing init system instead of pretending to start containerd', () => {
     const r = report('1.json').hosts[0]!;
-    expect(r.warnings).toEqual(expect.arrayContaining([{ phase: 'container-runtime', message: expect.stringMatching(/^no init system kubestrap can drive/) }]));
+    expect(r.warnings).toEqual(
+      expect.arrayContaining([{ phase: 'container-runtime', message: expect.stringMatching(/^no init system kubestrap can drive/) }]),
+    );
   });
 
   it('after fixing the source, a re-run completes only the broken host; then nothing changes anywhere', async () => {
@@ -92,7 +96,8 @@ describe('container runtime and Kubernetes packages (FAKE kubelet/kubectl/cri-to
     const r = await runCli(['apply', '-i', inventory, ...PREPARE_ONLY, '--output', 'plain', '--report', join(dir, '2.json')]);
     expect(r.code, r.stdout).toBe(0);
     for (const h of report('2.json').hosts) {
-      if (h.name === broken.name) expect(h.changes.map((c) => c.phase)).toEqual(expect.arrayContaining(['container-runtime', 'kube-packages']));
+      if (h.name === broken.name)
+        expect(h.changes.map((c) => c.phase)).toEqual(expect.arrayContaining(['container-runtime', 'kube-packages']));
       else expect(h.changes).toEqual([]);
     }
     expect(lab.inside(broken, 'kubelet --version').trim()).toBe(`Kubernetes v${FAKE_KUBE_VERSION}`);

@@ -7,12 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, WITHOUT_PACKAGES, writeLabInventory } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
-
-interface Report {
-  ok: boolean;
-  hosts: Array<{ name: string; status: string; failedPhase?: string; error?: string; changes: Array<{ phase: string; target: string }>; warnings: Array<{ phase: string; message: string }> }>;
-  preflight: Array<{ check: string; severity: string; host: string; message: string }>;
-}
+import { readReport } from './report.js';
 
 let lab: Lab;
 
@@ -29,7 +24,7 @@ const changedSomething = (host: (typeof lab.hosts)[number]) =>
 
 describe('preflight', () => {
   it('catches duplicate hostnames, a port in use, too few CPUs and a missing command — naming each host — and changes nothing', async () => {
-    const [cp, a, b, c] = lab.hosts as [typeof lab.hosts[0], typeof lab.hosts[0], typeof lab.hosts[0], typeof lab.hosts[0]];
+    const [cp, a, b, c] = lab.hosts as [(typeof lab.hosts)[0], (typeof lab.hosts)[0], (typeof lab.hosts)[0], (typeof lab.hosts)[0]];
     lab.inside(b, `hostname ${a.name}`);
     lab.inside(cp, '/usr/sbin/sshd -p 6443 -o PidFile=/run/sshd-6443.pid');
     lab.inside(c, 'mv /usr/bin/nsenter /usr/bin/nsenter.hidden');
@@ -41,17 +36,28 @@ describe('preflight', () => {
       const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'plain', '--report', join(dir, 'report.json')]);
       expect(r.code).toBe(1);
       const out = r.stdout;
-      expect(out).toMatch(new RegExp(`\\[ERROR HostnameUnique\\] ${a.name}, ${b.name}: hostname ${a.name} is not unique \\(${a.name}, ${b.name}\\)`));
+      expect(out).toMatch(
+        new RegExp(`\\[ERROR HostnameUnique\\] ${a.name}, ${b.name}: hostname ${a.name} is not unique \\(${a.name}, ${b.name}\\)`),
+      );
       expect(out).toMatch(new RegExp(`\\[ERROR Port-6443\\] ${cp.name}: port 6443 is in use by sshd; kube-apiserver needs it`));
       expect(out).toMatch(new RegExp(`\\[ERROR NumCPU\\] ${a.name}, ${b.name}, ${c.name}: has \\d+ CPUs?; a worker needs at least 64`));
       expect(out).toMatch(new RegExp(`\\[ERROR FileExisting-nsenter\\] ${c.name}: nsenter not found in the system path`));
-      const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
+      const report = readReport(join(dir, 'report.json'));
       expect(report.hosts.every((h) => h.changes.length === 0)).toBe(true);
       expect(report.hosts.find((h) => h.name === cp.name)).toMatchObject({ status: 'failed', failedPhase: 'preflight' });
       for (const host of lab.hosts) expect(changedSomething(host)).toBe(false);
 
       // ignoring the named checks lets the run go ahead
-      const ignored = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'silent', '--ignore-preflight-errors', 'NumCPU,HostnameUnique,Port-6443,FileExisting-nsenter']);
+      const ignored = await runCli([
+        'plan',
+        '-i',
+        inventory,
+        ...WITHOUT_PACKAGES,
+        '--output',
+        'silent',
+        '--ignore-preflight-errors',
+        'NumCPU,HostnameUnique,Port-6443,FileExisting-nsenter',
+      ]);
       expect(ignored.code, ignored.stdout).toBe(0);
       expect(ignored.stdout).toContain('(ignored)');
     } finally {
@@ -63,9 +69,18 @@ describe('preflight', () => {
 
   it('Kubernetes 1.35 on these cgroup v1 hosts: plan fails naming cgroup v1, failCgroupV1 and the way out, and changes nothing; with failCgroupV1: false it passes and the kubelet configuration carries it', async () => {
     const dir = tempDir('cgroup');
-    const refused = await runCli(['plan', '-i', writeLabInventory(lab, { cluster: { kubernetesVersion: 'v1.35.5' } }, dir), ...WITHOUT_PACKAGES, '--output', 'plain']);
+    const refused = await runCli([
+      'plan',
+      '-i',
+      writeLabInventory(lab, { cluster: { kubernetesVersion: 'v1.35.5' } }, dir),
+      ...WITHOUT_PACKAGES,
+      '--output',
+      'plain',
+    ]);
     expect(refused.code).toBe(1);
-    expect(refused.stdout).toMatch(/\[ERROR CgroupsV1\] all 4 hosts: uses cgroup v1, which the Kubernetes v1\.35\.5 kubelet refuses \(failCgroupV1 defaults to true from 1\.35\): move the host to cgroup v2 \(boot with systemd\.unified_cgroup_hierarchy=1\), or to stay on cgroup v1 for now set cluster\.kubelet\.failCgroupV1: false/);
+    expect(refused.stdout).toMatch(
+      /\[ERROR CgroupsV1\] all 4 hosts: uses cgroup v1, which the Kubernetes v1\.35\.5 kubelet refuses \(failCgroupV1 defaults to true from 1\.35\): move the host to cgroup v2 \(boot with systemd\.unified_cgroup_hierarchy=1\), or to stay on cgroup v1 for now set cluster\.kubelet\.failCgroupV1: false/,
+    );
     for (const host of lab.hosts) expect(changedSomething(host)).toBe(false);
 
     const stayDir = tempDir('cgroup-stay');
@@ -77,7 +92,16 @@ describe('preflight', () => {
     expect(rendered.code, rendered.stderr).toBe(0);
     expect(readFileSync(join(stayDir, 'out', lab.hosts[0]!.name, 'var/lib/kubelet/config.yaml'), 'utf8')).toMatch(/^failCgroupV1: false$/m);
     // kubeadm's way works too: the check ignored by name
-    const ignored = await runCli(['plan', '-i', join(dir, 'inventory.yaml'), ...WITHOUT_PACKAGES, '--output', 'plain', '--ignore-preflight-errors', 'CgroupsV1']);
+    const ignored = await runCli([
+      'plan',
+      '-i',
+      join(dir, 'inventory.yaml'),
+      ...WITHOUT_PACKAGES,
+      '--output',
+      'plain',
+      '--ignore-preflight-errors',
+      'CgroupsV1',
+    ]);
     expect(ignored.code, ignored.stdout).toBe(0);
     for (const host of lab.hosts) expect(changedSomething(host)).toBe(false);
   });
@@ -89,9 +113,22 @@ describe('host preparation', () => {
     lab.inside(host, 'hostname renamed-by-someone; echo renamed-by-someone > /etc/hostname');
     const dir = tempDir('hostname');
     const inventory = writeLabInventory(lab, {}, dir);
-    const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--only', 'hostname', '--hosts', host.name, '--output', 'silent', '--report', join(dir, 'r.json')]);
+    const r = await runCli([
+      'apply',
+      '-i',
+      inventory,
+      ...WITHOUT_PACKAGES,
+      '--only',
+      'hostname',
+      '--hosts',
+      host.name,
+      '--output',
+      'silent',
+      '--report',
+      join(dir, 'r.json'),
+    ]);
     expect(r.code, r.stdout).toBe(0);
-    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
+    const report = readReport(join(dir, 'r.json'));
     expect(report.hosts[0]!.changes.map((c) => c.target).sort()).toEqual(['/etc/hostname', 'running host name']);
     expect(lab.inside(host, 'hostname; cat /etc/hostname').trim().split('\n')).toEqual([host.name, host.name]);
   });
@@ -101,26 +138,57 @@ describe('host preparation', () => {
     const inventory = writeLabInventory(lab, {}, dir);
     // a swap entry as a real machine's fstab would have one (lab hosts have no swap device)
     lab.inside(lab.hosts[0]!, 'printf "/dev/sdb1 none swap sw 0 0\\n" >> /etc/fstab');
-    const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', lab.hosts[0]!.name, '--output', 'silent', '--report', join(dir, 'r.json')]);
+    const r = await runCli([
+      'apply',
+      '-i',
+      inventory,
+      ...WITHOUT_PACKAGES,
+      '--hosts',
+      lab.hosts[0]!.name,
+      '--output',
+      'silent',
+      '--report',
+      join(dir, 'r.json'),
+    ]);
     expect(r.code, r.stdout).toBe(0);
-    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
+    const report = readReport(join(dir, 'r.json'));
     const host = report.hosts[0]!;
     expect(host.warnings).toEqual(
       expect.arrayContaining([
         { phase: 'kernel-modules', message: expect.stringMatching(/^cannot load ip_vs, .*inside a container \(kubestrap-lab\)/) },
-        { phase: 'sysctl', message: expect.stringMatching(/^cannot set vm\.overcommit_memory, .*read-only inside a container \(kubestrap-lab\)/) },
+        {
+          phase: 'sysctl',
+          message: expect.stringMatching(/^cannot set vm\.overcommit_memory, .*read-only inside a container \(kubestrap-lab\)/),
+        },
       ]),
     );
-    expect(host.changes.map((c) => c.target)).toEqual(expect.arrayContaining(['/etc/sysctl.d/kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/hosts']));
+    expect(host.changes.map((c) => c.target)).toEqual(
+      expect.arrayContaining(['/etc/sysctl.d/kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/hosts']),
+    );
     // the per-namespace settings did apply
     expect(lab.inside(lab.hosts[0]!, 'sysctl -n net.ipv4.ip_forward').trim()).toBe('1');
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/security/limits.d/kubernetes.conf')).toContain('* soft nofile 655360');
-    expect(host.warnings).toEqual(expect.arrayContaining([{ phase: 'time-sync', message: expect.stringMatching(/clock belongs to the machine running this container/) }]));
+    expect(host.warnings).toEqual(
+      expect.arrayContaining([
+        { phase: 'time-sync', message: expect.stringMatching(/clock belongs to the machine running this container/) },
+      ]),
+    );
     // every managed file with its content and mode
-    const files = lab.inside(lab.hosts[0]!, 'stat -c "%n %a %U" /etc/sysctl.d/kubernetes.conf /etc/modules-load.d/kubernetes.conf /etc/security/limits.d/kubernetes.conf /etc/hosts /etc/hostname');
+    const files = lab.inside(
+      lab.hosts[0]!,
+      'stat -c "%n %a %U" /etc/sysctl.d/kubernetes.conf /etc/modules-load.d/kubernetes.conf /etc/security/limits.d/kubernetes.conf /etc/hosts /etc/hostname',
+    );
     for (const line of files.trim().split('\n')) expect(line).toMatch(/ 644 root$/);
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/sysctl.d/kubernetes.conf')).toContain('net.bridge.bridge-nf-call-iptables = 1');
-    expect(lab.inside(lab.hosts[0]!, 'cat /etc/modules-load.d/kubernetes.conf').trim().split('\n').slice(1)).toEqual(['overlay', 'br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']);
+    expect(lab.inside(lab.hosts[0]!, 'cat /etc/modules-load.d/kubernetes.conf').trim().split('\n').slice(1)).toEqual([
+      'overlay',
+      'br_netfilter',
+      'ip_vs',
+      'ip_vs_rr',
+      'ip_vs_wrr',
+      'ip_vs_sh',
+      'nf_conntrack',
+    ]);
     // fstab swap entry commented out, with a dated backup of the original
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab')).toContain('# /dev/sdb1 none swap sw 0 0 # disabled by kubestrap');
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab.kubestrap-*')).toMatch(/^\/dev\/sdb1 none swap sw 0 0$/m);
@@ -142,18 +210,25 @@ describe('host preparation', () => {
     const first = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'plain', '--report', join(dir, '1.json')]);
     expect(first.code).toBe(1);
     expect(first.stdout).toMatch(new RegExp(`${broken.name}\\s+failed\\s+\\d+\\s+\\d+\\s+kernel-modules: `));
-    const r1 = JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')) as Report;
-    expect(r1.hosts.filter((h) => h.status === 'ok').map((h) => h.name).sort()).toEqual(others.sort());
+    const r1 = readReport(join(dir, '1.json'));
+    expect(
+      r1.hosts
+        .filter((h) => h.status === 'ok')
+        .map((h) => h.name)
+        .sort(),
+    ).toEqual(others.sort());
     // the others finished every phase, up to the last ones
     for (const h of lab.hosts.filter((x) => x !== broken)) {
-      expect(lab.inside(h, 'grep -c "# BEGIN kubestrap" /etc/hosts; ls /etc/security/limits.d/kubernetes.conf').trim().split('\n')).toEqual(['1', '/etc/security/limits.d/kubernetes.conf']);
+      expect(lab.inside(h, 'grep -c "# BEGIN kubestrap" /etc/hosts; ls /etc/security/limits.d/kubernetes.conf').trim().split('\n')).toEqual(
+        ['1', '/etc/security/limits.d/kubernetes.conf'],
+      );
     }
     expect(lab.inside(broken, 'ls /etc/security/limits.d/kubernetes.conf 2>/dev/null || echo absent').trim()).toBe('absent');
 
     lab.inside(broken, 'rm -f /etc/modules-load.d && mkdir /etc/modules-load.d');
     const second = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--output', 'plain', '--report', join(dir, '2.json')]);
     expect(second.code, second.stdout).toBe(0);
-    const r2 = JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as Report;
+    const r2 = readReport(join(dir, '2.json'));
     for (const h of r2.hosts) {
       if (h.name === broken.name) expect(h.changes.length).toBeGreaterThan(0);
       else expect(h.changes).toEqual([]);

@@ -34,6 +34,19 @@ async function forcedPasswordHost(user: string, password: string): Promise<Host>
   return new Host(lab.hosts[0]!.name, channel, { kind: 'sudo-password', password }, RunLog.disabled());
 }
 
+/** Each host's sysctl and module files are byte for byte what `render` writes for the inventory: nothing shifted or prefixed. */
+async function expectRenderedFiles(inventory: string, dir: string): Promise<void> {
+  const rendered = await runCli(['render', '-i', inventory, '--out', join(dir, 'out')]);
+  expect(rendered.code, rendered.stderr).toBe(0);
+  for (const host of lab.hosts) {
+    for (const path of ['/etc/sysctl.d/kubernetes.conf', '/etc/modules-load.d/kubernetes.conf']) {
+      expect(lab.inside(host, `sha256sum ${path}`).split(' ')[0], `${host.name}:${path}`).toBe(
+        sha256(readFileSync(join(dir, 'out', host.name, path))),
+      );
+    }
+  }
+}
+
 describe('sudo password (H1)', () => {
   it('a batch of files written with a password to a NOPASSWD sudo arrives byte for byte, and the password in none of them', async () => {
     const host = await forcedPasswordHost('deploy', PASSWORD);
@@ -73,26 +86,47 @@ describe('sudo password (H1)', () => {
   it('apply with sudo.mode: password for the NOPASSWD user writes exactly the rendered files, and the password reaches no file', async () => {
     const dir = tempDir('sudo-apply');
     const inventory = writeLabInventory(lab, { user: 'deploy' }, dir);
-    const text = readFileSync(inventory, 'utf8').replace('  user: deploy\n', '  user: deploy\n  sudo:\n    mode: password\n    passwordEnv: H1_SUDO_PASSWORD\n');
+    const text = readFileSync(inventory, 'utf8').replace(
+      '  user: deploy\n',
+      '  user: deploy\n  sudo:\n    mode: password\n    passwordEnv: H1_SUDO_PASSWORD\n',
+    );
     const withSudo = join(dir, 'with-sudo.yaml');
     writeFileSync(withSudo, text);
     const r = await runCli(['apply', '-i', withSudo, ...WITHOUT_PACKAGES, '--output', 'plain'], { H1_SUDO_PASSWORD: PASSWORD });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const rendered = await runCli(['render', '-i', withSudo, '--out', join(dir, 'out')]);
-    expect(rendered.code, rendered.stderr).toBe(0);
-    for (const host of lab.hosts) {
-      for (const path of ['/etc/sysctl.d/kubernetes.conf', '/etc/modules-load.d/kubernetes.conf']) {
-        expect(lab.inside(host, `sha256sum ${path}`).split(' ')[0], `${host.name}:${path}`).toBe(sha256(readFileSync(join(dir, 'out', host.name, path))));
-      }
+    await expectRenderedFiles(withSudo, dir);
+    for (const host of lab.hosts)
       expect(lab.inside(host, `grep -rl ${PASSWORD} /etc /root /home /tmp /var 2>/dev/null || true`).trim(), host.name).toBe('');
-    }
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+  });
+
+  it('a sudo password ending in a newline (a secret mounted from a file) writes every file byte for byte; one of two lines is refused before any host is touched (R2-L2)', async () => {
+    const dir = tempDir('sudo-newline');
+    // the lab inventory of the ops user reads its sudo password from KUBESTRAP_LAB_SUDO_PASSWORD
+    const withSudo = writeLabInventory(lab, { user: 'ops' }, dir);
+    const r = await runCli(['apply', '-i', withSudo, ...WITHOUT_PACKAGES, '--output', 'plain'], {
+      KUBESTRAP_LAB_SUDO_PASSWORD: `${OPS_SUDO_PASSWORD}\n`,
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await expectRenderedFiles(withSudo, dir);
+    const twoLines = await runCli(['apply', '-i', withSudo, ...WITHOUT_PACKAGES, '--output', 'plain'], {
+      KUBESTRAP_LAB_SUDO_PASSWORD: `${OPS_SUDO_PASSWORD}\nsecond-line`,
+    });
+    expect(twoLines.code).not.toBe(0);
+    expect(twoLines.stdout + twoLines.stderr).toMatch(
+      /sudo\.passwordEnv: the value of KUBESTRAP_LAB_SUDO_PASSWORD holds a line break or a NUL byte; sudo takes a password of one line/,
+    );
+    expect(twoLines.stdout + twoLines.stderr).not.toMatch(/second-line/);
+    expect(twoLines.stdout).not.toMatch(/connect/);
   });
 
   it('validate refuses sudo.mode: password for a root login, naming the field', async () => {
     const dir = tempDir('sudo-root');
     const inventory = writeLabInventory(lab, {}, dir);
-    const text = readFileSync(inventory, 'utf8').replace('  user: root\n', '  user: root\n  sudo:\n    mode: password\n    passwordEnv: H1_SUDO_PASSWORD\n');
+    const text = readFileSync(inventory, 'utf8').replace(
+      '  user: root\n',
+      '  user: root\n  sudo:\n    mode: password\n    passwordEnv: H1_SUDO_PASSWORD\n',
+    );
     writeFileSync(inventory, text);
     const r = await runCli(['validate', '-i', inventory], { H1_SUDO_PASSWORD: PASSWORD });
     expect(r.code).not.toBe(0);

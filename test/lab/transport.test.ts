@@ -4,11 +4,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../src/util/poll.js';
+import { asError } from '../../src/util/errors.js';
 import { RunLog } from '../../src/log/run-log.js';
 import { Host } from '../../src/transport/host.js';
 import { fingerprint, HostKeyPolicy } from '../../src/transport/host-keys.js';
 import { openSsh, SshConnectError } from '../../src/transport/ssh.js';
-import { connectTarget } from '../../src/workflow/connect.js';
+import { connectTarget } from '../../src/kit/connect.js';
 import { endpoint, openLabHost, runCli, tempDir } from './helpers.js';
 import { OPS_SUDO_PASSWORD, startLab, type Lab, type LabHost } from './lab.js';
 
@@ -50,7 +51,11 @@ describe('exec over real SSH', () => {
     await expect(root.exec('sleep 37; echo never', { timeoutMs: 300 })).rejects.toThrow(/timed out after 300 ms/);
     expect((await root.exec('echo still usable')).stdout).toBe('still usable\n');
     // the host's own deadline follows kubestrap's by two seconds: the process is gone, not left running as root
-    await pollUntil(async () => (await root.exec("pgrep -x sleep -a | grep -c 'sleep 37' || true")).stdout.trim() === '0', { timeoutMs: 15_000, intervalMs: 500, failure: () => 'sleep 37 is still running on the host' });
+    await pollUntil(async () => (await root.exec("pgrep -x sleep -a | grep -c 'sleep 37' || true")).stdout.trim() === '0', {
+      timeoutMs: 15_000,
+      intervalMs: 500,
+      failure: () => 'sleep 37 is still running on the host',
+    });
   });
 });
 
@@ -100,9 +105,9 @@ describe('sudo', () => {
       jumps: [],
       privilege: { kind: 'sudo-password' as const, password: wrong },
     };
-    const error = await connectTarget(target, { hostKeys, connectTimeoutMs: 5000, log: RunLog.disabled() }).catch((e: Error) => e);
-    expect(String(error)).toMatch(/cannot become root: sudo rejected the password/);
-    expect(String(error)).not.toContain(wrong);
+    const error = await connectTarget(target, { hostKeys, connectTimeoutMs: 5000, log: RunLog.disabled() }).then(() => undefined, asError);
+    expect(error?.message).toMatch(/cannot become root: sudo rejected the password/);
+    expect(error?.message).not.toContain(wrong);
   });
 });
 
@@ -124,15 +129,25 @@ describe('files', () => {
 
   it('a directory or a symbolic link at a target path is an error, not a silent success; new parent directories are 0755 (audit L6)', async () => {
     await root.exec('mkdir -p /etc/kubestrap-l6/dir-here && ln -sfn /etc/passwd /etc/kubestrap-l6/link-here');
-    await expect(root.writeFiles([{ path: '/etc/kubestrap-l6/dir-here', content: 'x', mode: 0o644 }])).rejects.toThrow(/dir-here is a directory or a symbolic link, not a file: refusing to replace it/);
-    await expect(root.writeFiles([{ path: '/etc/kubestrap-l6/link-here', content: 'x', mode: 0o644 }])).rejects.toThrow(/link-here is a directory or a symbolic link/);
+    await expect(root.writeFiles([{ path: '/etc/kubestrap-l6/dir-here', content: 'x', mode: 0o644 }])).rejects.toThrow(
+      /dir-here is a directory or a symbolic link, not a file: refusing to replace it/,
+    );
+    await expect(root.writeFiles([{ path: '/etc/kubestrap-l6/link-here', content: 'x', mode: 0o644 }])).rejects.toThrow(
+      /link-here is a directory or a symbolic link/,
+    );
     expect((await root.exec('ls -A /etc/kubestrap-l6/dir-here; readlink /etc/kubestrap-l6/link-here')).stdout.trim()).toBe('/etc/passwd');
     await root.writeFiles([{ path: '/etc/kubestrap-l6/new/deeper/file', content: 'x', mode: 0o600 }]);
-    expect((await root.exec("stat -c '%a %n' /etc/kubestrap-l6/new /etc/kubestrap-l6/new/deeper /etc/kubestrap-l6/new/deeper/file")).stdout.trim().split('\n')).toEqual(['755 /etc/kubestrap-l6/new', '755 /etc/kubestrap-l6/new/deeper', '600 /etc/kubestrap-l6/new/deeper/file']);
+    expect(
+      (await root.exec("stat -c '%a %n' /etc/kubestrap-l6/new /etc/kubestrap-l6/new/deeper /etc/kubestrap-l6/new/deeper/file")).stdout
+        .trim()
+        .split('\n'),
+    ).toEqual(['755 /etc/kubestrap-l6/new', '755 /etc/kubestrap-l6/new/deeper', '600 /etc/kubestrap-l6/new/deeper/file']);
   });
 
   it('reads a file through a symlink whole, next to other files (the kubelet keeps its client certificate behind one)', async () => {
-    await root.exec('mkdir -p /etc/kubestrap-link && printf "%0500d" 7 > /etc/kubestrap-link/target && ln -sf /etc/kubestrap-link/target /etc/kubestrap-link/current && printf after > /etc/kubestrap-link/after');
+    await root.exec(
+      'mkdir -p /etc/kubestrap-link && printf "%0500d" 7 > /etc/kubestrap-link/target && ln -sf /etc/kubestrap-link/target /etc/kubestrap-link/current && printf after > /etc/kubestrap-link/after',
+    );
     const files = await root.readFiles(['/etc/kubestrap-link/current', '/etc/kubestrap-link/after']);
     expect(files.get('/etc/kubestrap-link/current')!.content.toString()).toBe('7'.padStart(500, '0'));
     expect(files.get('/etc/kubestrap-link/after')!.content.toString()).toBe('after');
@@ -218,13 +233,16 @@ describe('host keys', () => {
   });
 
   it('refuses a key that differs from the pinned fingerprint', async () => {
-    const error = await attempt(new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: true }), lab.hosts[0]!.hostKey);
+    const error = await attempt(
+      new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: true }),
+      lab.hosts[0]!.hostKey,
+    );
     expect(error!.message).toContain('does not match the pinned fingerprint');
     expect(error!.message).toContain(`pinned in inventory: ${lab.hosts[0]!.hostKey}`);
     expect(error!.message).toContain(`presented (ssh-ed25519): ${target().hostKey}`);
   });
 
-  it("computes fingerprints exactly like ssh-keygen -lf", async () => {
+  it('computes fingerprints exactly like ssh-keygen -lf', async () => {
     const pub = lab.inside(target(), 'cat /etc/ssh/ssh_host_ed25519_key.pub').trim().split(/\s+/)[1]!;
     expect(fingerprint(Buffer.from(pub, 'base64'))).toBe(target().hostKey);
   });
@@ -233,7 +251,11 @@ describe('host keys', () => {
 describe('jump host and password login', () => {
   it('reaches a host through a bastion', async () => {
     const policy = new HostKeyPolicy({ knownHostsFile: join(tempDir('kh'), 'known_hosts'), acceptNew: false });
-    const channel = await openSsh(endpoint(lab, lab.hosts[2]!), { hostKeys: policy, connectTimeoutMs: 5000, jumps: [endpoint(lab, lab.hosts[0]!)] });
+    const channel = await openSsh(endpoint(lab, lab.hosts[2]!), {
+      hostKeys: policy,
+      connectTimeoutMs: 5000,
+      jumps: [endpoint(lab, lab.hosts[0]!)],
+    });
     const host = new Host(lab.hosts[2]!.name, channel, { kind: 'root' }, RunLog.disabled());
     try {
       // sshd sees the connection coming from the bastion, not from the workstation
@@ -271,18 +293,54 @@ describe('jump host and password login', () => {
     );
     const inventory = join(dir, 'inventory.yaml');
     // the inventory names the alias only: address, login, key, jumps and known_hosts all come from the file
-    writeFileSync(inventory, ['apiVersion: kubestrap.dev/v1alpha1', 'kind: Cluster', 'hosts:', `  - {name: via-alias, address: lab-target, advertiseAddress: ${target.ip}, roles: [control-plane]}`, 'cluster: {kubernetesVersion: v1.30.0}', ''].join('\n'));
-    const refused = await runCli(['exec', '-i', inventory, '--ssh-config', config, '--output', 'plain', '--', 'echo $SSH_CONNECTION; hostname']);
+    writeFileSync(
+      inventory,
+      [
+        'apiVersion: kubestrap.dev/v1alpha1',
+        'kind: Cluster',
+        'hosts:',
+        `  - {name: via-alias, address: lab-target, advertiseAddress: ${target.ip}, roles: [control-plane]}`,
+        'cluster: {kubernetesVersion: v1.30.0}',
+        '',
+      ].join('\n'),
+    );
+    const refused = await runCli([
+      'exec',
+      '-i',
+      inventory,
+      '--ssh-config',
+      config,
+      '--output',
+      'plain',
+      '--',
+      'echo $SSH_CONNECTION; hostname',
+    ]);
     expect(refused.code).not.toBe(0);
     expect(refused.stdout + refused.stderr).toMatch(/unknown host key .* refusing to connect/);
-    expect(refused.stderr).toContain(`note: via-alias: ${config} says StrictHostKeyChecking no for lab-target; kubestrap checks host keys anyway`);
+    expect(refused.stderr).toContain(
+      `note: via-alias: ${config} says StrictHostKeyChecking no for lab-target; kubestrap checks host keys anyway`,
+    );
 
-    const run = await runCli(['exec', '-i', inventory, '--ssh-config', config, '--accept-new-host-keys', '--output', 'plain', '--', 'echo $SSH_CONNECTION; hostname']);
+    const run = await runCli([
+      'exec',
+      '-i',
+      inventory,
+      '--ssh-config',
+      config,
+      '--accept-new-host-keys',
+      '--output',
+      'plain',
+      '--',
+      'echo $SSH_CONNECTION; hostname',
+    ]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     // sshd on the target sees the connection coming from the last hop
     expect(run.stdout).toContain(`${second.ip} `);
     expect(run.stdout).toContain(target.name);
-    const recorded = readFileSync(knownHosts, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+    const recorded = readFileSync(knownHosts, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
     expect(recorded.sort()).toEqual([first.ip, second.ip, target.ip].sort());
     const again = await runCli(['exec', '-i', inventory, '--ssh-config', config, '--output', 'plain', '--', 'hostname']);
     expect(again.code, again.stdout + again.stderr).toBe(0);

@@ -16,7 +16,17 @@ const SESSION = `kubestrap-wizard-${process.pid}`;
 /** A terminal running one command, read from and typed into through tmux. */
 class Terminal {
   constructor(command: string) {
-    execFileSync('tmux', ['new-session', '-d', '-s', SESSION, '-x', '200', '-y', '60', `cd ${process.cwd()} && ${command}; echo EXIT=$?; sleep 600`]);
+    execFileSync('tmux', [
+      'new-session',
+      '-d',
+      '-s',
+      SESSION,
+      '-x',
+      '200',
+      '-y',
+      '60',
+      `cd ${process.cwd()} && ${command}; echo EXIT=$?; sleep 600`,
+    ]);
   }
   screen(): string {
     return execFileSync('tmux', ['capture-pane', '-p', '-J', '-S', '-200', '-t', SESSION], { encoding: 'utf8' });
@@ -36,7 +46,8 @@ class Terminal {
   async fix(text: RegExp, ...keys: string[]): Promise<void> {
     await this.waitFor(text);
     await new Promise((r) => setTimeout(r, 150));
-    for (const key of keys) execFileSync('tmux', ['send-keys', '-t', SESSION, ...(/^(Enter|Down|BSpace|C-c)$/.test(key) ? [key] : ['-l', key])]);
+    for (const key of keys)
+      execFileSync('tmux', ['send-keys', '-t', SESSION, ...(/^(Enter|Down|BSpace|C-c)$/.test(key) ? [key] : ['-l', key])]);
   }
   clear(n = 40): string[] {
     return Array<string>(n).fill('BSpace');
@@ -125,7 +136,14 @@ describe('kubestrap init', () => {
         kubernetesVersion: 'v1.36.1',
         keepCgroupV1: true,
         hosts: [
-          { name: 'node-1', address: one.ip, user: 'root', auth: { keyPath: lab.clientKey }, hostKey: one.hostKey, roles: ['control-plane'] },
+          {
+            name: 'node-1',
+            address: one.ip,
+            user: 'root',
+            auth: { keyPath: lab.clientKey },
+            hostKey: one.hostKey,
+            roles: ['control-plane'],
+          },
           { name: 'node-2', address: two.ip, user: 'root', auth: { keyPath: lab.clientKey }, hostKey: two.hostKey, roles: ['worker'] },
         ],
         mirrorProfile: 'china',
@@ -137,9 +155,26 @@ describe('kubestrap init', () => {
     expect(readFileSync(scripted, 'utf8')).toBe(text);
     // flags answer too, and win over the file
     const flagged = join(dir, 'flagged.yaml');
-    const withFlags = await runCli(['init', '-o', flagged, '--answers', answers, '--kubernetes-version', 'v1.30.13', '--kube-proxy-mode', 'iptables', '--pod-subnet', '172.168.0.0/16']);
+    const withFlags = await runCli([
+      'init',
+      '-o',
+      flagged,
+      '--answers',
+      answers,
+      '--kubernetes-version',
+      'v1.30.13',
+      '--kube-proxy-mode',
+      'iptables',
+      '--pod-subnet',
+      '172.168.0.0/16',
+    ]);
     expect(withFlags.code, withFlags.stderr).toBe(0);
-    expect(readFileSync(flagged, 'utf8')).toBe(text.replace('v1.36.1', 'v1.30.13').replace('mode: ipvs', 'mode: iptables').replace('podSubnet: 10.244.0.0/16', 'podSubnet: 172.168.0.0/16'));
+    expect(readFileSync(flagged, 'utf8')).toBe(
+      text
+        .replace('v1.36.1', 'v1.30.13')
+        .replace('mode: ipvs', 'mode: iptables')
+        .replace('podSubnet: 10.244.0.0/16', 'podSubnet: 172.168.0.0/16'),
+    );
     const refused = await runCli(['init', '-o', scripted, '--answers', answers]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('exists; add --force');
@@ -148,7 +183,9 @@ describe('kubestrap init', () => {
   it('without a terminal and without answers, exits at once naming the flags', async () => {
     const started = Date.now();
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['bin/kubestrap.js', 'init', '-o', join(tempDir('notty'), 'x.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['bin/kubestrap.js', 'init', '-o', join(tempDir('notty'), 'x.yaml')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);

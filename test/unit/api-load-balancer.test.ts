@@ -4,13 +4,13 @@
  * v1.33 Pod, and /etc/hosts points the API name at the right place per role.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderBlock } from '../../phases/hosts-file.js';
 import { haproxyConfig, loadBalancerPod } from '../../templates/api-load-balancer.js';
 import { readerOf } from '../../phases/certs-renew.js';
+import { tempDir } from '../lab/helpers.js';
 
 const IMAGE = join(process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab', 'images-1.20.2-v2', 'haproxy.tar');
 const input = {
@@ -33,7 +33,7 @@ describe('node-local API load balancer', () => {
   });
 
   it.skipIf(!existsSync(IMAGE))("is accepted by HAProxy's own configuration check (haproxy -c, the lab image's binary)", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-haproxy-'));
+    const dir = tempDir('haproxy');
     execFileSync('tar', ['-xf', IMAGE, '-C', dir]);
     const root = join(dir, 'root');
     execFileSync('mkdir', ['-p', root]);
@@ -55,19 +55,24 @@ describe('node-local API load balancer', () => {
 
   it('/etc/hosts: the API name is the node itself on a control plane, loopback on a worker', () => {
     const hosts = [{ name: 'cp-1', nodeName: 'cp-1', advertiseAddress: '10.0.0.1' }] as Parameters<typeof renderBlock>[0];
-    expect(renderBlock(hosts, { name: 'lb.kubestrap.local', address: '127.0.0.1' }).split('\n').slice(1, -1)).toEqual(['10.0.0.1\tcp-1', '127.0.0.1\tlb.kubestrap.local']);
+    expect(renderBlock(hosts, { name: 'lb.kubestrap.local', address: '127.0.0.1' }).split('\n').slice(1, -1)).toEqual([
+      '10.0.0.1\tcp-1',
+      '127.0.0.1\tlb.kubestrap.local',
+    ]);
     expect(renderBlock(hosts).split('\n')).toHaveLength(3);
   });
 
   it('certs renew restarts what reads each renewed file', () => {
-    expect(['/etc/kubernetes/pki/etcd/server.crt', '/etc/kubernetes/pki/apiserver.crt', '/etc/kubernetes/pki/front-proxy-client.key', '/etc/kubernetes/controller-manager.conf', '/etc/kubernetes/scheduler.conf', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/admin.conf'].map(readerOf)).toEqual([
-      'etcd',
-      'kube-apiserver',
-      'kube-apiserver',
-      'kube-controller-manager',
-      'kube-scheduler',
-      'kubelet',
-      undefined,
-    ]);
+    expect(
+      [
+        '/etc/kubernetes/pki/etcd/server.crt',
+        '/etc/kubernetes/pki/apiserver.crt',
+        '/etc/kubernetes/pki/front-proxy-client.key',
+        '/etc/kubernetes/controller-manager.conf',
+        '/etc/kubernetes/scheduler.conf',
+        '/etc/kubernetes/kubelet.conf',
+        '/etc/kubernetes/admin.conf',
+      ].map(readerOf),
+    ).toEqual(['etcd', 'kube-apiserver', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', undefined]);
   });
 });

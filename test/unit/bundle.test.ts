@@ -7,19 +7,26 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { buildDeb, buildRpm, index, serveDirectory, type ServedRepo } from '../lab/package-repo.js';
+import { bundleInventory } from './crafted-bundle.js';
 import { pushArchive, startRegistry, testImageArchive, type RealRegistry } from './real-registry.js';
+import { tempDir } from '../lab/helpers.js';
 
 const VERSION = '1.20.2';
 const ETCD_TAG = '3.4.13-0';
 /** What a 1.20.2 control plane and its workers run with kube-proxy and no CNI, CoreDNS or metrics-server. */
-const IMAGES = ['pause:3.2', `kube-apiserver:v${VERSION}`, `kube-controller-manager:v${VERSION}`, `kube-scheduler:v${VERSION}`, `kube-proxy:v${VERSION}`, `etcd:${ETCD_TAG}`];
+const IMAGES = [
+  'pause:3.2',
+  `kube-apiserver:v${VERSION}`,
+  `kube-controller-manager:v${VERSION}`,
+  `kube-scheduler:v${VERSION}`,
+  `kube-proxy:v${VERSION}`,
+  `etcd:${ETCD_TAG}`,
+];
 
 interface Run {
   readonly code: number;
@@ -37,41 +44,21 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
     );
-  const inventory = (name: string, cluster: Record<string, unknown> = {}) => {
-    const file = join(dir, `${name}.yaml`);
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'kubestrap.dev/v1alpha1',
-        kind: 'Cluster',
-        hosts: [
-          { name: 'cp-1', address: '192.0.2.10', roles: ['control-plane'] },
-          { name: 'worker-1', address: '192.0.2.11', roles: ['worker'] },
-        ],
-        hostDefaults: { user: 'root', auth: { keyPath: join(dir, 'id_ed25519') } },
-        cluster: {
-          kubernetesVersion: `v${VERSION}`,
-          imageRepository: 'registry.local',
-          etcd: { imageTag: ETCD_TAG },
-          packages: { source: 'mirror', mirror: `${repo.url}/kubernetes`, unsigned: true },
-          cni: { plugin: 'none' },
-          addons: { coreDNS: false, metricsServer: false },
-          ...cluster,
-        },
-      }),
-    );
-    return file;
-  };
+  // TEST-NET addresses nothing answers on: the refusals come before any host is touched
+  const inventory = (name: string, cluster: Record<string, unknown> = {}) =>
+    bundleInventory(dir, name, [{ address: '192.0.2.10' }, { address: '192.0.2.11' }], `${repo.url}/kubernetes`, cluster);
   const mirror = () => `registry.local=${registry.url}`;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kubestrap-bundle-'));
+    dir = tempDir('bundle');
     await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed25519')]);
     registry = await startRegistry(join(dir, 'registry'));
-    for (const image of IMAGES) await pushArchive(registry, testImageArchive(dir, image.split(':')[0]!, 'amd64', Buffer.from(`stand-in ${image}`)), image);
+    for (const image of IMAGES)
+      await pushArchive(registry, testImageArchive(dir, image.split(':')[0]!, 'amd64', Buffer.from(`stand-in ${image}`)), image);
     const debs = join(dir, 'repo', 'kubernetes', 'core:', 'stable:', 'v1.20', 'deb');
     mkdirSync(debs, { recursive: true });
-    const fake = (name: string, version: string) => buildDeb(debs, { name, version, description: `FAKE ${name}`, files: { [`usr/bin/${name}`]: '#!/bin/sh\n' } });
+    const fake = (name: string, version: string) =>
+      buildDeb(debs, { name, version, description: `FAKE ${name}`, files: { [`usr/bin/${name}`]: '#!/bin/sh\n' } });
     fake('kubelet', `${VERSION}-1.1`);
     fake('kubelet', '1.20.1-1.1');
     fake('kubectl', `${VERSION}-1.1`);
@@ -92,7 +79,6 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
   afterAll(async () => {
     await repo?.close();
     await registry?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('collects every image and package the cluster needs; list shows them, verify checks them; a second create downloads nothing', async () => {
@@ -104,7 +90,13 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
     expect(first.stdout).toMatch(/^wrote .*cluster\.bundle: 6 images, 3 packages; [\d.]+ MiB; downloaded [1-9]\d* bytes$/m);
 
     const list = await kubestrap('bundle', 'list', bundle);
-    for (const image of IMAGES) expect(list.stdout).toMatch(new RegExp(`^registry\\.local/${image.replace(/[.]/g, '\\.')}\\t(control-plane,worker|control-plane)\\tlinux/amd64\\tsha256:[0-9a-f]{64}\\t`, 'm'));
+    for (const image of IMAGES)
+      expect(list.stdout).toMatch(
+        new RegExp(
+          `^registry\\.local/${image.replace(/[.]/g, '\\.')}\\t(control-plane,worker|control-plane)\\tlinux/amd64\\tsha256:[0-9a-f]{64}\\t`,
+          'm',
+        ),
+      );
     expect(list.stdout).toMatch(/^registry\.local\/kube-apiserver:v1\.20\.2\tcontrol-plane\t/m);
     expect(list.stdout).toMatch(/^registry\.local\/pause:3\.2\tcontrol-plane,worker\t/m);
     expect(list.stdout).toMatch(/^kubelet\t1\.20\.2-1\.1\tdeb\/amd64\t/m);
@@ -112,7 +104,7 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
 
     const verify = await kubestrap('bundle', 'verify', bundle);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toMatch(/: \d+ entries verified$/m);
+    expect(verify.stdout).toMatch(/: \d+ entries verified; bundle\.json sha256 [0-9a-f]{64}$/m);
 
     const before = statSync(bundle).mtimeMs;
     const second = await kubestrap('bundle', 'create', '-i', inv, '-o', bundle, '--mirror', mirror());
@@ -121,9 +113,34 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
     expect(statSync(bundle).mtimeMs).toBe(before);
   }, 120_000);
 
+  it('bundle create --sign-key signs bundle.json and names the key bundle keygen made; bundle verify --trusted-key accepts the bundle', async () => {
+    const key = join(dir, 'site.key');
+    const made = await kubestrap('bundle', 'keygen', '-o', key);
+    expect(made.code, made.stderr).toBe(0);
+    const id = /key (sha256:[0-9a-f]{64})/.exec(made.stdout)?.[1];
+    expect(id).toBeDefined();
+    const bundle = join(dir, 'signed.bundle');
+    const created = await kubestrap('bundle', 'create', '-i', inventory('cluster'), '-o', bundle, '--mirror', mirror(), '--sign-key', key);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain(`signed by key ${id!}`);
+    const verified = await kubestrap('bundle', 'verify', bundle, '--trusted-key', `${key}.pub`);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  }, 120_000);
+
   it('carries rpm packages for RHEL-family hosts from the yum repository, with what they depend on from it', async () => {
     const bundle = join(dir, 'both.bundle');
-    const created = await kubestrap('bundle', 'create', '-i', inventory('both'), '-o', bundle, '--mirror', mirror(), '--packages', 'deb,rpm');
+    const created = await kubestrap(
+      'bundle',
+      'create',
+      '-i',
+      inventory('both'),
+      '-o',
+      bundle,
+      '--mirror',
+      mirror(),
+      '--packages',
+      'deb,rpm',
+    );
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/: 6 images, 7 packages; /);
     const list = (await kubestrap('bundle', 'list', bundle)).stdout;
@@ -155,28 +172,61 @@ describe('air-gap bundle: create, list, verify, and refusals before any host is 
     const bundle = join(dir, 'cluster.bundle');
     const otherRelease = await kubestrap('apply', '-i', inventory('v1-20-1', { kubernetesVersion: 'v1.20.1' }), '--bundle', bundle);
     expect(otherRelease.code).toBe(1);
-    expect(otherRelease.stderr).toMatch(/does not serve this inventory; nothing was changed:\n {2}the bundle is for Kubernetes v1\.20\.2, the inventory's cluster\.kubernetesVersion is v1\.20\.1/);
+    expect(otherRelease.stderr).toMatch(
+      /does not serve this inventory; nothing was changed:\n {2}the bundle is for Kubernetes v1\.20\.2, the inventory's cluster\.kubernetesVersion is v1\.20\.1/,
+    );
     expect(otherRelease.stdout).not.toMatch(/connect/);
     // opening the bundle extracted it into the cache, every blob whole (its name is its digest)
     const [extracted] = readdirSync(join(dir, 'home', 'cache', 'bundles'));
     const blobs = join(dir, 'home', 'cache', 'bundles', extracted!, 'images', 'blobs', 'sha256');
     expect(readdirSync(blobs).length).toBeGreaterThan(12);
-    for (const blob of readdirSync(blobs)) expect(createHash('sha256').update(readFileSync(join(blobs, blob))).digest('hex')).toBe(blob);
+    for (const blob of readdirSync(blobs))
+      expect(
+        createHash('sha256')
+          .update(readFileSync(join(blobs, blob)))
+          .digest('hex'),
+      ).toBe(blob);
 
-    const moreImages = await kubestrap('apply', '-i', inventory('node-local', { apiLoadBalancer: { mode: 'node-local', image: 'registry.local/haproxy:2.6' }, addons: { coreDNS: true, metricsServer: false } }), '--bundle', bundle);
+    const moreImages = await kubestrap(
+      'apply',
+      '-i',
+      inventory('node-local', {
+        apiLoadBalancer: { mode: 'node-local', image: 'registry.local/haproxy:2.6' },
+        addons: { coreDNS: true, metricsServer: false },
+      }),
+      '--bundle',
+      bundle,
+    );
     expect(moreImages.code).toBe(1);
-    expect(moreImages.stderr).toMatch(/the bundle lacks the image registry\.local\/coredns:1\.7\.0 \(run by control-plane nodes and worker nodes\)/);
+    expect(moreImages.stderr).toMatch(
+      /the bundle lacks the image registry\.local\/coredns:1\.7\.0 \(run by control-plane nodes and worker nodes\)/,
+    );
     expect(moreImages.stderr).toMatch(/the bundle lacks the image registry\.local\/haproxy:2\.6 \(run by worker nodes\)/);
   }, 60_000);
 
   it('names the image and platform a registry cannot provide when creating', async () => {
-    const result = await kubestrap('bundle', 'create', '-i', inventory('arm'), '-o', join(dir, 'arm.bundle'), '--mirror', mirror(), '--platform', 'linux/amd64,linux/arm64');
+    const result = await kubestrap(
+      'bundle',
+      'create',
+      '-i',
+      inventory('arm'),
+      '-o',
+      join(dir, 'arm.bundle'),
+      '--mirror',
+      mirror(),
+      '--platform',
+      'linux/amd64,linux/arm64',
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/registry\.local\/\S+ has no linux\/arm64 image \(it is a single linux\/amd64 image\)/);
   }, 60_000);
 
-  it('validate names the site registry\'s host when it is not an inventory host, and an image reference that is not one', async () => {
-    const result = await kubestrap('validate', '-i', inventory('site', { airgap: { registry: { host: 'registry-1', image: "x';reboot;'" } } }));
+  it("validate names the site registry's host when it is not an inventory host, and an image reference that is not one", async () => {
+    const result = await kubestrap(
+      'validate',
+      '-i',
+      inventory('site', { airgap: { registry: { host: 'registry-1', image: "x';reboot;'" } } }),
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/site\.yaml:\d+:\d+: cluster\.airgap\.registry\.host: "registry-1" is not a host of this inventory/);
     expect(result.stderr).toMatch(/site\.yaml:\d+:\d+: cluster\.airgap\.registry\.image: .*an image reference/);

@@ -11,26 +11,57 @@ function help(args: string[]): string {
 }
 
 const COMMANDS = [
-  ['adopt'], ['kubeconfig'], ['completion'], ['validate'], ['plan'], ['apply'], ['join'], ['reset'], ['facts'], ['exec'],
-  ['certs', 'generate'], ['certs', 'renew'], ['certs', 'check-expiration'], ['certs', 'certificate-key'], ['certs', 'upload'],
-  ['token', 'create'], ['token', 'list'], ['token', 'delete'], ['token', 'generate'], ['upgrade', 'plan'], ['upgrade', 'apply'], ['schema'],
+  ['adopt'],
+  ['kubeconfig'],
+  ['completion'],
+  ['validate'],
+  ['plan'],
+  ['apply'],
+  ['join'],
+  ['reset'],
+  ['facts'],
+  ['exec'],
+  ['certs', 'generate'],
+  ['certs', 'renew'],
+  ['certs', 'check-expiration'],
+  ['certs', 'certificate-key'],
+  ['certs', 'upload'],
+  ['token', 'create'],
+  ['token', 'list'],
+  ['token', 'delete'],
+  ['token', 'generate'],
+  ['upgrade', 'plan'],
+  ['upgrade', 'apply'],
+  ['schema'],
 ];
 
 describe('command-line help', () => {
   it('lists every command', () => {
     const text = help([]);
-    for (const name of ['adopt', 'validate', 'plan', 'apply', 'join', 'reset', 'facts', 'exec', 'certs', 'token', 'upgrade', 'schema']) expect(text).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    for (const name of ['adopt', 'validate', 'plan', 'apply', 'join', 'reset', 'facts', 'exec', 'certs', 'token', 'upgrade', 'schema'])
+      expect(text).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
   });
 
   it.each(COMMANDS)('%s %s shows its flags and an example', (...cmd) => {
     const text = help(cmd.filter(Boolean));
     expect(text).toMatch(/^Options:/m);
-    expect(text).toMatch(/^Examples?:\n  kubestrap /m);
+    expect(text).toMatch(/^Examples?:\n {2}kubestrap /m);
   });
 
   it('join and token flags are checked before anything is contacted; a mistyped token or key is never echoed', () => {
     const run = (args: string[]) => spawnSync(process.execPath, ['bin/kubestrap.js', ...args], { encoding: 'utf8' });
-    const join = run(['join', '10.0.0.10', '--token', 'SECRETabc.SECRETdef0123456', '--discovery-token-ca-cert-hash', 'md5:1234', '--certificate-key', 'SECRETKEY', '--cri-socket', '/run/x.sock']);
+    const join = run([
+      'join',
+      '10.0.0.10',
+      '--token',
+      'SECRETabc.SECRETdef0123456',
+      '--discovery-token-ca-cert-hash',
+      'md5:1234',
+      '--certificate-key',
+      'SECRETKEY',
+      '--cri-socket',
+      '/run/x.sock',
+    ]);
     expect(join.status).toBe(2);
     expect(join.stderr).toContain('--token: invalid bootstrap token');
     expect(join.stderr).toContain('API endpoint "10.0.0.10" has no port');
@@ -39,7 +70,19 @@ describe('command-line help', () => {
     expect(join.stderr).toContain('--certificate-key: invalid certificate key');
     expect(join.stderr).toContain('--cri-socket "/run/x.sock": expected unix:///path/to/socket');
     expect(join.stderr).not.toMatch(/SECRET/);
-    const create = run(['token', 'create', 'SECRETabc.def', '--ttl', '1d', '--usages', 'signing,sining', '--groups', 'system:nodes', '--certificate-key', 'SECRETKEY']);
+    const create = run([
+      'token',
+      'create',
+      'SECRETabc.def',
+      '--ttl',
+      '1d',
+      '--usages',
+      'signing,sining',
+      '--groups',
+      'system:nodes',
+      '--certificate-key',
+      'SECRETKEY',
+    ]);
     expect(create.status).toBe(2);
     expect(create.stderr).toContain('[token]: invalid bootstrap token');
     expect(create.stderr).toContain('--ttl "1d": expected a duration');
@@ -60,13 +103,21 @@ describe('command-line help', () => {
   });
 
   it('upgrade checks --max-unavailable before reading the inventory or contacting a host', () => {
-    const r = spawnSync(process.execPath, ['bin/kubestrap.js', 'upgrade', 'apply', '-i', 'inventories/1cp-2workers.yaml', '--max-unavailable', '0'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/kubestrap.js', 'upgrade', 'apply', '-i', 'inventories/1cp-2workers.yaml', '--max-unavailable', '0'],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--max-unavailable: expected a whole number of workers, 1 or more (got "0")');
   });
 
   it('token create bounds --ttl before contacting the cluster (audit L7)', () => {
-    const r = spawnSync(process.execPath, ['bin/kubestrap.js', 'token', 'create', '--ttl', '99999999999h', '-i', 'inventories/1cp-2workers.yaml'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/kubestrap.js', 'token', 'create', '--ttl', '99999999999h', '-i', 'inventories/1cp-2workers.yaml'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--ttl 99999999999h: at most 8760h (a year)');
   });

@@ -10,7 +10,10 @@ import { describe, expect, test } from 'vitest';
 import { tempDir } from '../lab/helpers.js';
 
 const bin = tempDir('completion-bin');
-writeFileSync(join(bin, 'kubestrap'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(resolve('bin/kubestrap.js'))} "$@"\n`);
+writeFileSync(
+  join(bin, 'kubestrap'),
+  `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(resolve('bin/kubestrap.js'))} "$@"\n`,
+);
 chmodSync(join(bin, 'kubestrap'), 0o755);
 const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
 const inventory = resolve('inventories/lab.yaml');
@@ -30,12 +33,17 @@ const CASES: ReadonlyArray<[string, readonly string[], readonly string[]]> = [
 
 describe('bash', () => {
   test('complete -p shows the function kubestrap is completed with', () => {
-    expect(shell('bash', 'source <(kubestrap completion bash); complete -p kubestrap').trim()).toBe('complete -o default -F _kubestrap kubestrap');
+    expect(shell('bash', 'source <(kubestrap completion bash); complete -p kubestrap').trim()).toBe(
+      'complete -o default -F _kubestrap kubestrap',
+    );
   });
 
   test.each(CASES)('%s', (_what, words, expected) => {
     const array = ['kubestrap', ...words].map((w) => `'${w}'`).join(' ');
-    const out = shell('bash', `source <(kubestrap completion bash); COMP_WORDS=(${array}); COMP_CWORD=${words.length}; _kubestrap; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    const out = shell(
+      'bash',
+      `source <(kubestrap completion bash); COMP_WORDS=(${array}); COMP_CWORD=${words.length}; _kubestrap; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    );
     expect(lines(out).sort()).toEqual([...expected]);
   });
 
@@ -49,8 +57,15 @@ describe('zsh', () => {
   // compadd exists only inside zsh's completion widgets: a stand-in prints what it is given
   test.each(CASES)('%s', (_what, words, expected) => {
     const array = ['kubestrap', ...words].map((w) => `'${w}'`).join(' ');
-    const out = shell('zsh', `compdef() { :; }; compadd() { print -l -- "\${(P@)2}"; }; source <(kubestrap completion zsh); words=(${array}); CURRENT=${words.length + 1}; _kubestrap`);
-    expect(lines(out).filter((c) => c.startsWith(words.at(-1)!)).sort()).toEqual([...expected]);
+    const out = shell(
+      'zsh',
+      `compdef() { :; }; compadd() { print -l -- "\${(P@)2}"; }; source <(kubestrap completion zsh); words=(${array}); CURRENT=${words.length + 1}; _kubestrap`,
+    );
+    expect(
+      lines(out)
+        .filter((c) => c.startsWith(words.at(-1)!))
+        .sort(),
+    ).toEqual([...expected]);
   });
 });
 
@@ -58,6 +73,10 @@ describe('fish', () => {
   test.each(CASES)('%s', (_what, words, expected) => {
     const line = ['kubestrap', ...words].map((w) => `'${w}'`).join(' ');
     const out = shell('fish', `kubestrap completion fish | source; complete -C ${JSON.stringify(line.replace(/'/g, ''))}`);
-    expect(lines(out).map((l) => l.split('\t')[0]!).sort()).toEqual([...expected]);
+    expect(
+      lines(out)
+        .map((l) => l.split('\t')[0]!)
+        .sort(),
+    ).toEqual([...expected]);
   });
 });

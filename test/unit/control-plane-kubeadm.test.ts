@@ -4,19 +4,19 @@
  * configuration, object for object, through its --rootfs option into a scratch directory.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { controlPlanePods, manifestYaml, type ComponentSettings } from '../../templates/control-plane.js';
+import { tempDir } from '../lab/helpers.js';
 
 const KUBEADM = join(process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab', 'kubernetes-1.20.2', 'bin', 'kubeadm');
 const none: ComponentSettings = { extraArgs: {}, extraVolumes: [], extraEnvs: [] };
 
 describe.skipIf(!existsSync(KUBEADM))('static-pod manifests vs the reference kubeadm 1.20.2', () => {
   test('etcd, kube-apiserver, kube-controller-manager and kube-scheduler equal kubeadm 1.20.2 output field for field', () => {
-    const root = mkdtempSync(join(tmpdir(), 'kubestrap-kubeadm-manifests-'));
+    const root = tempDir('kubeadm-manifests');
     mkdirSync(join(root, 'tmp'));
     const config = `apiVersion: kubeadm.k8s.io/v1beta2
 kind: InitConfiguration
@@ -31,7 +31,10 @@ etcd: {local: {imageTag: 3.4.23}}
 networking: {podSubnet: 10.244.0.0/16}
 `;
     writeFileSync(join(root, 'tmp', 'config.yaml'), config);
-    for (const phase of [['control-plane', 'all'], ['etcd', 'local']]) {
+    for (const phase of [
+      ['control-plane', 'all'],
+      ['etcd', 'local'],
+    ]) {
       execFileSync(KUBEADM, ['init', 'phase', ...phase, '--config', '/tmp/config.yaml', '--rootfs', root], { stdio: 'ignore' });
     }
     const ours = controlPlanePods({

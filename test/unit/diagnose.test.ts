@@ -11,27 +11,44 @@ function evidence(parts: Record<string, string[]>): Map<string, string[]> {
   return parseEvidence(text);
 }
 
-const causes = (parts: Record<string, string[]>) => diagnose({ evidence: evidence(parts), imageRepository: 'registry.local', workstationTime: NOW }).map((f) => f.cause);
+const causes = (parts: Record<string, string[]>) =>
+  diagnose({ evidence: evidence(parts), imageRepository: 'registry.local', workstationTime: NOW }).map((f) => f.cause);
 
 describe('diagnose', () => {
   test('a sandbox image outside the image repository is named, with both values', () => {
-    const found = causes({ 'containerd-config': ['  sandbox_image = "registry.k8s.io/pause:3.2"', '  SystemdCgroup = false'], 'kubelet-config': ['cgroupDriver: cgroupfs'] });
-    expect(found.join('\n')).toMatch(/sandbox image registry\.k8s\.io\/pause:3\.2 is not from the cluster's image repository registry\.local/);
+    const found = causes({
+      'containerd-config': ['  sandbox_image = "registry.k8s.io/pause:3.2"', '  SystemdCgroup = false'],
+      'kubelet-config': ['cgroupDriver: cgroupfs'],
+    });
+    expect(found.join('\n')).toMatch(
+      /sandbox image registry\.k8s\.io\/pause:3\.2 is not from the cluster's image repository registry\.local/,
+    );
   });
 
   test("containerd 2's version-3 pinned sandbox outside the image repository is named too", () => {
-    const found = causes({ 'containerd-config': ["  sandbox = 'registry.k8s.io/pause:3.10.1'", '        SystemdCgroup = true'], 'kubelet-config': ['cgroupDriver: systemd'] });
-    expect(found.join('\n')).toMatch(/sandbox image registry\.k8s\.io\/pause:3\.10\.1 is not from the cluster's image repository registry\.local/);
+    const found = causes({
+      'containerd-config': ["  sandbox = 'registry.k8s.io/pause:3.10.1'", '        SystemdCgroup = true'],
+      'kubelet-config': ['cgroupDriver: systemd'],
+    });
+    expect(found.join('\n')).toMatch(
+      /sandbox image registry\.k8s\.io\/pause:3\.10\.1 is not from the cluster's image repository registry\.local/,
+    );
   });
 
   test('a containerd configuration written after containerd started is named; one written before it is not', () => {
-    expect(causes({ 'containerd-times': ['started 1000', 'mtime 1005'] }).join('\n')).toMatch(/containerd runs an older configuration: \/etc\/containerd\/config\.toml changed after containerd started/);
+    expect(causes({ 'containerd-times': ['started 1000', 'mtime 1005'] }).join('\n')).toMatch(
+      /containerd runs an older configuration: \/etc\/containerd\/config\.toml changed after containerd started/,
+    );
     expect(causes({ 'containerd-times': ['started 1000', 'mtime 990'] }).join('\n')).not.toMatch(/older configuration/);
     expect(causes({ 'containerd-times': ['mtime 990'] }).join('\n')).not.toMatch(/older configuration/);
   });
 
   test('pull errors for the pause image in the kubelet journal', () => {
-    const found = causes({ 'kubelet-journal': ['E1122 08:00:00.1 1 remote_runtime.go:116] RunPodSandbox failed: failed to pull image "registry.local/pause:9.9": not found'] });
+    const found = causes({
+      'kubelet-journal': [
+        'E1122 08:00:00.1 1 remote_runtime.go:116] RunPodSandbox failed: failed to pull image "registry.local/pause:9.9": not found',
+      ],
+    });
     expect(found).toContain('pod sandboxes cannot be created: the pause image cannot be pulled');
   });
 
@@ -41,7 +58,10 @@ describe('diagnose', () => {
   });
 
   test('matching drivers and a repository sandbox image give no such findings', () => {
-    const found = causes({ 'containerd-config': ['sandbox_image = "registry.local/pause:3.2"', 'SystemdCgroup = true'], 'kubelet-config': ['cgroupDriver: systemd'] });
+    const found = causes({
+      'containerd-config': ['sandbox_image = "registry.local/pause:3.2"', 'SystemdCgroup = true'],
+      'kubelet-config': ['cgroupDriver: systemd'],
+    });
     expect(found.join('\n')).not.toMatch(/mismatch|sandbox image/);
   });
 

@@ -18,7 +18,12 @@ import { clusterPki, pkiNodes } from '../../src/pki/from-inventory.js';
 import { findLeftovers, removeLeftovers } from '../../src/reset/leftovers.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
 
-const KUBESPRAY = { endpoints: ['https://10.0.0.11:2379', 'https://10.0.0.12:2379'], caFile: '/etc/ssl/etcd/ssl/ca.pem', certFile: '/etc/ssl/etcd/ssl/node-cp-1.pem', keyFile: '/etc/ssl/etcd/ssl/node-cp-1-key.pem' };
+const KUBESPRAY = {
+  endpoints: ['https://10.0.0.11:2379', 'https://10.0.0.12:2379'],
+  caFile: '/etc/ssl/etcd/ssl/ca.pem',
+  certFile: '/etc/ssl/etcd/ssl/node-cp-1.pem',
+  keyFile: '/etc/ssl/etcd/ssl/node-cp-1-key.pem',
+};
 
 function text(version: string, etcd: string): string {
   return `apiVersion: kubestrap.dev/v1alpha1
@@ -32,7 +37,8 @@ cluster:
 ${etcd}`;
 }
 
-const externalYaml = (e: typeof KUBESPRAY) => `    external:\n      endpoints: [${e.endpoints.join(', ')}]\n      caFile: ${e.caFile}\n      certFile: ${e.certFile}\n      keyFile: ${e.keyFile}\n`;
+const externalYaml = (e: typeof KUBESPRAY) =>
+  `    external:\n      endpoints: [${e.endpoints.join(', ')}]\n      caFile: ${e.caFile}\n      certFile: ${e.certFile}\n      keyFile: ${e.keyFile}\n`;
 
 async function inventory(version: string, external = KUBESPRAY): Promise<Inventory> {
   return (await parseInventory(text(version, externalYaml(external)), 'cluster.yaml', { checkKeyFiles: false })).inventory;
@@ -48,7 +54,8 @@ async function problems(etcd: string): Promise<string[]> {
   }
 }
 
-const pods = (inv: Inventory) => controlPlanePods(controlPlaneInput(inv, resolveHosts(inv)[0]!, ['/etc/ca-certificates', '/usr/share/ca-certificates']));
+const pods = (inv: Inventory) =>
+  controlPlanePods(controlPlaneInput(inv, resolveHosts(inv)[0]!, ['/etc/ca-certificates', '/usr/share/ca-certificates']));
 const apiServer = (inv: Inventory) => pods(inv)['kube-apiserver'].spec;
 
 describe('static pods with an external etcd', () => {
@@ -62,15 +69,42 @@ describe('static pods with an external etcd', () => {
       `--etcd-keyfile=${KUBESPRAY.keyFile}`,
       '--etcd-servers=https://10.0.0.11:2379,https://10.0.0.12:2379',
     ]);
-    expect(apiServer(inv).volumes!.find((v) => v.name.startsWith('etcd-certs'))).toEqual({ hostPath: { path: '/etc/ssl/etcd/ssl', type: 'DirectoryOrCreate' }, name: 'etcd-certs-0' });
-    expect(apiServer(inv).containers[0]!.volumeMounts!.find((m) => m.name === 'etcd-certs-0')).toEqual({ mountPath: '/etc/ssl/etcd/ssl', name: 'etcd-certs-0', readOnly: true });
+    expect(apiServer(inv).volumes!.find((v) => v.name.startsWith('etcd-certs'))).toEqual({
+      hostPath: { path: '/etc/ssl/etcd/ssl', type: 'DirectoryOrCreate' },
+      name: 'etcd-certs-0',
+    });
+    expect(apiServer(inv).containers[0]!.volumeMounts!.find((m) => m.name === 'etcd-certs-0')).toEqual({
+      mountPath: '/etc/ssl/etcd/ssl',
+      name: 'etcd-certs-0',
+      readOnly: true,
+    });
   });
 
   test.each([
-    ['files in the certificate directory (kubeadm\'s external-etcd guide)', { caFile: '/etc/kubernetes/pki/etcd/ca.crt', certFile: '/etc/kubernetes/pki/apiserver-etcd-client.crt', keyFile: '/etc/kubernetes/pki/apiserver-etcd-client.key' }, []],
-    ['a directory inside another one: the parent only', { caFile: '/etc/etcd/ca.pem', certFile: '/etc/etcd/client/c.pem', keyFile: '/etc/etcd/client/k.pem' }, ['/etc/etcd']],
-    ['two directories: sorted, numbered', { caFile: '/srv/pki/ca.pem', certFile: '/etc/etcd/c.pem', keyFile: '/etc/etcd/k.pem' }, ['/etc/etcd', '/srv/pki']],
-    ['under a CA bundle directory the API server mounts already', { caFile: '/usr/share/ca-certificates/etcd.pem', certFile: '/etc/etcd/c.pem', keyFile: '/etc/etcd/k.pem' }, ['/etc/etcd']],
+    [
+      "files in the certificate directory (kubeadm's external-etcd guide)",
+      {
+        caFile: '/etc/kubernetes/pki/etcd/ca.crt',
+        certFile: '/etc/kubernetes/pki/apiserver-etcd-client.crt',
+        keyFile: '/etc/kubernetes/pki/apiserver-etcd-client.key',
+      },
+      [],
+    ],
+    [
+      'a directory inside another one: the parent only',
+      { caFile: '/etc/etcd/ca.pem', certFile: '/etc/etcd/client/c.pem', keyFile: '/etc/etcd/client/k.pem' },
+      ['/etc/etcd'],
+    ],
+    [
+      'two directories: sorted, numbered',
+      { caFile: '/srv/pki/ca.pem', certFile: '/etc/etcd/c.pem', keyFile: '/etc/etcd/k.pem' },
+      ['/etc/etcd', '/srv/pki'],
+    ],
+    [
+      'under a CA bundle directory the API server mounts already',
+      { caFile: '/usr/share/ca-certificates/etcd.pem', certFile: '/etc/etcd/c.pem', keyFile: '/etc/etcd/k.pem' },
+      ['/etc/etcd'],
+    ],
   ])('%s', async (_name, files, dirs) => {
     const inv = await inventory('v1.30.13', { ...KUBESPRAY, ...files });
     const volumes = apiServer(inv).volumes!.filter((v) => v.name.startsWith('etcd-certs'));
@@ -83,10 +117,23 @@ test("the PKI of an external-etcd cluster holds no etcd CA and no etcd certifica
   const result = await buildClusterPki(clusterPki(inv), pkiNodes(inv), new Map(), { withoutKubeconfigs: true });
   const paths = result.writes.get('cp-1')!.map((f) => f.path);
   expect(paths.filter((p) => p.includes('etcd'))).toEqual([]);
-  expect(paths.sort()).toEqual(['pki/apiserver-kubelet-client.crt', 'pki/apiserver-kubelet-client.key', 'pki/apiserver.crt', 'pki/apiserver.key', 'pki/ca.crt', 'pki/ca.key', 'pki/front-proxy-ca.crt', 'pki/front-proxy-ca.key', 'pki/front-proxy-client.crt', 'pki/front-proxy-client.key', 'pki/sa.key', 'pki/sa.pub']);
+  expect(paths.sort()).toEqual([
+    'pki/apiserver-kubelet-client.crt',
+    'pki/apiserver-kubelet-client.key',
+    'pki/apiserver.crt',
+    'pki/apiserver.key',
+    'pki/ca.crt',
+    'pki/ca.key',
+    'pki/front-proxy-ca.crt',
+    'pki/front-proxy-ca.key',
+    'pki/front-proxy-client.crt',
+    'pki/front-proxy-client.key',
+    'pki/sa.key',
+    'pki/sa.pub',
+  ]);
 }, 120_000);
 
-test("kubeadm-config holds etcd.external as kubeadm writes it, and reads back as the same external etcd", async () => {
+test('kubeadm-config holds etcd.external as kubeadm writes it, and reads back as the same external etcd', async () => {
   for (const version of ['v1.20.15', 'v1.30.13', 'v1.33.1']) {
     const inv = await inventory(version);
     const yaml = clusterConfigurationYaml(clusterConfiguration(inv));
@@ -118,7 +165,9 @@ describe('the etcd.external section', () => {
     expect(externalEtcdProblem(KUBESPRAY)).toBeUndefined();
     expect(externalEtcdProblem({ endpoints: [] })).toBe('it names no endpoints');
     expect(externalEtcdProblem({ ...KUBESPRAY, endpoints: ['http://10.0.0.11:2379'] })).toContain('is not https');
-    expect(externalEtcdProblem({ endpoints: KUBESPRAY.endpoints, caFile: KUBESPRAY.caFile })).toBe("it names no certFile, keyFile: kubestrap reaches etcd with the API server's client certificate");
+    expect(externalEtcdProblem({ endpoints: KUBESPRAY.endpoints, caFile: KUBESPRAY.caFile })).toBe(
+      "it names no certFile, keyFile: kubestrap reaches etcd with the API server's client certificate",
+    );
   });
 });
 

@@ -1,10 +1,10 @@
 /** Host-key checks against a known_hosts file, with keys made by the real ssh-keygen (audit L4). */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { HostKeyPolicy } from '../../src/transport/host-keys.js';
+import { tempDir } from '../lab/helpers.js';
 
 function hostKey(dir: string, type: 'ed25519' | 'rsa'): { line: string; blob: Buffer } {
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', join(dir, type)]);
@@ -13,7 +13,7 @@ function hostKey(dir: string, type: 'ed25519' | 'rsa'): { line: string; blob: Bu
 }
 
 test('with --accept-new-host-keys, a key of a new type for a host known by another type is refused and not recorded', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-hk-'));
+  const dir = tempDir('hk');
   const [known, attacker] = [hostKey(dir, 'ed25519'), hostKey(dir, 'rsa')];
   const file = join(dir, 'known_hosts');
   writeFileSync(file, `10.0.0.5 ${known.line.split(/\s+/).slice(0, 2).join(' ')}\n`);

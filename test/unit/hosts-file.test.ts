@@ -23,15 +23,24 @@ describe('/etc/hosts managed block', () => {
   });
 });
 
-describe('which nodes a host\'s block names', () => {
+describe("which nodes a host's block names", () => {
   const inventory = async (workers: string[]) =>
-    (await parseInventory(stringify({
-      apiVersion: 'kubestrap.dev/v1alpha1',
-      kind: 'Cluster',
-      hostDefaults: { user: 'root', auth: { keyPath: '/nonexistent' } },
-      cluster: { name: 'c', kubernetesVersion: '1.20.2' },
-      hosts: [{ name: 'cp-1', address: '10.0.0.1', roles: ['control-plane'] }, ...workers.map((w, i) => ({ name: w, address: `10.0.0.${i + 11}`, roles: ['worker'] }))],
-    }), 'inventory.yaml', { checkKeyFiles: false })).inventory;
+    (
+      await parseInventory(
+        stringify({
+          apiVersion: 'kubestrap.dev/v1alpha1',
+          kind: 'Cluster',
+          hostDefaults: { user: 'root', auth: { keyPath: '/nonexistent' } },
+          cluster: { name: 'c', kubernetesVersion: '1.20.2' },
+          hosts: [
+            { name: 'cp-1', address: '10.0.0.1', roles: ['control-plane'] },
+            ...workers.map((w, i) => ({ name: w, address: `10.0.0.${i + 11}`, roles: ['worker'] })),
+          ],
+        }),
+        'inventory.yaml',
+        { checkKeyFiles: false },
+      )
+    ).inventory;
   const host = (inv: Inventory, name: string) => resolveHosts(inv).find((h) => h.name === name)!;
 
   it('a worker gets the control planes and itself; a control plane gets no worker', async () => {
@@ -40,7 +49,7 @@ describe('which nodes a host\'s block names', () => {
     expect(blockFor(inv, host(inv, 'cp-1')).split('\n').slice(1, -1)).toEqual(['10.0.0.1\tcp-1']);
   });
 
-  it('adding a worker to the inventory changes no other host\'s block', async () => {
+  it("adding a worker to the inventory changes no other host's block", async () => {
     const before = await inventory(['w-1']);
     const after = await inventory(['w-1', 'w-2']);
     for (const name of ['cp-1', 'w-1']) expect(blockFor(after, host(after, name))).toBe(blockFor(before, host(before, name)));

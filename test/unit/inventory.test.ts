@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InventoryError, type InventoryIssue } from '../../src/inventory/issues.js';
@@ -7,8 +6,9 @@ import { loadInventory, parseInventory } from '../../src/inventory/load.js';
 import { inventoryJsonSchema, withReference } from '../../src/inventory/reference.js';
 import { resolveHosts } from '../../src/inventory/resolve.js';
 import { resolveTargets } from '../../src/transport/credentials.js';
+import { tempDir } from '../lab/helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kubestrap-inv-'));
+const dir = tempDir('inv');
 const keyFile = join(dir, 'id_test');
 writeFileSync(keyFile, 'not really a key, only needs to be readable\n');
 const unreadableKey = join(dir, 'missing_key');
@@ -58,8 +58,20 @@ interface BadCase {
 }
 
 const badCases: BadCase[] = [
-  { name: 'wrong apiVersion', text: inventory({ head: 'apiVersion: kubestrap.dev/v1\nkind: Cluster' }), line: 1, path: 'apiVersion', message: /must be kubestrap\.dev\/v1alpha1/ },
-  { name: 'wrong kind', text: inventory({ head: 'apiVersion: kubestrap.dev/v1alpha1\nkind: Clustr' }), line: 2, path: 'kind', message: /must be Cluster/ },
+  {
+    name: 'wrong apiVersion',
+    text: inventory({ head: 'apiVersion: kubestrap.dev/v1\nkind: Cluster' }),
+    line: 1,
+    path: 'apiVersion',
+    message: /must be kubestrap\.dev\/v1alpha1/,
+  },
+  {
+    name: 'wrong kind',
+    text: inventory({ head: 'apiVersion: kubestrap.dev/v1alpha1\nkind: Clustr' }),
+    line: 2,
+    path: 'kind',
+    message: /must be Cluster/,
+  },
   {
     name: 'typo in a host field',
     text: inventory({ hosts: hostsWith('  - name: worker-1\n    adress: 192.168.56.11\n    roles: [worker]') }),
@@ -111,7 +123,9 @@ const badCases: BadCase[] = [
   },
   {
     name: 'pod and service subnets overlap',
-    text: inventory({ cluster: '  kubernetesVersion: v1.23.17\n  networking:\n    podSubnet: 10.96.0.0/16\n    serviceSubnet: 10.96.0.0/12' }),
+    text: inventory({
+      cluster: '  kubernetesVersion: v1.23.17\n  networking:\n    podSubnet: 10.96.0.0/16\n    serviceSubnet: 10.96.0.0/12',
+    }),
     line: 18,
     path: 'cluster.networking.serviceSubnet',
     message: /overlaps the pod subnet 10\.96\.0\.0\/16/,
@@ -156,14 +170,20 @@ const badCases: BadCase[] = [
   },
   {
     name: 'unreadable key file',
-    text: inventory({ hosts: hostsWith(`  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    auth:\n      keyPath: ${unreadableKey}`) }),
+    text: inventory({
+      hosts: hostsWith(`  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    auth:\n      keyPath: ${unreadableKey}`),
+    }),
     line: 15,
     path: 'hosts[1].auth.keyPath',
     message: /cannot read key file .*missing_key: no such file/,
   },
   {
     name: 'two login methods',
-    text: inventory({ hosts: hostsWith(`  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    auth:\n      agent: true\n      passwordEnv: SSH_PASS`) }),
+    text: inventory({
+      hosts: hostsWith(
+        `  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    auth:\n      agent: true\n      passwordEnv: SSH_PASS`,
+      ),
+    }),
     line: 15,
     path: 'hosts[1].auth',
     message: /choose one login method, not agent and passwordEnv/,
@@ -177,7 +197,11 @@ const badCases: BadCase[] = [
   },
   {
     name: 'sudo password without its variable',
-    text: inventory({ hosts: hostsWith('  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    user: ops\n    sudo:\n      mode: password') }),
+    text: inventory({
+      hosts: hostsWith(
+        '  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    user: ops\n    sudo:\n      mode: password',
+      ),
+    }),
     line: 16,
     path: 'hosts[1].sudo.passwordEnv',
     message: /required with mode: password/,
@@ -239,9 +263,7 @@ describe('inventory validation', () => {
       cluster: '  kubernetesVersion: v1.19.0\n  networking:\n    podSubnet: 10.96.0.0/16',
     });
     const issues = await issuesOf(text);
-    expect(issues.map((i) => i.path)).toEqual(
-      expect.arrayContaining(['hosts[1].adress', 'hosts[1].address', 'cluster.kubernetesVersion']),
-    );
+    expect(issues.map((i) => i.path)).toEqual(expect.arrayContaining(['hosts[1].adress', 'hosts[1].address', 'cluster.kubernetesVersion']));
     const lines = issues.map((i) => i.line);
     expect([...lines].sort((a, b) => a - b)).toEqual(lines);
   });
@@ -266,7 +288,13 @@ describe('inventory validation', () => {
   });
 
   it('does not print secret values when an env reference is wrong', async () => {
-    const issues = await issuesOf(inventory({ hosts: hostsWith('  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    auth:\n      passwordEnv: "hunter2 is my password"') }));
+    const issues = await issuesOf(
+      inventory({
+        hosts: hostsWith(
+          '  - name: worker-1\n    address: 192.168.56.11\n    roles: [worker]\n    auth:\n      passwordEnv: "hunter2 is my password"',
+        ),
+      }),
+    );
     const issue = issues.find((i) => i.path === 'hosts[1].auth.passwordEnv');
     expect(issue?.message).toMatch(/is not a valid environment variable name/);
   });
@@ -304,7 +332,10 @@ describe('generated artefacts stay in sync with the schema', () => {
   });
 
   it('the JSON Schema rejects unknown fields like the loader does', () => {
-    const schema = inventoryJsonSchema() as { additionalProperties: boolean; properties: Record<string, { items?: { additionalProperties: boolean } }> };
+    const schema = inventoryJsonSchema() as {
+      additionalProperties: boolean;
+      properties: Record<string, { items?: { additionalProperties: boolean } }>;
+    };
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.hosts?.items?.additionalProperties).toBe(false);
   });

@@ -5,24 +5,24 @@
  * The success path needs the cluster CA's key, which the vector does not give: it is proven on
  * the real cluster (test/e2e/node-join.test.ts); here every refusal gets its message.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { discoverWithToken, endpointServer, JoinError } from '../../src/join/discovery.js';
 import { parseToken } from '../../src/pki/bootstrap-token.js';
+import { selfSignedCertificate } from './openssl.js';
+import { tempDir } from '../lab/helpers.js';
 
-const TESTDATA = join(__dirname, '..', '..', '..', 'shared', 'reference', 'testdata');
+const TESTDATA = join(__dirname, '..', 'fixtures', 'kubeadm');
 const KUBECONFIG = readFileSync(join(TESTDATA, 'dryrun-cluster-info-kubeconfig.yaml'), 'utf8');
 const JWS = 'eyJhbGciOiJIUzI1NiIsImtpZCI6ImFiY2RlZiJ9..rh3cVKiU2mdt3CqHzC81sNE-4WQLRHMtXduHWfSbrIM';
 const PIN = 'sha256:3b793efefe27a19f93b0fbe6e637e9c41d0dde8a377d6ab1c0f656bf1136dd8a';
 const TOKEN = parseToken('abcdef.abcdef0123456789');
 
-const dir = mkdtempSync(join(tmpdir(), 'kubestrap-discovery-'));
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=fake-apiserver'], { stdio: 'ignore' });
+const dir = tempDir('discovery');
+selfSignedCertificate({ key: join(dir, 'key.pem'), cert: join(dir, 'cert.pem'), subject: '/CN=fake-apiserver', days: 1 });
 
 let server: Server | undefined;
 afterEach(() => server?.close());
@@ -31,14 +31,20 @@ afterEach(() => server?.close());
 async function fakeApiServer(data: Record<string, string>, date?: Date): Promise<string> {
   server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
     if (req.url !== '/api/v1/namespaces/kube-public/configmaps/cluster-info') return res.writeHead(404).end('{}');
-    res.writeHead(200, { 'content-type': 'application/json', ...(date ? { date: date.toUTCString() } : {}) }).end(JSON.stringify({ kind: 'ConfigMap', data }));
+    res
+      .writeHead(200, { 'content-type': 'application/json', ...(date ? { date: date.toUTCString() } : {}) })
+      .end(JSON.stringify({ kind: 'ConfigMap', data }));
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `127.0.0.1:${(server!.address() as AddressInfo).port}`;
 }
 
 const fast = { timeoutMs: 1500, retryMs: 500 };
-const failure = (p: Promise<unknown>) => p.then(() => new Error('discovery succeeded'), (e: Error) => e);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => new Error('discovery succeeded'),
+    (e: Error) => e,
+  );
 
 describe('token discovery refusals (FAKE API server serving kubeadm-spec vector (b))', () => {
   it('a CA hash that does not match: both hashes in the message, the real one computed from the served CA', async () => {
@@ -56,7 +62,10 @@ describe('token discovery refusals (FAKE API server serving kubeadm-spec vector 
   });
 
   it('a kubeconfig altered by one byte: the JWS does not verify, and the message says what that can mean', async () => {
-    const endpoint = await fakeApiServer({ kubeconfig: KUBECONFIG.replace('192.168.0.101', '192.168.0.102'), 'jws-kubeconfig-abcdef': JWS });
+    const endpoint = await fakeApiServer({
+      kubeconfig: KUBECONFIG.replace('192.168.0.101', '192.168.0.102'),
+      'jws-kubeconfig-abcdef': JWS,
+    });
     const err = await failure(discoverWithToken(endpoint, TOKEN, [PIN], fast));
     expect(err.message).toMatch(/is not signed by token "abcdef".*mistyped.*altered the answer/s);
   });
@@ -78,7 +87,9 @@ describe('token discovery refusals (FAKE API server serving kubeadm-spec vector 
   it("a clock 2 h off the API server's (its Date header): refused before anything else, with both times", async () => {
     const endpoint = await fakeApiServer({ kubeconfig: KUBECONFIG, 'jws-kubeconfig-abcdef': JWS }, new Date(Date.now() - 2 * 3600_000));
     const err = await failure(discoverWithToken(endpoint, TOKEN, [PIN], fast));
-    expect(err.message).toMatch(/this node's clock \(\S+\) is 2 h ahead of the API server's at https:\/\/127\.0\.0\.1:\d+ \(\S+\).*time sync/);
+    expect(err.message).toMatch(
+      /this node's clock \(\S+\) is 2 h ahead of the API server's at https:\/\/127\.0\.0\.1:\d+ \(\S+\).*time sync/,
+    );
   });
 
   it('an endpoint where nothing listens: connection refused, after retrying within the timeout', async () => {
@@ -95,13 +106,17 @@ describe('token discovery refusals (FAKE API server serving kubeadm-spec vector 
 });
 
 it('L2: of a CA bundle only the pinned certificates are kept for everything after discovery', async () => {
-  const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync, readFileSync: read } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { readFileSync: read } = await import('node:fs');
   const { caPin, pinMatches, pinnedCertificates } = await import('../../src/pki/ca-pin.js');
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-pin-'));
+  const dir = tempDir('pin');
   const ca = (name: string) => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-subj', `/CN=${name}`, '-days', '1'], { stdio: 'ignore' });
+    selfSignedCertificate({
+      keyType: 'ec',
+      key: join(dir, `${name}.key`),
+      cert: join(dir, `${name}.crt`),
+      subject: `/CN=${name}`,
+      days: 1,
+    });
     return read(join(dir, `${name}.crt`), 'utf8');
   };
   const [real, rogue] = [ca('kubernetes'), ca('rogue')];

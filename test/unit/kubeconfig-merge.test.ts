@@ -10,9 +10,16 @@ import { buildKubeconfig, mergeKubeconfig, renameContext, serializeKubeconfig } 
 import { tempDir } from '../lab/helpers.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-const config = (cluster: string, server: string, user: string) => serializeKubeconfig(buildKubeconfig({ clusterName: cluster, server, caCertPem: CA, userName: user, credentials: { token: `${user}-token` } }));
+const config = (cluster: string, server: string, user: string) =>
+  serializeKubeconfig(
+    buildKubeconfig({ clusterName: cluster, server, caCertPem: CA, userName: user, credentials: { token: `${user}-token` } }),
+  );
 
-function kubectlView(text: string): { contexts: Array<{ name: string; context: { cluster: string; user: string } }>; clusters: Array<{ name: string; cluster: { server: string } }>; 'current-context': string } {
+function kubectlView(text: string): {
+  contexts: Array<{ name: string; context: { cluster: string; user: string } }>;
+  clusters: Array<{ name: string; cluster: { server: string } }>;
+  'current-context': string;
+} {
   const file = join(tempDir('kubeconfig-merge'), 'config');
   writeFileSync(file, text, { mode: 0o600 });
   return JSON.parse(execFileSync('kubectl', ['config', 'view', '--kubeconfig', file, '-o', 'json'], { encoding: 'utf8' }));
@@ -23,10 +30,16 @@ test("merged into a kubectl configuration with another context, both contexts ar
   const ours = renameContext(config('prod-10.0.0.10_6443', 'https://10.0.0.10:6443', 'prod-admin'), 'prod');
   const merged = mergeKubeconfig(theirs, ours);
   const view = kubectlView(merged);
-  expect(view.contexts.map((c) => [c.name, c.context.cluster, c.context.user]).sort()).toEqual([['ops@staging', 'staging', 'ops'], ['prod', 'prod-10.0.0.10_6443', 'prod-admin']]);
+  expect(view.contexts.map((c) => [c.name, c.context.cluster, c.context.user]).sort()).toEqual([
+    ['ops@staging', 'staging', 'ops'],
+    ['prod', 'prod-10.0.0.10_6443', 'prod-admin'],
+  ]);
   expect(view['current-context']).toBe('ops@staging');
   const again = kubectlView(mergeKubeconfig(merged, ours.replace('https://10.0.0.10:6443', 'https://10.0.0.11:6443')));
-  expect(again.clusters.map((c) => [c.name, c.cluster.server]).sort()).toEqual([['prod-10.0.0.10_6443', 'https://10.0.0.11:6443'], ['staging', 'https://10.1.0.1:6443']]);
+  expect(again.clusters.map((c) => [c.name, c.cluster.server]).sort()).toEqual([
+    ['prod-10.0.0.10_6443', 'https://10.0.0.11:6443'],
+    ['staging', 'https://10.1.0.1:6443'],
+  ]);
   // into nothing: the merged context becomes the current one
   expect(kubectlView(mergeKubeconfig(undefined, ours))['current-context']).toBe('prod');
 });

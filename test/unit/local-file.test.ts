@@ -1,13 +1,13 @@
 /** Workstation files (etcd snapshot, report, log, init, admin.conf, rendered PKI): audit L5. */
-import { lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { RunLog } from '../../src/log/run-log.js';
 import { writeLocalFile } from '../../src/util/local-file.js';
+import { tempDir } from '../lab/helpers.js';
 
 test('a file written over a planted symlink replaces the link and leaves its target alone; over a loose file it ends 0600', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-lf-'));
+  const dir = tempDir('lf');
   const victim = join(dir, 'victim');
   writeFileSync(victim, 'keep me');
   symlinkSync(victim, join(dir, 'snapshot.db'));
@@ -21,7 +21,7 @@ test('a file written over a planted symlink replaces the link and leaves its tar
 });
 
 test('a --log-file that exists with a loose mode is made 0600; one that is a symlink is refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-log-'));
+  const dir = tempDir('log');
   writeFileSync(join(dir, 'run.log'), 'before\n', { mode: 0o644 });
   const log = new RunLog(join(dir, 'run.log'));
   await log.close();

@@ -4,11 +4,10 @@
  * cluster's CA is refused.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdTlsFlags, freePort, generatedPki } from './real-etcd.js';
+import { tempDir } from '../lab/helpers.js';
 
 let etcd: ChildProcess;
 let pki: string;
@@ -17,24 +16,28 @@ let clientUrl: string;
 let etcdLog = '';
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-etcd-'));
+  const dir = tempDir('etcd');
   pki = generatedPki(dir);
-  otherPki = generatedPki(mkdtempSync(join(tmpdir(), 'kubestrap-etcd-other-')));
+  otherPki = generatedPki(tempDir('etcd-other'));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   clientUrl = `https://127.0.0.1:${clientPort}`;
   const peerUrl = `https://127.0.0.1:${peerPort}`;
   // the flags kubeadm gives etcd (kubeadm-spec §4.8), on loopback ports
-  etcd = spawn('etcd', [
-    '--name=etcd-node',
-    `--data-dir=${join(dir, 'data')}`,
-    `--listen-client-urls=${clientUrl}`,
-    `--advertise-client-urls=${clientUrl}`,
-    `--listen-peer-urls=${peerUrl}`,
-    `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=etcd-node=${peerUrl}`,
-    ...etcdTlsFlags(pki),
-    '--snapshot-count=10000',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  etcd = spawn(
+    'etcd',
+    [
+      '--name=etcd-node',
+      `--data-dir=${join(dir, 'data')}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=etcd-node=${peerUrl}`,
+      ...etcdTlsFlags(pki),
+      '--snapshot-count=10000',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   etcd.stderr!.on('data', (d: Buffer) => (etcdLog += d.toString()));
   for (let i = 0; i < 100; i++) {
     if (health('etcd/healthcheck-client', pki).code === 0) return;
@@ -48,10 +51,23 @@ afterAll(() => {
 });
 
 function health(client: string, from: string): { code: number; output: string } {
-  const r = spawnSync('etcdctl', [`--endpoints=${clientUrl}`, `--cacert=${join(pki, 'etcd/ca.crt')}`, `--cert=${join(from, `${client}.crt`)}`, `--key=${join(from, `${client}.key`)}`, '--dial-timeout=3s', '--command-timeout=3s', 'endpoint', 'health'], {
-    encoding: 'utf8',
-    env: { ...process.env, ETCDCTL_API: '3' },
-  });
+  const r = spawnSync(
+    'etcdctl',
+    [
+      `--endpoints=${clientUrl}`,
+      `--cacert=${join(pki, 'etcd/ca.crt')}`,
+      `--cert=${join(from, `${client}.crt`)}`,
+      `--key=${join(from, `${client}.key`)}`,
+      '--dial-timeout=3s',
+      '--command-timeout=3s',
+      'endpoint',
+      'health',
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ETCDCTL_API: '3' },
+    },
+  );
   return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -72,11 +88,19 @@ describe('real etcd with the generated certificates', () => {
     const { EtcdClient } = await import('../../src/etcd/client.js');
     const { writeLocalFileFrom } = await import('../../src/util/local-file.js');
     const { readFileSync } = await import('node:fs');
-    const client = EtcdClient.direct(clientUrl, { ca: readFileSync(join(pki, 'etcd/ca.crt'), 'utf8'), cert: readFileSync(join(pki, 'apiserver-etcd-client.crt'), 'utf8'), key: readFileSync(join(pki, 'apiserver-etcd-client.key'), 'utf8') });
+    const client = EtcdClient.direct(clientUrl, {
+      ca: readFileSync(join(pki, 'etcd/ca.crt'), 'utf8'),
+      cert: readFileSync(join(pki, 'apiserver-etcd-client.crt'), 'utf8'),
+      key: readFileSync(join(pki, 'apiserver-etcd-client.key'), 'utf8'),
+    });
     // some megabytes of data, so the gateway sends the snapshot as many messages
     const value = Buffer.alloc(1 << 20, 'k').toString('base64');
-    for (let i = 0; i < 6; i++) await (client as unknown as { call(p: string, b: unknown): Promise<unknown> }).call('/v3/kv/put', { key: Buffer.from(`big-${i}`).toString('base64'), value });
-    const file = join(mkdtempSync(join(tmpdir(), 'kubestrap-snap-')), 'snapshot.db');
+    for (let i = 0; i < 6; i++)
+      await (client as unknown as { call(p: string, b: unknown): Promise<unknown> }).call('/v3/kv/put', {
+        key: Buffer.from(`big-${i}`).toString('base64'),
+        value,
+      });
+    const file = join(tempDir('snap'), 'snapshot.db');
     let pieces = 0;
     let bytes = 0;
     await writeLocalFileFrom(file, 0o600, async (write) => {
@@ -88,7 +112,10 @@ describe('real etcd with the generated certificates', () => {
     await client.close();
     expect(pieces).toBeGreaterThan(10);
     expect(bytes).toBeGreaterThan(6 << 20);
-    const status = spawnSync('etcdctl', ['snapshot', 'status', file, '-w', 'json'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+    const status = spawnSync('etcdctl', ['snapshot', 'status', file, '-w', 'json'], {
+      encoding: 'utf8',
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
     expect(status.status, status.stderr).toBe(0);
     expect((JSON.parse(status.stdout) as { totalKey: number }).totalKey).toBeGreaterThanOrEqual(6);
   });
@@ -98,12 +125,38 @@ describe('real etcd with the generated certificates', () => {
     expect(r.code, r.output).not.toBe(0);
     expect(r.output).toMatch(/is unhealthy/);
     // curl shows the handshake failing, and etcd's log says why it rejected the client
-    const tls = spawnSync('curl', ['-sS', '--cacert', join(pki, 'etcd/ca.crt'), '--cert', join(otherPki, 'etcd/healthcheck-client.crt'), '--key', join(otherPki, 'etcd/healthcheck-client.key'), `${clientUrl}/health`], { encoding: 'utf8' });
+    const tls = spawnSync(
+      'curl',
+      [
+        '-sS',
+        '--cacert',
+        join(pki, 'etcd/ca.crt'),
+        '--cert',
+        join(otherPki, 'etcd/healthcheck-client.crt'),
+        '--key',
+        join(otherPki, 'etcd/healthcheck-client.key'),
+        `${clientUrl}/health`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(tls.status).not.toBe(0);
     // spawnSync blocked the event loop: let etcd's log lines arrive
     for (let i = 0; i < 50 && !/rejected connection/.test(etcdLog); i++) await new Promise((r) => setTimeout(r, 100));
     expect(etcdLog).toMatch(/rejected connection .*certificate signed by unknown authority/);
-    const ok = spawnSync('curl', ['-sS', '--cacert', join(pki, 'etcd/ca.crt'), '--cert', join(pki, 'etcd/healthcheck-client.crt'), '--key', join(pki, 'etcd/healthcheck-client.key'), `${clientUrl}/health`], { encoding: 'utf8' });
+    const ok = spawnSync(
+      'curl',
+      [
+        '-sS',
+        '--cacert',
+        join(pki, 'etcd/ca.crt'),
+        '--cert',
+        join(pki, 'etcd/healthcheck-client.crt'),
+        '--key',
+        join(pki, 'etcd/healthcheck-client.key'),
+        `${clientUrl}/health`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(ok.stdout).toContain('"health":"true"');
   });
 });

@@ -4,8 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clusterInfoKubeconfig, tokenSecret } from '../../src/kube/bootstrap-objects.js';
@@ -14,8 +13,11 @@ import { formatToken, generateToken, parseToken } from '../../src/pki/bootstrap-
 import { caPin, pinMatches, validatePin } from '../../src/pki/ca-pin.js';
 import { decrypt, encrypt, generateCertificateKey, openFiles, sealFiles } from '../../src/pki/certificate-key.js';
 import { signDetached, verifyDetached } from '../../src/pki/jws.js';
+import { selfSignedCertificate } from './openssl.js';
+import { KUBEADM_CERTS_KEYS } from './kubeadm-certs-keys.js';
+import { tempDir } from '../lab/helpers.js';
 
-const TESTDATA = join(__dirname, '..', '..', '..', 'shared', 'reference', 'testdata');
+const TESTDATA = join(__dirname, '..', 'fixtures', 'kubeadm');
 const testdata = (f: string) => readFileSync(join(TESTDATA, f), 'utf8');
 
 const INVENTORY = `apiVersion: kubestrap.dev/v1alpha1
@@ -48,7 +50,9 @@ function walk(dir: string): string[] {
 }
 
 function checksums(dir: string): Record<string, string> {
-  return Object.fromEntries(walk(dir).map((f) => [relative(dir, f), createHash('sha256').update(readFileSync(f)).digest('hex') + statSync(f).mode.toString(8)]));
+  return Object.fromEntries(
+    walk(dir).map((f) => [relative(dir, f), createHash('sha256').update(readFileSync(f)).digest('hex') + statSync(f).mode.toString(8)]),
+  );
 }
 
 let out: string;
@@ -56,7 +60,7 @@ let pki: string;
 let started: Date;
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-pki-'));
+  const dir = tempDir('pki');
   writeFileSync(join(dir, 'inventory.yaml'), INVENTORY);
   out = join(dir, 'out');
   started = new Date();
@@ -81,22 +85,77 @@ const TABLE: Expected[] = [
     file: 'apiserver',
     ca: 'ca',
     subject: 'CN=kube-apiserver',
-    dns: ['api.example.org', 'cp-1', 'k8s-api.example.com', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+    dns: [
+      'api.example.org',
+      'cp-1',
+      'k8s-api.example.com',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+    ],
     ips: ['10.96.0.1', '192.168.56.10', '10.0.0.100'],
     eku: 'TLS Web Server Authentication',
   },
-  { file: 'apiserver-kubelet-client', ca: 'ca', subject: 'CN=kube-apiserver-kubelet-client,O=kubeadm:cluster-admins', dns: [], ips: [], eku: 'TLS Web Client Authentication' },
+  {
+    file: 'apiserver-kubelet-client',
+    ca: 'ca',
+    subject: 'CN=kube-apiserver-kubelet-client,O=kubeadm:cluster-admins',
+    dns: [],
+    ips: [],
+    eku: 'TLS Web Client Authentication',
+  },
   { file: 'front-proxy-ca', ca: undefined, subject: 'CN=front-proxy-ca', dns: ['front-proxy-ca'], ips: [], eku: undefined },
-  { file: 'front-proxy-client', ca: 'front-proxy-ca', subject: 'CN=front-proxy-client', dns: [], ips: [], eku: 'TLS Web Client Authentication' },
+  {
+    file: 'front-proxy-client',
+    ca: 'front-proxy-ca',
+    subject: 'CN=front-proxy-client',
+    dns: [],
+    ips: [],
+    eku: 'TLS Web Client Authentication',
+  },
   { file: 'etcd/ca', ca: undefined, subject: 'CN=etcd-ca', dns: ['etcd-ca'], ips: [], eku: undefined },
-  { file: 'etcd/server', ca: 'etcd/ca', subject: 'CN=cp-1', dns: ['cp-1', 'localhost'], ips: ['192.168.56.10', '127.0.0.1', '0:0:0:0:0:0:0:1'], eku: 'TLS Web Server Authentication, TLS Web Client Authentication' },
-  { file: 'etcd/peer', ca: 'etcd/ca', subject: 'CN=cp-1', dns: ['cp-1', 'localhost'], ips: ['192.168.56.10', '127.0.0.1', '0:0:0:0:0:0:0:1'], eku: 'TLS Web Server Authentication, TLS Web Client Authentication' },
-  { file: 'etcd/healthcheck-client', ca: 'etcd/ca', subject: 'CN=kube-etcd-healthcheck-client', dns: [], ips: [], eku: 'TLS Web Client Authentication' },
-  { file: 'apiserver-etcd-client', ca: 'etcd/ca', subject: 'CN=kube-apiserver-etcd-client', dns: [], ips: [], eku: 'TLS Web Client Authentication' },
+  {
+    file: 'etcd/server',
+    ca: 'etcd/ca',
+    subject: 'CN=cp-1',
+    dns: ['cp-1', 'localhost'],
+    ips: ['192.168.56.10', '127.0.0.1', '0:0:0:0:0:0:0:1'],
+    eku: 'TLS Web Server Authentication, TLS Web Client Authentication',
+  },
+  {
+    file: 'etcd/peer',
+    ca: 'etcd/ca',
+    subject: 'CN=cp-1',
+    dns: ['cp-1', 'localhost'],
+    ips: ['192.168.56.10', '127.0.0.1', '0:0:0:0:0:0:0:1'],
+    eku: 'TLS Web Server Authentication, TLS Web Client Authentication',
+  },
+  {
+    file: 'etcd/healthcheck-client',
+    ca: 'etcd/ca',
+    subject: 'CN=kube-etcd-healthcheck-client',
+    dns: [],
+    ips: [],
+    eku: 'TLS Web Client Authentication',
+  },
+  {
+    file: 'apiserver-etcd-client',
+    ca: 'etcd/ca',
+    subject: 'CN=kube-apiserver-etcd-client',
+    dns: [],
+    ips: [],
+    eku: 'TLS Web Client Authentication',
+  },
 ];
 
 function ext(file: string, name: string): string {
-  return openssl(['x509', '-in', file, '-noout', '-ext', name]).split('\n').slice(1).map((l) => l.trim()).filter(Boolean).join(', ');
+  return openssl(['x509', '-in', file, '-noout', '-ext', name])
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(', ');
 }
 
 describe('certificates, read back with openssl', () => {
@@ -109,7 +168,9 @@ describe('certificates, read back with openssl', () => {
     expect(ext(crt, 'basicConstraints')).toBe(e.ca ? 'CA:FALSE' : 'CA:TRUE');
     expect(text).toMatch(/X509v3 Basic Constraints: critical/);
     expect(text).toMatch(/X509v3 Key Usage: critical/);
-    expect(ext(crt, 'keyUsage')).toBe(e.ca ? 'Digital Signature, Key Encipherment' : 'Digital Signature, Key Encipherment, Certificate Sign');
+    expect(ext(crt, 'keyUsage')).toBe(
+      e.ca ? 'Digital Signature, Key Encipherment' : 'Digital Signature, Key Encipherment, Certificate Sign',
+    );
     expect(ext(crt, 'extendedKeyUsage')).toBe(e.eku ?? '');
     const sans = ext(crt, 'subjectAltName');
     expect(sans).toBe([...e.dns.map((d) => `DNS:${d}`), ...e.ips.map((i) => `IP Address:${i}`)].join(', '));
@@ -139,7 +200,9 @@ describe('certificates, read back with openssl', () => {
   });
 
   it('openssl refuses a leaf against the wrong CA', () => {
-    const r = spawnSync('openssl', ['verify', '-CAfile', join(pki, 'front-proxy-ca.crt'), join(pki, 'apiserver.crt')], { encoding: 'utf8' });
+    const r = spawnSync('openssl', ['verify', '-CAfile', join(pki, 'front-proxy-ca.crt'), join(pki, 'apiserver.crt')], {
+      encoding: 'utf8',
+    });
     expect(r.status).not.toBe(0);
   });
 
@@ -158,10 +221,30 @@ describe('certificates, read back with openssl', () => {
 
 describe('kubeconfigs, loaded by the real kubectl', () => {
   const cases = [
-    { file: 'admin.conf', user: 'kubernetes-admin', subject: 'CN=kubernetes-admin,O=kubeadm:cluster-admins', server: 'https://k8s-api.example.com:8443' },
-    { file: 'super-admin.conf', user: 'kubernetes-super-admin', subject: 'CN=kubernetes-super-admin,O=system:masters', server: 'https://k8s-api.example.com:8443' },
-    { file: 'kubelet.conf', user: 'system:node:cp-1', subject: 'CN=system:node:cp-1,O=system:nodes', server: 'https://k8s-api.example.com:8443' },
-    { file: 'controller-manager.conf', user: 'system:kube-controller-manager', subject: 'CN=system:kube-controller-manager', server: 'https://192.168.56.10:6443' },
+    {
+      file: 'admin.conf',
+      user: 'kubernetes-admin',
+      subject: 'CN=kubernetes-admin,O=kubeadm:cluster-admins',
+      server: 'https://k8s-api.example.com:8443',
+    },
+    {
+      file: 'super-admin.conf',
+      user: 'kubernetes-super-admin',
+      subject: 'CN=kubernetes-super-admin,O=system:masters',
+      server: 'https://k8s-api.example.com:8443',
+    },
+    {
+      file: 'kubelet.conf',
+      user: 'system:node:cp-1',
+      subject: 'CN=system:node:cp-1,O=system:nodes',
+      server: 'https://k8s-api.example.com:8443',
+    },
+    {
+      file: 'controller-manager.conf',
+      user: 'system:kube-controller-manager',
+      subject: 'CN=system:kube-controller-manager',
+      server: 'https://192.168.56.10:6443',
+    },
     { file: 'scheduler.conf', user: 'system:kube-scheduler', subject: 'CN=system:kube-scheduler', server: 'https://192.168.56.10:6443' },
   ];
   it.each(cases)('$file', (c) => {
@@ -169,7 +252,9 @@ describe('kubeconfigs, loaded by the real kubectl', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const context = execFileSync('kubectl', ['config', 'current-context', '--kubeconfig', file], { encoding: 'utf8' }).trim();
     expect(context).toBe(`${c.user}@lab-cluster`);
-    const view = JSON.parse(execFileSync('kubectl', ['config', 'view', '--raw', '-o', 'json', '--kubeconfig', file], { encoding: 'utf8' })) as {
+    const view = JSON.parse(
+      execFileSync('kubectl', ['config', 'view', '--raw', '-o', 'json', '--kubeconfig', file], { encoding: 'utf8' }),
+    ) as {
       clusters: Array<{ name: string; cluster: { server: string; 'certificate-authority-data': string } }>;
       users: Array<{ name: string; user: { 'client-certificate-data': string; 'client-key-data': string } }>;
       contexts: Array<{ name: string; context: { cluster: string; user: string } }>;
@@ -182,7 +267,7 @@ describe('kubeconfigs, loaded by the real kubectl', () => {
     const cert = Buffer.from(view.users[0]!.user['client-certificate-data'], 'base64').toString();
     expect(openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], cert).trim()).toBe(`subject=${c.subject}`);
     expect(openssl(['x509', '-noout', '-ext', 'extendedKeyUsage'], cert)).toContain('TLS Web Client Authentication');
-    const certFile = join(mkdtempSync(join(tmpdir(), 'kubestrap-kc-')), 'client.crt');
+    const certFile = join(tempDir('kc'), 'client.crt');
     writeFileSync(certFile, cert);
     expect(openssl(['verify', '-CAfile', join(pki, 'ca.crt'), certFile]).trim()).toMatch(/: OK$/);
     const key = Buffer.from(view.users[0]!.user['client-key-data'], 'base64').toString();
@@ -201,17 +286,24 @@ describe('re-runs and tampering', () => {
   });
 
   it('a tampered certificate is reported with the difference, not replaced; renew replaces it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-tamper-'));
+    const dir = tempDir('tamper');
     writeFileSync(join(dir, 'inventory.yaml'), INVENTORY);
     const copy = join(dir, 'out');
     expect(cli(['certs', 'generate', '-i', join(dir, 'inventory.yaml'), '--out', copy]).code).toBe(0);
     const pkiCopy = join(copy, 'cp-1', 'etc', 'kubernetes', 'pki');
     // a self-signed apiserver certificate without the cluster's SANs, as a stale or forged file would be
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver', '-days', '30', '-keyout', join(pkiCopy, 'apiserver.key'), '-out', join(pkiCopy, 'apiserver.crt')]);
+    selfSignedCertificate({
+      key: join(pkiCopy, 'apiserver.key'),
+      cert: join(pkiCopy, 'apiserver.crt'),
+      subject: '/CN=kube-apiserver',
+      days: 30,
+    });
     const tampered = readFileSync(join(pkiCopy, 'apiserver.crt'));
     const r = cli(['certs', 'generate', '-i', join(dir, 'inventory.yaml'), '--out', copy]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/mismatch cp-1: pki\/apiserver\.crt — missing SAN .*kubernetes.*; not signed by the current CA \(issuer CN=kube-apiserver\)/);
+    expect(r.stdout).toMatch(
+      /mismatch cp-1: pki\/apiserver\.crt — missing SAN .*kubernetes.*; not signed by the current CA \(issuer CN=kube-apiserver\)/,
+    );
     expect(r.stderr).toContain('kubestrap certs renew');
     expect(readFileSync(join(pkiCopy, 'apiserver.crt'))).toEqual(tampered);
     const renewed = cli(['certs', 'renew', 'apiserver', '-i', join(dir, 'inventory.yaml'), '--out', copy]);
@@ -247,7 +339,9 @@ describe('kubeadm-spec §12 test vectors', () => {
   it('JWS vectors 1–3', () => {
     expect(signDetached(payload, joshua)).toBe('eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..VShe2taLd-YTrmWuRkcL_8QTNDHYxQIEBsAYYiIj1_8');
     expect(signDetached('', joshua)).toBe('eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..7Ui1ALizW4jXphVUB7xUqC9vLYLL9RZeOFfVLoB7Tgk');
-    expect(signDetached(payload, { id: 'joshua', secret: '' })).toBe('eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..UfkqvDGiIFxrMnFseDj9LYJOLNrvjW8aHhF71mvvAs8');
+    expect(signDetached(payload, { id: 'joshua', secret: '' })).toBe(
+      'eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..UfkqvDGiIFxrMnFseDj9LYJOLNrvjW8aHhF71mvvAs8',
+    );
   });
 
   it('JWS vector 4 over the dry-run cluster-info, and kubestrap writes that kubeconfig byte for byte', () => {
@@ -271,19 +365,27 @@ describe('kubeadm-spec §12 test vectors', () => {
   });
 
   it('config-hash vectors 8–10', () => {
-    expect(configMapChecksum({ foo: 'bar' }, { bar: Buffer.from('baz') })).toBe('sha256:c8f8b724728a6d6684106e5e64e94ce811c9965d19dd44dd073cf86cf43bc238');
+    expect(configMapChecksum({ foo: 'bar' }, { bar: Buffer.from('baz') })).toBe(
+      'sha256:c8f8b724728a6d6684106e5e64e94ce811c9965d19dd44dd073cf86cf43bc238',
+    );
     expect(configMapChecksum({ foo: 'bar' })).toBe('sha256:fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9');
-    expect(configMapChecksum({}, { bar: Buffer.from('baz') })).toBe('sha256:baa5a0964d3320fbc0c6a922140453c8513ea24ab8fd0577034804a967248096');
+    expect(configMapChecksum({}, { bar: Buffer.from('baz') })).toBe(
+      'sha256:baa5a0964d3320fbc0c6a922140453c8513ea24ab8fd0577034804a967248096',
+    );
   });
 
   it("the generated CA's pin equals the openssl x509 | pkey | sha256 pipeline", () => {
-    const der = execFileSync('sh', ['-c', `openssl x509 -in ${join(pki, 'ca.crt')} -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`], { encoding: 'utf8' });
+    const der = execFileSync(
+      'sh',
+      ['-c', `openssl x509 -in ${join(pki, 'ca.crt')} -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`],
+      { encoding: 'utf8' },
+    );
     expect(caPin(readFileSync(join(pki, 'ca.crt'), 'utf8'))).toBe(`sha256:${der.split(' ')[0]}`);
   });
 });
 
 describe('bootstrap tokens', () => {
-  it('are generated in kubeadm\'s format and parse back', () => {
+  it("are generated in kubeadm's format and parse back", () => {
     for (let i = 0; i < 50; i++) {
       const text = formatToken(generateToken());
       expect(text).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
@@ -292,10 +394,13 @@ describe('bootstrap tokens', () => {
     expect(cli(['token', 'generate']).stdout.trim()).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
   });
 
-  it.each(['Abcdef.1234567890123456', 'abcdef.123456789012345', 'abcdef1234567890123456', 'abcde.1234567890123456'])('rejects %s without echoing it', (bad) => {
-    expect(() => parseToken(bad)).toThrow(/invalid bootstrap token/);
-    expect(() => parseToken(bad)).not.toThrow(bad);
-  });
+  it.each(['Abcdef.1234567890123456', 'abcdef.123456789012345', 'abcdef1234567890123456', 'abcde.1234567890123456'])(
+    'rejects %s without echoing it',
+    (bad) => {
+      expect(() => parseToken(bad)).toThrow(/invalid bootstrap token/);
+      expect(() => parseToken(bad)).not.toThrow(bad);
+    },
+  );
 
   it('produce the token Secret kubeadm creates', () => {
     const secret = tokenSecret(parseToken('abcdef.0123456789abcdef'), {
@@ -324,9 +429,20 @@ describe('upload-certs encryption', () => {
   it('round-trips the control-plane files byte for byte; a wrong key fails cleanly', () => {
     const key = generateCertificateKey();
     expect(key).toMatch(/^[0-9a-f]{64}$/);
-    const files = new Map(['pki/ca.crt', 'pki/ca.key', 'pki/front-proxy-ca.crt', 'pki/front-proxy-ca.key', 'pki/sa.key', 'pki/sa.pub', 'pki/etcd/ca.crt', 'pki/etcd/ca.key'].map((p) => [p, readFileSync(join(pki, '..', p))]));
+    const files = new Map(
+      [
+        'pki/ca.crt',
+        'pki/ca.key',
+        'pki/front-proxy-ca.crt',
+        'pki/front-proxy-ca.key',
+        'pki/sa.key',
+        'pki/sa.pub',
+        'pki/etcd/ca.crt',
+        'pki/etcd/ca.key',
+      ].map((p) => [p, readFileSync(join(pki, '..', p))]),
+    );
     const data = sealFiles(files, key);
-    expect(Object.keys(data).sort()).toEqual(['ca.crt', 'ca.key', 'etcd-ca.crt', 'etcd-ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'sa.key', 'sa.pub']);
+    expect(Object.keys(data).sort()).toEqual(KUBEADM_CERTS_KEYS);
     const opened = openFiles(data, key);
     for (const [path, content] of files) expect(opened.get(path)).toEqual(content);
     expect(() => openFiles(data, generateCertificateKey())).toThrow(/wrong certificate key/);
@@ -342,10 +458,16 @@ describe('upload-certs encryption', () => {
 
 describe('reusing a CA and other key sizes', () => {
   it('certs generate --ca-from signs everything with the supplied CA', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-cafrom-'));
+    const dir = tempDir('cafrom');
     const supplied = join(dir, 'my-ca');
     execFileSync('mkdir', ['-p', supplied]);
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=corporate-k8s-ca', '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign', '-keyout', join(supplied, 'ca.key'), '-out', join(supplied, 'ca.crt')]);
+    selfSignedCertificate({
+      key: join(supplied, 'ca.key'),
+      cert: join(supplied, 'ca.crt'),
+      subject: '/CN=corporate-k8s-ca',
+      days: 3650,
+      extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign'],
+    });
     writeFileSync(join(dir, 'inventory.yaml'), INVENTORY);
     const r = cli(['certs', 'generate', '-i', join(dir, 'inventory.yaml'), '--out', join(dir, 'out'), '--ca-from', supplied]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -358,7 +480,7 @@ describe('reusing a CA and other key sizes', () => {
   });
 
   it('keyAlgorithm RSA-3072 gives 3072-bit keys', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubestrap-3072-'));
+    const dir = tempDir('3072');
     writeFileSync(join(dir, 'inventory.yaml'), `${INVENTORY}    keyAlgorithm: RSA-3072\n`);
     const r = cli(['certs', 'generate', '-i', join(dir, 'inventory.yaml'), '--out', join(dir, 'out')]);
     expect(r.code, r.stderr).toBe(0);

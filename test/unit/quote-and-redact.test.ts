@@ -43,10 +43,13 @@ describe('redaction', () => {
 describe('shapes of secrets and hostile text (audit L12)', () => {
   it('base64 key data of kubeconfigs and registry credentials are redacted by shape', async () => {
     const { redactShapes } = await import('../../src/log/redact.js');
-    const kubeconfig = 'users:\n- name: admin\n  user:\n    client-certificate-data: LS0tLS1CRUdJTg==\n    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ==\n';
+    const kubeconfig =
+      'users:\n- name: admin\n  user:\n    client-certificate-data: LS0tLS1CRUdJTg==\n    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ==\n';
     expect(redactShapes(kubeconfig)).toContain('client-key-data: [REDACTED]');
     expect(redactShapes(kubeconfig)).toContain('client-certificate-data: LS0tLS1CRUdJTg==');
-    expect(redactShapes('[plugins."io.containerd.grpc.v1.cri".registry.configs."r".auth]\n  password = "hunter22"\n  auth = "dXNlcjpwYXNz"\n')).toBe('[plugins."io.containerd.grpc.v1.cri".registry.configs."r".auth]\n  password = "[REDACTED]"\n  auth = "[REDACTED]"\n');
+    expect(
+      redactShapes('[plugins."io.containerd.grpc.v1.cri".registry.configs."r".auth]\n  password = "hunter22"\n  auth = "dXNlcjpwYXNz"\n'),
+    ).toBe('[plugins."io.containerd.grpc.v1.cri".registry.configs."r".auth]\n  password = "[REDACTED]"\n  auth = "[REDACTED]"\n');
     expect(redactShapes('- --authorization-mode=Node,RBAC')).toBe('- --authorization-mode=Node,RBAC');
   });
 

@@ -26,8 +26,7 @@
  *   them), the kubeadm:apiserver-kubelet-client binding (1.37.x and the patches of #138957).
  * Regenerate with UPDATE_GOLDEN=1 after a deliberate change, and read the diff.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -35,6 +34,7 @@ import { parseInventory } from '../../src/inventory/load.js';
 import { renderCluster, type RenderedFile } from '../../src/render/render.js';
 import { SUPPORTED_MINORS } from '../../src/util/version.js';
 import { kindDeclaration, unknownFields } from './unknown-fields.js';
+import { tempDir } from '../lab/helpers.js';
 
 const GOLDEN = join(__dirname, '..', 'golden');
 const FIXTURE_CALICO = join(__dirname, '..', 'fixtures', 'calico-minimal.yaml');
@@ -42,7 +42,14 @@ const FIXTURE_CALICO = join(__dirname, '..', 'fixtures', 'calico-minimal.yaml');
 /** The three example inventories, with the 1.23 runbook's Calico manifest pointed at the stand-in fixture. */
 async function inventoryFor(version: string) {
   const file = { 'v1.20.2': 'lab-e2e.yaml', 'v1.23.17': '1cp-2workers.yaml', 'v1.33.1': 'single-node.yaml' }[version] ?? 'lab-e2e.yaml';
-  const doc = parse(readFileSync(join(__dirname, '..', '..', 'inventories', file), 'utf8')) as { cluster: { kubernetesVersion: string; cni?: { calicoManifest?: string }; etcd?: { imageTag?: string }; kubelet?: { failCgroupV1?: boolean } } };
+  const doc = parse(readFileSync(join(__dirname, '..', '..', 'inventories', file), 'utf8')) as {
+    cluster: {
+      kubernetesVersion: string;
+      cni?: { calicoManifest?: string };
+      etcd?: { imageTag?: string };
+      kubelet?: { failCgroupV1?: boolean };
+    };
+  };
   if (doc.cluster.cni?.calicoManifest) doc.cluster.cni.calicoManifest = FIXTURE_CALICO;
   // single-node.yaml follows the newest release; its golden stays the 1.33 one
   doc.cluster.kubernetesVersion = version;
@@ -55,7 +62,8 @@ async function inventoryFor(version: string) {
 }
 
 // Keys, certificates and kubeconfigs are random at every render; so is the CA inside cluster-info.
-const isRandom = (f: RenderedFile) => /\/etc\/kubernetes\/(pki\/|[a-z-]+\.conf$)/.test(f.path) || f.path.includes('configmap-kube-public-cluster-info');
+const isRandom = (f: RenderedFile) =>
+  /\/etc\/kubernetes\/(pki\/|[a-z-]+\.conf$)/.test(f.path) || f.path.includes('configmap-kube-public-cluster-info');
 
 const NEW_RELEASES = ['v1.34.8', 'v1.35.5', 'v1.36.1', 'v1.37.1'];
 const VERSIONS = ['v1.20.2', 'v1.23.17', 'v1.33.1', ...NEW_RELEASES];
@@ -63,9 +71,7 @@ const rendered = new Map<string, RenderedFile[]>();
 
 async function render(version: string): Promise<RenderedFile[]> {
   if (!rendered.has(version)) {
-    const out = mkdtempSync(join(tmpdir(), 'kubestrap-render-'));
-    rendered.set(version, await renderCluster(await inventoryFor(version), out));
-    rmSync(out, { recursive: true, force: true });
+    rendered.set(version, await renderCluster(await inventoryFor(version), tempDir('render')));
   }
   return rendered.get(version)!;
 }
@@ -87,20 +93,27 @@ describe.each(VERSIONS)('render %s', (version) => {
       expect(f.content, f.path).toBe(readFileSync(golden, 'utf8'));
     }
   });
-
 });
 
 /** Every supported minor, not only the golden ones: the lab inventory at that release. */
-const EVERY_MINOR = Array.from({ length: SUPPORTED_MINORS.max - SUPPORTED_MINORS.min + 1 }, (_, i) => VERSIONS.find((v) => v.startsWith(`v1.${SUPPORTED_MINORS.min + i}.`)) ?? `v1.${SUPPORTED_MINORS.min + i}.0`);
+const EVERY_MINOR = Array.from(
+  { length: SUPPORTED_MINORS.max - SUPPORTED_MINORS.min + 1 },
+  (_, i) => VERSIONS.find((v) => v.startsWith(`v1.${SUPPORTED_MINORS.min + i}.`)) ?? `v1.${SUPPORTED_MINORS.min + i}.0`,
+);
 
 describe.each(EVERY_MINOR)('render %s', (version) => {
   test('every API object and static pod validates against the Kubernetes schemas of kubernetes-models and has no field they do not declare', async () => {
     const files = await render(version);
-    const objects = files.filter((f) => f.path.startsWith('cluster/') || f.path.includes('/etc/kubernetes/manifests/')).map((f) => ({ path: f.path, object: parse(f.content) as { apiVersion: string; kind: string } }));
+    const objects = files
+      .filter((f) => f.path.startsWith('cluster/') || f.path.includes('/etc/kubernetes/manifests/'))
+      .map((f) => ({ path: f.path, object: parse(f.content) as { apiVersion: string; kind: string } }));
     expect(objects.length).toBeGreaterThan(30);
     for (const { path, object } of objects) {
       const group = object.apiVersion.includes('/') ? object.apiVersion : `${object.apiVersion}`;
-      const mod = (await import(/* @vite-ignore */ `kubernetes-models/${group}/${object.kind}`)) as Record<string, new (o: unknown) => { validate(): void }>;
+      const mod = (await import(/* @vite-ignore */ `kubernetes-models/${group}/${object.kind}`)) as Record<
+        string,
+        new (o: unknown) => { validate(): void }
+      >;
       const Model = mod[object.kind]!;
       expect(() => new Model(object).validate(), path).not.toThrow();
       expect(unknownFields(object, kindDeclaration(object.apiVersion, object.kind)), path).toEqual([]);
@@ -110,8 +123,20 @@ describe.each(EVERY_MINOR)('render %s', (version) => {
 
 test('the Calico manifest is adapted: the pod CIDR in CALICO_IPV4POOL_CIDR, images from the CNI mirror', async () => {
   const inv = await inventoryFor('v1.23.17');
-  const files = await renderCluster({ ...inv, cluster: { ...inv.cluster, cni: { ...inv.cluster.cni, imageRepository: 'mirror.example.com/calico', mtu: 1440 } } }, mkdtempSync(join(tmpdir(), 'kubestrap-render-')));
-  const node = parse(files.find((f) => f.path.includes('daemonset-kube-system-calico-node'))!.content) as { spec: { template: { spec: { containers: Array<{ image: string; env: Array<{ name: string; value: string }> }>; initContainers: Array<{ image: string }> } } } };
+  const files = await renderCluster(
+    { ...inv, cluster: { ...inv.cluster, cni: { ...inv.cluster.cni, imageRepository: 'mirror.example.com/calico', mtu: 1440 } } },
+    tempDir('render'),
+  );
+  const node = parse(files.find((f) => f.path.includes('daemonset-kube-system-calico-node'))!.content) as {
+    spec: {
+      template: {
+        spec: {
+          containers: Array<{ image: string; env: Array<{ name: string; value: string }> }>;
+          initContainers: Array<{ image: string }>;
+        };
+      };
+    };
+  };
   const container = node.spec.template.spec.containers[0]!;
   expect(container.env).toContainEqual({ name: 'CALICO_IPV4POOL_CIDR', value: inv.cluster.networking.podSubnet });
   expect(container.image).toBe('mirror.example.com/calico/node:v3.25.2');
@@ -124,5 +149,7 @@ test('the unknown-field check finds a misspelt field deep in a rendered Deployme
   const deployment = parse(file.content) as { spec: { template: { spec: { containers: Array<Record<string, unknown>> } } } };
   expect(unknownFields(deployment, kindDeclaration('apps/v1', 'Deployment'))).toEqual([]);
   deployment.spec.template.spec.containers[0]!.imagePullPolicyy = 'IfNotPresent';
-  expect(unknownFields(deployment, kindDeclaration('apps/v1', 'Deployment'))).toEqual(['.spec.template.spec.containers[0].imagePullPolicyy']);
+  expect(unknownFields(deployment, kindDeclaration('apps/v1', 'Deployment'))).toEqual([
+    '.spec.template.spec.containers[0].imagePullPolicyy',
+  ]);
 });

@@ -1,20 +1,10 @@
 /** Kubelet serving-certificate requests (ECDSA, as kubelets make them; built with the real openssl) and what kubestrap approves. */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import forge from 'node-forge';
 import { parseInventory } from '../../src/inventory/load.js';
 import { nodeIdentities } from '../../src/kube/node-marking.js';
 import { approvedServingCsr, pendingServingCsrs, requestedNames, servingCsrProblem } from '../../src/kube/serving-csr.js';
-
-function ecdsaRequest(node: string, san: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-csr-'));
-  execFileSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', join(dir, 'k.pem')]);
-  execFileSync('openssl', ['req', '-new', '-key', join(dir, 'k.pem'), '-subj', `/O=system:nodes/CN=system:node:${node}`, '-addext', `subjectAltName=${san}`, '-out', join(dir, 'r.csr')]);
-  return readFileSync(join(dir, 'r.csr'), 'utf8');
-}
+import { kubeletServingRequest } from './openssl.js';
 
 const csrObject = (name: string, node: string, pem: string, approved = false) => ({
   metadata: { name },
@@ -23,13 +13,17 @@ const csrObject = (name: string, node: string, pem: string, approved = false) =>
 });
 
 test('the names an ECDSA request asks for, IPv4 and IPv6 included', () => {
-  expect(requestedNames(ecdsaRequest('cp-1', 'DNS:cp-1,IP:10.77.1.10,IP:fd00::1'))).toEqual({ commonName: 'system:node:cp-1', dnsNames: ['cp-1'], ips: ['10.77.1.10', 'fd00:0000:0000:0000:0000:0000:0000:0001'] });
+  expect(requestedNames(kubeletServingRequest('cp-1', 'DNS:cp-1,IP:10.77.1.10,IP:fd00::1'))).toEqual({
+    commonName: 'system:node:cp-1',
+    dnsNames: ['cp-1'],
+    ips: ['10.77.1.10', 'fd00:0000:0000:0000:0000:0000:0000:0001'],
+  });
 });
 
 test('only pending kubelet-serving requests from nodes are considered; one naming a foreign address is refused with the reason', () => {
-  const own = csrObject('csr-own', 'worker-1', ecdsaRequest('worker-1', 'DNS:worker-1,IP:10.0.0.11'));
-  const foreign = csrObject('csr-foreign', 'worker-2', ecdsaRequest('worker-2', 'DNS:worker-2,IP:10.0.0.99'));
-  const done = csrObject('csr-done', 'worker-1', ecdsaRequest('worker-1', 'DNS:worker-1'), true);
+  const own = csrObject('csr-own', 'worker-1', kubeletServingRequest('worker-1', 'DNS:worker-1,IP:10.0.0.11'));
+  const foreign = csrObject('csr-foreign', 'worker-2', kubeletServingRequest('worker-2', 'DNS:worker-2,IP:10.0.0.99'));
+  const done = csrObject('csr-done', 'worker-1', kubeletServingRequest('worker-1', 'DNS:worker-1'), true);
   const pending = pendingServingCsrs([own, foreign, done]);
   expect(pending.map((c) => c.name)).toEqual(['csr-own', 'csr-foreign']);
   const identities = new Map([
@@ -60,7 +54,8 @@ test('H2: a node may name only what the inventory gives it, never its self-repor
   const inv = (await parseInventory(INVENTORY, 'inv.yaml', { checkKeyFiles: false })).inventory;
   const identity = nodeIdentities(inv).get('worker-1')!;
   expect(identity.names).toEqual(['worker-1']);
-  const ask = (san: string, cnNode = 'worker-1') => servingCsrProblem(pendingServingCsrs([csrObject(`csr-${san}`, 'worker-1', ecdsaRequest(cnNode, san))])[0]!, identity);
+  const ask = (san: string, cnNode = 'worker-1') =>
+    servingCsrProblem(pendingServingCsrs([csrObject(`csr-${san}`, 'worker-1', kubeletServingRequest(cnNode, san))])[0]!, identity);
   expect(ask('DNS:worker-1,IP:10.0.0.11')).toBeUndefined();
   // what a root-compromised worker would set its hostname to, or ask for besides its own name
   for (const name of ['kubernetes.default.svc.cluster.local', 'kubernetes', 'api.example.com', 'k8s.example.com']) {
@@ -75,19 +70,46 @@ test('M2: a request kubestrap cannot read is reported, not fatal; an empty exten
   const keys = forge.pki.rsa.generateKeyPair(1024);
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = keys.publicKey;
-  csr.setSubject([{ name: 'organizationName', value: 'system:nodes' }, { name: 'commonName', value: 'system:node:worker-1' }]);
+  csr.setSubject([
+    { name: 'organizationName', value: 'system:nodes' },
+    { name: 'commonName', value: 'system:node:worker-1' },
+  ]);
   csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'worker-1' }] }] }]);
   csr.sign(keys.privateKey, forge.md.sha256.create());
   // node-forge has it, its types do not
-  const info = (forge.pki as unknown as { getCertificationRequestInfo(c: ReturnType<typeof forge.pki.createCertificationRequest>): forge.asn1.Asn1 }).getCertificationRequestInfo(csr);
+  const info = (
+    forge.pki as unknown as { getCertificationRequestInfo(c: ReturnType<typeof forge.pki.createCertificationRequest>): forge.asn1.Asn1 }
+  ).getCertificationRequestInfo(csr);
   (info.value as forge.asn1.Asn1[])[3]!.value = [
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('1.2.840.113549.1.9.14').getBytes()), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [])]),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('1.2.840.113549.1.9.14').getBytes()),
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, []),
+    ]),
     ...((info.value as forge.asn1.Asn1[])[3]!.value as forge.asn1.Asn1[]),
   ];
-  const unsigned = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [info, asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, []), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, '\0')]);
+  const unsigned = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    info,
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, []),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, '\0'),
+  ]);
   const crafted = `-----BEGIN CERTIFICATE REQUEST-----\n${forge.util.encode64(asn1.toDer(unsigned).getBytes(), 64)}\n-----END CERTIFICATE REQUEST-----\n`;
-  const garbage = { ...csrObject('csr-garbage', 'worker-1', 'x'), spec: { signerName: 'kubernetes.io/kubelet-serving', username: 'system:node:worker-1', request: Buffer.from('not a request').toString('base64') } };
-  const pending = pendingServingCsrs([csrObject('csr-empty-attribute', 'worker-1', crafted), garbage, csrObject('csr-fine', 'worker-1', ecdsaRequest('worker-1', 'DNS:worker-1'))]);
-  expect(pending.map((c) => [c.name, c.dnsNames, c.malformed === undefined])).toEqual([['csr-empty-attribute', ['worker-1'], true], ['csr-garbage', [], false], ['csr-fine', ['worker-1'], true]]);
+  const garbage = {
+    ...csrObject('csr-garbage', 'worker-1', 'x'),
+    spec: {
+      signerName: 'kubernetes.io/kubelet-serving',
+      username: 'system:node:worker-1',
+      request: Buffer.from('not a request').toString('base64'),
+    },
+  };
+  const pending = pendingServingCsrs([
+    csrObject('csr-empty-attribute', 'worker-1', crafted),
+    garbage,
+    csrObject('csr-fine', 'worker-1', kubeletServingRequest('worker-1', 'DNS:worker-1')),
+  ]);
+  expect(pending.map((c) => [c.name, c.dnsNames, c.malformed === undefined])).toEqual([
+    ['csr-empty-attribute', ['worker-1'], true],
+    ['csr-garbage', [], false],
+    ['csr-fine', ['worker-1'], true],
+  ]);
   expect(servingCsrProblem(pending[1]!, { names: ['worker-1'], addresses: [], reserved: [] })).toMatch(/^its request cannot be read/);
 });

@@ -67,7 +67,11 @@ writeFileSync(join(dot, 'cond.d', 'x'), 'HostName 10.3.3.3\nHost cond-inner\n  H
 
 /** What `ssh -G` says, as the fields kubestrap uses. */
 function sshG(name: string): Record<string, string> {
-  const out = execFileSync('ssh', ['-F', config, '-G', name], { env: { ...process.env, HOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync('ssh', ['-F', config, '-G', name], {
+    env: { ...process.env, HOME: home },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const fields: Record<string, string[]> = {};
   for (const line of out.split('\n')) {
     const [key, ...rest] = line.split(' ');
@@ -86,13 +90,32 @@ function asSshG(c: SshHostConfig): Record<string, string | undefined> {
     hostname: c.hostName,
     user: c.user ?? userInfo().username,
     port: String(c.port ?? 22),
-    proxyjump: c.proxyJump.length ? c.proxyJump.map((h) => `${h.user ? `${h.user}@` : ''}${h.host.includes(':') ? `[${h.host}]` : h.host}${h.port ? `:${h.port}` : ''}`).join(',') : undefined,
+    proxyjump: c.proxyJump.length
+      ? c.proxyJump
+          .map((h) => `${h.user ? `${h.user}@` : ''}${h.host.includes(':') ? `[${h.host}]` : h.host}${h.port ? `:${h.port}` : ''}`)
+          .join(',')
+      : undefined,
     hostkeyalias: c.hostKeyAlias,
     stricthostkeychecking: c.strictHostKeyChecking ? STRICT[c.strictHostKeyChecking] : 'ask',
   };
 }
 
-const NAMES = ['web-1', 'web-2', 'a.corp', 'bad.corp', 'jump1', 'db', 'inc', 'cond', 'cond-inner', 'matched', 'eq', 'v6', 'nojump', 'unlisted'];
+const NAMES = [
+  'web-1',
+  'web-2',
+  'a.corp',
+  'bad.corp',
+  'jump1',
+  'db',
+  'inc',
+  'cond',
+  'cond-inner',
+  'matched',
+  'eq',
+  'v6',
+  'nojump',
+  'unlisted',
+];
 
 describe('~/.ssh/config as ssh -G reads it', () => {
   const file = SshConfigFile.load(config, { home });
@@ -101,9 +124,17 @@ describe('~/.ssh/config as ssh -G reads it', () => {
     const ours = file.lookup(name);
     const theirs = sshG(name);
     const expected = asSshG(ours);
-    expect({ hostname: theirs.hostname, user: theirs.user, port: theirs.port, proxyjump: theirs.proxyjump, hostkeyalias: theirs.hostkeyalias, stricthostkeychecking: theirs.stricthostkeychecking }).toEqual(expected);
+    expect({
+      hostname: theirs.hostname,
+      user: theirs.user,
+      port: theirs.port,
+      proxyjump: theirs.proxyjump,
+      hostkeyalias: theirs.hostkeyalias,
+      stricthostkeychecking: theirs.stricthostkeychecking,
+    }).toEqual(expected);
     // ssh prints IdentityFile unexpanded: ~ and %r (the remote user) expanded here as ssh does when it reads the key
-    if (ours.identityFiles.length) expect(theirs.identityfile!.split('\n').map((f) => tilde(f).replace('%r', theirs.user!))).toEqual(ours.identityFiles);
+    if (ours.identityFiles.length)
+      expect(theirs.identityfile!.split('\n').map((f) => tilde(f).replace('%r', theirs.user!))).toEqual(ours.identityFiles);
     if (ours.userKnownHostsFiles) expect(theirs.userknownhostsfile!.split(' ')).toEqual(ours.userKnownHostsFiles);
   });
 
@@ -111,12 +142,23 @@ describe('~/.ssh/config as ssh -G reads it', () => {
     expect(file.lookup('web-1')).toMatchObject({ hostName: '10.0.0.5', user: 'deploy', port: 2222 });
     expect(file.lookup('a.corp').proxyJump).toEqual([{ host: 'jump1' }, { host: 'jump2', user: 'ops', port: 2200 }]);
     expect(file.lookup('a.corp').identityFiles).toEqual([`${dot}/corp_key`, `${dot}/id_fallback`]);
-    expect(file.lookup('db')).toMatchObject({ hostName: 'db.internal.example', hostKeyAlias: 'dbkey', strictHostKeyChecking: 'no', userKnownHostsFiles: [`${dot}/known_db.internal.example`, `${dot}/known_lab2`] });
+    expect(file.lookup('db')).toMatchObject({
+      hostName: 'db.internal.example',
+      hostKeyAlias: 'dbkey',
+      strictHostKeyChecking: 'no',
+      userKnownHostsFiles: [`${dot}/known_db.internal.example`, `${dot}/known_lab2`],
+    });
     expect(file.lookup('inc')).toMatchObject({ hostName: '10.9.9.9', port: 2022, user: 'by-address' });
     expect(file.lookup('cond')).toMatchObject({ hostName: '10.3.3.3', port: 2201 });
     expect(file.lookup('cond-inner').hostName).toBe('cond-inner');
     expect(file.lookup('v6').proxyJump).toEqual([{ host: '2001:db8::1', user: 'u', port: 2222 }]);
-    expect(file.lookup('unlisted')).toEqual({ hostName: 'unlisted', user: 'fallback', identityFiles: [], identitiesOnly: false, proxyJump: [] });
+    expect(file.lookup('unlisted')).toEqual({
+      hostName: 'unlisted',
+      user: 'fallback',
+      identityFiles: [],
+      identitiesOnly: false,
+      proxyJump: [],
+    });
   });
 });
 
@@ -131,10 +173,28 @@ describe('mistakes in the file are named by file and line before any host is con
     ['a port that is not a number', 'bad-port', 'Host x\n  Port ssh\n', /bad-port:2: Port "ssh" is not a port number/],
     ['a hop that is not [user@]host[:port]', 'bad-jump', 'Host x\n  ProxyJump a@@b\n', /bad-jump:2: ProxyJump hop "a@@b"/],
     ['an Include of itself, forever', 'bad-loop', `Include ${join(dot, 'bad-loop')}\n`, /Include nested deeper than 16 files/],
-    ['a wildcard in a directory name', 'bad-glob', 'Include */x\n', /bad-glob:1: Include "\*\/x": kubestrap supports wildcards only in the file name/],
+    [
+      'a wildcard in a directory name',
+      'bad-glob',
+      'Include */x\n',
+      /bad-glob:1: Include "\*\/x": kubestrap supports wildcards only in the file name/,
+    ],
   ])('%s', (_what, name, text, message) => {
     expect(() => SshConfigFile.load(write(name, text), { home })).toThrow(message);
     expect(() => SshConfigFile.load(write(name, text), { home })).toThrow(SshConfigError);
+  });
+
+  test('Include bounded in width as well as depth: 16 files each including the next three times are refused by name, not expanded 3^15 times (R2-I3)', () => {
+    for (let i = 0; i < 16; i++)
+      write(
+        `wide-${i}`,
+        i === 15
+          ? 'Host leaf\n  Port 22\n'
+          : `Include ${join(dot, `wide-${i + 1}`)} ${join(dot, `wide-${i + 1}`)} ${join(dot, `wide-${i + 1}`)}\n`,
+      );
+    expect(() => SshConfigFile.load(join(dot, 'wide-0'), { home })).toThrow(
+      /wide-\d+: more than 1024 files read through Include for one host \(a file included again and again\?\)/,
+    );
   });
 
   test('a HostName that is not a host name, and an unknown token, are refused for the host that uses them', () => {
@@ -145,7 +205,12 @@ describe('mistakes in the file are named by file and line before any host is con
 
   test('a file named on the command line must exist; the default one may be absent', () => {
     expect(() => SshConfigFile.load(join(dot, 'missing'), { home, required: true })).toThrow(/missing: no such SSH configuration file/);
-    expect(SshConfigFile.load(join(dot, 'missing'), { home }).lookup('h')).toEqual({ hostName: 'h', identityFiles: [], identitiesOnly: false, proxyJump: [] });
+    expect(SshConfigFile.load(join(dot, 'missing'), { home }).lookup('h')).toEqual({
+      hostName: 'h',
+      identityFiles: [],
+      identitiesOnly: false,
+      proxyJump: [],
+    });
   });
 });
 
@@ -167,17 +232,30 @@ describe("the inventory's own fields win over the file", () => {
     ].join('\n');
     const inventory = (await parseInventory(text, 'inv.yaml')).inventory;
     const notes: string[] = [];
-    const sources = { env: { SSH_AUTH_SOCK: join(home, 'agent.sock') }, sshConfig: SshConfigFile.load(config, { home }), notice: (host: string, message: string) => notes.push(`${host}: ${message}`) };
+    const sources = {
+      env: { SSH_AUTH_SOCK: join(home, 'agent.sock') },
+      sshConfig: SshConfigFile.load(config, { home }),
+      notice: (host: string, message: string) => notes.push(`${host}: ${message}`),
+    };
     const [cp, w1, w2, w3] = await resolveTargets(resolveHosts(inventory), sources);
     expect(cp!.endpoint).toMatchObject({ address: '10.0.0.5', port: 2222, user: 'deploy' });
     expect(cp!.privilege.kind).toBe('sudo-passwordless');
     expect(w1!.endpoint).toMatchObject({ address: 'a.corp', port: 2022, user: 'admin' });
     expect(w1!.endpoint.credentials.privateKey?.toString()).toBe('a key file\n');
-    expect(w1!.jumps.map((j) => [j.address, j.port, j.user])).toEqual([['192.0.2.1', 22, 'jumper'], ['jump2', 2200, 'ops']]);
+    expect(w1!.jumps.map((j) => [j.address, j.port, j.user])).toEqual([
+      ['192.0.2.1', 22, 'jumper'],
+      ['jump2', 2200, 'ops'],
+    ]);
     expect(w2!.endpoint.credentials.privateKey?.toString()).toBe('the file key\n');
     expect(w2!.jumps.map((j) => j.address)).toEqual(['192.0.2.99']);
-    expect(w3!.endpoint).toMatchObject({ address: 'db.internal.example', hostKeyAlias: 'dbkey', knownHostsFiles: [`${dot}/known_db.internal.example`, `${dot}/known_lab2`] });
-    expect(notes).toEqual([`w-3: ${config} says StrictHostKeyChecking no for db; kubestrap checks host keys anyway (pin hostKey or use --accept-new-host-keys)`]);
+    expect(w3!.endpoint).toMatchObject({
+      address: 'db.internal.example',
+      hostKeyAlias: 'dbkey',
+      knownHostsFiles: [`${dot}/known_db.internal.example`, `${dot}/known_lab2`],
+    });
+    expect(notes).toEqual([
+      `w-3: ${config} says StrictHostKeyChecking no for db; kubestrap checks host keys anyway (pin hostKey or use --accept-new-host-keys)`,
+    ]);
     const [, , , chosen] = await resolveTargets(resolveHosts(inventory), { ...sources, knownHostsChosen: true });
     expect(chosen!.endpoint.knownHostsFiles).toBeUndefined();
   });

@@ -20,7 +20,9 @@ describe('package repositories', () => {
 
   it('the legacy layout of the Aliyun mirror, as the 1.23 runbook uses it', () => {
     const apt = aptRepo({ base: 'https://mirrors.aliyun.com/kubernetes/', layout: 'legacy', minor: 23, unsigned: false });
-    expect(apt.content).toContain('deb [signed-by=/etc/apt/keyrings/kubernetes.gpg] https://mirrors.aliyun.com/kubernetes/apt/ kubernetes-xenial main');
+    expect(apt.content).toContain(
+      'deb [signed-by=/etc/apt/keyrings/kubernetes.gpg] https://mirrors.aliyun.com/kubernetes/apt/ kubernetes-xenial main',
+    );
     const rpm = rpmRepo({ base: 'https://mirrors.aliyun.com/kubernetes', layout: 'legacy', minor: 23, unsigned: false });
     expect(rpm.content).toContain('baseurl=https://mirrors.aliyun.com/kubernetes/yum/repos/kubernetes-el7-$basearch/');
     expect(packageVersion('v1.23.17', 'legacy', true)).toBe('1.23.17-00');
@@ -39,7 +41,9 @@ describe('package repositories', () => {
 
 describe('containerd', () => {
   it('uses the mirror for the sandbox image, per release', () => {
-    expect(sandboxImage('registry.cn-hangzhou.aliyuncs.com/google_containers', 23)).toBe('registry.cn-hangzhou.aliyuncs.com/google_containers/pause:3.6');
+    expect(sandboxImage('registry.cn-hangzhou.aliyuncs.com/google_containers', 23)).toBe(
+      'registry.cn-hangzhou.aliyuncs.com/google_containers/pause:3.6',
+    );
     expect(sandboxImage('registry.local', 20)).toBe('registry.local/pause:3.2');
     expect(pauseTag(33)).toBe('3.10');
     expect(() => pauseTag(19)).toThrow(/no pause image/);
@@ -58,7 +62,16 @@ describe('containerd', () => {
 describe('host settings', () => {
   it('kernel modules by mode and kernel age', () => {
     expect(requiredModules({ ipvs: false, kernelBefore419: false, extra: [] })).toEqual(['overlay', 'br_netfilter']);
-    expect(requiredModules({ ipvs: true, kernelBefore419: true, extra: ['dm_thin_pool'] })).toEqual(['overlay', 'br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack_ipv4', 'dm_thin_pool']);
+    expect(requiredModules({ ipvs: true, kernelBefore419: true, extra: ['dm_thin_pool'] })).toEqual([
+      'overlay',
+      'br_netfilter',
+      'ip_vs',
+      'ip_vs_rr',
+      'ip_vs_wrr',
+      'ip_vs_sh',
+      'nf_conntrack_ipv4',
+      'dm_thin_pool',
+    ]);
   });
 
   it('SELinux config becomes permissive and nothing else changes', () => {

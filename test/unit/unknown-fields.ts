@@ -60,7 +60,14 @@ export function unknownFields(value: unknown, file: string, path = ''): string[]
     const ref = props.get(key);
     if (!ref) return [];
     // map-typed fields ({ [key: string]: IType }) hold their values one level down
-    const mapped = declared(ref).props.size > 0 && v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).every((k) => !declared(ref).props.has(k)) ? Object.values(v) : v;
+    const mapped =
+      declared(ref).props.size > 0 &&
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Object.keys(v).every((k) => !declared(ref).props.has(k))
+        ? Object.values(v)
+        : v;
     return unknownFields(mapped, ref, `${path}.${key}`);
   });
 }

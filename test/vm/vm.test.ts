@@ -13,10 +13,7 @@ import { HostKeyPolicy } from '../../src/transport/host-keys.js';
 import { openSsh } from '../../src/transport/ssh.js';
 import { runCli, tempDir } from '../lab/helpers.js';
 import { startVm, type Vm } from './vm.js';
-
-interface Report {
-  hosts: Array<{ name: string; status: string; error?: string; changes: Array<{ phase: string; target: string }>; warnings: Array<{ phase: string; message: string }> }>;
-}
+import { readReport } from '../lab/report.js';
 
 const PHASES = 'hostname,swap,kernel-modules,sysctl,hosts-file,limits';
 let vm: Vm;
@@ -35,14 +32,30 @@ beforeAll(async () => {
       apiVersion: 'kubestrap.dev/v1alpha1',
       kind: 'Cluster',
       hostDefaults: { user: 'root', auth: { keyPath: vm.clientKey } },
-      hosts: [{ name: 'kubestrap-vm', address: '127.0.0.1', port: vm.sshPort, hostKey: vm.hostKey, advertiseAddress: '10.0.2.15', roles: ['control-plane'] }],
+      hosts: [
+        {
+          name: 'kubestrap-vm',
+          address: '127.0.0.1',
+          port: vm.sshPort,
+          hostKey: vm.hostKey,
+          advertiseAddress: '10.0.2.15',
+          roles: ['control-plane'],
+        },
+      ],
       // the VM has 1 CPU and ~960 MB: enough for preparation, below a real control plane's needs
       preparation: { requirements: { controlPlaneCPUs: 1, controlPlaneMemoryMB: 512 } },
       cluster: { kubernetesVersion: 'v1.23.17', networking: { podSubnet: '172.168.0.0/16' } },
     }),
   );
   const channel = await openSsh(
-    { name: 'kubestrap-vm', address: '127.0.0.1', port: vm.sshPort, user: 'root', credentials: { privateKey: readFileSync(vm.clientKey) }, pinnedHostKey: vm.hostKey },
+    {
+      name: 'kubestrap-vm',
+      address: '127.0.0.1',
+      port: vm.sshPort,
+      user: 'root',
+      credentials: { privateKey: readFileSync(vm.clientKey) },
+      pinnedHostKey: vm.hostKey,
+    },
     { hostKeys: new HostKeyPolicy({ knownHostsFile: join(dir, 'known_hosts'), acceptNew: false }), connectTimeoutMs: 30_000 },
   );
   host = new Host('kubestrap-vm', channel, { kind: 'root' }, RunLog.disabled());
@@ -66,7 +79,7 @@ describe('host preparation on a real VM (software-emulated QEMU)', () => {
   it('apply turns swap off now and at boot, loads the modules, applies the sysctls — no warnings', async () => {
     const r = await runCli(['apply', '-i', inventory, '--only', PHASES, '--output', 'plain', '--report', join(dir, '1.json')], {});
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const report = JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')) as Report;
+    const report = readReport(join(dir, '1.json'));
     expect(report.hosts[0]!.warnings.filter((w) => ['swap', 'kernel-modules', 'sysctl'].includes(w.phase))).toEqual([]);
 
     expect((await sh('awk "NR > 1" /proc/swaps')).trim()).toBe('');
@@ -76,17 +89,20 @@ describe('host preparation on a real VM (software-emulated QEMU)', () => {
     expect(await sh('ls /etc/fstab.kubestrap-*')).toMatch(/fstab\.kubestrap-\d{14}/);
 
     const modules = await sh('lsmod');
-    for (const m of ['br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'overlay', 'nf_conntrack']) expect(modules).toMatch(new RegExp(`^${m} `, 'm'));
+    for (const m of ['br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'overlay', 'nf_conntrack'])
+      expect(modules).toMatch(new RegExp(`^${m} `, 'm'));
     expect(await sh('cat /etc/modules-load.d/kubernetes.conf')).toContain('ip_vs_sh');
 
-    const values = await sh('sysctl -n net.bridge.bridge-nf-call-iptables net.ipv4.ip_forward vm.overcommit_memory fs.file-max net.netfilter.nf_conntrack_max fs.inotify.max_user_watches');
+    const values = await sh(
+      'sysctl -n net.bridge.bridge-nf-call-iptables net.ipv4.ip_forward vm.overcommit_memory fs.file-max net.netfilter.nf_conntrack_max fs.inotify.max_user_watches',
+    );
     expect(values.trim().split('\n')).toEqual(['1', '1', '1', '52706963', '2310720', '89100']);
   });
 
   it('a second apply changes nothing', async () => {
     const r = await runCli(['apply', '-i', inventory, '--only', PHASES, '--output', 'plain', '--report', join(dir, '2.json')], {});
     expect(r.code, r.stdout).toBe(0);
-    expect((JSON.parse(readFileSync(join(dir, '2.json'), 'utf8')) as Report).hosts[0]!.changes).toEqual([]);
+    expect(readReport(join(dir, '2.json')).hosts[0]!.changes).toEqual([]);
   });
 });
 

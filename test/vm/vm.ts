@@ -5,11 +5,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachedBuild } from '../lab/lab.js';
+import { tempDir } from '../lab/helpers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The build script lives in the source tree; compiled code runs from dist/, so look in both. */
@@ -24,15 +25,15 @@ export interface Vm {
   stop(): Promise<void>;
 }
 
-export function ensureVmImage(): string {
-  return execFileSync('sh', [join(SCRIPTS, 'build-image.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBESTRAP_LAB_CACHE: CACHE } }).trim().split('\n').pop()!;
-}
+export const ensureVmImage = (): string => cachedBuild(join(SCRIPTS, 'build-image.sh'));
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
+      server.close(() => {
+        resolve(port);
+      });
     });
   });
 }
@@ -66,19 +67,39 @@ async function waitForSsh(port: number, deadlineMs: number, vm: ChildProcess): P
 
 export async function startVm(): Promise<Vm> {
   const image = ensureVmImage();
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-vm-'));
+  const dir = tempDir('vm');
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(image, 'disk.qcow2'), join(dir, 'overlay.qcow2')]);
   const sshPort = await freePort();
   const consoleLog = join(dir, 'console.log');
   const vm = spawn(
     'qemu-system-x86_64',
     [
-      '-accel', 'tcg,thread=multi', '-cpu', 'max', '-m', '1024', '-smp', '1',
-      '-kernel', join(image, 'vmlinuz'), '-initrd', join(image, 'initrd.img'),
-      '-append', 'root=/dev/vda rw console=ttyS0 net.ifnames=0',
-      '-drive', `file=${join(dir, 'overlay.qcow2')},if=virtio,format=qcow2,cache=unsafe`,
-      '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
-      '-display', 'none', '-serial', `file:${consoleLog}`, '-monitor', 'none',
+      '-accel',
+      'tcg,thread=multi',
+      '-cpu',
+      'max',
+      '-m',
+      '1024',
+      '-smp',
+      '1',
+      '-kernel',
+      join(image, 'vmlinuz'),
+      '-initrd',
+      join(image, 'initrd.img'),
+      '-append',
+      'root=/dev/vda rw console=ttyS0 net.ifnames=0',
+      '-drive',
+      `file=${join(dir, 'overlay.qcow2')},if=virtio,format=qcow2,cache=unsafe`,
+      '-netdev',
+      `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
+      '-device',
+      'virtio-net-pci,netdev=n0',
+      '-display',
+      'none',
+      '-serial',
+      `file:${consoleLog}`,
+      '-monitor',
+      'none',
     ],
     { stdio: 'ignore' },
   );
@@ -87,7 +108,6 @@ export async function startVm(): Promise<Vm> {
       vm.kill('SIGKILL');
       await new Promise((r) => vm.once('exit', r));
     }
-    rmSync(dir, { recursive: true, force: true });
   };
   try {
     await waitForSsh(sshPort, 8 * 60_000, vm);
@@ -100,7 +120,7 @@ export async function startVm(): Promise<Vm> {
       }
     })();
     await stop();
-    throw new Error(`${(err as Error).message}\nconsole:\n${tail}`);
+    throw new Error(`${(err as Error).message}\nconsole:\n${tail}`, { cause: err });
   }
   const blob = Buffer.from(readFileSync(join(image, 'host_key.pub'), 'utf8').split(/\s+/)[1]!, 'base64');
   return {
