@@ -5,6 +5,7 @@
  * `sweep` removes labs left by crashed runs and restores machine-wide settings.
  */
 import { writeFileSync } from 'node:fs';
+import { keepUntilSignalled } from '../lab/helpers.js';
 import { sweepStaleLabs } from '../lab/lab.js';
 import { startClusterLab } from './cluster-lab.js';
 import { restoreMachineSysctls } from './machine-sysctls.js';
@@ -21,10 +22,7 @@ async function main(): Promise<void> {
     const cluster = await startClusterLab({ controlPlanes: Number(controlPlanes ?? 1), workers: Number(workers ?? 2) });
     if (out) writeFileSync(out, e2eInventory(cluster));
     console.log(JSON.stringify({ id: cluster.lab.id, packageMirror: cluster.packageMirror, nodes: cluster.nodes }, null, 2));
-    const stop = () => void cluster.stop().then(() => process.exit(0));
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    setInterval(() => undefined, 1 << 30);
+    keepUntilSignalled(() => cluster.stop());
     return;
   }
   console.error('usage: e2e-lab up [inventory-out] [control-planes] [workers] | e2e-lab sweep');

@@ -6,13 +6,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { parseToken } from '../../src/pki/bootstrap-token.js';
 import { verifyDetached } from '../../src/pki/jws.js';
 import { runCli, tempDir } from '../lab/helpers.js';
 import { askBootstrapRbac, expectedBootstrapRbac } from './bootstrap-rbac.js';
-import { startClusterLab, type ClusterLab } from './cluster-lab.js';
-import { e2eInventory } from './inventory.js';
+import { type ClusterLab } from './cluster-lab.js';
+import { startWithInventory } from './inventory.js';
 import { busyboxPod, kubectl, waitForMirrorPods } from './kubectl.js';
 
 let cluster: ClusterLab;
@@ -22,13 +22,8 @@ const env = { KUBESTRAP_HOME: home };
 let applyOutput = '';
 
 beforeAll(async () => {
-  cluster = await startClusterLab({ workers: 2 });
-  inventory = join(tempDir('e2e-cp'), 'inventory.yaml');
-  writeFileSync(inventory, e2eInventory(cluster));
-});
-
-afterAll(async () => {
-  await cluster?.stop();
+  ({ cluster, inventory } = await startWithInventory('e2e-cp', { workers: 2 }));
+  return () => cluster.stop();
 });
 
 const savedPath = (output: string, what: RegExp) => what.exec(output)?.[1] ?? '';

@@ -4,24 +4,17 @@
  * mirror, containerd configured for the inventory's image mirror and cgroup driver, and a
  * second apply that changes nothing.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { runCli, tempDir } from '../lab/helpers.js';
-import { startClusterLab, type ClusterLab } from './cluster-lab.js';
-import { e2eInventory } from './inventory.js';
+import { beforeAll, expect, test } from 'vitest';
+import { runCli } from '../lab/helpers.js';
+import { type ClusterLab } from './cluster-lab.js';
+import { startWithInventory } from './inventory.js';
 
 let cluster: ClusterLab;
 let inventory: string;
 
 beforeAll(async () => {
-  cluster = await startClusterLab({ workers: 2 });
-  inventory = join(tempDir('e2e-prep'), 'inventory.yaml');
-  writeFileSync(inventory, e2eInventory(cluster));
-});
-
-afterAll(async () => {
-  await cluster?.stop();
+  ({ cluster, inventory } = await startWithInventory('e2e-prep', { workers: 2 }));
+  return () => cluster.stop();
 });
 
 test("kubestrap apply prepares the real nodes (kubelet 1.20.2 from the mirror; containerd with registry.local's pause, cgroupfs) and a second apply changes nothing", async () => {

@@ -1,7 +1,10 @@
 /** The e2e lab's inventory: its control planes and workers, on the lab's Kubernetes nodes. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { tempDir } from '../lab/helpers.js';
 import { labInventoryObject, type LabInventoryOptions } from '../lab/inventory.js';
-import { IMAGE_REPOSITORY, POD_SUBNET, SERVICE_SUBNET, type ClusterLab } from './cluster-lab.js';
+import { IMAGE_REPOSITORY, POD_SUBNET, SERVICE_SUBNET, startClusterLab, type ClusterLab, type ClusterLabOptions } from './cluster-lab.js';
 
 export function e2eInventoryObject(
   cluster: ClusterLab,
@@ -35,4 +38,12 @@ export function e2eInventory(
   options: Pick<LabInventoryOptions, 'workloadControlPlanes'> = {},
 ): string {
   return `# kubestrap e2e lab (generated): real 1.20.2 nodes, images under ${IMAGE_REPOSITORY}\n${stringify(e2eInventoryObject(cluster, overrides, options))}`;
+}
+
+/** A cluster lab started with `options`, and its inventory written to a scratch directory named `scratch`. */
+export async function startWithInventory(scratch: string, options: ClusterLabOptions): Promise<{ cluster: ClusterLab; inventory: string }> {
+  const cluster = await startClusterLab(options);
+  const inventory = join(tempDir(scratch), 'inventory.yaml');
+  writeFileSync(inventory, e2eInventory(cluster));
+  return { cluster, inventory };
 }

@@ -9,14 +9,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import forge from 'node-forge';
+import { beforeAll, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { pollUntil } from '../../src/util/poll.js';
 import { runCli, tempDir } from '../lab/helpers.js';
-import { AGNHOST_IMAGE, startClusterLab, type ClusterLab } from './cluster-lab.js';
-import { e2eInventory } from './inventory.js';
+import { AGNHOST_IMAGE, type ClusterLab } from './cluster-lab.js';
+import { startWithInventory } from './inventory.js';
 import { busyboxPod, kubectl, kubectlAnswer, kubectlOutput, waitFor } from './kubectl.js';
+import { emptyAttributeRequest } from '../unit/crafted-csr.js';
 import { kubeletServingRequest } from '../unit/openssl.js';
 
 let cluster: ClusterLab;
@@ -37,13 +37,8 @@ function joinedHosts(file: string): string[] {
 }
 
 beforeAll(async () => {
-  cluster = await startClusterLab({ workers: 2 });
-  inventory = join(tempDir('e2e-join'), 'inventory.yaml');
-  writeFileSync(inventory, e2eInventory(cluster));
-});
-
-afterAll(async () => {
-  await cluster?.stop();
+  ({ cluster, inventory } = await startWithInventory('e2e-join', { workers: 2 }));
+  return () => cluster.stop();
 });
 
 test('the workers join through kubestrap apply: 3 nodes Ready, a pod Running on each worker, pods reach each other across nodes', async () => {
@@ -279,46 +274,6 @@ async function csrAsNode(node: (typeof cluster.workers)[number], name: string, p
   };
   writeFileSync(join(dir, 'csr.json'), JSON.stringify(csr));
   await kubectl(join(dir, 'kubeconfig'), ['create', '-f', join(dir, 'csr.json')]);
-}
-
-/**
- * A request whose first extensionRequest attribute has no values: Go's parser (the API server's)
- * skips it and accepts the request; kubestrap's parser once failed on it, and every apply with it.
- */
-function emptyAttributeRequest(node: string): string {
-  const { asn1 } = forge;
-  const keys = forge.pki.rsa.generateKeyPair(2048);
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = keys.publicKey;
-  csr.setSubject([
-    { name: 'organizationName', value: 'system:nodes' },
-    { name: 'commonName', value: `system:node:${node}` },
-  ]);
-  csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: node }] }] }]);
-  // node-forge has it, its types do not
-  const info = (
-    forge.pki as unknown as { getCertificationRequestInfo(c: ReturnType<typeof forge.pki.createCertificationRequest>): forge.asn1.Asn1 }
-  ).getCertificationRequestInfo(csr);
-  const attributes = (info.value as forge.asn1.Asn1[])[3]!;
-  attributes.value = [
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('1.2.840.113549.1.9.14').getBytes()),
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, []),
-    ]),
-    ...(attributes.value as forge.asn1.Asn1[]),
-  ];
-  const digest = forge.md.sha256.create();
-  digest.update(asn1.toDer(info).getBytes());
-  const algorithm = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(forge.pki.oids.sha256WithRSAEncryption!).getBytes()),
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''),
-  ]);
-  const request = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    info,
-    algorithm,
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\0${keys.privateKey.sign(digest)}`),
-  ]);
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${forge.util.encode64(asn1.toDer(request).getBytes(), 64)}\n-----END CERTIFICATE REQUEST-----\n`;
 }
 
 test('H2/M2 on the real cluster: a node asking for the API service name or the endpoint is left pending with a warning; a request the API accepts but kubestrap cannot read does not stop apply', async () => {

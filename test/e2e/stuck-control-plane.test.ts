@@ -3,12 +3,10 @@
  * containerd's sandbox image ignores the mirror (the classic firewall failure), then containerd
  * and the kubelet disagree on the cgroup driver.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { runCli, tempDir } from '../lab/helpers.js';
-import { startClusterLab, type ClusterLab } from './cluster-lab.js';
-import { e2eInventory } from './inventory.js';
+import { type ClusterLab } from './cluster-lab.js';
+import { startWithInventory } from './inventory.js';
 
 let cluster: ClusterLab;
 let inventory: string;
@@ -16,15 +14,10 @@ const PREPARATION = 'hostname,sysctl,hosts-file,limits,container-runtime,kube-pa
 const env = { KUBESTRAP_HOME: tempDir('e2e-stuck-home'), KUBESTRAP_CONTROL_PLANE_TIMEOUT_MS: '45000' };
 
 beforeAll(async () => {
-  cluster = await startClusterLab({ workers: 0 });
-  inventory = join(tempDir('e2e-stuck'), 'inventory.yaml');
-  writeFileSync(inventory, e2eInventory(cluster));
+  ({ cluster, inventory } = await startWithInventory('e2e-stuck', { workers: 0 }));
   const prepared = await runCli(['apply', '-i', inventory, '--only', PREPARATION], env);
   expect(prepared.code, prepared.stdout + prepared.stderr).toBe(0);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
+  return () => cluster.stop();
 });
 
 /** Edits containerd's configuration on the node behind kubestrap's back and restarts it. */

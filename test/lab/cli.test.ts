@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
 import { resolveHosts } from '../../src/inventory/resolve.js';
 import { RunLog } from '../../src/log/run-log.js';
@@ -23,10 +23,7 @@ let lab: Lab;
 
 beforeAll(async () => {
   lab = await startLab({ hosts: FANOUT_HOSTS, prefix: 'fan' });
-});
-
-afterAll(async () => {
-  await lab?.stop();
+  return () => lab.stop();
 });
 
 /** Checksums, modes and owners of every file under /etc, to prove a command changed nothing. */
@@ -122,24 +119,17 @@ describe('plan and apply', () => {
 
   it('every line of the plain progress output names its host', async () => {
     const inventory = writeLabInventory(lab);
-    const r = await runCli([
-      'plan',
-      '-i',
-      inventory,
-      ...WITHOUT_PACKAGES,
-      '--hosts',
-      `${lab.hosts[3]!.name},${lab.hosts[4]!.name}`,
-      '--output',
-      'plain',
-    ]);
+    const names = [lab.hosts[3]!.name, lab.hosts[4]!.name];
+    const r = await runCli(['plan', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', names.join(','), '--output', 'plain']);
     const progress = r.stdout.split('\n').filter((l) => /^[✔✖]/.test(l) && !/^✔ [a-z-]+: /.test(l.replace(/\[.*\]$/, '')));
     expect(progress.length).toBeGreaterThan(0);
-    for (const line of progress) expect(line).toMatch(new RegExp(`${lab.hosts[3]!.name}|${lab.hosts[4]!.name}`));
+    for (const line of progress) expect(line).toMatch(new RegExp(names.join('|')));
   });
 
   it('a log file records every remote command, with no secret in it', async () => {
     const dir = tempDir('log');
     const inventory = writeLabInventory(lab, { user: 'ops' });
+    const file = join(dir, 'run.log');
     const r = await runCli([
       'plan',
       '-i',
@@ -150,10 +140,10 @@ describe('plan and apply', () => {
       '--output',
       'silent',
       '--log-file',
-      join(dir, 'run.log'),
+      file,
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const log = readFileSync(join(dir, 'run.log'), 'utf8');
+    const log = readFileSync(file, 'utf8');
     expect(log).toContain('/proc/sys/net/ipv4/ip_forward');
     expect(log).toMatch(/exit 0 in \d+ ms/);
     expect(log).not.toContain(process.env.KUBESTRAP_LAB_OPS_PASSWORD ?? 'lab-ops-sudo');

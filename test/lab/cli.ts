@@ -5,8 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { labInventory } from './inventory.js';
-import { startLab, sweepStaleLabs } from './lab.js';
-import { ensurePackageRepo, serveRepo, useRepoAsDistroMirror } from './package-repo.js';
+import { keepUntilSignalled } from './helpers.js';
+import { sweepStaleLabs } from './lab.js';
+import { startMirroredLab } from './package-repo.js';
 
 async function main(): Promise<void> {
   const [command, countText, out] = process.argv.slice(2);
@@ -15,10 +16,7 @@ async function main(): Promise<void> {
     return;
   }
   if (command === 'up') {
-    const root = ensurePackageRepo();
-    const lab = await startLab({ hosts: Number(countText ?? '3'), prefix: 'node' });
-    const repo = await serveRepo(lab, root);
-    for (const host of lab.hosts) useRepoAsDistroMirror(lab, host, repo.url);
+    const { lab, repo, stop } = await startMirroredLab({ hosts: Number(countText ?? '3'), prefix: 'node' });
     const inventory = labInventory(lab, {
       controlPlanes: 1,
       cluster: {
@@ -29,14 +27,7 @@ async function main(): Promise<void> {
     });
     if (out) writeFileSync(out, inventory);
     console.log(JSON.stringify({ id: lab.id, hosts: lab.hosts, packageMirror: repo.url }, null, 2));
-    const stop = () =>
-      void repo
-        .close()
-        .then(() => lab.stop())
-        .then(() => process.exit(0));
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    setInterval(() => undefined, 1 << 30);
+    keepUntilSignalled(stop);
     return;
   }
   console.error('usage: lab up N [inventory-out] | lab sweep');

@@ -7,37 +7,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, writeLabInventory } from './helpers.js';
-import { startLab, type Lab } from './lab.js';
-import { ensurePackageRepo, serveRepo, useRepoAsDistroMirror, type ServedRepo } from './package-repo.js';
+import { type Lab } from './lab.js';
+import { startMirroredLab } from './package-repo.js';
 import { pollUntil } from '../../src/util/poll.js';
 
 const MIRROR_REGISTRY = 'registry.cn-hangzhou.aliyuncs.com/google_containers';
 let lab: Lab;
-let repo: ServedRepo;
 let inventory: string;
 let dir: string;
 
 beforeAll(async () => {
-  const root = ensurePackageRepo();
-  // systemd inside, so the phase starts containerd's own unit; its snapshots cannot live on the host's overlay root
-  lab = await startLab({ hosts: 1, prefix: 'ctr2', kind: 'systemd', diskPaths: ['/var/lib/containerd'] });
-  repo = await serveRepo(lab, root);
-  // bookworm's runc beside unstable's containerd 2
-  useRepoAsDistroMirror(lab, lab.hosts[0]!, repo.url, true);
+  // systemd inside, so the phase starts containerd's own unit; its snapshots cannot live on the
+  // host's overlay root; bookworm's runc beside unstable's containerd 2
+  const mirrored = await startMirroredLab({ hosts: 1, prefix: 'ctr2', kind: 'systemd', diskPaths: ['/var/lib/containerd'] }, true);
+  lab = mirrored.lab;
   dir = tempDir('ctr2');
   inventory = writeLabInventory(
     lab,
     { cluster: { kubernetesVersion: 'v1.34.8', imageRepository: MIRROR_REGISTRY, containerRuntime: { restrictOOMScoreAdj: true } } },
     dir,
   );
+  return () => mirrored.stop();
 }, 300_000);
-
-afterAll(async () => {
-  await repo?.close();
-  await lab?.stop();
-});
 
 describe('containerd 2.x (Debian unstable package)', () => {
   it('is installed and configured with config version 3, which containerd accepts: SystemdCgroup and the pinned sandbox image from the mirror', async () => {

@@ -107,3 +107,11 @@ export async function openLabHost(lab: Lab, host: LabHost, user = 'root', log: R
   const channel = await openSsh(endpoint(lab, host, user), { hostKeys: policy, connectTimeoutMs: 5000 });
   return new Host(host.name, channel, privilegeFor(user), log);
 }
+
+/** Keeps this process (a lab's command line) running until SIGTERM or SIGINT, then `stop`s and exits. */
+export function keepUntilSignalled(stop: () => Promise<void>): void {
+  const exit = () => void stop().then(() => process.exit(0));
+  process.on('SIGTERM', exit);
+  process.on('SIGINT', exit);
+  setInterval(() => undefined, 1 << 30);
+}

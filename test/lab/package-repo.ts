@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join, normalize } from 'node:path';
-import type { Lab } from './lab.js';
+import { startLab, type Lab, type LabOptions } from './lab.js';
 
 const CACHE = process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab';
 const REPO_VERSION = 2;
@@ -218,4 +218,31 @@ export function serveDirectory(root: string, address: string): Promise<ServedRep
 export function useRepoAsDistroMirror(lab: Lab, host: Lab['hosts'][number], url: string, unstable = false): void {
   const lines = [`deb [trusted=yes] ${url}/debian ./`, ...(unstable ? [`deb [trusted=yes] ${url}/debian-sid ./`] : [])];
   lab.inside(host, `rm -f /etc/apt/sources.list.d/*; printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} > /etc/apt/sources.list`);
+}
+
+/** A lab whose hosts take their distribution's packages from the lab repository, served while it runs. */
+export interface MirroredLab {
+  readonly lab: Lab;
+  readonly repo: ServedRepo;
+  /** Stops serving the repository, then the lab. */
+  readonly stop: () => Promise<void>;
+}
+
+/** Starts a lab and points every host's distribution mirror at the lab repository (see useRepoAsDistroMirror). */
+export async function startMirroredLab(options: LabOptions, unstable = false): Promise<MirroredLab> {
+  const root = ensurePackageRepo();
+  const lab = await startLab(options);
+  const repo = await serveRepo(lab, root).catch(async (err: unknown) => {
+    await lab.stop();
+    throw err;
+  });
+  for (const host of lab.hosts) useRepoAsDistroMirror(lab, host, repo.url, unstable);
+  return {
+    lab,
+    repo,
+    stop: async () => {
+      await repo.close();
+      await lab.stop();
+    },
+  };
 }

@@ -5,10 +5,10 @@
  * after the fix completes only that host.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PREPARE_ONLY, runCli, tempDir, writeLabInventory } from './helpers.js';
-import { startLab, type Lab } from './lab.js';
-import { ensurePackageRepo, FAKE_KUBE_VERSION, serveRepo, useRepoAsDistroMirror, type ServedRepo } from './package-repo.js';
+import { type Lab } from './lab.js';
+import { FAKE_KUBE_VERSION, startMirroredLab, type ServedRepo } from './package-repo.js';
 import { readReport } from './report.js';
 
 const MIRROR_REGISTRY = 'registry.cn-hangzhou.aliyuncs.com/google_containers';
@@ -18,10 +18,8 @@ let inventory: string;
 let dir: string;
 
 beforeAll(async () => {
-  const root = ensurePackageRepo();
-  lab = await startLab({ hosts: 3, prefix: 'pkg' });
-  repo = await serveRepo(lab, root);
-  for (const host of lab.hosts) useRepoAsDistroMirror(lab, host, repo.url);
+  const mirrored = await startMirroredLab({ hosts: 3, prefix: 'pkg' });
+  ({ lab, repo } = mirrored);
   dir = tempDir('pkg');
   inventory = writeLabInventory(
     lab,
@@ -34,12 +32,8 @@ beforeAll(async () => {
     },
     dir,
   );
+  return () => mirrored.stop();
 }, 300_000);
-
-afterAll(async () => {
-  await repo?.close();
-  await lab?.stop();
-});
 
 const report = (file: string) => readReport(join(dir, file));
 

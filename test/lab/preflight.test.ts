@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, WITHOUT_PACKAGES, writeLabInventory } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
 import { readReport } from './report.js';
@@ -13,10 +13,7 @@ let lab: Lab;
 
 beforeAll(async () => {
   lab = await startLab({ hosts: 4, prefix: 'pre' });
-});
-
-afterAll(async () => {
-  await lab?.stop();
+  return () => lab.stop();
 });
 
 const changedSomething = (host: (typeof lab.hosts)[number]) =>
@@ -113,22 +110,11 @@ describe('host preparation', () => {
     lab.inside(host, 'hostname renamed-by-someone; echo renamed-by-someone > /etc/hostname');
     const dir = tempDir('hostname');
     const inventory = writeLabInventory(lab, {}, dir);
-    const r = await runCli([
-      'apply',
-      '-i',
-      inventory,
-      ...WITHOUT_PACKAGES,
-      '--only',
-      'hostname',
-      '--hosts',
-      host.name,
-      '--output',
-      'silent',
-      '--report',
-      join(dir, 'r.json'),
-    ]);
+    const file = join(dir, 'r.json');
+    const only = ['--only', 'hostname', '--hosts', host.name];
+    const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, ...only, '--output', 'silent', '--report', file]);
     expect(r.code, r.stdout).toBe(0);
-    const report = readReport(join(dir, 'r.json'));
+    const report = readReport(file);
     expect(report.hosts[0]!.changes.map((c) => c.target).sort()).toEqual(['/etc/hostname', 'running host name']);
     expect(lab.inside(host, 'hostname; cat /etc/hostname').trim().split('\n')).toEqual([host.name, host.name]);
   });
@@ -138,20 +124,11 @@ describe('host preparation', () => {
     const inventory = writeLabInventory(lab, {}, dir);
     // a swap entry as a real machine's fstab would have one (lab hosts have no swap device)
     lab.inside(lab.hosts[0]!, 'printf "/dev/sdb1 none swap sw 0 0\\n" >> /etc/fstab');
-    const r = await runCli([
-      'apply',
-      '-i',
-      inventory,
-      ...WITHOUT_PACKAGES,
-      '--hosts',
-      lab.hosts[0]!.name,
-      '--output',
-      'silent',
-      '--report',
-      join(dir, 'r.json'),
-    ]);
+    const name = lab.hosts[0]!.name;
+    const file = join(dir, 'r.json');
+    const r = await runCli(['apply', '-i', inventory, ...WITHOUT_PACKAGES, '--hosts', name, '--output', 'silent', '--report', file]);
     expect(r.code, r.stdout).toBe(0);
-    const report = readReport(join(dir, 'r.json'));
+    const report = readReport(file);
     const host = report.hosts[0]!;
     expect(host.warnings).toEqual(
       expect.arrayContaining([
@@ -180,15 +157,8 @@ describe('host preparation', () => {
     );
     for (const line of files.trim().split('\n')) expect(line).toMatch(/ 644 root$/);
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/sysctl.d/kubernetes.conf')).toContain('net.bridge.bridge-nf-call-iptables = 1');
-    expect(lab.inside(lab.hosts[0]!, 'cat /etc/modules-load.d/kubernetes.conf').trim().split('\n').slice(1)).toEqual([
-      'overlay',
-      'br_netfilter',
-      'ip_vs',
-      'ip_vs_rr',
-      'ip_vs_wrr',
-      'ip_vs_sh',
-      'nf_conntrack',
-    ]);
+    const modules = lab.inside(lab.hosts[0]!, 'cat /etc/modules-load.d/kubernetes.conf').trim().split('\n').slice(1);
+    expect(modules).toEqual(['overlay', 'br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']);
     // fstab swap entry commented out, with a dated backup of the original
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab')).toContain('# /dev/sdb1 none swap sw 0 0 # disabled by kubestrap');
     expect(lab.inside(lab.hosts[0]!, 'cat /etc/fstab.kubestrap-*')).toMatch(/^\/dev\/sdb1 none swap sw 0 0$/m);

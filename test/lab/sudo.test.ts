@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Host } from '../../src/transport/host.js';
 import { HostKeyPolicy } from '../../src/transport/host-keys.js';
 import { openSsh } from '../../src/transport/ssh.js';
@@ -21,10 +21,7 @@ let lab: Lab;
 
 beforeAll(async () => {
   lab = await startLab({ hosts: 2, prefix: 'sudo' });
-});
-
-afterAll(async () => {
-  await lab?.stop();
+  return () => lab.stop();
 });
 
 /** A Host with the password privilege forced, whatever the host's sudo does (no connect-time detection). */

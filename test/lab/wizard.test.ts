@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, WITHOUT_PACKAGES } from './helpers.js';
 import { startLab, type Lab } from './lab.js';
 
@@ -61,10 +61,7 @@ let lab: Lab;
 
 beforeAll(async () => {
   lab = await startLab({ hosts: 2, prefix: 'wiz' });
-});
-
-afterAll(async () => {
-  await lab?.stop();
+  return () => lab.stop();
 });
 
 describe('kubestrap init', () => {

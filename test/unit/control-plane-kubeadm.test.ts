@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { controlPlanePods, manifestYaml, type ComponentSettings } from '../../templates/control-plane.js';
+import { controlPlanePods, manifestYaml } from '../../templates/control-plane.js';
+import { kubeadmDefaultControlPlane } from './control-plane-input.js';
 import { tempDir } from '../lab/helpers.js';
 
 const KUBEADM = join(process.env.KUBESTRAP_LAB_CACHE ?? '/var/cache/kubestrap-lab', 'kubernetes-1.20.2', 'bin', 'kubeadm');
-const none: ComponentSettings = { extraArgs: {}, extraVolumes: [], extraEnvs: [] };
 
 describe.skipIf(!existsSync(KUBEADM))('static-pod manifests vs the reference kubeadm 1.20.2', () => {
   test('etcd, kube-apiserver, kube-controller-manager and kube-scheduler equal kubeadm 1.20.2 output field for field', () => {
@@ -37,25 +37,7 @@ networking: {podSubnet: 10.244.0.0/16}
     ]) {
       execFileSync(KUBEADM, ['init', 'phase', ...phase, '--config', '/tmp/config.yaml', '--rootfs', root], { stdio: 'ignore' });
     }
-    const ours = controlPlanePods({
-      minor: 20,
-      patch: 2,
-      kubernetesVersion: 'v1.20.2',
-      nodeName: 'cp-1',
-      advertiseAddress: '10.77.1.10',
-      bindPort: 6443,
-      imageRepository: 'registry.local',
-      etcdImageTag: '3.4.23',
-      clusterName: 'kubernetes',
-      dnsDomain: 'cluster.local',
-      serviceSubnet: '10.96.0.0/12',
-      podSubnet: '10.244.0.0/16',
-      presentCaDirs: [],
-      apiServer: none,
-      controllerManager: none,
-      scheduler: none,
-      etcd: none,
-    });
+    const ours = controlPlanePods(kubeadmDefaultControlPlane({ advertiseAddress: '10.77.1.10' }));
     for (const [name, pod] of Object.entries(ours)) {
       const theirs = parse(readFileSync(join(root, 'etc/kubernetes/manifests', `${name}.yaml`), 'utf8'));
       expect(parse(manifestYaml(pod)), name).toEqual(theirs);

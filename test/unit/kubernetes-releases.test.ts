@@ -78,6 +78,24 @@ interface Row {
 const apiServerFlags = (i: Inventory) => pods(i)['kube-apiserver'].spec.containers[0]!.command!;
 const etcdPod = (i: Inventory) => pods(i).etcd.spec.containers[0]!;
 const mark = (i: Inventory) => markings(v(i.cluster.kubernetesVersion).minor, i.cluster.containerRuntime.socket);
+/** The cluster objects kubestrap creates at `i`'s release (the values no row reads left empty). */
+const clusterObjectsAt = (i: Inventory) =>
+  clusterObjects({
+    version: v(i.cluster.kubernetesVersion),
+    server: 'https://x:6443',
+    caCertPem: '',
+    clusterConfiguration: {},
+    kubeletConfiguration: {},
+  });
+/** CoreDNS's Deployment at `i`'s release, typed as far as a row reads its pod spec. */
+const coreDnsDeployment = <PodSpec>(i: Inventory) =>
+  coreDnsObjects({
+    image: 'x',
+    dnsDomain: 'cluster.local',
+    clusterDns: '10.96.0.10',
+    minor: v(i.cluster.kubernetesVersion).minor,
+    disruptionBudget: false,
+  }).find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } };
 const orgsOf = (name: string) => (i: Inventory) => CERTIFICATES.find((c) => c.name === name)!.organizations(clusterPki(i));
 
 /** Cut-overs from before 1.31 (kubeadm-spec §2–§10; the 1.20 side is the reference kubeadm 1.20.2's output). */
@@ -168,13 +186,7 @@ const OLDER_ROWS: readonly Row[] = [
     before: 'v1.23.17',
     after: 'v1.24.17',
     value: (i) =>
-      clusterObjects({
-        version: v(i.cluster.kubernetesVersion),
-        server: 'https://x:6443',
-        caCertPem: '',
-        clusterConfiguration: {},
-        kubeletConfiguration: {},
-      })
+      clusterObjectsAt(i)
         .filter((o) => o.kind === 'ConfigMap')
         .map((o) => o.metadata.name)
         .find((n) => n.startsWith('kubelet-config')),
@@ -197,15 +209,7 @@ const OLDER_ROWS: readonly Row[] = [
     before: 'v1.26.15',
     after: 'v1.27.16',
     value: (i) => {
-      const d = coreDnsObjects({
-        image: 'x',
-        dnsDomain: 'cluster.local',
-        clusterDns: '10.96.0.10',
-        minor: v(i.cluster.kubernetesVersion).minor,
-        disruptionBudget: false,
-      }).find((o) => o.kind === 'Deployment') as unknown as {
-        spec: { template: { spec: { containers: Array<{ livenessProbe: { httpGet: { port: unknown } } }> } } };
-      };
+      const d = coreDnsDeployment<{ containers: Array<{ livenessProbe: { httpGet: { port: unknown } } }> }>(i);
       return d.spec.template.spec.containers[0]!.livenessProbe.httpGet.port;
     },
     expected: [8080, 'liveness-probe'],
@@ -330,14 +334,7 @@ const OLDER_ROWS: readonly Row[] = [
 ];
 
 function coreDnsTolerations(i: Inventory): ReadonlyArray<{ key?: string }> {
-  const d = coreDnsObjects({
-    image: 'x',
-    dnsDomain: 'cluster.local',
-    clusterDns: '10.96.0.10',
-    minor: v(i.cluster.kubernetesVersion).minor,
-    disruptionBudget: false,
-  }).find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { tolerations: Array<{ key?: string }> } } } };
-  return d.spec.template.spec.tolerations;
+  return coreDnsDeployment<{ tolerations: Array<{ key?: string }> }>(i).spec.template.spec.tolerations;
 }
 
 const ROWS: readonly Row[] = [
@@ -482,14 +479,7 @@ const ROWS: readonly Row[] = [
     change: '#138957',
     before: 'v1.35.4',
     after: 'v1.35.5',
-    value: (i) =>
-      clusterObjects({
-        version: v(i.cluster.kubernetesVersion),
-        server: 'https://x:6443',
-        caCertPem: '',
-        clusterConfiguration: {},
-        kubeletConfiguration: {},
-      }).some((o) => o.metadata.name === 'kubeadm:apiserver-kubelet-client'),
+    value: (i) => clusterObjectsAt(i).some((o) => o.metadata.name === 'kubeadm:apiserver-kubelet-client'),
     expected: [false, true],
   },
   {

@@ -79,6 +79,15 @@ interface Expected {
 }
 
 /** kubeadm-spec §2.2/§2.3 for this inventory (v1.30: no O on the etcd clients). */
+/** etcd's server and peer certificates are alike in kubeadm: the node's names, serving and client use. */
+const ETCD_MEMBER: Omit<Expected, 'file'> = {
+  ca: 'etcd/ca',
+  subject: 'CN=cp-1',
+  dns: ['cp-1', 'localhost'],
+  ips: ['192.168.56.10', '127.0.0.1', '0:0:0:0:0:0:0:1'],
+  eku: 'TLS Web Server Authentication, TLS Web Client Authentication',
+};
+
 const TABLE: Expected[] = [
   { file: 'ca', ca: undefined, subject: 'CN=kubernetes', dns: ['kubernetes'], ips: [], eku: undefined },
   {
@@ -115,22 +124,8 @@ const TABLE: Expected[] = [
     eku: 'TLS Web Client Authentication',
   },
   { file: 'etcd/ca', ca: undefined, subject: 'CN=etcd-ca', dns: ['etcd-ca'], ips: [], eku: undefined },
-  {
-    file: 'etcd/server',
-    ca: 'etcd/ca',
-    subject: 'CN=cp-1',
-    dns: ['cp-1', 'localhost'],
-    ips: ['192.168.56.10', '127.0.0.1', '0:0:0:0:0:0:0:1'],
-    eku: 'TLS Web Server Authentication, TLS Web Client Authentication',
-  },
-  {
-    file: 'etcd/peer',
-    ca: 'etcd/ca',
-    subject: 'CN=cp-1',
-    dns: ['cp-1', 'localhost'],
-    ips: ['192.168.56.10', '127.0.0.1', '0:0:0:0:0:0:0:1'],
-    eku: 'TLS Web Server Authentication, TLS Web Client Authentication',
-  },
+  { file: 'etcd/server', ...ETCD_MEMBER },
+  { file: 'etcd/peer', ...ETCD_MEMBER },
   {
     file: 'etcd/healthcheck-client',
     ca: 'etcd/ca',

@@ -1,9 +1,9 @@
 /** Kubelet serving-certificate requests (ECDSA, as kubelets make them; built with the real openssl) and what kubestrap approves. */
 import { expect, test } from 'vitest';
-import forge from 'node-forge';
 import { parseInventory } from '../../src/inventory/load.js';
 import { nodeIdentities } from '../../src/kube/node-marking.js';
 import { approvedServingCsr, pendingServingCsrs, requestedNames, servingCsrProblem } from '../../src/kube/serving-csr.js';
+import { emptyAttributeRequest } from './crafted-csr.js';
 import { kubeletServingRequest } from './openssl.js';
 
 const csrObject = (name: string, node: string, pem: string, approved = false) => ({
@@ -66,33 +66,7 @@ test('H2: a node may name only what the inventory gives it, never its self-repor
 });
 
 test('M2: a request kubestrap cannot read is reported, not fatal; an empty extensionRequest attribute is skipped as Go does', () => {
-  const { asn1 } = forge;
-  const keys = forge.pki.rsa.generateKeyPair(1024);
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = keys.publicKey;
-  csr.setSubject([
-    { name: 'organizationName', value: 'system:nodes' },
-    { name: 'commonName', value: 'system:node:worker-1' },
-  ]);
-  csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'worker-1' }] }] }]);
-  csr.sign(keys.privateKey, forge.md.sha256.create());
-  // node-forge has it, its types do not
-  const info = (
-    forge.pki as unknown as { getCertificationRequestInfo(c: ReturnType<typeof forge.pki.createCertificationRequest>): forge.asn1.Asn1 }
-  ).getCertificationRequestInfo(csr);
-  (info.value as forge.asn1.Asn1[])[3]!.value = [
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('1.2.840.113549.1.9.14').getBytes()),
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, []),
-    ]),
-    ...((info.value as forge.asn1.Asn1[])[3]!.value as forge.asn1.Asn1[]),
-  ];
-  const unsigned = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    info,
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, []),
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, '\0'),
-  ]);
-  const crafted = `-----BEGIN CERTIFICATE REQUEST-----\n${forge.util.encode64(asn1.toDer(unsigned).getBytes(), 64)}\n-----END CERTIFICATE REQUEST-----\n`;
+  const crafted = emptyAttributeRequest('worker-1', 1024);
   const garbage = {
     ...csrObject('csr-garbage', 'worker-1', 'x'),
     spec: {

@@ -14,6 +14,7 @@ import { rollingQueue } from '../../src/util/concurrency.js';
 import { parseVersion } from '../../src/util/version.js';
 import { controlPlanePods } from '../../templates/control-plane.js';
 import { tempDir } from '../lab/helpers.js';
+import { kubeadmDefaultControlPlane, NO_EXTRAS } from './control-plane-input.js';
 
 const v = (text: string) => parseVersion(text)!;
 const cluster = (controlPlane: string, kubelets: Record<string, string> = {}): ClusterVersions => ({
@@ -76,25 +77,7 @@ describe('upgrade rules', () => {
 });
 
 describe('running command lines', () => {
-  const pods = controlPlanePods({
-    minor: 20,
-    patch: 2,
-    kubernetesVersion: 'v1.20.2',
-    nodeName: 'cp-1',
-    advertiseAddress: '10.0.0.1',
-    bindPort: 6443,
-    imageRepository: 'registry.local',
-    etcdImageTag: '3.4.23',
-    clusterName: 'kubernetes',
-    dnsDomain: 'cluster.local',
-    serviceSubnet: '10.96.0.0/12',
-    podSubnet: '10.244.0.0/16',
-    presentCaDirs: [],
-    apiServer: { extraArgs: { profiling: 'false' }, extraVolumes: [], extraEnvs: [] },
-    controllerManager: { extraArgs: {}, extraVolumes: [], extraEnvs: [] },
-    scheduler: { extraArgs: {}, extraVolumes: [], extraEnvs: [] },
-    etcd: { extraArgs: {}, extraVolumes: [], extraEnvs: [] },
-  });
+  const pods = controlPlanePods(kubeadmDefaultControlPlane({ apiServer: { ...NO_EXTRAS, extraArgs: { profiling: 'false' } } }));
   const command = pods['kube-apiserver'].spec.containers[0]!.command!;
   const proc = (pid: number, argv: readonly string[]) => `\x1e${pid}\n${argv.join('\n')}\n`;
 
