@@ -37,7 +37,14 @@ export async function awaitRenewingLeader(
   timeoutMs: number,
 ): Promise<{ holder: string; waitedMs: number }> {
   const started = Date.now();
-  const before = await readLease(api, component);
+  // this first read too may reach an API server just restarted behind the balancer: it is retried
+  const { spec: before } = await pollUntil(async () => ({ spec: await readLease(api, component) }), {
+    timeoutMs,
+    intervalMs: LEASE_POLL_MS,
+    ignoreErrors: true,
+    failure: () =>
+      `the Lease kube-system/${component} cannot be read ${timeoutMs / 1000} s after its restart (kubectl -n kube-system get lease ${component})`,
+  });
   let last = before;
   const holder = await pollUntil(
     async () => {
@@ -45,7 +52,8 @@ export async function awaitRenewingLeader(
       return last?.renewTime && last.renewTime !== before?.renewTime ? printable(last.holderIdentity ?? '(none)') : undefined;
     },
     {
-      timeoutMs,
+      // one limit for both waits
+      timeoutMs: timeoutMs - (Date.now() - started),
       intervalMs: LEASE_POLL_MS,
       ignoreErrors: true,
       failure: () =>
