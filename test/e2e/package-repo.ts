@@ -7,9 +7,9 @@
  * neither the package nor its source).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDeb, index } from '../lab/package-repo.js';
+import { buildDeb, buildOnce, index } from '../lab/package-repo.js';
 import { labAddonBinary } from './lab-addons.js';
 import { e2eScript } from './scripts.js';
 
@@ -51,11 +51,11 @@ ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELE
 
 /** Builds the repository once (cached by version); returns its root directory. */
 export function ensureE2eRepo(): string {
-  const root = join(CACHE, `e2e-repo-${E2E_KUBE_VERSION}-v${REPO_VERSION}`);
-  if (existsSync(join(root, '.ready'))) return root;
+  return buildOnce(join(CACHE, `e2e-repo-${E2E_KUBE_VERSION}-v${REPO_VERSION}`), buildE2eRepo);
+}
+
+function buildE2eRepo(building: string): void {
   const bin = kubernetesBinaries();
-  const building = `${root}.building`;
-  rmSync(building, { recursive: true, force: true });
   const minor = E2E_KUBE_VERSION.split('.').slice(0, 2).join('.');
   const repo = join(building, 'kubernetes', 'core:', 'stable:', `v${minor}`, 'deb');
   mkdirSync(repo, { recursive: true });
@@ -92,8 +92,4 @@ export function ensureE2eRepo(): string {
     files: { 'usr/bin/crictl': { copyFrom: labAddonBinary('crictl-v1.36.0') } },
   });
   index(repo);
-  writeFileSync(join(building, '.ready'), '');
-  rmSync(root, { recursive: true, force: true });
-  renameSync(building, root);
-  return root;
 }

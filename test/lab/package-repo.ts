@@ -145,10 +145,32 @@ function downloadFromUnstable(dir: string, pkg: string): void {
 
 /** Builds the repository once (cached by version); returns its root directory. */
 export function ensurePackageRepo(): string {
-  const root = join(CACHE, `repo-v${REPO_VERSION}`);
+  return buildOnce(join(CACHE, `repo-v${REPO_VERSION}`), buildPackageRepo);
+}
+
+/**
+ * `root`, built by `build` once for the machine's every test process: each process that finds it
+ * missing builds in a directory of its own (lanes and forks start at once on a cold cache; one
+ * shared directory had them delete each other's work), and the first to finish puts it in place.
+ */
+export function buildOnce(root: string, build: (dir: string) => void): string {
   if (existsSync(join(root, '.ready'))) return root;
-  const building = `${root}.building`;
+  const building = `${root}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
+  try {
+    build(building);
+    writeFileSync(join(building, '.ready'), '');
+    if (!existsSync(join(root, '.ready'))) {
+      rmSync(root, { recursive: true, force: true });
+      renameSync(building, root);
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return root;
+}
+
+function buildPackageRepo(building: string): void {
   const debian = join(building, 'debian');
   const kube = join(building, 'kubernetes', 'core:', 'stable:', 'v1.23', 'deb');
   mkdirSync(debian, { recursive: true });
@@ -166,10 +188,6 @@ export function ensurePackageRepo(): string {
   fakeDeb(kube, 'kubectl', `${FAKE_KUBE_VERSION}-1.1`, 'kubectl', `Client Version: v${FAKE_KUBE_VERSION}`);
   fakeDeb(kube, 'cri-tools', '1.26.0-1.1', 'crictl', 'crictl version v1.26.0');
   index(kube);
-  writeFileSync(join(building, '.ready'), '');
-  rmSync(root, { recursive: true, force: true });
-  renameSync(building, root);
-  return root;
 }
 
 export interface ServedRepo {
