@@ -1,4 +1,5 @@
 /** The apply workflow: the only place where phase order is decided. */
+import type { CheckGroup, DoctorRun } from '../src/doctor/finding.js';
 import type { Phase } from '../src/kit/phase.js';
 import { addonsReadyPhase } from './addons-ready.js';
 import { adminKubeconfigPhase } from './admin-kubeconfig.js';
@@ -8,6 +9,10 @@ import { certsRenewPhase } from './certs-renew.js';
 import { clusterObjectsPhase } from './cluster-objects.js';
 import { containerRuntimePhase } from './container-runtime.js';
 import { controlPlanePhase } from './control-plane.js';
+import { doctorCertificatesPhase } from './doctor-certificates.js';
+import { doctorClusterPhase } from './doctor-cluster.js';
+import { doctorEtcdPhase } from './doctor-etcd.js';
+import { doctorHostsPhase } from './doctor-hosts.js';
 import { deleteNodePhase, drainPhase, type NodeLeaving } from './drain.js';
 import { firewallPhase } from './firewall.js';
 import { hostnamePhase } from './hostname.js';
@@ -129,3 +134,14 @@ export const removeNodePhases = (leaving: NodeLeaving): readonly Phase[] => [
 
 /** `reset`: every selected host. */
 export const resetPhases: readonly Phase[] = [resetPhase()];
+
+/** `doctor`: one read-only phase per check group; each adds its findings to `run`. */
+const DOCTOR: Readonly<Record<CheckGroup, (run: DoctorRun) => Phase>> = {
+  hosts: doctorHostsPhase,
+  certificates: doctorCertificatesPhase,
+  etcd: doctorEtcdPhase,
+  cluster: doctorClusterPhase,
+};
+
+/** `doctor --only/--skip`: the chosen groups' phases, in CHECK_GROUPS' order. */
+export const doctorPhases = (run: DoctorRun, groups: readonly CheckGroup[]): readonly Phase[] => groups.map((g) => DOCTOR[g](run));

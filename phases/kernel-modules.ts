@@ -6,6 +6,7 @@
  */
 import { MODULES_FILE, renderModulesLoad, requiredModules } from '../templates/kernel-modules.js';
 import type { Host } from '../src/transport/host.js';
+import { missingModules, modulePresenceScript } from '../src/facts/kernel-modules.js';
 import { quote } from '../src/transport/quote.js';
 import { kernelAtLeast } from '../src/util/kernel.js';
 import { applyFiles, planFiles, type FilePayload } from '../src/kit/managed-files.js';
@@ -13,34 +14,13 @@ import type { Change, Phase } from '../src/kit/phase.js';
 
 type Payload = FilePayload | { kind: 'load'; modules: readonly string[] };
 
-/** Evidence that a built-in module is active when /sys/module has no entry for it. */
-const FEATURE_PROBES: Readonly<Record<string, string>> = {
-  br_netfilter: '[ -d /proc/sys/net/bridge ]',
-  overlay: '{ while read -r a b; do [ "$b" = overlay ] || [ "$a" = overlay ] && exit 0; done < /proc/filesystems; false; }',
-  ip_vs: '[ -e /proc/net/ip_vs ]',
-  nf_conntrack: '[ -e /proc/sys/net/netfilter/nf_conntrack_max ]',
-};
-
 /** One line per module: `name present|missing`, then `loadable yes|no`. */
 async function moduleState(host: Host, modules: readonly string[]): Promise<{ missing: string[]; loadable: boolean }> {
-  // cheapest evidence first: a directory test and a builtin probe before any grep
-  // the running kernel's release, read once with a builtin (a uname per module was a process each)
-  const lines = [
-    'read -r release < /proc/sys/kernel/osrelease',
-    ...modules.map((m) => {
-      const builtin = `grep -q ${quote(`/${m}.ko`)} /lib/modules/"$release"/modules.builtin 2>/dev/null`;
-      const probe = FEATURE_PROBES[m] ? `${FEATURE_PROBES[m]} || ` : '';
-      return `if [ -d /sys/module/${m} ] || ${probe}${builtin}; then echo "${m} present"; else echo "${m} missing"; fi`;
-    }),
-  ];
-  lines.push(
-    'if [ -d /lib/modules/"$release"/kernel ] && command -v modprobe >/dev/null; then echo "loadable yes"; else echo "loadable no"; fi',
-  );
-  const { stdout } = await host.check(lines.join('\n'));
-  const missing = stdout
-    .split('\n')
-    .filter((l) => l.endsWith(' missing'))
-    .map((l) => l.split(' ')[0]!);
+  // the presence script has read the kernel's release into $release
+  const loadable =
+    'if [ -d /lib/modules/"$release"/kernel ] && command -v modprobe >/dev/null; then echo "loadable yes"; else echo "loadable no"; fi';
+  const { stdout } = await host.check(`${modulePresenceScript(modules)}\n${loadable}`);
+  const missing = missingModules(stdout.split('\n'));
   return { missing, loadable: /loadable yes/.test(stdout) };
 }
 

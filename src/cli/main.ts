@@ -18,6 +18,7 @@ import { resetCommand } from './reset.js';
 import { UsageError } from './errors.js';
 import { etcdCommand } from './etcd.js';
 import { execCommand } from './exec.js';
+import { doctorCommand } from './doctor.js';
 import { factsCommand } from './facts.js';
 import { initCommand } from './init.js';
 import { joinCommand } from './join.js';
@@ -46,6 +47,7 @@ export function program(): Command {
     adoptCommand(),
     kubeconfigCommand(),
     factsCommand(),
+    doctorCommand(),
     execCommand(),
     certsCommand(),
     bundleCommand(),

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { CERTIFICATES, KUBECONFIGS } from './catalogue.js';
 import { currentCredentials, parseKubeconfig } from './kubeconfig.js';
 import { inspectCertificate } from './x509.js';
-import { KUBELET_CLIENT_CURRENT, KUBELET_PKI_DIR, KUBELET_SERVING_CURRENT } from '../../templates/paths.js';
+import type { Host } from '../transport/host.js';
+import { KUBELET_CLIENT_CURRENT, KUBELET_PKI_DIR, KUBELET_SERVING_CURRENT, KUBERNETES_DIR } from '../../templates/paths.js';
 
 export interface ExpirationRow {
   readonly node: string;
@@ -58,6 +59,17 @@ export function expirationRowsFrom(node: string, read: (path: string) => string 
     if (pem) rows.push(row(node, k.name, 'certificate', pem, k.authority, now));
   }
   return rows;
+}
+
+/** A host's rows, its files read in one round trip. */
+export async function readExpirationRows(host: Host, node: string, now: Date): Promise<ExpirationRow[]> {
+  const paths = [...EXPIRATION_FILES.map((p) => `${KUBERNETES_DIR}/${p}`), ...KUBELET_CERTIFICATES.map((k) => k.path)];
+  const files = await host.readFiles(paths);
+  return expirationRowsFrom(
+    node,
+    (path) => files.get(path.startsWith('/') ? path : `${KUBERNETES_DIR}/${path}`)?.content.toString('utf8'),
+    now,
+  );
 }
 
 export function expirationRows(node: string, root: string, now: Date): ExpirationRow[] {

@@ -13,6 +13,7 @@ import { beforeAll, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { pollUntil } from '../../src/util/poll.js';
 import { runCli, tempDir } from '../lab/helpers.js';
+import type { LabHost } from '../lab/lab.js';
 import { AGNHOST_IMAGE, type ClusterLab } from './cluster-lab.js';
 import { startWithInventory } from './inventory.js';
 import { busyboxPod, kubectl, kubectlAnswer, kubectlOutput, waitFor } from './kubectl.js';
@@ -439,6 +440,23 @@ test('an add-on that cannot start is named with why: a metrics-server image the 
   expect(plan.stdout).toMatch(
     new RegExp(`\\[WARNING NameServers\\] ${cluster.workers.map((w) => w.name).join(', ')}: /etc/resolv\\.conf names no name server`),
   );
+  // the doctor finds the same, each with its fix
+  const doctor = await runDoctor(['--only', 'cluster']);
+  expect(doctor.code, doctor.text).toBe(2);
+  expect(doctor.report.findings.map((f) => `${f.severity} ${f.subject}: ${f.problem}`)).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(
+        /^error Deployment kube-system\/coredns pod coredns-\S+: (CrashLoopBackOff|restarting): container coredns keeps exiting .*plugin\/forward: no nameservers found/,
+      ),
+      expect.stringMatching(
+        /^error Deployment kube-system\/metrics-server pod metrics-server-\S+: (ImagePullBackOff|ErrImagePull): image registry\.local\/metrics-server:v0\.7\.2/,
+      ),
+      expect.stringMatching(/^error APIService v1beta1\.metrics\.k8s\.io: not available/),
+    ]),
+  );
+  expect(doctor.report.findings.find((f) => f.subject.startsWith('Deployment kube-system/coredns'))?.fix).toMatch(
+    /^kubectl -n kube-system logs coredns-\S+ --previous/,
+  );
 
   await kubectl(kubeconfig, ['uncordon', cluster.controlPlane.name]);
 
@@ -455,3 +473,95 @@ test('an add-on that cannot start is named with why: a metrics-server image the 
   const recovered = await runCli(['apply', '-i', inventory, '--wait-addons', '5m'], env);
   expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
 }, 900_000);
+
+type DoctorReport = {
+  schema: string;
+  errors: number;
+  warnings: number;
+  findings: Array<{ severity: string; group: string; subject: string; problem: string; why: string; fix: string }>;
+};
+
+/** kubestrap doctor with --output json: its exit code, its report parsed, and the text to show when an assertion fails. */
+async function runDoctor(args: readonly string[] = []): Promise<{ code: number; report: DoctorReport; text: string }> {
+  const r = await runCli(['doctor', '-i', inventory, '--output', 'json', ...args], env);
+  const report = JSON.parse(r.stdout) as DoctorReport;
+  expect(report.schema).toBe('kubestrap.dev/doctor/v1');
+  return { code: r.code, report, text: r.stdout + r.stderr };
+}
+
+test('kubestrap doctor: the healthy cluster has no finding; a kernel setting reverted, containerd stopped, a webhook failing closed with no Service and a host that does not answer SSH are each a finding naming the host or object and its fix; the rest of the report stands; after the fixes, healthy again', async () => {
+  const [worker1, worker2] = cluster.workers as [LabHost, LabHost];
+  const started = Date.now();
+  const healthy = await runCli(['doctor', '-i', inventory], env);
+  // a figure for the note (issue: the 3-node lab examined in 10 s or less), not an assertion
+  console.log(`doctor on the healthy 3-node cluster: ${((Date.now() - started) / 1000).toFixed(1)} s, the kubestrap process included`);
+  expect(healthy.code, healthy.stdout + healthy.stderr).toBe(0);
+  expect(healthy.stdout.trim()).toBe('doctor: healthy, no finding (3 hosts; checks: hosts, certificates, etcd, cluster)');
+
+  // JSON: YAML 1.1 readers (kubectl) take an unquoted yes for a boolean
+  const webhook = join(home, 'webhook.json');
+  writeFileSync(
+    webhook,
+    JSON.stringify({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'doctor-test' },
+      webhooks: [
+        {
+          name: 'check.doctor-test.example.com',
+          // fails closed, but only for namespaces labelled doctor-test: nothing else is refused
+          failurePolicy: 'Fail',
+          namespaceSelector: { matchLabels: { 'doctor-test': 'yes' } },
+          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
+          clientConfig: { service: { namespace: 'doctor-test', name: 'absent' } },
+          sideEffects: 'None',
+          admissionReviewVersions: ['v1'],
+        },
+      ],
+    }),
+  );
+  await kubectl(kubeconfig, ['apply', '-f', webhook]);
+  cluster.lab.inside(worker1, 'sysctl -q -w net.ipv4.ip_forward=0');
+  cluster.lab.inside(worker2, 'systemctl stop containerd');
+  const sick = await runDoctor();
+  expect(sick.code, sick.text).toBe(2);
+  const lines = sick.report.findings.map((f) => `${f.severity} ${f.subject}: ${f.problem} => ${f.fix}`);
+  expect(lines, sick.text).toEqual(
+    expect.arrayContaining([
+      `error ${worker1.name}: kernel setting net.ipv4.ip_forward is 0, not 1 => kubestrap apply --only sysctl --hosts ${worker1.name} -i ${inventory}`,
+      expect.stringMatching(
+        new RegExp(
+          `^error ${worker2.name}: containerd is not running.* => on ${worker2.name}: systemctl daemon-reload && systemctl enable --now containerd$`,
+        ),
+      ),
+      "error ValidatingWebhookConfiguration doctor-test (webhook check.doctor-test.example.com): fails closed and its Service doctor-test/absent does not exist => kubectl delete validatingwebhookconfiguration doctor-test (when what served it is gone), or start its Service's pods again",
+    ]),
+  );
+  expect(sick.report.errors).toBe(sick.report.findings.filter((f) => f.severity === 'error').length);
+
+  // a host that does not answer is a finding; every other check still reports
+  cluster.lab.inside(worker1, 'systemctl stop ssh');
+  try {
+    const cut = await runDoctor();
+    expect(cut.code, cut.text).toBe(2);
+    const has = (subject: string, problem: string) =>
+      cut.report.findings.some((f) => f.subject === subject && f.problem.startsWith(problem));
+    expect(has(worker1.name, 'unreachable: '), cut.text).toBe(true);
+    expect(has(worker2.name, 'containerd is not running'), cut.text).toBe(true);
+    expect(has('ValidatingWebhookConfiguration doctor-test (webhook check.doctor-test.example.com)', 'fails closed'), cut.text).toBe(true);
+  } finally {
+    cluster.lab.inside(worker1, 'systemctl start ssh');
+  }
+
+  // the fixes, as the findings print them
+  const sysctlFix = await runCli(['apply', '--only', 'sysctl', '--hosts', worker1.name, '-i', inventory], env);
+  expect(sysctlFix.code, sysctlFix.stdout + sysctlFix.stderr).toBe(0);
+  cluster.lab.inside(worker2, 'systemctl daemon-reload && systemctl enable --now containerd');
+  await kubectl(kubeconfig, ['delete', 'validatingwebhookconfiguration', 'doctor-test']);
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=180s'], 200_000);
+  // the pods on worker-2 come back as its kubelet meets containerd again
+  let last: Awaited<ReturnType<typeof runDoctor>> | undefined;
+  await waitFor(async () => (last = await runDoctor()).code === 0, 180_000).catch(() => undefined);
+  expect(last?.code, last?.text).toBe(0);
+  expect(last?.report.findings).toEqual([]);
+}, 600_000);

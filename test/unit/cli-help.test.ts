@@ -24,6 +24,7 @@ const COMMANDS = [
   ['join'],
   ['reset'],
   ['facts'],
+  ['doctor'],
   ['exec'],
   ['certs', 'generate'],
   ['certs', 'renew'],
