@@ -10,6 +10,7 @@ import { missingModules, modulePresenceScript } from '../facts/kernel-modules.js
 import { parseServiceStatus, serviceOf } from '../facts/services.js';
 import { API_PORT, isControlPlane, type ResolvedHost } from '../inventory/resolve.js';
 import type { Inventory } from '../inventory/schema.js';
+import { redactShapes } from '../log/redact.js';
 import { cgroupProblem } from '../preflight/checks.js';
 import { quote } from '../transport/quote.js';
 import { kernelAtLeast } from '../util/kernel.js';
@@ -147,8 +148,9 @@ export function hostFindings(
   for (const name of SERVICES) {
     const status = answer(`service-${name}`);
     if (!serviceOf(facts.initSystem, name) || parseServiceStatus(status.join('\n')).active) continue;
+    // a service's log is the host's data: what looks like a secret is redacted before it is reported
     const log = answer(`log-${name}`)
-      .map((l) => l.slice(0, 200))
+      .map((l) => redactShapes(l).slice(0, 200))
       .join(' | ');
     add(
       'error',

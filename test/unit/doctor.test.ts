@@ -62,7 +62,7 @@ describe('host findings', () => {
       sysctl: ['net.ipv4.ip_forward 0', 'net.bridge.bridge-nf-call-iptables 1', 'fs.inotify.max_user_watches 8192'],
       modules: ['overlay present', 'br_netfilter missing'],
       'service-containerd': ['enabled enabled', 'active inactive'],
-      'log-containerd': ['containerd: exiting'],
+      'log-containerd': ['token abcdef.0123456789abcdef refused', 'containerd: exiting'],
       disk: ['/var/lib/containerd 93% /var/lib/containerd', '/var/lib/kubelet 85% /'],
       now: ['1004000'],
     };
@@ -90,7 +90,7 @@ describe('host findings', () => {
       [
         'error',
         'k8s-node01',
-        'containerd is not running; its last log lines: containerd: exiting',
+        'containerd is not running; its last log lines: token abcdef.[REDACTED] refused | containerd: exiting',
         'on k8s-node01: systemctl daemon-reload && systemctl enable --now containerd',
       ],
       [
